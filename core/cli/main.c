@@ -1,0 +1,199 @@
+/* The npde command. Exit codes: 0 success, 1 run failure, 2 usage or
+ * configuration error. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "npde/npde.h"
+
+enum { EXIT_RUN_FAILURE = 1, EXIT_USAGE = 2 };
+
+static const char usage[] =
+    "usage: npde [-v|-q] COMMAND [ARGS]\n"
+    "\n"
+    "Neural-network PDE solvers composed from YAML pipelines and plugins.\n"
+    "\n"
+    "commands:\n"
+    "  run CONFIG [key.path=value ...]    validate CONFIG and run its stages\n"
+    "  check CONFIG [key.path=value ...]  validate CONFIG and load its plugins; run nothing\n"
+    "                                     (--print: show the resolved configuration)\n"
+    "  plugins                            list the loaded components: kind, name, version, file\n"
+    "  plugins show NAME                  parameters of a component (NAME or KIND/NAME)\n"
+    "\n"
+    "options:\n"
+    "  -h, --help      this help\n"
+    "  --version       version and ABI\n"
+    "  -v, --verbose   more messages (twice: debug, with error tracebacks)\n"
+    "  -q, --quiet     errors only\n"
+    "\n"
+    "Plugins come from the npde plugin directory, then NPDE_PLUGIN_PATH (colon-separated),\n"
+    "then `plugin_path:` in the configuration.\n"
+    "Exit status: 0 success, 1 the run failed, 2 usage or configuration error.\n";
+
+static int fail(npde_status st, int code) {
+  (void)st;
+  fprintf(stderr, "npde: error: %s\n", npde_last_error()[0] ? npde_last_error() : npde_status_str(st));
+  return code;
+}
+
+/* Configuration problems are the user's to fix (2); others are run failures (1). */
+static int exit_code_for(npde_status st) {
+  switch (st) {
+    case NPDE_ERR_CONFIG:
+    case NPDE_ERR_NOT_FOUND:
+    case NPDE_ERR_PLUGIN:
+    case NPDE_ERR_ABI:
+    case NPDE_ERR_INVALID_ARG: return EXIT_USAGE;
+    default: return EXIT_RUN_FAILURE;
+  }
+}
+
+static npde_status load_registry(npde_registry **reg) {
+  NPDE_TRY(npde_registry_create(reg));
+  return npde_registry_load_defaults(*reg);
+}
+
+/* Load CONFIG, apply overrides, validate. */
+static int prepare(int argc, char **argv, npde_registry **reg, npde_pipeline **pl, bool *print) {
+  const char *path = NULL;
+  int first_override = argc;
+  for (int i = 0; i < argc; ++i) {
+    if (strcmp(argv[i], "--print") == 0 && print) { *print = true; continue; }
+    if (!path && !strchr(argv[i], '=')) { path = argv[i]; continue; }
+    if (!strchr(argv[i], '=')) {
+      fprintf(stderr, "npde: error: unexpected argument '%s' (overrides look like key.path=value)\n", argv[i]);
+      return EXIT_USAGE;
+    }
+    if (first_override == argc) first_override = i;
+  }
+  if (!path) {
+    fprintf(stderr, "npde: error: missing CONFIG\n%s", usage);
+    return EXIT_USAGE;
+  }
+  npde_config *cfg = NULL;
+  npde_status st = npde_config_load_file(path, &cfg);
+  if (st != NPDE_OK) return fail(st, st == NPDE_ERR_IO ? EXIT_USAGE : exit_code_for(st));
+  for (int i = first_override; i < argc; ++i) {
+    if (!strchr(argv[i], '=')) continue;
+    st = npde_config_apply_override(cfg, argv[i]);
+    if (st != NPDE_OK) { npde_config_destroy(&cfg); return fail(st, EXIT_USAGE); }
+  }
+  st = load_registry(reg);
+  if (st == NPDE_OK) st = npde_pipeline_create(*reg, cfg, pl);
+  npde_config_destroy(&cfg);
+  if (st != NPDE_OK) return fail(st, exit_code_for(st));
+  return 0;
+}
+
+static int cmd_run(int argc, char **argv, bool check_only) {
+  npde_registry *reg = NULL;
+  npde_pipeline *pl = NULL;
+  bool print = false;
+  int code = prepare(argc, argv, &reg, &pl, check_only ? &print : NULL);
+  if (code == 0 && check_only) {
+    const npde_config *cfg = npde_pipeline_config(pl);
+    if (print) {
+      char *text = NULL;
+      if (npde_config_to_yaml(cfg, &text) == NPDE_OK) fputs(text, stdout);
+      free(text);
+    }
+    npde_log(NPDE_LOG_INFO, "%s: configuration is valid (%zu stages, backend '%s')", argv[0],
+             npde_config_size(npde_config_get(cfg, "stages")),
+             npde_config_scalar(npde_config_find(cfg, "backend.type")));
+  } else if (code == 0) {
+    npde_status st = npde_pipeline_run(pl);
+    if (st != NPDE_OK) code = fail(st, exit_code_for(st) == EXIT_USAGE ? EXIT_USAGE : EXIT_RUN_FAILURE);
+  }
+  npde_pipeline_destroy(&pl);
+  npde_registry_destroy(&reg);
+  return code;
+}
+
+static void print_param(const npde_param_spec *p) {
+  static const char *const type_names[] = {"real", "int", "bool", "string", "enum", "real list", "int list", "any"};
+  const char *type = (unsigned)p->type < 8 ? type_names[p->type] : "?";
+  char range[128] = "";
+  if ((p->flags & NPDE_PARAM_HAS_MIN) && (p->flags & NPDE_PARAM_HAS_MAX))
+    snprintf(range, sizeof range, " in [%g, %g]", p->min, p->max);
+  else if (p->flags & NPDE_PARAM_HAS_MIN) snprintf(range, sizeof range, " >= %g", p->min);
+  else if (p->flags & NPDE_PARAM_HAS_MAX) snprintf(range, sizeof range, " <= %g", p->max);
+  const char *def = p->default_value ? p->default_value : (p->flags & NPDE_PARAM_OPTIONAL) ? "(optional)" : "(required)";
+  printf("  %-14s %-9s default %-12s%s%s%s\n", p->name, type, def, range, p->choices ? " one of " : "",
+         p->choices ? p->choices : "");
+  if (p->doc) printf("  %-14s %s\n", "", p->doc);
+}
+
+static int cmd_plugins(int argc, char **argv) {
+  npde_registry *reg = NULL;
+  npde_status st = load_registry(&reg);
+  if (st != NPDE_OK) {
+    npde_registry_destroy(&reg);
+    return fail(st, EXIT_USAGE);
+  }
+  int code = 0;
+  if (argc == 0) {
+    printf("plugin directory: %s\n", npde_registry_default_dir());
+    printf("%-11s %-16s %-9s %-12s %s\n", "KIND", "NAME", "VERSION", "PLUGIN", "FILE");
+    for (size_t i = 0; i < npde_registry_count(reg); ++i) {
+      const npde_component_info *c = npde_registry_at(reg, i);
+      printf("%-11s %-16s %-9s %-12s %s\n", npde_kind_name(c->desc->kind), c->desc->name, c->plugin->version,
+             c->plugin->name, c->file);
+    }
+  } else if (argc == 2 && strcmp(argv[0], "show") == 0) {
+    const char *name = argv[1];
+    const char *slash = strchr(name, '/');
+    const npde_component_info *c = NULL;
+    if (slash) {
+      for (int k = 0; k < NPDE_KIND_COUNT && !c; ++k)
+        if (strncmp(name, npde_kind_name((npde_kind)k), (size_t)(slash - name)) == 0 &&
+            strlen(npde_kind_name((npde_kind)k)) == (size_t)(slash - name))
+          c = npde_registry_find(reg, (npde_kind)k, slash + 1);
+    } else {
+      c = npde_registry_find_any(reg, name);
+    }
+    if (!c) {
+      fprintf(stderr, "npde: error: no component named '%s'; `npde plugins` lists them\n", name);
+      code = EXIT_USAGE;
+    } else {
+      printf("%s '%s': %s\n", npde_kind_name(c->desc->kind), c->desc->name, c->desc->summary ? c->desc->summary : "");
+      printf("plugin %s %s (%s), ABI %u.%u, %s\n  %s\n", c->plugin->name, c->plugin->version, c->plugin->license,
+             c->plugin->abi_major, c->plugin->abi_minor, c->file, c->plugin->description);
+      printf("parameters:\n");
+      int n = 0;
+      for (const npde_param_spec *p = c->desc->params; p && p->name; ++p, ++n) print_param(p);
+      if (!n) printf("  (none)\n");
+    }
+  } else {
+    fprintf(stderr, "npde: error: usage: npde plugins [show NAME]\n");
+    code = EXIT_USAGE;
+  }
+  npde_registry_destroy(&reg);
+  return code;
+}
+
+int main(int argc, char **argv) {
+  int verbosity = NPDE_LOG_INFO;
+  int i = 1;
+  for (; i < argc && argv[i][0] == '-'; ++i) {
+    const char *a = argv[i];
+    if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(usage, stdout); return 0; }
+    if (!strcmp(a, "--version")) {
+      printf("npde %s (plugin ABI %d.%d)\n", NPDE_VERSION_STRING, NPDE_ABI_MAJOR, NPDE_ABI_MINOR);
+      return 0;
+    }
+    if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) { ++verbosity; continue; }
+    if (!strcmp(a, "-vv")) { verbosity += 2; continue; }
+    if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) { verbosity = NPDE_LOG_ERROR; continue; }
+    fprintf(stderr, "npde: error: unknown option '%s'\n%s", a, usage);
+    return EXIT_USAGE;
+  }
+  npde_log_set_level(verbosity > NPDE_LOG_DEBUG ? NPDE_LOG_DEBUG : (npde_log_level)verbosity);
+  if (i >= argc) { fputs(usage, stderr); return EXIT_USAGE; }
+  const char *cmd = argv[i++];
+  if (!strcmp(cmd, "run")) return cmd_run(argc - i, argv + i, false);
+  if (!strcmp(cmd, "check")) return cmd_run(argc - i, argv + i, true);
+  if (!strcmp(cmd, "plugins")) return cmd_plugins(argc - i, argv + i);
+  if (!strcmp(cmd, "help")) { fputs(usage, stdout); return 0; }
+  fprintf(stderr, "npde: error: unknown command '%s'; commands: run, check, plugins\n", cmd);
+  return EXIT_USAGE;
+}

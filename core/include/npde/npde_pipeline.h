@@ -1,0 +1,38 @@
+/**
+ * Pipelines: a YAML file naming a backend, components and a list of stages,
+ * run in order on one shared state.
+ */
+#ifndef NPDE_PIPELINE_H
+#define NPDE_PIPELINE_H
+
+#include "npde_config.h"
+#include "npde_error.h"
+#include "npde_registry.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct npde_pipeline npde_pipeline;
+
+/**
+ * Validate a configuration tree: top-level keys, every component against its
+ * plugin's schema (loading `plugin_path:` first), every stage's keys. Creates
+ * nothing. The pipeline keeps a resolved copy (defaults filled).
+ * Since: ABI 1.0
+ */
+NPDE_API NPDE_NODISCARD npde_status npde_pipeline_create(npde_registry *reg, const npde_config *cfg,
+                                                         npde_pipeline **out);
+NPDE_API void npde_pipeline_destroy(npde_pipeline **pl);
+/** The validated configuration, defaults filled in. Borrowed. */
+NPDE_API const npde_config *npde_pipeline_config(const npde_pipeline *pl);
+/** Instantiate the backend and components, then run the stages in order. */
+NPDE_API NPDE_NODISCARD npde_status npde_pipeline_run(npde_pipeline *pl);
+
+/** Names of the stages the core knows, comma-separated; static string. */
+NPDE_API const char *npde_stage_names(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,31 @@
+/* Private: the configuration tree node. */
+#ifndef NPDE_CONFIG_IMPL_H
+#define NPDE_CONFIG_IMPL_H
+
+#include "npde/npde_config.h"
+
+struct npde_config {
+  npde_config_type type;
+  char *file;
+  int line, column; /* 1-based */
+  char *scalar;     /* scalars only */
+  bool quoted;      /* scalar written in quotes (never null) */
+  size_t n, cap;
+  char **keys;          /* maps only: n keys */
+  npde_config **items;  /* n values / elements */
+};
+
+/* Core-internal helpers (npde__ prefix: non-static, not exported). */
+npde_config *npde__config_new(npde_config_type type, const char *file, int line, int column);
+npde_config *npde__config_new_scalar(const char *text, const char *file, int line, int column);
+/* Append (map: key != NULL). Takes ownership of value. Returns false on OOM. */
+bool npde__config_append(npde_config *node, const char *key, npde_config *value);
+/* Replace the value of key in a map, or append. Takes ownership of value. */
+bool npde__config_set(npde_config *map, const char *key, npde_config *value);
+void npde__config_free(npde_config *node);
+/* True for an absent value: a plain empty scalar, "~" or "null". */
+bool npde__config_is_null(const npde_config *node);
+/* "file:line:column" of a node into buf. */
+const char *npde__config_where(const npde_config *node, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,295 @@
+/* Pipelines: validation of a whole configuration and running its stages. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config_impl.h"
+#include "npde/npde_log.h"
+#include "npde/npde_pipeline.h"
+#include "stage_impl.h"
+
+static const npde__stage *const stages[] = {&npde__stage_probe};
+#define N_STAGES (sizeof stages / sizeof stages[0])
+
+const npde__stage *npde__stage_find(const char *name) {
+  for (size_t i = 0; name && i < N_STAGES; ++i)
+    if (strcmp(stages[i]->name, name) == 0) return stages[i];
+  return NULL;
+}
+
+const char *npde_stage_names(void) {
+  static char names[256];
+  if (!names[0]) {
+    size_t used = 0;
+    for (size_t i = 0; i < N_STAGES; ++i)
+      used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", i ? ", " : "", stages[i]->name);
+  }
+  return names;
+}
+
+struct npde_pipeline {
+  npde_registry *reg; /* borrowed */
+  npde_config *cfg;   /* resolved copy */
+};
+
+/* The top-level keys of a pipeline file. Component keys name the kind whose
+ * plugin `type:` selects. */
+static const struct component_key {
+  const char *key;
+  npde_kind kind;
+} component_keys[] = {
+    {"pde", NPDE_KIND_PDE},
+    {"linsolver", NPDE_KIND_LINSOLVER},
+    {"precond", NPDE_KIND_PRECOND},
+    {"integrator", NPDE_KIND_INTEGRATOR},
+};
+
+static const npde_param_spec pipeline_params[] = {
+    {.name = "name", .type = NPDE_PARAM_STRING, .flags = NPDE_PARAM_OPTIONAL, .doc = "a name for the run"},
+    {.name = "seed", .type = NPDE_PARAM_INT, .default_value = "0", .doc = "seed of every random draw (Philox key)",
+     .min = 0, .flags = NPDE_PARAM_HAS_MIN},
+    {.name = "dtype", .type = NPDE_PARAM_ENUM, .default_value = "f64", .choices = "f64|f32",
+     .doc = "floating-point type of every array"},
+    {.name = "backend", .type = NPDE_PARAM_ANY, .default_value = "cpu",
+     .doc = "compute backend: a name (cpu, cuda) or {type: NAME, ...parameters}"},
+    {.name = "plugin_path", .type = NPDE_PARAM_ANY, .flags = NPDE_PARAM_OPTIONAL,
+     .doc = "extra plugin files or directories (relative to this file), searched after NPDE_PLUGIN_PATH"},
+    {.name = "pde", .type = NPDE_PARAM_ANY, .flags = NPDE_PARAM_OPTIONAL, .doc = "{type: NAME, ...}: the PDE"},
+    {.name = "network", .type = NPDE_PARAM_ANY, .flags = NPDE_PARAM_OPTIONAL,
+     .doc = "the network: envelope, outputs/sides and a list of layers"},
+    {.name = "samples", .type = NPDE_PARAM_ANY, .flags = NPDE_PARAM_OPTIONAL, .doc = "collocation samples"},
+    {.name = "linsolver", .type = NPDE_PARAM_ANY, .flags = NPDE_PARAM_OPTIONAL, .doc = "{type: NAME, ...}"},
+    {.name = "precond", .type = NPDE_PARAM_ANY, .flags = NPDE_PARAM_OPTIONAL, .doc = "{type: NAME, ...}"},
+    {.name = "integrator", .type = NPDE_PARAM_ANY, .flags = NPDE_PARAM_OPTIONAL, .doc = "{type: NAME, ...}"},
+    {.name = "stages", .type = NPDE_PARAM_ANY, .doc = "the list of stages to run in order"},
+    {0},
+};
+
+static const npde_param_spec network_params[] = {
+    {.name = "envelope", .type = NPDE_PARAM_ENUM, .default_value = "none", .choices = "none|dirichlet",
+     .doc = "multiply each output by prod(1 - x_i^2) (dirichlet) or not"},
+    {.name = "outputs", .type = NPDE_PARAM_INT, .default_value = "1", .min = 1, .flags = NPDE_PARAM_HAS_MIN,
+     .doc = "number of outputs, one branch of layers each"},
+    {.name = "sides", .type = NPDE_PARAM_ANY, .flags = NPDE_PARAM_OPTIONAL,
+     .doc = "NBM: names of the networks, one per side of the interface"},
+    {.name = "layers", .type = NPDE_PARAM_ANY, .doc = "list of {type: LAYER, ...}, applied in order"},
+    {0},
+};
+
+static const npde_param_spec samples_params[] = {
+    {.name = "n", .type = NPDE_PARAM_INT, .default_value = "10000", .min = 1, .flags = NPDE_PARAM_HAS_MIN,
+     .doc = "number of collocation points (grid: points per axis)"},
+    {.name = "kind", .type = NPDE_PARAM_ENUM, .default_value = "uniform", .choices = "uniform|grid",
+     .doc = "uniform random points in the box, or grid nodes"},
+    {.name = "batch", .type = NPDE_PARAM_INT, .default_value = "0", .min = 0, .flags = NPDE_PARAM_HAS_MIN,
+     .doc = "points per chunk (memory only); 0 = all at once"},
+    {0},
+};
+
+static npde_status bad_type(const npde_registry *reg, npde_kind kind, const char *key, const npde_config *node,
+                            const char *name) {
+  char names[1024];
+  npde_registry_names(reg, kind, names, sizeof names);
+  if (!name) return npde_config_error(node, "'%s' needs a 'type:' naming a %s plugin; valid types: %s", key,
+                                      npde_kind_name(kind), names);
+  return npde_config_error(node, "%s: unknown %s type '%s'; valid types: %s (see `npde plugins`)", key,
+                           npde_kind_name(kind), name, names);
+}
+
+/* Validate `{type: NAME, ...}` (or a bare NAME when allow_scalar) against the
+ * named plugin's schema and store the resolved node under key in out. */
+static npde_status validate_component(const npde_registry *reg, npde_kind kind, const char *what,
+                                      const npde_config *node, bool allow_scalar, npde_config **resolved) {
+  npde_config *shorthand = NULL;
+  if (allow_scalar && node->type == NPDE_CONFIG_SCALAR && !npde__config_is_null(node)) {
+    shorthand = npde__config_new(NPDE_CONFIG_MAP, node->file, node->line, node->column);
+    npde_config *t = npde__config_new_scalar(node->scalar, node->file, node->line, node->column);
+    if (!shorthand || !t || !npde__config_append(shorthand, "type", t)) {
+      npde__config_free(shorthand);
+      npde__config_free(t);
+      return NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
+    }
+    node = shorthand;
+  }
+  npde_status st;
+  if (node->type != NPDE_CONFIG_MAP) {
+    st = npde_config_error(node, "'%s' must be a mapping {type: NAME, ...}", what);
+  } else {
+    const npde_config *t = npde_config_get(node, "type");
+    const char *name = t && t->type == NPDE_CONFIG_SCALAR && !npde__config_is_null(t) ? t->scalar : NULL;
+    const npde_component_info *info = npde_registry_find(reg, kind, name);
+    if (!info) st = bad_type(reg, kind, what, t ? t : node, name);
+    else {
+      char label[256];
+      snprintf(label, sizeof label, "%s (%s '%s')", what, npde_kind_name(kind), name);
+      st = npde_params_validate(info->desc->params, label, node, NULL, resolved);
+    }
+  }
+  npde__config_free(shorthand);
+  return st;
+}
+
+static bool replace(npde_config *map, const char *key, npde_config *value) {
+  if (npde__config_set(map, key, value)) return true;
+  npde__config_free(value);
+  return false;
+}
+
+static npde_status load_plugin_path(npde_registry *reg, const npde_config *root, const npde_config *pp) {
+  size_t n = pp->type == NPDE_CONFIG_SEQUENCE ? pp->n : 1;
+  for (size_t i = 0; i < n; ++i) {
+    const npde_config *item = pp->type == NPDE_CONFIG_SEQUENCE ? pp->items[i] : pp;
+    if (item->type != NPDE_CONFIG_SCALAR || npde__config_is_null(item))
+      return npde_config_error(item, "'plugin_path' takes a path or a list of paths");
+    char full[PATH_MAX];
+    const char *slash = strrchr(root->file, '/');
+    if (item->scalar[0] == '/' || !slash) snprintf(full, sizeof full, "%s", item->scalar);
+    else snprintf(full, sizeof full, "%.*s/%s", (int)(slash - root->file), root->file, item->scalar);
+    npde_status st = npde_registry_load_path(reg, full);
+    if (st != NPDE_OK) {
+      char why[4096];
+      snprintf(why, sizeof why, "%s", npde_last_error());
+      return npde_config_error(item, "plugin_path: %s", why);
+    }
+  }
+  return NPDE_OK;
+}
+
+static npde_status validate_network(const npde_registry *reg, npde_config *net_in, npde_config **out) {
+  static const char *const none[] = {NULL};
+  npde_config *net;
+  NPDE_TRY(npde_params_validate(network_params, "network", net_in, none, &net));
+  npde_config *layers = (npde_config *)npde_config_get(net, "layers");
+  npde_status st = NPDE_OK;
+  if (layers->type != NPDE_CONFIG_SEQUENCE || layers->n == 0)
+    st = npde_config_error(layers, "network: 'layers' must be a non-empty list of {type: LAYER, ...}");
+  for (size_t i = 0; st == NPDE_OK && i < layers->n; ++i) {
+    char what[64];
+    snprintf(what, sizeof what, "network.layers[%zu]", i);
+    npde_config *r;
+    st = validate_component(reg, NPDE_KIND_LAYER, what, layers->items[i], false, &r);
+    if (st == NPDE_OK) { npde__config_free(layers->items[i]); layers->items[i] = r; }
+  }
+  if (st != NPDE_OK) { npde__config_free(net); return st; }
+  *out = net;
+  return NPDE_OK;
+}
+
+static npde_status validate_stages(npde_config *list) {
+  if (list->type != NPDE_CONFIG_SEQUENCE || list->n == 0)
+    return npde_config_error(list, "'stages' must be a non-empty list such as [{%s: {...}}]", stages[0]->name);
+  for (size_t i = 0; i < list->n; ++i) {
+    npde_config *entry = list->items[i];
+    if (entry->type == NPDE_CONFIG_SCALAR && !npde__config_is_null(entry)) {
+      /* "- probe" is short for "- probe: {}" */
+      npde_config *map = npde__config_new(NPDE_CONFIG_MAP, entry->file, entry->line, entry->column);
+      npde_config *empty = npde__config_new(NPDE_CONFIG_MAP, entry->file, entry->line, entry->column);
+      if (!map || !empty || !npde__config_append(map, entry->scalar, empty)) {
+        npde__config_free(map);
+        npde__config_free(empty);
+        return NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
+      }
+      npde__config_free(entry);
+      list->items[i] = entry = map;
+    }
+    if (entry->type != NPDE_CONFIG_MAP || entry->n != 1)
+      return npde_config_error(entry, "each stage is a mapping with one key, the stage name (one of: %s)",
+                               npde_stage_names());
+    const npde__stage *stage = npde__stage_find(entry->keys[0]);
+    if (!stage)
+      return npde_config_error(entry, "unknown stage '%s'; valid stages: %s", entry->keys[0], npde_stage_names());
+    npde_config *params = entry->items[0];
+    if (npde__config_is_null(params)) {
+      npde_config *empty = npde__config_new(NPDE_CONFIG_MAP, params->file, params->line, params->column);
+      if (!empty) return NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
+      npde__config_free(params);
+      entry->items[0] = params = empty;
+    }
+    char what[64];
+    snprintf(what, sizeof what, "stage '%s'", stage->name);
+    npde_config *resolved;
+    NPDE_TRY(npde_params_validate(stage->params, what, params, NULL, &resolved));
+    npde__config_free(entry->items[0]);
+    entry->items[0] = resolved;
+  }
+  return NPDE_OK;
+}
+
+npde_status npde_pipeline_create(npde_registry *reg, const npde_config *cfg_in, npde_pipeline **out) {
+  if (!reg || !cfg_in || !out) return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_pipeline_create: NULL argument");
+  *out = NULL;
+  npde_config *cfg = NULL;
+  npde_status st = npde_params_validate(pipeline_params, "pipeline", cfg_in, NULL, &cfg);
+  if (st != NPDE_OK) return st;
+
+  const npde_config *pp = npde_config_get(cfg, "plugin_path");
+  if (pp && !npde__config_is_null(pp)) st = load_plugin_path(reg, cfg_in, pp);
+
+  if (st == NPDE_OK) {
+    npde_config *r = NULL;
+    st = validate_component(reg, NPDE_KIND_BACKEND, "backend", npde_config_get(cfg, "backend"), true, &r);
+    if (st == NPDE_OK && !replace(cfg, "backend", r)) st = NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
+  }
+  for (size_t i = 0; st == NPDE_OK && i < sizeof component_keys / sizeof component_keys[0]; ++i) {
+    const npde_config *node = npde_config_get(cfg, component_keys[i].key);
+    if (!node || npde__config_is_null(node)) continue;
+    npde_config *r = NULL;
+    st = validate_component(reg, component_keys[i].kind, component_keys[i].key, node, false, &r);
+    if (st == NPDE_OK && !replace(cfg, component_keys[i].key, r)) st = NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
+  }
+  const npde_config *net = npde_config_get(cfg, "network");
+  if (st == NPDE_OK && net && !npde__config_is_null(net)) {
+    npde_config *r = NULL;
+    st = validate_network(reg, (npde_config *)net, &r);
+    if (st == NPDE_OK && !replace(cfg, "network", r)) st = NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
+  }
+  const npde_config *samples = npde_config_get(cfg, "samples");
+  if (st == NPDE_OK && samples && !npde__config_is_null(samples)) {
+    npde_config *r = NULL;
+    st = npde_params_validate(samples_params, "samples", samples, NULL, &r);
+    if (st == NPDE_OK && !replace(cfg, "samples", r)) st = NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
+  }
+  if (st == NPDE_OK) st = validate_stages((npde_config *)npde_config_get(cfg, "stages"));
+  if (st != NPDE_OK) { npde__config_free(cfg); return st; }
+
+  npde_pipeline *pl = calloc(1, sizeof *pl);
+  if (!pl) { npde__config_free(cfg); return NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory"); }
+  pl->reg = reg;
+  pl->cfg = cfg;
+  *out = pl;
+  return NPDE_OK;
+}
+
+void npde_pipeline_destroy(npde_pipeline **plp) {
+  if (!plp || !*plp) return;
+  npde__config_free((*plp)->cfg);
+  free(*plp);
+  *plp = NULL;
+}
+
+const npde_config *npde_pipeline_config(const npde_pipeline *pl) { return pl ? pl->cfg : NULL; }
+
+npde_status npde_pipeline_run(npde_pipeline *pl) {
+  if (!pl) return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_pipeline_run: NULL pipeline");
+  npde__run_state rs = {.cfg = pl->cfg};
+  int64_t seed;
+  NPDE_TRY(npde_config_get_int(pl->cfg, "seed", &seed));
+  rs.seed = (uint64_t)seed;
+  const char *dtype;
+  NPDE_TRY(npde_config_get_string(pl->cfg, "dtype", &dtype));
+  rs.dtype = strcmp(dtype, "f32") == 0 ? NPDE_F32 : NPDE_F64;
+  NPDE_TRY(npde_backend_create(pl->reg, NULL, npde_config_get(pl->cfg, "backend"), &rs.backend));
+  npde_log(NPDE_LOG_INFO, "backend: %s", npde_backend_describe(rs.backend));
+
+  const npde_config *list = npde_config_get(pl->cfg, "stages");
+  npde_status st = NPDE_OK;
+  for (size_t i = 0; i < list->n && st == NPDE_OK; ++i) {
+    const npde_config *entry = list->items[i];
+    const npde__stage *stage = npde__stage_find(entry->keys[0]);
+    npde_log(NPDE_LOG_INFO, "stage %zu/%zu: %s", i + 1, list->n, stage->name);
+    st = stage->run(&rs, entry->items[0]);
+  }
+  npde_backend_destroy(&rs.backend);
+  return st;
+}

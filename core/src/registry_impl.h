@@ -1,0 +1,48 @@
+/* Private: registry, loaded plugins, object header. */
+#ifndef NPDE_REGISTRY_IMPL_H
+#define NPDE_REGISTRY_IMPL_H
+
+#include "npde/npde_registry.h"
+
+#define NPDE_MAGIC_OBJECT 0x6e706465u /* "npde" */
+#define NPDE_MAGIC_FREED 0xdeadf00du
+
+typedef struct loaded_plugin {
+  void *handle; /* dlopen handle */
+  char *file;
+  const npde_plugin_desc *desc;
+} loaded_plugin;
+
+typedef struct registered_component {
+  npde_component_info info;
+  /* the component's ops table copied into a zero-filled table of the core's
+   * size for its kind, so slots a plugin did not know about read as NULL */
+  void *ops;
+} registered_component;
+
+struct npde_registry {
+  loaded_plugin *plugins;
+  size_t n_plugins, cap_plugins;
+  registered_component *components;
+  size_t n_components, cap_components;
+};
+
+/* The common header of every component instance. */
+struct npde_object {
+  uint32_t magic;
+  npde_kind kind;
+  const char *type_name;
+  const registered_component *impl;
+  void *state;
+};
+
+/* Size of the core's ops table for a kind. */
+size_t npde__ops_size(npde_kind kind);
+/* The normalised ops table of the component behind info. */
+const void *npde__component_ops(const npde_component_info *info);
+/* Run create for an object whose header the caller embedded in a larger struct. */
+npde_status npde__object_init(npde_object *obj, const npde_component_info *info, const npde_config *node,
+                              npde_backend *be);
+void npde__object_fini(npde_object *obj);
+
+#endif

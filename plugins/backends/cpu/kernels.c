@@ -1,0 +1,202 @@
+/* CPU backend: the fused element-wise kernels networks use. Each kernel is
+ * written once as a macro over the element type and instantiated for f64
+ * and f32; arithmetic is done in the element type except transcendental
+ * functions, which use the double libm. */
+#include <math.h>
+
+#include "cpu_impl.h"
+
+#define ROW(T, m, i) ((T *)cpu_row((m), (i)))
+
+static inline void act_eval(npde_activation act, double z, double *s0, double *s1, double *s2) {
+  switch (act) {
+    case NPDE_ACT_IDENTITY: *s0 = z; *s1 = 1.0; *s2 = 0.0; return;
+    case NPDE_ACT_SWISH: {
+      double sg = 1.0 / (1.0 + exp(-z));
+      *s0 = z * sg;
+      *s1 = sg + z * sg * (1.0 - sg);
+      *s2 = sg * (1.0 - sg) * (2.0 + z * (1.0 - 2.0 * sg));
+      return;
+    }
+    case NPDE_ACT_TANH: {
+      double t = tanh(z);
+      *s0 = t;
+      *s1 = 1.0 - t * t;
+      *s2 = -2.0 * t * (1.0 - t * t);
+      return;
+    }
+    case NPDE_ACT_SIN: *s0 = sin(z); *s1 = cos(z); *s2 = -*s0; return;
+    default: *s0 = *s1 = *s2 = NAN; return;
+  }
+}
+
+#define DEFINE_ACTIVATION(T, sfx)                                                           \
+  static void activation_##sfx(npde_activation act, const npde_mat *Z, npde_mat *S0, npde_mat *S1, \
+                               npde_mat *S2) {                                              \
+    for (int64_t i = 0; i < Z->rows; ++i) {                                                 \
+      const T *z = ROW(T, Z, i);                                                            \
+      T *o0 = S0 ? ROW(T, S0, i) : NULL, *o1 = S1 ? ROW(T, S1, i) : NULL;                   \
+      T *o2 = S2 ? ROW(T, S2, i) : NULL;                                                    \
+      for (int64_t j = 0; j < Z->cols; ++j) {                                               \
+        double a0, a1, a2;                                                                  \
+        act_eval(act, (double)z[j], &a0, &a1, &a2);                                         \
+        if (o0) o0[j] = (T)a0;                                                              \
+        if (o1) o1[j] = (T)a1;                                                              \
+        if (o2) o2[j] = (T)a2;                                                              \
+      }                                                                                     \
+    }                                                                                       \
+  }
+
+#define DEFINE_MUL_BLOCKS(T, sfx)                                                           \
+  static void mul_blocks_##sfx(const npde_mat *S, const npde_mat *X, npde_mat *Y, int64_t m) { \
+    int64_t n = S->rows;                                                                    \
+    for (int64_t k = 0; k < m; ++k)                                                         \
+      for (int64_t i = 0; i < n; ++i) {                                                     \
+        const T *s = ROW(T, S, i), *x = ROW(T, X, k * n + i);                               \
+        T *y = ROW(T, Y, k * n + i);                                                        \
+        for (int64_t j = 0; j < S->cols; ++j) y[j] = s[j] * x[j];                           \
+      }                                                                                     \
+  }
+
+#define DEFINE_JET2(T, sfx)                                                                 \
+  static void jet2_##sfx(const npde_mat *S1, const npde_mat *S2, const npde_mat *Xa, const npde_mat *Xb, \
+                         const npde_mat *Xdd, npde_mat *Y, int64_t m) {                     \
+    int64_t n = S1->rows;                                                                   \
+    for (int64_t k = 0; k < m; ++k)                                                         \
+      for (int64_t i = 0; i < n; ++i) {                                                     \
+        const T *s1 = ROW(T, S1, i), *s2 = ROW(T, S2, i);                                   \
+        const T *a = ROW(T, Xa, k * n + i), *b = ROW(T, Xb, k * n + i);                     \
+        const T *dd = ROW(T, Xdd, k * n + i);                                               \
+        T *y = ROW(T, Y, k * n + i);                                                        \
+        for (int64_t j = 0; j < S1->cols; ++j) y[j] = s2[j] * a[j] * b[j] + s1[j] * dd[j];  \
+      }                                                                                     \
+  }
+
+#define DEFINE_SINUSOIDAL(T, sfx)                                                           \
+  static void sinusoidal_##sfx(const npde_mat *X, int64_t nfreq, double alpha, double amp, int order, \
+                               npde_mat *Y) {                                               \
+    int64_t d = X->cols, half = nfreq * d;                                                  \
+    for (int64_t k = 0; k < nfreq; ++k) {                                                   \
+      double w = 0.5 * M_PI * ldexp(1.0, (int)k);                                           \
+      double c = amp * pow(w, (double)order - alpha);                                       \
+      for (int64_t i = 0; i < X->rows; ++i) {                                               \
+        const T *x = ROW(T, X, i);                                                          \
+        T *y = ROW(T, Y, i);                                                                \
+        for (int64_t j = 0; j < d; ++j) {                                                   \
+          double sn = sin(w * (double)x[j]), cs = cos(w * (double)x[j]);                    \
+          double fs, fc; /* derivative `order` of sin and cos */                            \
+          switch (order) {                                                                  \
+            case 0: fs = sn; fc = cs; break;                                                \
+            case 1: fs = cs; fc = -sn; break;                                               \
+            default: fs = -sn; fc = -cs; break;                                             \
+          }                                                                                 \
+          y[k * d + j] = (T)(c * fs);                                                       \
+          y[half + k * d + j] = (T)(c * fc);                                                \
+        }                                                                                   \
+      }                                                                                     \
+    }                                                                                       \
+  }
+
+#define DEFINE_ROW_SCALE(T, sfx)                                                            \
+  static void row_scale_##sfx(const npde_mat *s, const npde_mat *X, npde_mat *Y, int64_t m) { \
+    int64_t n = X->rows / m, inc = cpu_vec_stride(s);                                       \
+    const T *sv = (const T *)s->data;                                                       \
+    for (int64_t k = 0; k < m; ++k)                                                         \
+      for (int64_t i = 0; i < n; ++i) {                                                     \
+        T f = sv[i * inc];                                                                  \
+        const T *x = ROW(T, X, k * n + i);                                                  \
+        T *y = ROW(T, Y, k * n + i);                                                        \
+        for (int64_t j = 0; j < X->cols; ++j) y[j] = f * x[j];                              \
+      }                                                                                     \
+  }
+
+/* Column sums accumulate in double, in row order, for reproducibility. */
+#define DEFINE_COL_SUMS(T, sfx)                                                             \
+  static npde_status col_sums_##sfx(double alpha, const npde_mat *X, double beta, npde_mat *y) { \
+    int64_t w = X->cols, inc = cpu_vec_stride(y);                                           \
+    double *acc = npde_alloc((size_t)(w ? w : 1) * sizeof *acc);                            \
+    if (!acc) return NPDE_ERROR(NPDE_ERR_NOMEM, "cpu col_sums: out of memory");             \
+    for (int64_t j = 0; j < w; ++j) acc[j] = 0.0;                                           \
+    for (int64_t i = 0; i < X->rows; ++i) {                                                 \
+      const T *x = ROW(T, X, i);                                                            \
+      for (int64_t j = 0; j < w; ++j) acc[j] += (double)x[j];                               \
+    }                                                                                       \
+    T *yv = (T *)y->data;                                                                   \
+    for (int64_t j = 0; j < w; ++j)                                                         \
+      yv[j * inc] = (T)(alpha * acc[j] + (beta == 0.0 ? 0.0 : beta * (double)yv[j * inc])); \
+    npde_free(acc);                                                                         \
+    return NPDE_OK;                                                                         \
+  }
+
+#define DEFINE_ADD_ROW(T, sfx)                                                              \
+  static void add_row_##sfx(double alpha, const npde_mat *b, npde_mat *X) {                 \
+    int64_t inc = cpu_vec_stride(b);                                                        \
+    const T *bv = (const T *)b->data;                                                       \
+    T a = (T)alpha;                                                                         \
+    for (int64_t i = 0; i < X->rows; ++i) {                                                 \
+      T *x = ROW(T, X, i);                                                                  \
+      for (int64_t j = 0; j < X->cols; ++j) x[j] += a * bv[j * inc];                        \
+    }                                                                                       \
+  }
+
+#define DEFINE_ALL(T, sfx)                                                                  \
+  DEFINE_ACTIVATION(T, sfx)                                                                 \
+  DEFINE_MUL_BLOCKS(T, sfx)                                                                 \
+  DEFINE_JET2(T, sfx)                                                                       \
+  DEFINE_SINUSOIDAL(T, sfx)                                                                 \
+  DEFINE_ROW_SCALE(T, sfx)                                                                  \
+  DEFINE_COL_SUMS(T, sfx)                                                                   \
+  DEFINE_ADD_ROW(T, sfx)
+
+DEFINE_ALL(double, f64)
+DEFINE_ALL(float, f32)
+
+npde_status cpu_activation(npde_backend *be, npde_activation act, const npde_mat *Z, npde_mat *S0, npde_mat *S1,
+                           npde_mat *S2) {
+  (void)be;
+  if (Z->dtype == NPDE_F64) activation_f64(act, Z, S0, S1, S2);
+  else activation_f32(act, Z, S0, S1, S2);
+  return NPDE_OK;
+}
+
+npde_status cpu_mul_blocks(npde_backend *be, const npde_mat *S, const npde_mat *X, npde_mat *Y, int64_t m) {
+  (void)be;
+  if (S->dtype == NPDE_F64) mul_blocks_f64(S, X, Y, m);
+  else mul_blocks_f32(S, X, Y, m);
+  return NPDE_OK;
+}
+
+npde_status cpu_jet2(npde_backend *be, const npde_mat *S1, const npde_mat *S2, const npde_mat *Xa, const npde_mat *Xb,
+                     const npde_mat *Xdd, npde_mat *Y, int64_t m) {
+  (void)be;
+  if (S1->dtype == NPDE_F64) jet2_f64(S1, S2, Xa, Xb, Xdd, Y, m);
+  else jet2_f32(S1, S2, Xa, Xb, Xdd, Y, m);
+  return NPDE_OK;
+}
+
+npde_status cpu_sinusoidal(npde_backend *be, const npde_mat *X, int64_t nfreq, double alpha, double amp, int order,
+                           npde_mat *Y) {
+  (void)be;
+  if (X->dtype == NPDE_F64) sinusoidal_f64(X, nfreq, alpha, amp, order, Y);
+  else sinusoidal_f32(X, nfreq, alpha, amp, order, Y);
+  return NPDE_OK;
+}
+
+npde_status cpu_row_scale(npde_backend *be, const npde_mat *s, const npde_mat *X, npde_mat *Y, int64_t m) {
+  (void)be;
+  if (X->dtype == NPDE_F64) row_scale_f64(s, X, Y, m);
+  else row_scale_f32(s, X, Y, m);
+  return NPDE_OK;
+}
+
+npde_status cpu_col_sums(npde_backend *be, double alpha, const npde_mat *X, double beta, npde_mat *y) {
+  (void)be;
+  return X->dtype == NPDE_F64 ? col_sums_f64(alpha, X, beta, y) : col_sums_f32(alpha, X, beta, y);
+}
+
+npde_status cpu_add_row(npde_backend *be, double alpha, const npde_mat *b, npde_mat *X) {
+  (void)be;
+  if (X->dtype == NPDE_F64) add_row_f64(alpha, b, X);
+  else add_row_f32(alpha, b, X);
+  return NPDE_OK;
+}
