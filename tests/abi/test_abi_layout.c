@@ -1,0 +1,89 @@
+/* ABI freeze: the layout of every plugin-facing struct as of ABI 1.0 on
+ * LP64 (x86_64, aarch64). A failure here means a change broke binary
+ * compatibility with built plugins: append fields instead, bump
+ * NPDE_ABI_MINOR, and extend this table in the same commit (style.md §14). */
+#include <criterion/criterion.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "npde/plugin/npde_ext.h"
+
+#define SIZE(t, v) cr_expect_eq(sizeof(t), (size_t)(v), "sizeof(" #t ") = %zu, frozen at %d", sizeof(t), (v))
+#define OFF(t, f, v) \
+  cr_expect_eq(offsetof(t, f), (size_t)(v), "offsetof(" #t ", " #f ") = %zu, frozen at %d", offsetof(t, f), (v))
+
+Test(abi, test_abi_layout_frozen_at_1_0) {
+  if (sizeof(void *) != 8 || sizeof(long) != 8) cr_skip_test("the frozen table is for LP64 targets");
+  cr_expect_eq(NPDE_ABI_MAJOR, 1);
+  cr_expect_geq(NPDE_ABI_MINOR, 0);
+
+  SIZE(npde_mat, 40);
+  OFF(npde_mat, data, 0); OFF(npde_mat, rows, 8); OFF(npde_mat, cols, 16); OFF(npde_mat, ld, 24);
+  OFF(npde_mat, dtype, 32);
+
+  SIZE(npde_param_spec, 64);
+  OFF(npde_param_spec, name, 0); OFF(npde_param_spec, type, 8); OFF(npde_param_spec, default_value, 16);
+  OFF(npde_param_spec, doc, 24); OFF(npde_param_spec, min, 32); OFF(npde_param_spec, max, 40);
+  OFF(npde_param_spec, flags, 48); OFF(npde_param_spec, choices, 56);
+
+  OFF(npde_component_desc, kind, 4); OFF(npde_component_desc, name, 8); OFF(npde_component_desc, summary, 16);
+  OFF(npde_component_desc, ops, 24); OFF(npde_component_desc, state_size, 32);
+  OFF(npde_component_desc, params, 40);
+  cr_expect_geq(sizeof(npde_component_desc), 48);
+
+  OFF(npde_plugin_desc, abi_major, 4); OFF(npde_plugin_desc, abi_minor, 6); OFF(npde_plugin_desc, name, 8);
+  OFF(npde_plugin_desc, version, 16); OFF(npde_plugin_desc, license, 24); OFF(npde_plugin_desc, description, 32);
+  OFF(npde_plugin_desc, score, 40); OFF(npde_plugin_desc, init, 48); OFF(npde_plugin_desc, fini, 56);
+  OFF(npde_plugin_desc, n_components, 64); OFF(npde_plugin_desc, components, 72);
+  cr_expect_geq(sizeof(npde_plugin_desc), 80);
+
+  OFF(npde_host_api, set_error, 8); OFF(npde_host_api, config_node_type, 48); OFF(npde_host_api, backend_name, 192);
+  OFF(npde_host_api, backend_gemm, 272); OFF(npde_host_api, backend_rng_normal, 400);
+  OFF(npde_host_api, alloc, 408); OFF(npde_host_api, free, 416);
+  cr_expect_geq(sizeof(npde_host_api), 424);
+
+  SIZE(npde_ops_common, 32);
+  OFF(npde_ops_common, create, 8); OFF(npde_ops_common, destroy, 16); OFF(npde_ops_common, get_proc, 24);
+
+  OFF(npde_backend_ops, memtype, 32); OFF(npde_backend_ops, alloc, 40); OFF(npde_backend_ops, describe, 72);
+  OFF(npde_backend_ops, gemm, 112); OFF(npde_backend_ops, activation, 176); OFF(npde_backend_ops, rng_uniform, 232);
+  OFF(npde_backend_ops, rng_normal, 240);
+  cr_expect_geq(sizeof(npde_backend_ops), 248);
+
+  /* every kind's table starts with the common slots */
+  cr_expect_geq(sizeof(npde_layer_ops), sizeof(npde_ops_common));
+  cr_expect_geq(sizeof(npde_pde_ops), sizeof(npde_ops_common));
+  cr_expect_geq(sizeof(npde_linsolver_ops), sizeof(npde_ops_common));
+  cr_expect_geq(sizeof(npde_precond_ops), sizeof(npde_ops_common));
+  cr_expect_geq(sizeof(npde_integrator_ops), sizeof(npde_ops_common));
+
+  /* enumerations only grow */
+  cr_expect_eq(NPDE_KIND_BACKEND, 0); cr_expect_eq(NPDE_KIND_INTEGRATOR, 5);
+  cr_expect_eq(NPDE_OP_ALLOC, 0); cr_expect_eq(NPDE_OP_GEMM, 7); cr_expect_eq(NPDE_OP_RNG_NORMAL, 23);
+  cr_expect_geq(NPDE_OP_COUNT, 24);
+  cr_expect_eq(NPDE_ACT_SWISH, 1); cr_expect_eq(NPDE_ACT_SIN, 3);
+  cr_expect_eq(NPDE_OK, 0); cr_expect_eq(NPDE_ERR_CONFIG, -6);
+}
+
+Test(abi, test_abi_host_table_is_complete) {
+  const npde_host_api *h = npde_host_api_get();
+  cr_assert_eq(h->struct_size, sizeof(npde_host_api));
+  cr_assert_eq(h->abi_major, NPDE_ABI_MAJOR);
+  cr_assert_eq(h->abi_minor, NPDE_ABI_MINOR);
+  /* every slot after the header is filled */
+  const char *p = (const char *)h + offsetof(npde_host_api, set_error);
+  size_t n = (sizeof(npde_host_api) - offsetof(npde_host_api, set_error)) / sizeof(void (*)(void));
+  for (size_t i = 0; i < n; ++i) {
+    void (*fn)(void);
+    memcpy(&fn, p + i * sizeof fn, sizeof fn);
+    cr_expect_not_null((void *)(uintptr_t)fn, "host table slot %zu is NULL", i);
+  }
+}
+
+Test(abi, test_abi_status_strings_cover_every_code) {
+#define CHECK_STATUS(name, value, text) cr_expect_str_eq(npde_status_str(name), text);
+  NPDE_STATUS_LIST(CHECK_STATUS)
+#undef CHECK_STATUS
+  cr_expect_str_eq(npde_status_str((npde_status)12345), "unknown status");
+}
