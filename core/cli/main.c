@@ -23,7 +23,7 @@ static const char usage[] =
     "options:\n"
     "  -h, --help      this help\n"
     "  --version       version and ABI\n"
-    "  -v, --verbose   more messages (twice: debug, with error tracebacks)\n"
+    "  -v, --verbose   debug messages, with error tracebacks\n"
     "  -q, --quiet     errors only\n"
     "\n"
     "Plugins come from the npde plugin directory, then NPDE_PLUGIN_PATH (colon-separated),\n"

@@ -146,6 +146,8 @@ typedef struct parse_ctx {
   const char *file;
   anchor *anchors;
   size_t n_anchors, cap_anchors;
+  npde_config **retired; /* merge sources, kept alive for the anchors inside them */
+  size_t n_retired, cap_retired;
   npde_status st;
 } parse_ctx;
 
@@ -200,6 +202,20 @@ static npde_config *find_anchor(parse_ctx *c, const char *name) {
   return NULL;
 }
 
+/* A merge source leaves the tree, but anchors defined inside it must stay
+ * valid for later aliases: keep it until the parse ends. */
+static bool retire(parse_ctx *c, npde_config *node) {
+  if (c->n_retired == c->cap_retired) {
+    size_t cap = c->cap_retired ? 2 * c->cap_retired : 8;
+    npde_config **r = realloc(c->retired, cap * sizeof *r);
+    if (!r) return false;
+    c->retired = r;
+    c->cap_retired = cap;
+  }
+  c->retired[c->n_retired++] = node;
+  return true;
+}
+
 /* Apply YAML merge keys ("<<: *base" or "<<: [*a, *b]"): keys written in the
  * map itself win over merged ones; earlier merge sources win over later. */
 static npde_status apply_merges(parse_ctx *c, npde_config *map) {
@@ -226,7 +242,10 @@ static npde_status apply_merges(parse_ctx *c, npde_config *map) {
         }
       }
     }
-    npde__config_free(src);
+    if (!retire(c, src)) {
+      npde__config_free(src);
+      return c->st = NPDE_ERR_NOMEM;
+    }
   }
   return NPDE_OK;
 }
@@ -240,22 +259,23 @@ static npde_config *parse_node(parse_ctx *c, yaml_event_t *ev, int depth) {
 
   if (depth > MAX_NESTING) {
     parse_fail_at(c, mark, "nesting deeper than %d levels", MAX_NESTING);
-    return NULL;
+    goto fail;
   }
   switch (ev->type) {
     case YAML_ALIAS_EVENT: {
       npde_config *target = find_anchor(c, (const char *)ev->data.alias.anchor);
       if (!target) {
         parse_fail_at(c, mark, "alias '*%s' names no anchor defined before it", ev->data.alias.anchor);
-        return NULL;
+        goto fail;
       }
       node = clone_node(target);
-      if (!node) c->st = NPDE_ERR_NOMEM;
+      if (!node) { c->st = NPDE_ERR_NOMEM; goto fail; }
+      yaml_event_delete(ev);
       return node;
     }
     case YAML_SCALAR_EVENT:
       node = npde__config_new_scalar((const char *)ev->data.scalar.value, c->file, line, col);
-      if (!node) { c->st = NPDE_ERR_NOMEM; return NULL; }
+      if (!node) { c->st = NPDE_ERR_NOMEM; goto fail; }
       node->quoted = ev->data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
                      ev->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE ||
                      ev->data.scalar.style == YAML_LITERAL_SCALAR_STYLE ||
@@ -267,7 +287,7 @@ static npde_config *parse_node(parse_ctx *c, yaml_event_t *ev, int depth) {
       bool is_map = ev->type == YAML_MAPPING_START_EVENT;
       anchor_name = is_map ? (const char *)ev->data.mapping_start.anchor : (const char *)ev->data.sequence_start.anchor;
       node = npde__config_new(is_map ? NPDE_CONFIG_MAP : NPDE_CONFIG_SEQUENCE, c->file, line, col);
-      if (!node) { c->st = NPDE_ERR_NOMEM; return NULL; }
+      if (!node) { c->st = NPDE_ERR_NOMEM; goto fail; }
       yaml_event_type_t end = is_map ? YAML_MAPPING_END_EVENT : YAML_SEQUENCE_END_EVENT;
       for (;;) {
         yaml_event_t item;
@@ -306,12 +326,12 @@ static npde_config *parse_node(parse_ctx *c, yaml_event_t *ev, int depth) {
       parse_fail_at(c, mark, "unexpected YAML event");
       goto fail;
   }
-  yaml_event_delete(ev);
+  /* anchor_name points into *ev: register it before the event is freed */
   if (anchor_name && !add_anchor(c, anchor_name, node)) {
     c->st = NPDE_ERR_NOMEM;
-    npde__config_free(node);
-    return NULL;
+    goto fail;
   }
+  yaml_event_delete(ev);
   return node;
 fail:
   yaml_event_delete(ev);
@@ -354,6 +374,8 @@ fail:
 static void ctx_done(parse_ctx *c) {
   for (size_t i = 0; i < c->n_anchors; ++i) free(c->anchors[i].name);
   free(c->anchors);
+  for (size_t i = 0; i < c->n_retired; ++i) npde__config_free(c->retired[i]);
+  free(c->retired);
   yaml_parser_delete(&c->parser);
 }
 

@@ -1,0 +1,65 @@
+#!/bin/sh
+# The npde command as a user runs it: exit codes (0 ok, 1 run failure,
+# 2 usage or configuration error) and what the messages say.
+#   test_cli.sh NPDE SOURCE_DIR
+set -u
+npde=$1; src=$2
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/npde-cli.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+
+# expect CODE "substring" -- command...
+expect() {
+  code=$1; want=$2; shift 3
+  out=$("$@" 2>&1); got=$?
+  if [ "$got" -ne "$code" ]; then
+    echo "FAIL: '$*' exited $got, expected $code; output:"; echo "$out"; failures=$((failures + 1)); return
+  fi
+  case $out in
+    *"$want"*) echo "ok: $*" ;;
+    *) echo "FAIL: '$*' output lacks '$want':"; echo "$out"; failures=$((failures + 1)) ;;
+  esac
+}
+
+demo=$src/configs/demo.yaml
+expect 0 "plugin ABI 1.0" -- "$npde" --version
+expect 0 "run CONFIG [key.path=value ...]" -- "$npde" --help
+expect 2 "usage: npde" -- "$npde"
+expect 2 "unknown command 'bogus'" -- "$npde" bogus
+expect 2 "unknown option '--bogus'" -- "$npde" --bogus
+expect 0 "probe: gemm" -- "$npde" run "$demo" stages.0.probe.points=4000 stages.0.probe.width=8
+expect 0 "configuration is valid" -- "$npde" check "$demo"
+expect 0 "max_sigma: 6" -- "$npde" check "$demo" --print
+expect 0 "points: 77" -- "$npde" check "$demo" --print stages.0.probe.points=77
+expect 2 "cannot open 'missing.yaml'" -- "$npde" run missing.yaml
+expect 2 "missing CONFIG" -- "$npde" run
+# an override with a misspelt key names the override and the valid keys
+expect 2 "<override 'backend.thread=2'>:1:1: backend (backend 'cpu'): unknown key 'thread'; valid keys: threads" \
+  -- "$npde" check "$demo" backend.thread=2
+expect 2 "override 'seed=': the value is empty" -- "$npde" check "$demo" seed=
+expect 2 "'points' = 1 is out of range" -- "$npde" check "$demo" stages.0.probe.points=1
+expect 2 "unknown backend type 'gpu'; valid types: cpu" -- "$npde" check "$demo" backend=gpu
+
+printf 'include: %s\nstages:\n  - probe: {points: 1000}\n  - evolve: {t_end: 1}\n' "$src/configs/base/defaults.yaml" \
+  > "$tmp/bad-stage.yaml"
+expect 2 "bad-stage.yaml:4:5: unknown stage 'evolve'; valid stages: probe" -- "$npde" run "$tmp/bad-stage.yaml"
+printf 'stages: [probe]\nsed: 1\n' > "$tmp/typo.yaml"
+expect 2 "typo.yaml:2:6: pipeline: unknown key 'sed'; valid keys: name, seed, dtype" -- "$npde" check "$tmp/typo.yaml"
+printf 'stages: [probe\n' > "$tmp/syntax.yaml"
+expect 2 "syntax.yaml:2:1: YAML syntax error" -- "$npde" check "$tmp/syntax.yaml"
+
+# a run that fails (the probe's moment check made impossible) exits 1
+expect 1 "standard errors from its expectation (limit 1)" -- \
+  "$npde" run "$demo" stages.0.probe.points=100000 stages.0.probe.max_sigma=1 seed=1
+
+expect 0 "backend     cpu" -- "$npde" plugins
+expect 0 "OpenBLAS threads" -- "$npde" plugins show cpu
+expect 0 "OpenBLAS threads" -- "$npde" plugins show backend/cpu
+expect 2 "no component named 'nosuch'" -- "$npde" plugins show nosuch
+expect 2 "plugin path '$tmp/nowhere'" -- env NPDE_PLUGIN_PATH="$tmp/nowhere" "$npde" plugins
+
+# f32 runs through the same backend
+expect 0 "in f32" -- "$npde" run "$demo" dtype=f32 stages.0.probe.points=4000 stages.0.probe.width=8
+
+if [ "$failures" -ne 0 ]; then echo "test_cli: $failures failures"; exit 1; fi
+echo "test_cli: all passed"
