@@ -139,10 +139,15 @@ npde_status cpu_scal(npde_backend *be, double alpha, npde_mat *x) {
   return NPDE_OK;
 }
 
-/* Sum of products of n elements in double (f32 inputs via dsdot). */
+/* Sum of products of n elements in double. For f32 the products of two
+ * floats are exact in double; OpenBLAS's dsdot adds short contiguous runs in
+ * float first, so it is not used. */
 static double dot_strided(const npde_mat *x, const void *xd, int64_t incx, const void *yd, int64_t incy, int64_t n) {
   if (x->dtype == NPDE_F64) return cblas_ddot((blasint)n, xd, (blasint)incx, yd, (blasint)incy);
-  return cblas_dsdot((blasint)n, xd, (blasint)incx, yd, (blasint)incy);
+  const float *xf = xd, *yf = yd;
+  double s = 0.0;
+  for (int64_t i = 0; i < n; ++i) s += (double)xf[i * incx] * (double)yf[i * incy];
+  return s;
 }
 
 npde_status cpu_dot(npde_backend *be, const npde_mat *x, const npde_mat *y, double *out) {
