@@ -56,43 +56,10 @@ static bool valid_backend(const npde_backend *be) {
 
 npde_status npde_backend_create(const npde_registry *reg, const char *name, const npde_config *node,
                                 npde_backend **out) {
-  if (!reg || !out) return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_backend_create: NULL argument");
-  *out = NULL;
-  if (!name && node) {
-    const npde_config *t = npde_config_get(node, "type");
-    name = npde_config_scalar(t);
-  }
-  if (!name) return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_backend_create: no backend name");
-  const npde_component_info *info = npde_registry_find(reg, NPDE_KIND_BACKEND, name);
-  if (!info) {
-    char names[1024];
-    return NPDE_ERROR(NPDE_ERR_NOT_FOUND, "no backend '%s'; loaded backends: %s", name,
-                      npde_registry_names(reg, NPDE_KIND_BACKEND, names, sizeof names));
-  }
-  npde_config *resolved = NULL;
-  if (!node) {
-    npde_config *empty;
-    NPDE_TRY(npde_config_load_string("{}", "<defaults>", &empty));
-    npde_status st = npde_params_validate(info->desc->params, name, empty, NULL, &resolved);
-    npde_config_destroy(&empty);
-    NPDE_TRY(st);
-    node = resolved;
-  }
-  npde_backend *be = calloc(1, sizeof *be);
-  if (!be) { npde_config_destroy(&resolved); return NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory"); }
-  npde_status st = npde__object_init(&be->hdr, info, node, NULL);
-  npde_config_destroy(&resolved);
-  if (st < 0) { free(be); return st; }
-  *out = be;
-  return NPDE_OK;
+  return npde__object_create_kind(reg, NPDE_KIND_BACKEND, name, node, NULL, (npde_object **)out);
 }
 
-void npde_backend_destroy(npde_backend **bep) {
-  if (!bep || !*bep) return;
-  npde__object_fini(&(*bep)->hdr);
-  free(*bep);
-  *bep = NULL;
-}
+void npde_backend_destroy(npde_backend **bep) { npde_object_destroy((npde_object **)bep); }
 
 const char *npde_backend_name(const npde_backend *be) { return valid_backend(be) ? be->hdr.type_name : "?"; }
 

@@ -4,6 +4,7 @@
 
 #include "npde/npde_backend.h"
 #include "npde/npde_log.h"
+#include "npde/npde_solvers.h"
 #include "registry_impl.h"
 
 void *npde_alloc(size_t bytes) { return malloc(bytes ? bytes : 1); }
@@ -63,6 +64,37 @@ void npde_object_destroy(npde_object **objp) {
   npde__object_fini(*objp);
   free(*objp);
   *objp = NULL;
+}
+
+npde_status npde__object_create_kind(const npde_registry *reg, npde_kind kind, const char *name,
+                                     const npde_config *node, npde_backend *be, npde_object **out) {
+  if (!reg || !out) return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "creating a %s: NULL argument", npde_kind_name(kind));
+  *out = NULL;
+  if (!name && node) name = npde_config_scalar(npde_config_get(node, "type"));
+  if (!name) return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "creating a %s: no type name", npde_kind_name(kind));
+  const npde_component_info *info = npde_registry_find(reg, kind, name);
+  if (!info) {
+    char names[1024];
+    return NPDE_ERROR(NPDE_ERR_NOT_FOUND, "no %s '%s'; loaded: %s", npde_kind_name(kind), name,
+                      npde_registry_names(reg, kind, names, sizeof names));
+  }
+  npde_config *empty = NULL, *resolved = NULL;
+  if (!node) {
+    NPDE_TRY(npde_config_load_string("{}", "<defaults>", &empty));
+    node = empty;
+  }
+  npde_status st = npde_params_validate(info->desc->params, name, node, NULL, &resolved);
+  npde_config_destroy(&empty);
+  if (st == NPDE_OK) st = npde_object_create(info, resolved, be, out);
+  npde_config_destroy(&resolved);
+  return st;
+}
+
+npde_status npde__object_check(const void *handle, npde_kind kind, const char *call) {
+  const npde_object *obj = handle;
+  if (!obj || obj->magic != NPDE_MAGIC_OBJECT || obj->kind != kind)
+    return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "%s: not a live %s handle", call, npde_kind_name(kind));
+  return NPDE_OK;
 }
 
 const npde_component_info *npde_object_component(const npde_object *obj) {

@@ -44,5 +44,12 @@ const void *npde__component_ops(const npde_component_info *info);
 npde_status npde__object_init(npde_object *obj, const npde_component_info *info, const npde_config *node,
                               npde_backend *be);
 void npde__object_fini(npde_object *obj);
+/* Find the component of this kind (name, or node's `type:`), validate node
+ * against its schema (defaults when node is NULL) and create an instance. */
+npde_status npde__object_create_kind(const npde_registry *reg, npde_kind kind, const char *name,
+                                     const npde_config *node, npde_backend *be, npde_object **out);
+/* The live instance of a kind behind a handle, or an error naming the call. */
+npde_status npde__object_check(const void *handle, npde_kind kind, const char *call);
+#define NPDE__OPS(obj, type) ((const type *)((const npde_object *)(obj))->impl->ops)
 
 #endif

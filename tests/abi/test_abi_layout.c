@@ -41,7 +41,45 @@ Test(abi, test_abi_layout_frozen_at_1_0) {
   OFF(npde_host_api, set_error, 8); OFF(npde_host_api, config_node_type, 48); OFF(npde_host_api, backend_name, 192);
   OFF(npde_host_api, backend_gemm, 272); OFF(npde_host_api, backend_rng_normal, 400);
   OFF(npde_host_api, alloc, 408); OFF(npde_host_api, free, 416);
-  cr_expect_geq(sizeof(npde_host_api), 424);
+  cr_expect_geq(sizeof(npde_host_api), 440);
+
+  /* solvers, preconditioners, integrators (ABI 1.0) */
+  OFF(npde_host_api, linop_apply_block, 424);
+  OFF(npde_host_api, precond_apply, 432);
+  SIZE(npde_linop, 40);
+  OFF(npde_linop, n, 0);
+  OFF(npde_linop, dtype, 8);
+  OFF(npde_linop, matvec, 16);
+  OFF(npde_linop, matmat, 24);
+  OFF(npde_linop, ctx, 32);
+  SIZE(npde_ode, 48);
+  OFF(npde_ode, rhs, 16);
+  OFF(npde_ode, begin_attempt, 24);
+  OFF(npde_ode, after_step, 32);
+  OFF(npde_ode, ctx, 40);
+  cr_expect_geq(sizeof(npde_solve_stats), 56);
+  OFF(npde_solve_stats, iterations, 8);
+  OFF(npde_solve_stats, rhs_norm, 16);
+  OFF(npde_solve_stats, residual_norm, 24);
+  OFF(npde_solve_stats, history, 32);
+  OFF(npde_solve_stats, history_cap, 40);
+  OFF(npde_solve_stats, history_len, 48);
+  cr_expect_geq(sizeof(npde_precond_info), 48);
+  OFF(npde_precond_info, shift, 8);
+  OFF(npde_precond_info, lambda_max, 16);
+  OFF(npde_precond_info, lambda_min, 24);
+  OFF(npde_precond_info, rank, 32);
+  OFF(npde_precond_info, operator_products, 40);
+  cr_expect_geq(sizeof(npde_integrate_stats), 48);
+  OFF(npde_integrate_stats, accepted, 8);
+  OFF(npde_integrate_stats, rejected, 16);
+  OFF(npde_integrate_stats, rhs_evals, 24);
+  OFF(npde_integrate_stats, h_last, 32);
+  OFF(npde_integrate_stats, t_reached, 40);
+  OFF(npde_linsolver_ops, solve, 32);
+  OFF(npde_precond_ops, setup, 32);
+  OFF(npde_precond_ops, apply, 40);
+  OFF(npde_integrator_ops, integrate, 32);
 
   SIZE(npde_ops_common, 32);
   OFF(npde_ops_common, create, 8); OFF(npde_ops_common, destroy, 16); OFF(npde_ops_common, get_proc, 24);

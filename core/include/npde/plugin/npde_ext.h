@@ -8,6 +8,7 @@
 #define NPDE_EXT_H
 
 #include "npde_plugin.h"
+#include "../npde_solvers.h"
 #include "npde_backend_ops.h"
 #include "npde_layer_ops.h"
 #include "npde_pde_ops.h"
@@ -70,6 +71,8 @@ extern __attribute__((visibility("hidden"))) const npde_host_api *npde_host;
 #define npde_backend_rng_normal npde_host->backend_rng_normal
 #define npde_alloc npde_host->alloc
 #define npde_free npde_host->free
+#define npde_linop_apply_block npde_host->linop_apply_block
+#define npde_precond_apply npde_host->precond_apply
 
 /* Per-kind state accessors: the bytes the core allocated for an instance. */
 #define npde_backend_state(h) npde_object_state(h)

@@ -1,13 +1,12 @@
 /**
- * A time integrator advancing a vector state with adaptive steps. The solver issue appends the step slots (ABI 1.x).
- *
- * ABI 1.0 fixes the common slots (create, destroy, get_proc) so that
- * components of this kind can be declared, listed, validated against their
- * parameter schema and instantiated today.
+ * A time integrator: advances an npde_ode from t0 through a list of output
+ * times, landing on each exactly, with adaptive step control where the
+ * method has an error estimate.
  */
 #ifndef NPDE_INTEGRATOR_OPS_H
 #define NPDE_INTEGRATOR_OPS_H
 
+#include "../npde_linop.h"
 #include "npde_plugin.h"
 
 #ifdef __cplusplus
@@ -16,8 +15,28 @@ extern "C" {
 
 typedef struct npde_integrator npde_integrator;
 
+/** Called when the integration reaches an output time (y is borrowed). */
+typedef npde_status (*npde_output_fn)(void *ctx, int64_t index, double t, const npde_mat *y);
+
+/** Counters of one integration. The caller sets struct_size. */
+typedef struct npde_integrate_stats {
+  uint32_t struct_size;
+  int64_t accepted, rejected, rhs_evals;
+  double h_last;   /* the step size the controller proposes next */
+  double t_reached;
+} npde_integrate_stats;
+
 typedef struct npde_integrator_ops {
   NPDE_OPS_COMMON(npde_integrator);
+  /**
+   * Integrate y from t0 through t_out[0] < t_out[1] < ... (all > t0 or equal
+   * to it), calling output at each. y holds y(t0) on entry and y at the last
+   * time reached on exit. Returns NPDE_OK, or the first fatal status (from
+   * rhs, a hook, or too many consecutive rejections), with y the last
+   * accepted state. Required.
+   */
+  npde_status (*integrate)(npde_integrator *in, const npde_ode *ode, double t0, npde_mat *y, const double *t_out,
+                           int64_t n_out, npde_output_fn output, void *output_ctx, npde_integrate_stats *st);
   /* ABI 1.1 and later: append below this line, never reorder */
 } npde_integrator_ops;
 

@@ -21,6 +21,7 @@
 #include "../npde_export.h"
 #include "../npde_log.h"
 #include "../npde_mat.h"
+#include "../npde_linop.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -89,6 +90,7 @@ typedef struct npde_component_desc {
 } npde_component_desc;
 
 typedef struct npde_host_api npde_host_api;
+typedef struct npde_precond npde_precond;
 
 typedef struct npde_plugin_desc {
   uint32_t struct_size; /* sizeof(npde_plugin_desc) as compiled */
@@ -198,7 +200,9 @@ NPDE_API void *npde_object_state(const void *handle);
   X(npde_status, backend_rng_normal, (npde_backend * be, uint64_t seed, uint64_t stream, uint64_t counter,  \
                                       double mean, double std, npde_mat *out))                              \
   X(void *, alloc, (size_t bytes))                                                                          \
-  X(void, free, (void *ptr))
+  X(void, free, (void *ptr))                                                                                \
+  X(npde_status, linop_apply_block, (const npde_linop *A, const npde_mat *X, npde_mat *Y))                  \
+  X(npde_status, precond_apply, (npde_precond * pc, const npde_mat *r, npde_mat *z))
 
 /**
  * The table of core functions handed to every plugin's entry point. Plugins

@@ -1,0 +1,57 @@
+/**
+ * Matrix-free linear operators and ODE right-hand sides: what solvers,
+ * preconditioners and integrators work on. All vectors are views in the
+ * backend's memory.
+ */
+#ifndef NPDE_LINOP_H
+#define NPDE_LINOP_H
+
+#include <stdint.h>
+
+#include "npde_backend.h"
+#include "npde_error.h"
+#include "npde_mat.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * A symmetric n x n operator. matvec computes y = A x for one vector (n x 1
+ * views, possibly strided); matmat computes Y = A X for a block (n x m,
+ * row-major) and may be NULL, in which case callers loop over columns.
+ * Both must be deterministic: the same input gives the same output while a
+ * solve runs. ctx is passed back unchanged.
+ */
+typedef struct npde_linop {
+  int64_t n;
+  npde_dtype dtype;
+  npde_status (*matvec)(void *ctx, const npde_mat *x, npde_mat *y);
+  npde_status (*matmat)(void *ctx, const npde_mat *X, npde_mat *Y);
+  void *ctx;
+} npde_linop;
+
+/** Y = A X through matmat, or column by column through matvec. Since: ABI 1.0 */
+NPDE_API NPDE_NODISCARD npde_status npde_linop_apply_block(const npde_linop *A, const npde_mat *X, npde_mat *Y);
+
+/**
+ * An initial value problem y' = G(t, y) on a vector of n entries.
+ * rhs may return NPDE_STEP_REJECTED (or any error) to make the integrator
+ * reject the attempt; a NaN or Inf in dydt is rejected too.
+ * begin_attempt (optional) runs before each step attempt (fresh samples).
+ * after_step (optional) runs after each accepted step and may change y
+ * (restarts); a negative status stops the integration.
+ */
+typedef struct npde_ode {
+  int64_t n;
+  npde_dtype dtype;
+  npde_status (*rhs)(void *ctx, double t, const npde_mat *y, npde_mat *dydt);
+  npde_status (*begin_attempt)(void *ctx, double t, double h, int64_t attempt);
+  npde_status (*after_step)(void *ctx, double t, npde_mat *y, double h_next);
+  void *ctx;
+} npde_ode;
+
+#ifdef __cplusplus
+}
+#endif
+#endif
