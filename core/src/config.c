@@ -15,6 +15,7 @@
 
 #define MAX_INCLUDE_DEPTH 16
 #define MAX_NESTING 256
+#define MAX_ALIAS_NODES 1000000 /* nodes copied by aliases, per text ("billion laughs") */
 
 /* ------------------------------------------------------------------ nodes */
 
@@ -148,6 +149,7 @@ typedef struct parse_ctx {
   size_t n_anchors, cap_anchors;
   npde_config **retired; /* merge sources, kept alive for the anchors inside them */
   size_t n_retired, cap_retired;
+  size_t alias_nodes; /* nodes copied by aliases so far */
   npde_status st;
 } parse_ctx;
 
@@ -194,6 +196,13 @@ static bool add_anchor(parse_ctx *c, const char *name, npde_config *node) {
   if (!c->anchors[c->n_anchors].name) return false;
   c->anchors[c->n_anchors++].node = node;
   return true;
+}
+
+/* Nodes in a tree, counting at most up to limit + 1. */
+static size_t tree_size(const npde_config *node, size_t limit) {
+  size_t total = 1;
+  for (size_t i = 0; i < node->n && total <= limit; ++i) total += tree_size(node->items[i], limit - total);
+  return total;
 }
 
 static npde_config *find_anchor(parse_ctx *c, const char *name) {
@@ -268,6 +277,12 @@ static npde_config *parse_node(parse_ctx *c, yaml_event_t *ev, int depth) {
         parse_fail_at(c, mark, "alias '*%s' names no anchor defined before it", ev->data.alias.anchor);
         goto fail;
       }
+      if (tree_size(target, MAX_ALIAS_NODES - c->alias_nodes) > MAX_ALIAS_NODES - c->alias_nodes) {
+        parse_fail_at(c, mark, "aliases expand to more than %d nodes (at '*%s')", MAX_ALIAS_NODES,
+                      ev->data.alias.anchor);
+        goto fail;
+      }
+      c->alias_nodes += tree_size(target, MAX_ALIAS_NODES);
       node = clone_node(target);
       if (!node) { c->st = NPDE_ERR_NOMEM; goto fail; }
       yaml_event_delete(ev);
@@ -454,8 +469,10 @@ static npde_status resolve_includes(npde_config **rootp, const char *path, int d
     const char *slash = strrchr(path, '/');
     if (item->scalar[0] == '/' || !slash) snprintf(full, sizeof full, "%s", item->scalar);
     else snprintf(full, sizeof full, "%.*s/%s", (int)(slash - path), path, item->scalar);
-    for (int d = 0; d < depth; ++d) {
-      if (strcmp(stack[d], full) == 0) {
+    char real[PATH_MAX], real_d[PATH_MAX];
+    bool have_real = realpath(full, real) != NULL;
+    for (int d = 0; d <= depth; ++d) {
+      if (strcmp(stack[d], full) == 0 || (have_real && realpath(stack[d], real_d) && strcmp(real, real_d) == 0)) {
         st = npde_config_error(item, "include cycle: '%s' includes itself", full);
         goto done;
       }
@@ -494,6 +511,10 @@ static npde_status load_file_rec(const char *path, int depth, const char **stack
   npde_status st = parse_text(text, len, path, &root);
   free(text);
   if (st != NPDE_OK) return st;
+  if (root && npde__config_is_null(root)) { /* a file holding only "---" is empty, like an empty file */
+    npde__config_free(root);
+    root = NULL;
+  }
   if (!root) {
     root = npde__config_new(NPDE_CONFIG_MAP, path, 1, 1);
     if (!root) return NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
@@ -546,7 +567,7 @@ static bool is_index(const char *s, size_t *out) {
   if (!*s) return false;
   size_t v = 0;
   for (const char *p = s; *p; ++p) {
-    if (*p < '0' || *p > '9') return false;
+    if (*p < '0' || *p > '9' || p - s >= 15) return false; /* no list is that long; no wrap-around */
     v = v * 10 + (size_t)(*p - '0');
   }
   *out = v;
@@ -673,7 +694,7 @@ npde_status npde_config_as_real(const npde_config *node, double *out) {
   double v = strtod(s, &end);
   if (!strcasecmp(s, ".inf") || !strcasecmp(s, "+.inf")) v = INFINITY, end = (char *)s + strlen(s);
   else if (!strcasecmp(s, "-.inf")) v = -INFINITY, end = (char *)s + strlen(s);
-  if (end == s || *end != '\0' || isnan(v) || errno == ERANGE)
+  if (end == s || *end != '\0' || isnan(v) || (errno == ERANGE && isinf(v)) || strpbrk(s, "xX"))
     return npde_config_error(node, "expected a number, found '%s'", s);
   *out = v;
   return NPDE_OK;
@@ -692,7 +713,8 @@ npde_status npde_config_as_int(const npde_config *node, int64_t *out) {
     double d;
     errno = 0;
     d = strtod(s, &end);
-    if (end != s && *end == '\0' && errno != ERANGE && d == floor(d) && fabs(d) < 9.007199254740992e15) {
+    if (end != s && *end == '\0' && errno != ERANGE && !strpbrk(s, "xX") && d == floor(d) &&
+        fabs(d) < 9.007199254740992e15) {
       *out = (int64_t)d;
       return NPDE_OK;
     }

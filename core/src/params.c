@@ -100,11 +100,10 @@ static npde_status check_value(const npde_param_spec *p, const char *what, const
 static void list_valid(const npde_param_spec *params, const char *const *extra, char *buf, size_t size) {
   size_t used = 0;
   buf[0] = '\0';
-  for (const npde_param_spec *p = params; p && p->name; ++p)
-    used += (size_t)snprintf(buf + used, used < size ? size - used : 0, "%s%s", used ? ", " : "", p->name);
-  for (const char *const *e = extra; e && *e; ++e)
-    if (strcmp(*e, "type") != 0)
-      used += (size_t)snprintf(buf + used, used < size ? size - used : 0, "%s%s", used ? ", " : "", *e);
+  for (const npde_param_spec *p = params; p && p->name && used < size; ++p)
+    used += (size_t)snprintf(buf + used, size - used, "%s%s", used ? ", " : "", p->name);
+  for (const char *const *e = extra; e && *e && used < size; ++e)
+    if (strcmp(*e, "type") != 0) used += (size_t)snprintf(buf + used, size - used, "%s%s", used ? ", " : "", *e);
   if (!used) snprintf(buf, size, "(none)");
 }
 
@@ -140,8 +139,9 @@ npde_status npde_params_validate(const npde_param_spec *params, const char *what
     if (!p->default_value) {
       if (p->flags & NPDE_PARAM_OPTIONAL) continue;
       npde__config_free(out);
-      return npde_config_error(node, "%s: missing required key '%s' (%s %s)", what, p->name,
-                               param_type_word(p->type), p->doc ? p->doc : "");
+      return npde_config_error(node, "%s: missing required key '%s' (%s%s%s)", what, p->name,
+                               p->type == NPDE_PARAM_ANY ? "" : param_type_word(p->type),
+                               p->type == NPDE_PARAM_ANY || !p->doc ? "" : ": ", p->doc ? p->doc : "");
     }
     char where[512];
     snprintf(where, sizeof where, "<default of %s.%s>", what, p->name);
