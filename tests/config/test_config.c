@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "npde/npde_config.h"
 #include "npde/npde_error.h"
@@ -948,4 +949,61 @@ Test(config_pipeline, override_then_validate) {
   assert_msg("<override 'stages.0.probe.points=1'>:1:1: stage 'probe': 'points' = 1 is out of range [2, 1e+09]");
   npde_config_destroy(&cfg);
   npde_registry_destroy(&reg);
+}
+
+/* ---------------------------------------------------------- edge cases */
+
+Test(config_include, cycle_through_another_spelling_is_detected) {
+  char dir[] = "/tmp/npde-cycle.XXXXXX";
+  cr_assert_not_null(mkdtemp(dir));
+  char a[256], b[256];
+  snprintf(a, sizeof a, "%s/a.yaml", dir);
+  snprintf(b, sizeof b, "%s/b.yaml", dir);
+  FILE *f = fopen(a, "w");
+  fputs("include: ./b.yaml\nx: 1\n", f);
+  fclose(f);
+  f = fopen(b, "w");
+  fputs("include: ././a.yaml\n", f);
+  fclose(f);
+  npde_config *cfg = NULL;
+  assert_fails(npde_config_load_file(a, &cfg), NPDE_ERR_CONFIG);
+  assert_msg("include cycle");
+  cr_assert(strstr(npde_last_error(), "nested deeper") == NULL, "caught by the cycle check, not the depth limit");
+  remove(a);
+  remove(b);
+  rmdir(dir);
+}
+
+Test(config_override, huge_index_is_not_wrapped_around) {
+  npde_config *cfg = load_text("stages: [a, b]\n");
+  assert_fails(npde_config_apply_override(cfg, "stages.18446744073709551616=X"), NPDE_ERR_CONFIG);
+  assert_msg("is not an index of the list");
+  assert_scalar(cfg, "stages.0", "a");
+  cr_assert_null(npde_config_find(cfg, "stages.18446744073709551617"));
+  npde_config_destroy(&cfg);
+}
+
+Test(config_getters, denormals_accepted_hex_rejected) {
+  npde_config *cfg = load_text("tiny: 1e-310\nhuge: 1e999\nhex: 0x10\nhexf: 0x1p3\n");
+  double r;
+  cr_assert_eq(npde_config_get_real(cfg, "tiny", &r), NPDE_OK, "%s", npde_last_error());
+  cr_assert(r > 0 && r < 1e-300);
+  assert_fails(npde_config_get_real(cfg, "huge", &r), NPDE_ERR_CONFIG);
+  int64_t i;
+  assert_fails(npde_config_get_int(cfg, "hex", &i), NPDE_ERR_CONFIG);
+  assert_fails(npde_config_get_real(cfg, "hexf", &r), NPDE_ERR_CONFIG);
+  npde_config_destroy(&cfg);
+}
+
+Test(config_syntax, document_marker_only_is_an_empty_file) {
+  char path[] = "/tmp/npde-empty.XXXXXX";
+  int fd = mkstemp(path);
+  cr_assert_geq(fd, 0);
+  cr_assert_eq(write(fd, "---\n", 4), 4);
+  close(fd);
+  npde_config *cfg = load_file(path);
+  cr_assert_eq(npde_config_node_type(cfg), NPDE_CONFIG_MAP);
+  cr_assert_eq(npde_config_size(cfg), 0);
+  npde_config_destroy(&cfg);
+  remove(path);
 }
