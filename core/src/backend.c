@@ -315,14 +315,17 @@ npde_status npde_backend_jet2(npde_backend *be, const npde_mat *S1, const npde_m
 }
 
 npde_status npde_backend_sinusoidal(npde_backend *be, const npde_mat *X, int64_t nfreq, double alpha, double amp,
-                                    int order, npde_mat *Y) {
+                                    int order, int64_t dir, npde_mat *Y) {
   NPDE_TRY(check_mat(NPDE_OP_SINUSOIDAL, "X", X));
   NPDE_TRY(need(be, NPDE_OP_SINUSOIDAL, X->dtype));
   if (nfreq < 1 || order < 0 || order > 2)
     return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_backend_sinusoidal: need nfreq >= 1 and order 0, 1 or 2 "
                       "(got %lld, %d)", (long long)nfreq, order);
   NPDE_TRY(check_shape(NPDE_OP_SINUSOIDAL, "Y", Y, X->rows, 2 * nfreq * X->cols, X->dtype));
-  return OPS(be)->sinusoidal(be, X, nfreq, alpha, amp, order, Y);
+  if (dir < -1 || dir >= X->cols)
+    return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_backend_sinusoidal: dir = %lld is not -1 or a coordinate in "
+                      "[0, %lld)", (long long)dir, (long long)X->cols);
+  return OPS(be)->sinusoidal(be, X, nfreq, alpha, amp, order, dir, Y);
 }
 
 npde_status npde_backend_row_scale(npde_backend *be, const npde_mat *s, const npde_mat *X, npde_mat *Y, int64_t m) {
@@ -349,6 +352,15 @@ npde_status npde_backend_add_row(npde_backend *be, double alpha, const npde_mat 
   NPDE_TRY(need(be, NPDE_OP_ADD_ROW, X->dtype));
   NPDE_TRY(check_vector(NPDE_OP_ADD_ROW, "b", b, X->cols, X->dtype));
   return OPS(be)->add_row(be, alpha, b, X);
+}
+
+npde_status npde_backend_transpose(npde_backend *be, const npde_mat *A, npde_mat *B) {
+  NPDE_TRY(check_mat(NPDE_OP_TRANSPOSE, "A", A));
+  NPDE_TRY(need(be, NPDE_OP_TRANSPOSE, A->dtype));
+  NPDE_TRY(check_shape(NPDE_OP_TRANSPOSE, "B", B, A->cols, A->rows, A->dtype));
+  if (A->data == B->data && A->rows * A->cols > 1)
+    return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_backend_transpose: B aliases A");
+  return OPS(be)->transpose(be, A, B);
 }
 
 /* ------------------------------------------------------------------- RNG */

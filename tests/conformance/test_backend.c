@@ -1101,12 +1101,13 @@ Test(backend, test_jet2_stacks) { for_each_backend(NPDE_OP_JET2, jet2_case); }
 /* ---------------------------------------------------------- sinusoidal */
 
 /* Run sinusoidal on X (uploaded) into a fresh Y; return the downloaded Y view (n x 2Ld, packed). */
-static double *sinusoidal_dev(bctx *c, const dmat *X, int64_t L, double alpha, double amp, int order, int64_t pad) {
+static double *sinusoidal_dev_dir(bctx *c, const dmat *X, int64_t L, double alpha, double amp, int order, int64_t dir,
+                                  int64_t pad) {
   int64_t n = X->rows, cols = 2 * L * X->cols;
   dmat Y = dm_new(c, n, cols, pad);
   dm_set_all(&Y, NAN);
   dm_upload(&Y);
-  CHECK_OK(c, npde_backend_sinusoidal(c->be, &X->v, L, alpha, amp, order, &Y.v));
+  CHECK_OK(c, npde_backend_sinusoidal(c->be, &X->v, L, alpha, amp, order, dir, &Y.v));
   double *got = malloc(Y.n * sizeof *got), *out = malloc((size_t)(n * cols + 1) * sizeof *out);
   cr_assert(got && out);
   dm_fetch(&Y, got);
@@ -1121,6 +1122,10 @@ static double *sinusoidal_dev(bctx *c, const dmat *X, int64_t L, double alpha, d
   free(got);
   dm_free(&Y);
   return out;
+}
+
+static double *sinusoidal_dev(bctx *c, const dmat *X, int64_t L, double alpha, double amp, int order, int64_t pad) {
+  return sinusoidal_dev_dir(c, X, L, alpha, amp, order, -1, pad);
 }
 
 static void sinusoidal_case(bctx *c) {
@@ -1172,6 +1177,61 @@ static void sinusoidal_golden_case(bctx *c) {
   free(y);
   dm_free(&X);
 }
+
+/* dir = j: the columns of coordinate j as with dir = -1, exact zeros elsewhere. */
+static void sinusoidal_dir_case(bctx *c) {
+  for (int t = 0; t < 12; ++t) {
+    int64_t n = 1 + ref_rng_int(&c->rng, 20), d = 1 + ref_rng_int(&c->rng, 4), L = 1 + ref_rng_int(&c->rng, 3);
+    int order = t % 3;
+    dmat X = dm_new(c, n, d, pick_pad(c));
+    set_what(c, "sinusoidal dir n=%lld d=%lld L=%lld order=%d", (long long)n, (long long)d, (long long)L, order);
+    dm_rand(&X, -1, 1);
+    dm_upload(&X);
+    double *all = sinusoidal_dev(c, &X, L, 1.0, 6.0, order, pick_pad(c));
+    int64_t cols = 2 * L * d;
+    for (int64_t dir = 0; dir < d; ++dir) {
+      double *y = sinusoidal_dev_dir(c, &X, L, 1.0, 6.0, order, dir, pick_pad(c));
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t col = 0; col < cols; ++col) {
+          double exp = col % d == dir ? all[i * cols + col] : 0.0;
+          cr_assert(y[i * cols + col] == exp, "backend %s [%s] %s: dir %lld Y(%lld, %lld) = %.17g, expected %.17g",
+                    c->name, dt_name(c->dt), c->what, (long long)dir, (long long)i, (long long)col,
+                    y[i * cols + col], exp);
+        }
+      free(y);
+    }
+    free(all);
+    dm_free(&X);
+  }
+}
+
+Test(backend, test_sinusoidal_direction_masks_other_coordinates) {
+  for_each_backend(NPDE_OP_SINUSOIDAL, sinusoidal_dir_case);
+}
+
+static void transpose_case(bctx *c) {
+  for (int64_t t = 0; t < NDIMS * NDIMS; ++t) {
+    int64_t r = DIMS[t % NDIMS], w = DIMS[(t / NDIMS + 2 * t) % NDIMS];
+    dmat a = dm_new(c, r, w, pick_pad(c)), b = dm_new(c, w, r, pick_pad(c));
+    set_what(c, "transpose %lld x %lld (ld %lld -> %lld)", (long long)r, (long long)w, (long long)a.ld,
+             (long long)b.ld);
+    dm_rand(&a, -1, 1);
+    dm_rand(&b, -1, 1);
+    dm_upload(&a);
+    dm_upload(&b);
+    CHECK_OK(c, npde_backend_transpose(c->be, &a.v, &b.v));
+    double *e = dm_expect(&b);
+    for (int64_t i = 0; i < r; ++i)
+      for (int64_t j = 0; j < w; ++j) e[IX(&b, j, i)] = H(&a, i, j);
+    dm_check(&b, e, NULL, 0.0, 0.0, "B");
+    dm_check_same(&a, "A");
+    free(e);
+    dm_free(&a);
+    dm_free(&b);
+  }
+}
+
+Test(backend, test_transpose_views) { for_each_backend(NPDE_OP_TRANSPOSE, transpose_case); }
 
 Test(backend, test_sinusoidal_golden) { for_each_backend(NPDE_OP_SINUSOIDAL, sinusoidal_golden_case); }
 
@@ -1558,11 +1618,11 @@ static void dispatch_errors_case(bctx *c) {
     dmat Y = dm_new(c, 3, 2 * 2 * 4, 0);
     dm_upload(&Y);
     set_what(c, "sinusoidal order 3");
-    EXPECT_INVALID(c, npde_backend_sinusoidal(c->be, &Z.v, 2, 1.0, 1.0, 3, &Y.v), "sinusoidal");
+    EXPECT_INVALID(c, npde_backend_sinusoidal(c->be, &Z.v, 2, 1.0, 1.0, 3, -1, &Y.v), "sinusoidal");
     set_what(c, "sinusoidal nfreq 0");
-    EXPECT_INVALID(c, npde_backend_sinusoidal(c->be, &Z.v, 0, 1.0, 1.0, 0, &Y.v), "sinusoidal");
+    EXPECT_INVALID(c, npde_backend_sinusoidal(c->be, &Z.v, 0, 1.0, 1.0, 0, -1, &Y.v), "sinusoidal");
     set_what(c, "sinusoidal Y of the wrong width");
-    EXPECT_INVALID(c, npde_backend_sinusoidal(c->be, &Z.v, 3, 1.0, 1.0, 0, &Y.v), "sinusoidal");
+    EXPECT_INVALID(c, npde_backend_sinusoidal(c->be, &Z.v, 3, 1.0, 1.0, 0, -1, &Y.v), "sinusoidal");
     dm_free(&Y);
   }
   if (npde_backend_supports(c->be, NPDE_OP_AXPY, c->dt)) {

@@ -36,7 +36,8 @@ typedef struct npde_registry npde_registry;
   X(SCAL, scal) X(DOT, dot) X(NRM2, nrm2) X(TRSM, trsm)                         \
   X(ACTIVATION, activation) X(MUL_BLOCKS, mul_blocks) X(JET2, jet2)             \
   X(SINUSOIDAL, sinusoidal) X(ROW_SCALE, row_scale) X(COL_SUMS, col_sums)       \
-  X(ADD_ROW, add_row) X(RNG_UNIFORM, rng_uniform) X(RNG_NORMAL, rng_normal)
+  X(ADD_ROW, add_row) X(RNG_UNIFORM, rng_uniform) X(RNG_NORMAL, rng_normal)        \
+  X(TRANSPOSE, transpose)
 
 typedef enum npde_backend_op {
 #define NPDE__OP_ENUM(ID, name) NPDE_OP_##ID,
@@ -146,10 +147,15 @@ NPDE_API NPDE_NODISCARD npde_status npde_backend_jet2(npde_backend *be, const np
  * Sinusoidal features of X (n x d): Y is n x (2 L d), column k d + j holds
  * amp sin(w_k x_j) / w_k^alpha and column L d + k d + j the cosine, with
  * w_k = (pi/2) 2^k, k < L. order 1 (2) gives each column's first (second)
- * derivative with respect to its own coordinate x_j.
+ * derivative with respect to its own coordinate x_j. dir = -1 fills every
+ * column; dir = j in [0, d) fills the columns of coordinate j and writes
+ * zeros elsewhere (the derivative of the features along x_j).
  */
 NPDE_API NPDE_NODISCARD npde_status npde_backend_sinusoidal(npde_backend *be, const npde_mat *X, int64_t nfreq,
-                                                            double alpha, double amp, int order, npde_mat *Y);
+                                                            double alpha, double amp, int order, int64_t dir,
+                                                            npde_mat *Y);
+/** B = A^T (A is m x n, B is n x m; no aliasing). */
+NPDE_API NPDE_NODISCARD npde_status npde_backend_transpose(npde_backend *be, const npde_mat *A, npde_mat *B);
 /** Y_k[i, :] = s[i] X_k[i, :] for the m stacked n x w blocks; s has n entries. Y may be X. */
 NPDE_API NPDE_NODISCARD npde_status npde_backend_row_scale(npde_backend *be, const npde_mat *s, const npde_mat *X,
                                                            npde_mat *Y, int64_t m);

@@ -203,6 +203,26 @@ npde_status cpu_nrm2(npde_backend *be, const npde_mat *x, double *out) {
   return NPDE_OK;
 }
 
+npde_status cpu_transpose(npde_backend *be, const npde_mat *A, npde_mat *B) {
+  (void)be;
+  /* blocked so both sides stay in cache */
+  const int64_t blk = 32;
+  for (int64_t i0 = 0; i0 < A->rows; i0 += blk)
+    for (int64_t j0 = 0; j0 < A->cols; j0 += blk) {
+      int64_t i1 = i0 + blk < A->rows ? i0 + blk : A->rows, j1 = j0 + blk < A->cols ? j0 + blk : A->cols;
+      for (int64_t i = i0; i < i1; ++i) {
+        if (A->dtype == NPDE_F64) {
+          const double *a = (const double *)cpu_row(A, i);
+          for (int64_t j = j0; j < j1; ++j) ((double *)cpu_row(B, j))[i] = a[j];
+        } else {
+          const float *a = (const float *)cpu_row(A, i);
+          for (int64_t j = j0; j < j1; ++j) ((float *)cpu_row(B, j))[i] = a[j];
+        }
+      }
+    }
+  return NPDE_OK;
+}
+
 npde_status cpu_trsm(npde_backend *be, npde_side side, npde_uplo uplo, npde_trans ta, npde_diag diag, double alpha,
                      const npde_mat *A, npde_mat *B) {
   (void)be;

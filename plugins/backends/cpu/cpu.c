@@ -87,6 +87,7 @@ static const npde_backend_ops cpu_ops = {
     .add_row = cpu_add_row,
     .rng_uniform = cpu_rng_uniform,
     .rng_normal = cpu_rng_normal,
+    .transpose = cpu_transpose,
 };
 
 static const npde_param_spec cpu_params[] = {

@@ -34,6 +34,7 @@ npde_status cpu_axpy(npde_backend *be, double alpha, const npde_mat *x, npde_mat
 npde_status cpu_scal(npde_backend *be, double alpha, npde_mat *x);
 npde_status cpu_dot(npde_backend *be, const npde_mat *x, const npde_mat *y, double *out);
 npde_status cpu_nrm2(npde_backend *be, const npde_mat *x, double *out);
+npde_status cpu_transpose(npde_backend *be, const npde_mat *A, npde_mat *B);
 npde_status cpu_trsm(npde_backend *be, npde_side side, npde_uplo uplo, npde_trans ta, npde_diag diag, double alpha,
                      const npde_mat *A, npde_mat *B);
 
@@ -44,7 +45,7 @@ npde_status cpu_mul_blocks(npde_backend *be, const npde_mat *S, const npde_mat *
 npde_status cpu_jet2(npde_backend *be, const npde_mat *S1, const npde_mat *S2, const npde_mat *Xa, const npde_mat *Xb,
                      const npde_mat *Xdd, npde_mat *Y, int64_t m);
 npde_status cpu_sinusoidal(npde_backend *be, const npde_mat *X, int64_t nfreq, double alpha, double amp, int order,
-                           npde_mat *Y);
+                           int64_t dir, npde_mat *Y);
 npde_status cpu_row_scale(npde_backend *be, const npde_mat *s, const npde_mat *X, npde_mat *Y, int64_t m);
 npde_status cpu_col_sums(npde_backend *be, double alpha, const npde_mat *X, double beta, npde_mat *y);
 npde_status cpu_add_row(npde_backend *be, double alpha, const npde_mat *b, npde_mat *X);

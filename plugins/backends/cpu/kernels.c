@@ -74,7 +74,7 @@ static inline void act_eval(npde_activation act, double z, double *s0, double *s
 
 #define DEFINE_SINUSOIDAL(T, sfx)                                                           \
   static void sinusoidal_##sfx(const npde_mat *X, int64_t nfreq, double alpha, double amp, int order, \
-                               npde_mat *Y) {                                               \
+                               int64_t dir, npde_mat *Y) {                                  \
     int64_t d = X->cols, half = nfreq * d;                                                  \
     for (int64_t k = 0; k < nfreq; ++k) {                                                   \
       double w = 0.5 * M_PI * ldexp(1.0, (int)k);                                           \
@@ -90,8 +90,9 @@ static inline void act_eval(npde_activation act, double z, double *s0, double *s
             case 1: fs = cs; fc = -sn; break;                                               \
             default: fs = -sn; fc = -cs; break;                                             \
           }                                                                                 \
-          y[k * d + j] = (T)(c * fs);                                                       \
-          y[half + k * d + j] = (T)(c * fc);                                                \
+          bool on = dir < 0 || dir == j;                                                    \
+          y[k * d + j] = on ? (T)(c * fs) : (T)0;                                           \
+          y[half + k * d + j] = on ? (T)(c * fc) : (T)0;                                    \
         }                                                                                   \
       }                                                                                     \
     }                                                                                       \
@@ -175,10 +176,10 @@ npde_status cpu_jet2(npde_backend *be, const npde_mat *S1, const npde_mat *S2, c
 }
 
 npde_status cpu_sinusoidal(npde_backend *be, const npde_mat *X, int64_t nfreq, double alpha, double amp, int order,
-                           npde_mat *Y) {
+                           int64_t dir, npde_mat *Y) {
   (void)be;
-  if (X->dtype == NPDE_F64) sinusoidal_f64(X, nfreq, alpha, amp, order, Y);
-  else sinusoidal_f32(X, nfreq, alpha, amp, order, Y);
+  if (X->dtype == NPDE_F64) sinusoidal_f64(X, nfreq, alpha, amp, order, dir, Y);
+  else sinusoidal_f32(X, nfreq, alpha, amp, order, dir, Y);
   return NPDE_OK;
 }
 

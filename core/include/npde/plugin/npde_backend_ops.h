@@ -51,7 +51,7 @@ typedef struct npde_backend_ops {
   npde_status (*jet2)(npde_backend *be, const npde_mat *S1, const npde_mat *S2, const npde_mat *Xa,
                       const npde_mat *Xb, const npde_mat *Xdd, npde_mat *Y, int64_t m);
   npde_status (*sinusoidal)(npde_backend *be, const npde_mat *X, int64_t nfreq, double alpha, double amp,
-                            int order, npde_mat *Y);
+                            int order, int64_t dir, npde_mat *Y);
   npde_status (*row_scale)(npde_backend *be, const npde_mat *s, const npde_mat *X, npde_mat *Y, int64_t m);
   npde_status (*col_sums)(npde_backend *be, double alpha, const npde_mat *X, double beta, npde_mat *y);
   npde_status (*add_row)(npde_backend *be, double alpha, const npde_mat *b, npde_mat *X);
@@ -59,6 +59,7 @@ typedef struct npde_backend_ops {
                              double hi, npde_mat *out);
   npde_status (*rng_normal)(npde_backend *be, uint64_t seed, uint64_t stream, uint64_t counter, double mean,
                             double std, npde_mat *out);
+  npde_status (*transpose)(npde_backend *be, const npde_mat *A, npde_mat *B);
   /* ABI 1.1 and later: append below this line, never reorder */
 } npde_backend_ops;
 

@@ -189,7 +189,7 @@ NPDE_API void *npde_object_state(const void *handle);
                                 const npde_mat *Xa, const npde_mat *Xb, const npde_mat *Xdd, npde_mat *Y,   \
                                 int64_t m))                                                                 \
   X(npde_status, backend_sinusoidal, (npde_backend * be, const npde_mat *X, int64_t nfreq, double alpha,    \
-                                      double amp, int order, npde_mat *Y))                                  \
+                                      double amp, int order, int64_t dir, npde_mat *Y))                     \
   X(npde_status, backend_row_scale, (npde_backend * be, const npde_mat *s, const npde_mat *X, npde_mat *Y,  \
                                      int64_t m))                                                            \
   X(npde_status, backend_col_sums, (npde_backend * be, double alpha, const npde_mat *X, double beta,        \
@@ -202,7 +202,8 @@ NPDE_API void *npde_object_state(const void *handle);
   X(void *, alloc, (size_t bytes))                                                                          \
   X(void, free, (void *ptr))                                                                                \
   X(npde_status, linop_apply_block, (const npde_linop *A, const npde_mat *X, npde_mat *Y))                  \
-  X(npde_status, precond_apply, (npde_precond * pc, const npde_mat *r, npde_mat *z))
+  X(npde_status, precond_apply, (npde_precond * pc, const npde_mat *r, npde_mat *z))                       \
+  X(npde_status, backend_transpose, (npde_backend * be, const npde_mat *A, npde_mat *B))
 
 /**
  * The table of core functions handed to every plugin's entry point. Plugins
