@@ -68,6 +68,11 @@ void npde_object_destroy(npde_object **objp) {
 
 npde_status npde__object_create_kind(const npde_registry *reg, npde_kind kind, const char *name,
                                      const npde_config *node, npde_backend *be, npde_object **out) {
+  return npde__object_create_sized(reg, kind, name, node, be, sizeof(npde_object), out);
+}
+
+npde_status npde__object_create_sized(const npde_registry *reg, npde_kind kind, const char *name,
+                                      const npde_config *node, npde_backend *be, size_t size, npde_object **out) {
   if (!reg || !out) return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "creating a %s: NULL argument", npde_kind_name(kind));
   *out = NULL;
   if (!name && node) name = npde_config_scalar(npde_config_get(node, "type"));
@@ -85,9 +90,16 @@ npde_status npde__object_create_kind(const npde_registry *reg, npde_kind kind, c
   }
   npde_status st = npde_params_validate(info->desc->params, name, node, NULL, &resolved);
   npde_config_destroy(&empty);
-  if (st == NPDE_OK) st = npde_object_create(info, resolved, be, out);
+  npde_object *obj = NULL;
+  if (st == NPDE_OK) {
+    obj = calloc(1, size);
+    if (!obj) st = NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
+  }
+  if (st == NPDE_OK) st = npde__object_init(obj, info, resolved, be);
   npde_config_destroy(&resolved);
-  return st;
+  if (st < 0) { free(obj); return st; }
+  *out = obj;
+  return NPDE_OK;
 }
 
 npde_status npde__object_check(const void *handle, npde_kind kind, const char *call) {

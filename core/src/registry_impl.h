@@ -48,6 +48,9 @@ void npde__object_fini(npde_object *obj);
  * against its schema (defaults when node is NULL) and create an instance. */
 npde_status npde__object_create_kind(const npde_registry *reg, npde_kind kind, const char *name,
                                      const npde_config *node, npde_backend *be, npde_object **out);
+/* The same for a handle struct of `size` bytes that starts with npde_object. */
+npde_status npde__object_create_sized(const npde_registry *reg, npde_kind kind, const char *name,
+                                      const npde_config *node, npde_backend *be, size_t size, npde_object **out);
 /* The live instance of a kind behind a handle, or an error naming the call. */
 npde_status npde__object_check(const void *handle, npde_kind kind, const char *call);
 #define NPDE__OPS(obj, type) ((const type *)((const npde_object *)(obj))->impl->ops)
