@@ -66,17 +66,6 @@ static const npde_param_spec pipeline_params[] = {
     {0},
 };
 
-static const npde_param_spec network_params[] = {
-    {.name = "envelope", .type = NPDE_PARAM_ENUM, .default_value = "none", .choices = "none|dirichlet",
-     .doc = "multiply each output by prod(1 - x_i^2) (dirichlet) or not"},
-    {.name = "outputs", .type = NPDE_PARAM_INT, .default_value = "1", .min = 1, .flags = NPDE_PARAM_HAS_MIN,
-     .doc = "number of outputs, one branch of layers each"},
-    {.name = "sides", .type = NPDE_PARAM_ANY, .flags = NPDE_PARAM_OPTIONAL,
-     .doc = "NBM: names of the networks, one per side of the interface"},
-    {.name = "layers", .type = NPDE_PARAM_ANY, .doc = "list of {type: LAYER, ...}, applied in order"},
-    {0},
-};
-
 static const npde_param_spec samples_params[] = {
     {.name = "n", .type = NPDE_PARAM_INT, .default_value = "10000", .min = 1, .flags = NPDE_PARAM_HAS_MIN,
      .doc = "number of collocation points (grid: points per axis)"},
@@ -159,7 +148,7 @@ static npde_status load_plugin_path(npde_registry *reg, const npde_config *root,
 static npde_status validate_network(const npde_registry *reg, npde_config *net_in, npde_config **out) {
   static const char *const none[] = {NULL};
   npde_config *net;
-  NPDE_TRY(npde_params_validate(network_params, "network", net_in, none, &net));
+  NPDE_TRY(npde_params_validate(npde__network_params(), "network", net_in, none, &net));
   npde_config *layers = (npde_config *)npde_config_get(net, "layers");
   npde_status st = NPDE_OK;
   if (layers->type != NPDE_CONFIG_SEQUENCE || layers->n == 0)

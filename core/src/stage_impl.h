@@ -24,6 +24,9 @@ typedef struct npde__stage {
 
 extern const npde__stage npde__stage_probe;
 
+/* The schema of the `network:` node (network.c). */
+const npde_param_spec *npde__network_params(void);
+
 /* The stage of this name, or NULL. */
 const npde__stage *npde__stage_find(const char *name);
 

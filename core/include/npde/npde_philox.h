@@ -15,6 +15,7 @@
 #ifndef NPDE_PHILOX_H
 #define NPDE_PHILOX_H
 
+#include <math.h>
 #include <stdint.h>
 
 #ifdef __CUDACC__
@@ -66,6 +67,23 @@ static inline NPDE_HOSTDEVICE double npde_philox_uniform_at(uint64_t seed, uint6
   uint32_t w[4];
   npde_philox_block(seed, stream, counter + e / 2, w);
   return (e & 1u) ? npde_philox_u01(w[2], w[3]) : npde_philox_u01(w[0], w[1]);
+}
+
+/**
+ * Standard normal truncated to [-2, 2] for element e (the initialisation of
+ * spec 2.3), by rejection: attempt a uses the Box-Muller pair of block
+ * e * 64 + a (first value), so every element has its own counter range and
+ * the result does not depend on how elements are grouped.
+ */
+static inline NPDE_HOSTDEVICE double npde_philox_trunc_normal_at(uint64_t seed, uint64_t stream, uint64_t e) {
+  for (uint64_t a = 0; a < 64; ++a) {
+    uint32_t w[4];
+    npde_philox_block(seed, stream, e * 64 + a, w);
+    double u1 = npde_philox_u01(w[0], w[1]), u2 = npde_philox_u01(w[2], w[3]);
+    double z = sqrt(-2.0 * log1p(-u1)) * cos(6.283185307179586 * u2);
+    if (z >= -2.0 && z <= 2.0) return z;
+  }
+  return 0.0; /* probability (0.0455)^64: never in practice */
 }
 
 /** Counter values consumed by a draw of n elements. */

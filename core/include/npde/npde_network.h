@@ -1,0 +1,96 @@
+/**
+ * Networks composed from layer plugins (architecture "Networks"):
+ *
+ *   u_k(x) = B(x) (w_k . Phi_k(x) + b_k),  Phi_k = layers_k(x),  k < outputs
+ *   B(x)   = prod_i (1 - x_i^2) (envelope: dirichlet) or 1 (none)
+ *
+ * Each output has its own branch of layers (the YAML lists them once) and
+ * its own linear head, so J = dN/dtheta is block diagonal across outputs.
+ * Parameters: one flat vector, branch by branch: [layers of branch 0, w_0,
+ * b_0, layers of branch 1, ...]. Points are processed in chunks of
+ * `chunk` rows; memory is O(n * width * jets + p), never O(n p).
+ *
+ * Conventions: X is n x d in backend memory; U is n x K. Parameter vectors
+ * are p x 1 views (or 1 x p rows); blocks of m parameter vectors follow the
+ * npde_linop convention: p x m, column j = vector j.
+ */
+#ifndef NPDE_NETWORK_H
+#define NPDE_NETWORK_H
+
+#include "npde_layer.h"
+#include "npde_linop.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct npde_network npde_network;
+
+/**
+ * Build a network from a `network:` node (keys envelope, outputs, layers,
+ * chunk; validated here) for points in dim dimensions. Layers are created
+ * from the registry. Since: ABI 1.0
+ */
+NPDE_API NPDE_NODISCARD npde_status npde_network_create(const npde_registry *reg, const npde_config *node,
+                                                        npde_backend *be, int64_t dim, npde_network **out);
+NPDE_API void npde_network_destroy(npde_network **net);
+NPDE_API int64_t npde_network_n_params(const npde_network *net);
+NPDE_API int64_t npde_network_outputs(const npde_network *net);
+NPDE_API int64_t npde_network_dim(const npde_network *net);
+/** Width of the features Phi_k feeding the head of output k. */
+NPDE_API int64_t npde_network_feature_dim(const npde_network *net, int64_t k);
+/** Offsets of output k's head weights w_k (feature_dim entries) and bias b_k in theta. */
+NPDE_API int64_t npde_network_head_offset(const npde_network *net, int64_t k);
+/** Where branch k's parameters start and how many there are (layers and head). */
+NPDE_API void npde_network_branch_range(const npde_network *net, int64_t k, int64_t *offset, int64_t *count);
+
+/** theta (p x 1, backend) <- the initialisation of spec 2.3, keyed by seed. */
+NPDE_API NPDE_NODISCARD npde_status npde_network_init(npde_network *net, npde_mat *theta, uint64_t seed);
+
+/** U (n x K) = N(X; theta). */
+NPDE_API NPDE_NODISCARD npde_status npde_network_eval(npde_network *net, const npde_mat *theta, const npde_mat *X,
+                                                      npde_mat *U);
+/** Phi_k(X) (n x feature_dim(k)), the last layer's output of branch k (no head, no envelope). */
+NPDE_API NPDE_NODISCARD npde_status npde_network_features(npde_network *net, const npde_mat *theta,
+                                                          const npde_mat *X, int64_t k, npde_mat *Phi);
+/** The envelope B(X) (n values, host memory). */
+NPDE_API NPDE_NODISCARD npde_status npde_network_envelope(npde_network *net, const npde_mat *X, double *B);
+
+/**
+ * x-derivatives of every output at X, in host memory (envelope included):
+ * value[i K + k]; grad[(i K + k) d + j]; second (order LAPLACIAN) [(i K + k) d + j]
+ * = d2/dx_j2, or (HESSIAN) [(i K + k) d d + j d + l] the full symmetric
+ * Hessian. grad/second may be NULL when order does not need them.
+ */
+NPDE_API NPDE_NODISCARD npde_status npde_network_jet(npde_network *net, const npde_mat *theta, const npde_mat *X,
+                                                     npde_jet_order order, double *value, double *grad,
+                                                     double *second);
+
+/**
+ * A linearisation of the network at one (theta, X): caches the forward pass
+ * so that J V, J^T W and M V = J^T J V / n need no new forward pass.
+ */
+typedef struct npde_linearization npde_linearization;
+
+/** Cache the forward pass at (theta, X) (both borrowed: keep them alive and unchanged). */
+NPDE_API NPDE_NODISCARD npde_status npde_linearization_create(npde_network *net, const npde_mat *theta,
+                                                              const npde_mat *X, npde_linearization **out);
+/** Re-linearise at a new (theta, X) with the same number of points, reusing memory. */
+NPDE_API NPDE_NODISCARD npde_status npde_linearization_update(npde_linearization *lin, const npde_mat *theta,
+                                                              const npde_mat *X);
+NPDE_API void npde_linearization_destroy(npde_linearization **lin);
+/** dU (n x K) = J v for one parameter vector v (p entries). */
+NPDE_API NPDE_NODISCARD npde_status npde_linearization_jvp(npde_linearization *lin, const npde_mat *v,
+                                                           npde_mat *dU);
+/** g = alpha J^T W + beta g, W n x K (per-point cotangents), g p entries. */
+NPDE_API NPDE_NODISCARD npde_status npde_linearization_vjp(npde_linearization *lin, const npde_mat *W, double alpha,
+                                                           double beta, npde_mat *g);
+/** Y (p x m) = M V = J^T J V / n for a block V (p x m). */
+NPDE_API NPDE_NODISCARD npde_status npde_linearization_mv(npde_linearization *lin, const npde_mat *V, npde_mat *Y);
+/** M = J^T J / n as an operator (valid while lin lives). */
+NPDE_API npde_linop npde_linearization_operator(npde_linearization *lin);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
