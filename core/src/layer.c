@@ -82,13 +82,14 @@ npde_status npde_layer_work_size(npde_layer *l, int64_t n, int64_t m, npde_jet_o
   return OPS(l)->work_size(l, n, m, order, d, elems);
 }
 
-npde_status npde_layer_forward(npde_layer *l, const npde_mat *theta, const npde_mat *X, npde_mat *Y, void *cache) {
+npde_status npde_layer_forward(npde_layer *l, const npde_mat *theta, const npde_mat *X, npde_mat *Y, void *cache,
+                               void *work) {
   NPDE_TRY(check(l, "npde_layer_forward"));
   if (!X) return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_layer_forward: X is NULL");
   if (l->n_params) NPDE_TRY(shape("npde_layer_forward", "theta", theta, 1, l->n_params));
   NPDE_TRY(shape("npde_layer_forward", "X", X, X->rows, l->in));
   NPDE_TRY(shape("npde_layer_forward", "Y", Y, X->rows, l->out));
-  return OPS(l)->forward(l, theta, X, Y, cache);
+  return OPS(l)->forward(l, theta, X, Y, cache, work);
 }
 
 npde_status npde_layer_jvp(npde_layer *l, const npde_mat *theta, const npde_mat *X, const void *cache,

@@ -321,7 +321,7 @@ static npde_status branch_forward(npde_network *net, int64_t o, const npde_mat *
   for (int64_t l = 0; l < b->n_layers; ++l) {
     npde_mat outm = A_store ? A_store[l] : view(net->acts[l % 2].ptr, net->dtype, nc, b->width[l]);
     npde_mat t = param_row(theta, b->off[l], npde_layer_n_params(b->layers[l]));
-    NPDE_TRY(npde_layer_forward(b->layers[l], &t, &in, &outm, cache_store ? cache_store[l] : NULL));
+    NPDE_TRY(npde_layer_forward(b->layers[l], &t, &in, &outm, cache_store ? cache_store[l] : NULL, net->work.ptr));
     in = outm;
   }
   *phi = in;

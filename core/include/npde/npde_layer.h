@@ -27,7 +27,7 @@ NPDE_API NPDE_NODISCARD npde_status npde_layer_cache_size(npde_layer *l, int64_t
 NPDE_API NPDE_NODISCARD npde_status npde_layer_work_size(npde_layer *l, int64_t n, int64_t m, npde_jet_order order,
                                                          int64_t d, int64_t *elems);
 NPDE_API NPDE_NODISCARD npde_status npde_layer_forward(npde_layer *l, const npde_mat *theta, const npde_mat *X,
-                                                       npde_mat *Y, void *cache);
+                                                       npde_mat *Y, void *cache, void *work);
 NPDE_API NPDE_NODISCARD npde_status npde_layer_jvp(npde_layer *l, const npde_mat *theta, const npde_mat *X,
                                                    const void *cache, const npde_mat *dtheta, const npde_mat *dX,
                                                    npde_mat *dY, int64_t m, void *work);

@@ -63,10 +63,18 @@ typedef struct npde_layer_ops {
   npde_status (*init)(npde_layer *l, npde_mat *theta, uint64_t seed, uint64_t stream);
   /** Elements (of the dtype) of the cache that forward fills for a chunk of n points. Required. */
   npde_status (*cache_size)(npde_layer *l, int64_t n, int64_t *elems);
-  /** Scratch elements jvp/vjp need for m blocks on n points, and jet needs at this order and d. Required. */
+  /**
+   * Scratch elements for the largest use: forward on n points, jvp/vjp with
+   * m blocks on n points, jet at this order and d. Required.
+   */
   npde_status (*work_size)(npde_layer *l, int64_t n, int64_t m, npde_jet_order order, int64_t d, int64_t *elems);
-  /** Y (n x out) = layer(X (n x in)); when cache is non-NULL, keep there what jvp and vjp need. Required. */
-  npde_status (*forward)(npde_layer *l, const npde_mat *theta, const npde_mat *X, npde_mat *Y, void *cache);
+  /**
+   * Y (n x out) = layer(X (n x in)); when cache is non-NULL, keep there what
+   * jvp and vjp need (layers with cache_size > 0 need it there). work may be
+   * NULL (the layer then allocates what it needs). Required.
+   */
+  npde_status (*forward)(npde_layer *l, const npde_mat *theta, const npde_mat *X, npde_mat *Y, void *cache,
+                         void *work);
   /**
    * dY_k = d/dt layer(theta + t dtheta_k, X + t dX_k) at t = 0, k < m, from
    * the cache of the last forward on X. dtheta (m x n_params) or dX
