@@ -1,4 +1,5 @@
 /* The backend dispatcher: argument checks, then the plugin's op. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -361,6 +362,19 @@ npde_status npde_backend_transpose(npde_backend *be, const npde_mat *A, npde_mat
   if (A->data == B->data && A->rows * A->cols > 1)
     return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_backend_transpose: B aliases A");
   return OPS(be)->transpose(be, A, B);
+}
+
+npde_status npde_backend_adam(npde_backend *be, npde_mat *theta, const npde_mat *g, npde_mat *m, npde_mat *v,
+                              double lr, double b1, double b2, double eps, int64_t step) {
+  NPDE_TRY(check_mat(NPDE_OP_ADAM, "theta", theta));
+  NPDE_TRY(need(be, NPDE_OP_ADAM, theta->dtype));
+  NPDE_TRY(check_shape(NPDE_OP_ADAM, "g", g, theta->rows, theta->cols, theta->dtype));
+  NPDE_TRY(check_shape(NPDE_OP_ADAM, "m", m, theta->rows, theta->cols, theta->dtype));
+  NPDE_TRY(check_shape(NPDE_OP_ADAM, "v", v, theta->rows, theta->cols, theta->dtype));
+  if (step < 1 || !(b1 >= 0 && b1 < 1) || !(b2 >= 0 && b2 < 1) || !(eps >= 0) || !isfinite(lr))
+    return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_backend_adam: need step >= 1, 0 <= b1, b2 < 1, eps >= 0, "
+                      "finite lr (got %lld, %g, %g, %g, %g)", (long long)step, b1, b2, eps, lr);
+  return OPS(be)->adam(be, theta, g, m, v, lr, b1, b2, eps, step);
 }
 
 /* ------------------------------------------------------------------- RNG */

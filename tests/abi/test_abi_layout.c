@@ -41,8 +41,8 @@ Test(abi, test_abi_layout_frozen_at_1_0) {
   OFF(npde_host_api, set_error, 8); OFF(npde_host_api, config_node_type, 48); OFF(npde_host_api, backend_name, 192);
   OFF(npde_host_api, backend_gemm, 272); OFF(npde_host_api, backend_rng_normal, 400);
   OFF(npde_host_api, alloc, 408); OFF(npde_host_api, free, 416);
-  OFF(npde_host_api, backend_transpose, 440);
-  cr_expect_geq(sizeof(npde_host_api), 448);
+  OFF(npde_host_api, backend_transpose, 440); OFF(npde_host_api, backend_adam, 448);
+  cr_expect_geq(sizeof(npde_host_api), 456);
 
   /* solvers, preconditioners, integrators (ABI 1.0) */
   OFF(npde_host_api, linop_apply_block, 424);
@@ -88,7 +88,8 @@ Test(abi, test_abi_layout_frozen_at_1_0) {
   OFF(npde_backend_ops, memtype, 32); OFF(npde_backend_ops, alloc, 40); OFF(npde_backend_ops, describe, 72);
   OFF(npde_backend_ops, gemm, 112); OFF(npde_backend_ops, activation, 176); OFF(npde_backend_ops, rng_uniform, 232);
   OFF(npde_backend_ops, rng_normal, 240); OFF(npde_backend_ops, transpose, 248);
-  cr_expect_geq(sizeof(npde_backend_ops), 256);
+  OFF(npde_backend_ops, adam, 256);
+  cr_expect_geq(sizeof(npde_backend_ops), 264);
 
   /* every kind's table starts with the common slots */
   cr_expect_geq(sizeof(npde_layer_ops), sizeof(npde_ops_common));
@@ -100,7 +101,7 @@ Test(abi, test_abi_layout_frozen_at_1_0) {
   /* enumerations only grow */
   cr_expect_eq(NPDE_KIND_BACKEND, 0); cr_expect_eq(NPDE_KIND_INTEGRATOR, 5);
   cr_expect_eq(NPDE_OP_ALLOC, 0); cr_expect_eq(NPDE_OP_GEMM, 7); cr_expect_eq(NPDE_OP_RNG_NORMAL, 23);
-  cr_expect_eq(NPDE_OP_TRANSPOSE, 24); cr_expect_geq(NPDE_OP_COUNT, 25);
+  cr_expect_eq(NPDE_OP_TRANSPOSE, 24); cr_expect_eq(NPDE_OP_ADAM, 25); cr_expect_geq(NPDE_OP_COUNT, 26);
   cr_expect_eq(NPDE_ACT_SWISH, 1); cr_expect_eq(NPDE_ACT_SIN, 3);
   cr_expect_eq(NPDE_OK, 0); cr_expect_eq(NPDE_ERR_CONFIG, -6);
 }

@@ -1233,6 +1233,40 @@ static void transpose_case(bctx *c) {
 
 Test(backend, test_transpose_views) { for_each_backend(NPDE_OP_TRANSPOSE, transpose_case); }
 
+static void adam_case(bctx *c) {
+  for (int t = 0; t < 12; ++t) {
+    int64_t r = DIMS[t % NDIMS], w = 1 + ref_rng_int(&c->rng, 9);
+    int64_t step = 1 + t;
+    dmat th = dm_new(c, r, w, pick_pad(c)), g = dm_new(c, r, w, pick_pad(c)), m = dm_new(c, r, w, pick_pad(c)),
+         v = dm_new(c, r, w, pick_pad(c));
+    set_what(c, "adam %lld x %lld step %lld", (long long)r, (long long)w, (long long)step);
+    dm_rand(&th, -1, 1);
+    dm_rand(&g, -1, 1);
+    dm_rand(&m, -0.1, 0.1);
+    dm_rand(&v, 0, 0.1);
+    dm_upload(&th); dm_upload(&g); dm_upload(&m); dm_upload(&v);
+    double lr = 1e-3, b1 = 0.9, b2 = 0.999, eps = 1e-8;
+    CHECK_OK(c, npde_backend_adam(c->be, &th.v, &g.v, &m.v, &v.v, lr, b1, b2, eps, step));
+    double *et = dm_expect(&th), *em = dm_expect(&m), *ev = dm_expect(&v);
+    double c1 = 1 - pow(b1, (double)step), c2 = 1 - pow(b2, (double)step);
+    for (int64_t i = 0; i < r; ++i)
+      for (int64_t j = 0; j < w; ++j) {
+        double gj = H(&g, i, j), mj = b1 * H(&m, i, j) + (1 - b1) * gj, vj = b2 * H(&v, i, j) + (1 - b2) * gj * gj;
+        em[IX(&m, i, j)] = mj;
+        ev[IX(&v, i, j)] = vj;
+        et[IX(&th, i, j)] = H(&th, i, j) - lr * (mj / c1) / (sqrt(vj / c2) + eps);
+      }
+    dm_check(&th, et, NULL, 1e-3, c->tol * 10, "theta");
+    dm_check(&m, em, NULL, 1e-3, c->tol * 10, "m");
+    dm_check(&v, ev, NULL, 1e-3, c->tol * 10, "v");
+    dm_check_same(&g, "g");
+    free(et); free(em); free(ev);
+    dm_free(&th); dm_free(&g); dm_free(&m); dm_free(&v);
+  }
+}
+
+Test(backend, test_adam_step_matches_reference) { for_each_backend(NPDE_OP_ADAM, adam_case); }
+
 Test(backend, test_sinusoidal_golden) { for_each_backend(NPDE_OP_SINUSOIDAL, sinusoidal_golden_case); }
 
 static void sinusoidal_fd_case(bctx *c) {

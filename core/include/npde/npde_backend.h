@@ -37,7 +37,7 @@ typedef struct npde_registry npde_registry;
   X(ACTIVATION, activation) X(MUL_BLOCKS, mul_blocks) X(JET2, jet2)             \
   X(SINUSOIDAL, sinusoidal) X(ROW_SCALE, row_scale) X(COL_SUMS, col_sums)       \
   X(ADD_ROW, add_row) X(RNG_UNIFORM, rng_uniform) X(RNG_NORMAL, rng_normal)        \
-  X(TRANSPOSE, transpose)
+  X(TRANSPOSE, transpose) X(ADAM, adam)
 
 typedef enum npde_backend_op {
 #define NPDE__OP_ENUM(ID, name) NPDE_OP_##ID,
@@ -154,6 +154,16 @@ NPDE_API NPDE_NODISCARD npde_status npde_backend_jet2(npde_backend *be, const np
 NPDE_API NPDE_NODISCARD npde_status npde_backend_sinusoidal(npde_backend *be, const npde_mat *X, int64_t nfreq,
                                                             double alpha, double amp, int order, int64_t dir,
                                                             npde_mat *Y);
+/**
+ * One Adam step (Kingma and Ba) on every element of theta, with gradient g
+ * and moments m, v (all the same shape):
+ *   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
+ *   theta -= lr (m / (1 - b1^step)) / (sqrt(v / (1 - b2^step)) + eps).
+ * step counts from 1.
+ */
+NPDE_API NPDE_NODISCARD npde_status npde_backend_adam(npde_backend *be, npde_mat *theta, const npde_mat *g,
+                                                      npde_mat *m, npde_mat *v, double lr, double b1, double b2,
+                                                      double eps, int64_t step);
 /** B = A^T (A is m x n, B is n x m; no aliasing). */
 NPDE_API NPDE_NODISCARD npde_status npde_backend_transpose(npde_backend *be, const npde_mat *A, npde_mat *B);
 /** Y_k[i, :] = s[i] X_k[i, :] for the m stacked n x w blocks; s has n entries. Y may be X. */

@@ -88,6 +88,7 @@ static const npde_backend_ops cpu_ops = {
     .rng_uniform = cpu_rng_uniform,
     .rng_normal = cpu_rng_normal,
     .transpose = cpu_transpose,
+    .adam = cpu_adam,
 };
 
 static const npde_param_spec cpu_params[] = {

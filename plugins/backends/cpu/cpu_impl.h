@@ -48,6 +48,8 @@ npde_status cpu_sinusoidal(npde_backend *be, const npde_mat *X, int64_t nfreq, d
                            int64_t dir, npde_mat *Y);
 npde_status cpu_row_scale(npde_backend *be, const npde_mat *s, const npde_mat *X, npde_mat *Y, int64_t m);
 npde_status cpu_col_sums(npde_backend *be, double alpha, const npde_mat *X, double beta, npde_mat *y);
+npde_status cpu_adam(npde_backend *be, npde_mat *theta, const npde_mat *g, npde_mat *m, npde_mat *v, double lr,
+                     double b1, double b2, double eps, int64_t step);
 npde_status cpu_add_row(npde_backend *be, double alpha, const npde_mat *b, npde_mat *X);
 
 /* rng.c */

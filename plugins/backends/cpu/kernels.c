@@ -140,7 +140,25 @@ static inline void act_eval(npde_activation act, double z, double *s0, double *s
     }                                                                                       \
   }
 
+#define DEFINE_ADAM(T, sfx)                                                                 \
+  static void adam_##sfx(npde_mat *theta, const npde_mat *g, npde_mat *m, npde_mat *v, double lr, double b1, \
+                         double b2, double eps, double c1, double c2) {                     \
+    for (int64_t i = 0; i < theta->rows; ++i) {                                             \
+      T *t = ROW(T, theta, i), *mm = ROW(T, m, i), *vv = ROW(T, v, i);                      \
+      const T *gg = ROW(T, g, i);                                                           \
+      for (int64_t j = 0; j < theta->cols; ++j) {                                           \
+        double gj = (double)gg[j];                                                          \
+        double mj = b1 * (double)mm[j] + (1.0 - b1) * gj;                                   \
+        double vj = b2 * (double)vv[j] + (1.0 - b2) * gj * gj;                              \
+        mm[j] = (T)mj;                                                                      \
+        vv[j] = (T)vj;                                                                      \
+        t[j] = (T)((double)t[j] - lr * (mj / c1) / (sqrt(vj / c2) + eps));                  \
+      }                                                                                     \
+    }                                                                                       \
+  }
+
 #define DEFINE_ALL(T, sfx)                                                                  \
+  DEFINE_ADAM(T, sfx)                                                                       \
   DEFINE_ACTIVATION(T, sfx)                                                                 \
   DEFINE_MUL_BLOCKS(T, sfx)                                                                 \
   DEFINE_JET2(T, sfx)                                                                       \
@@ -193,6 +211,15 @@ npde_status cpu_row_scale(npde_backend *be, const npde_mat *s, const npde_mat *X
 npde_status cpu_col_sums(npde_backend *be, double alpha, const npde_mat *X, double beta, npde_mat *y) {
   (void)be;
   return X->dtype == NPDE_F64 ? col_sums_f64(alpha, X, beta, y) : col_sums_f32(alpha, X, beta, y);
+}
+
+npde_status cpu_adam(npde_backend *be, npde_mat *theta, const npde_mat *g, npde_mat *m, npde_mat *v, double lr,
+                     double b1, double b2, double eps, int64_t step) {
+  (void)be;
+  double c1 = 1.0 - pow(b1, (double)step), c2 = 1.0 - pow(b2, (double)step);
+  if (theta->dtype == NPDE_F64) adam_f64(theta, g, m, v, lr, b1, b2, eps, c1, c2);
+  else adam_f32(theta, g, m, v, lr, b1, b2, eps, c1, c2);
+  return NPDE_OK;
 }
 
 npde_status cpu_add_row(npde_backend *be, double alpha, const npde_mat *b, npde_mat *X) {

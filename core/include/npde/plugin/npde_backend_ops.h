@@ -60,6 +60,8 @@ typedef struct npde_backend_ops {
   npde_status (*rng_normal)(npde_backend *be, uint64_t seed, uint64_t stream, uint64_t counter, double mean,
                             double std, npde_mat *out);
   npde_status (*transpose)(npde_backend *be, const npde_mat *A, npde_mat *B);
+  npde_status (*adam)(npde_backend *be, npde_mat *theta, const npde_mat *g, npde_mat *m, npde_mat *v, double lr,
+                      double b1, double b2, double eps, int64_t step);
   /* ABI 1.1 and later: append below this line, never reorder */
 } npde_backend_ops;
 

@@ -203,7 +203,9 @@ NPDE_API void *npde_object_state(const void *handle);
   X(void, free, (void *ptr))                                                                                \
   X(npde_status, linop_apply_block, (const npde_linop *A, const npde_mat *X, npde_mat *Y))                  \
   X(npde_status, precond_apply, (npde_precond * pc, const npde_mat *r, npde_mat *z))                       \
-  X(npde_status, backend_transpose, (npde_backend * be, const npde_mat *A, npde_mat *B))
+  X(npde_status, backend_transpose, (npde_backend * be, const npde_mat *A, npde_mat *B))                    \
+  X(npde_status, backend_adam, (npde_backend * be, npde_mat *theta, const npde_mat *g, npde_mat *m,         \
+                                npde_mat *v, double lr, double b1, double b2, double eps, int64_t step))
 
 /**
  * The table of core functions handed to every plugin's entry point. Plugins
