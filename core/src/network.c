@@ -782,6 +782,29 @@ npde_status npde_linearization_mv(npde_linearization *lin, const npde_mat *V, np
   return NPDE_OK;
 }
 
+npde_status npde_linearization_values(npde_linearization *lin, npde_mat *U) {
+  if (!lin || !U) return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_linearization_values: NULL argument");
+  npde_network *net = lin->net;
+  if (U->rows != lin->n || U->cols != net->K || U->dtype != net->dtype)
+    return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_linearization_values: U must be %lld x %lld", (long long)lin->n,
+                      (long long)net->K);
+  int64_t nchunk = net->chunk < lin->n ? net->chunk : lin->n;
+  NPDE_TRY(prepare(net, nchunk, 1, NPDE_JET_VALUE));
+  char *base = lin->store.ptr;
+  for (int64_t c = 0; c < lin->n_chunks; ++c) {
+    int64_t nc = chunk_rows(lin, c);
+    npde_mat B = view(base + lin->b_slot[c], net->dtype, nc, 1);
+    for (int64_t o = 0; o < net->K; ++o) {
+      branch *b = &net->br[o];
+      npde_mat phi = view(base + lin_slot(lin, c, o, b->n_layers - 1)[0], net->dtype, nc, b->k);
+      npde_mat g = npde_mat_sub(*U, c * net->chunk, o, nc, 1);
+      NPDE_TRY(head_values(net, o, &lin->theta, &phi, &g));
+      NPDE_TRY(npde_backend_row_scale(net->be, &B, &g, &g, 1));
+    }
+  }
+  return NPDE_OK;
+}
+
 npde_status npde_linearization_jvp(npde_linearization *lin, const npde_mat *v, npde_mat *dU) {
   if (!lin || !v || !dU) return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_linearization_jvp: NULL argument");
   npde_network *net = lin->net;

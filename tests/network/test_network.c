@@ -241,6 +241,16 @@ Test(network, test_network_jvp_matches_finite_differences_in_theta) {
   cr_assert_eq(npde_linearization_create(net, &t, &x, &lin), NPDE_OK, "%s", npde_last_error());
   cr_assert_eq(npde_linearization_jvp(lin, &vv, &du), NPDE_OK, "%s", npde_last_error());
   dv_down(&dU);
+  /* the cached values equal a fresh evaluation */
+  dvec U = dv_new(n, K);
+  double *u0 = malloc((size_t)(n * K) * sizeof *u0);
+  npde_mat um0 = dv_mat(&U);
+  cr_assert_eq(npde_linearization_values(lin, &um0), NPDE_OK, "%s", npde_last_error());
+  dv_down(&U);
+  eval_host(net, &th, X.h, n, 2, u0);
+  for (int64_t e = 0; e < n * K; ++e) cr_expect(fabs(U.h[e] - u0[e]) <= 1e-15 * (1 + fabs(u0[e])));
+  free(u0);
+  dv_free(&U);
   double nt = 0, nv = 0;
   for (int64_t i = 0; i < p; ++i) { nt += th.h[i] * th.h[i]; nv += v.h[i] * v.h[i]; }
   double eps = 1e-6 * sqrt(nt) / sqrt(nv);

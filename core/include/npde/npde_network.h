@@ -79,6 +79,8 @@ NPDE_API NPDE_NODISCARD npde_status npde_linearization_create(npde_network *net,
 NPDE_API NPDE_NODISCARD npde_status npde_linearization_update(npde_linearization *lin, const npde_mat *theta,
                                                               const npde_mat *X);
 NPDE_API void npde_linearization_destroy(npde_linearization **lin);
+/** U (n x K) = N(X; theta) from the cached forward pass (no new pass through the layers). */
+NPDE_API NPDE_NODISCARD npde_status npde_linearization_values(npde_linearization *lin, npde_mat *U);
 /** dU (n x K) = J v for one parameter vector v (p entries). */
 NPDE_API NPDE_NODISCARD npde_status npde_linearization_jvp(npde_linearization *lin, const npde_mat *v,
                                                            npde_mat *dU);
