@@ -9,7 +9,7 @@
 #include "npde/npde_pipeline.h"
 #include "stage_impl.h"
 
-static const npde__stage *const stages[] = {&npde__stage_probe};
+static const npde__stage *const stages[] = {&npde__stage_probe, &npde__stage_fit};
 #define N_STAGES (sizeof stages / sizeof stages[0])
 
 const npde__stage *npde__stage_find(const char *name) {
@@ -31,7 +31,29 @@ const char *npde_stage_names(void) {
 struct npde_pipeline {
   npde_registry *reg; /* borrowed */
   npde_config *cfg;   /* resolved copy */
+  npde__run_state last; /* metrics of the last run (handles cleared) */
 };
+
+void npde__metric(npde__run_state *rs, const char *name, double value) {
+  int i = 0;
+  while (i < rs->n_metrics && strcmp(rs->metric_names[i], name) != 0) ++i;
+  if (i == NPDE__MAX_METRICS) return;
+  if (i == rs->n_metrics) {
+    snprintf(rs->metric_names[i], sizeof rs->metric_names[i], "%s", name);
+    rs->n_metrics++;
+  }
+  rs->metric_values[i] = value;
+}
+
+npde_status npde_pipeline_metric(const npde_pipeline *pl, const char *name, double *value) {
+  if (!pl || !name || !value) return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_pipeline_metric: NULL argument");
+  for (int i = 0; i < pl->last.n_metrics; ++i)
+    if (strcmp(pl->last.metric_names[i], name) == 0) {
+      *value = pl->last.metric_values[i];
+      return NPDE_OK;
+    }
+  return NPDE_ERROR(NPDE_ERR_NOT_FOUND, "the last run reported no figure '%s'", name);
+}
 
 /* The top-level keys of a pipeline file. Component keys name the kind whose
  * plugin `type:` selects. */
@@ -259,26 +281,56 @@ void npde_pipeline_destroy(npde_pipeline **plp) {
 
 const npde_config *npde_pipeline_config(const npde_pipeline *pl) { return pl ? pl->cfg : NULL; }
 
+/* The pde, the network and its initial parameters, when the config names them. */
+static npde_status create_components(npde_pipeline *pl, npde__run_state *rs) {
+  const npde_config *pde = npde_config_get(pl->cfg, "pde"), *net = npde_config_get(pl->cfg, "network");
+  if (pde && !npde__config_is_null(pde)) NPDE_TRY(npde_pde_create(pl->reg, NULL, pde, &rs->pde));
+  if (!net || npde__config_is_null(net)) return NPDE_OK;
+  if (!rs->pde)
+    return npde_config_error(net, "a network needs a 'pde:' to know the dimension of its inputs");
+  if (rs->dtype != NPDE_F64) return npde_config_error(net, "networks run in f64 for now (dtype: f64)");
+  npde_pde_info info = npde_pde_get_info(rs->pde);
+  NPDE_TRY(npde_network_create(pl->reg, net, rs->backend, info.dim, &rs->net));
+  if (npde_network_outputs(rs->net) != info.outputs)
+    return npde_config_error(net, "the network has %lld outputs, the pde %lld components: set network.outputs: %lld",
+                             (long long)npde_network_outputs(rs->net), (long long)info.outputs,
+                             (long long)info.outputs);
+  int64_t p = npde_network_n_params(rs->net);
+  NPDE_TRY(npde_backend_alloc(rs->backend, (size_t)p * sizeof(double), &rs->theta));
+  npde_mat t = npde_mat_view(rs->theta, NPDE_F64, p, 1);
+  NPDE_TRY(npde_network_init(rs->net, &t, rs->seed));
+  npde_log(NPDE_LOG_INFO, "network: %lld parameters, %lld outputs, %lld inputs", (long long)p,
+           (long long)info.outputs, (long long)info.dim);
+  return NPDE_OK;
+}
+
 npde_status npde_pipeline_run(npde_pipeline *pl) {
   if (!pl) return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_pipeline_run: NULL pipeline");
-  npde__run_state rs = {.cfg = pl->cfg};
+  npde__run_state *rs = &pl->last;
+  memset(rs, 0, sizeof *rs);
+  rs->cfg = pl->cfg;
+  rs->reg = pl->reg;
   int64_t seed;
   NPDE_TRY(npde_config_get_int(pl->cfg, "seed", &seed));
-  rs.seed = (uint64_t)seed;
+  rs->seed = (uint64_t)seed;
   const char *dtype;
   NPDE_TRY(npde_config_get_string(pl->cfg, "dtype", &dtype));
-  rs.dtype = strcmp(dtype, "f32") == 0 ? NPDE_F32 : NPDE_F64;
-  NPDE_TRY(npde_backend_create(pl->reg, NULL, npde_config_get(pl->cfg, "backend"), &rs.backend));
-  npde_log(NPDE_LOG_INFO, "backend: %s", npde_backend_describe(rs.backend));
+  rs->dtype = strcmp(dtype, "f32") == 0 ? NPDE_F32 : NPDE_F64;
+  NPDE_TRY(npde_backend_create(pl->reg, NULL, npde_config_get(pl->cfg, "backend"), &rs->backend));
+  npde_log(NPDE_LOG_INFO, "backend: %s", npde_backend_describe(rs->backend));
 
+  npde_status st = create_components(pl, rs);
   const npde_config *list = npde_config_get(pl->cfg, "stages");
-  npde_status st = NPDE_OK;
   for (size_t i = 0; i < list->n && st == NPDE_OK; ++i) {
     const npde_config *entry = list->items[i];
     const npde__stage *stage = npde__stage_find(entry->keys[0]);
     npde_log(NPDE_LOG_INFO, "stage %zu/%zu: %s", i + 1, list->n, stage->name);
-    st = stage->run(&rs, entry->items[0]);
+    st = stage->run(rs, entry->items[0]);
   }
-  npde_backend_destroy(&rs.backend);
+  npde_backend_free(rs->backend, rs->theta);
+  rs->theta = NULL;
+  npde_network_destroy(&rs->net);
+  npde_pde_destroy(&rs->pde);
+  npde_backend_destroy(&rs->backend);
   return st;
 }

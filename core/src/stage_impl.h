@@ -3,16 +3,42 @@
 #define NPDE_STAGE_IMPL_H
 
 #include "npde/npde_backend.h"
+#include "npde/npde_network.h"
+#include "npde/npde_pde.h"
 #include "npde/npde_pipeline.h"
 #include "npde/plugin/npde_plugin.h"
+
+/* The Philox streams of the core's random draws: every consumer has its own,
+ * so runs are reproducible and consumers never overlap (architecture,
+ * "Determinism"). Network initialisation uses streams (output << 16 | layer). */
+enum {
+  NPDE__STREAM_PROBE = 0x7f000000,
+  NPDE__STREAM_FIT = 0x7f010000,  /* + fit index: Adam batches */
+  NPDE__STREAM_HEAD = 0x7f020000, /* + fit index: head-tuning points */
+  NPDE__STREAM_EVAL = 0x7f030000  /* held-out evaluation points */
+};
+
+#define NPDE__MAX_METRICS 64
 
 /* What stages share while a pipeline runs. */
 typedef struct npde__run_state {
   const npde_config *cfg; /* the validated pipeline config */
+  const npde_registry *reg;
   npde_backend *backend;
   npde_dtype dtype;
   uint64_t seed;
+  npde_pde *pde;       /* NULL without `pde:` */
+  npde_network *net;   /* NULL without `network:` */
+  void *theta;         /* the network's parameters (backend memory, p values) */
+  int64_t n_fits;      /* fits run so far (each draws from its own stream) */
+  /* named figures the stages report (last value wins) */
+  char metric_names[NPDE__MAX_METRICS][48];
+  double metric_values[NPDE__MAX_METRICS];
+  int n_metrics;
 } npde__run_state;
+
+/* Record a figure under name (e.g. "fit.rel_error"). */
+void npde__metric(npde__run_state *rs, const char *name, double value);
 
 typedef struct npde__stage {
   const char *name;
@@ -23,6 +49,7 @@ typedef struct npde__stage {
 } npde__stage;
 
 extern const npde__stage npde__stage_probe;
+extern const npde__stage npde__stage_fit;
 
 /* The schema of the `network:` node (network.c). */
 const npde_param_spec *npde__network_params(void);

@@ -56,7 +56,7 @@ static npde_status probe_run(npde__run_state *rs, const npde_config *params) {
   npde_mat X = npde_mat_view(b.x, t, n, d), G = npde_mat_view(b.g, t, d, d), mean = npde_mat_view(b.mean, t, d, 1);
 
   double t0 = now_seconds();
-  CHECK(npde_backend_rng_uniform(be, rs->seed, 0, 0, -1.0, 1.0, &X));
+  CHECK(npde_backend_rng_uniform(be, rs->seed, NPDE__STREAM_PROBE, 0, -1.0, 1.0, &X));
   CHECK(npde_backend_col_sums(be, 1.0 / (double)n, &X, 0.0, &mean));
   CHECK(npde_backend_gemm(be, NPDE_TRANS, NPDE_NO_TRANS, 1.0 / (double)n, &X, &X, 0.0, &G));
   double host_mean[64], host_g[64 * 64];
@@ -87,6 +87,7 @@ static npde_status probe_run(npde__run_state *rs, const npde_config *params) {
   }
   npde_log(NPDE_LOG_INFO, "probe: %lld points in [-1,1]^%lld drawn and reduced in %.3f s; worst moment %.2f "
            "standard errors from its expectation", (long long)n, (long long)d, t_draw, worst);
+  npde__metric(rs, "probe.worst_sigma", worst);
   if (!(worst <= max_sigma)) {
     st = NPDE_ERROR(NPDE_ERR_NUMERIC, "probe: a sample moment is %.2f standard errors from its expectation "
                     "(limit %g); the backend's RNG or reductions are wrong", worst, max_sigma);
@@ -98,8 +99,8 @@ static npde_status probe_run(npde__run_state *rs, const npde_config *params) {
   CHECK(npde_backend_alloc(be, (size_t)(k * k) * es, &b.w));
   CHECK(npde_backend_alloc(be, (size_t)(n * k) * es, &b.c));
   npde_mat A = npde_mat_view(b.a, t, n, k), W = npde_mat_view(b.w, t, k, k), C = npde_mat_view(b.c, t, n, k);
-  CHECK(npde_backend_rng_normal(be, rs->seed, 1, 0, 0.0, 1.0, &A));
-  CHECK(npde_backend_rng_normal(be, rs->seed, 2, 0, 0.0, 1.0 / sqrt((double)k), &W));
+  CHECK(npde_backend_rng_normal(be, rs->seed, NPDE__STREAM_PROBE + 1, 0, 0.0, 1.0, &A));
+  CHECK(npde_backend_rng_normal(be, rs->seed, NPDE__STREAM_PROBE + 2, 0, 0.0, 1.0 / sqrt((double)k), &W));
   double best = INFINITY, check = 0.0;
   for (int rep = 0; rep < 5; ++rep) {
     t0 = now_seconds();

@@ -29,6 +29,13 @@ NPDE_API const npde_config *npde_pipeline_config(const npde_pipeline *pl);
 /** Instantiate the backend and components, then run the stages in order. */
 NPDE_API NPDE_NODISCARD npde_status npde_pipeline_run(npde_pipeline *pl);
 
+/**
+ * A figure the last run reported, by name ("fit.rel_error",
+ * "fit.rel_error_before_head", "fit.loss", "probe.worst_sigma", ...).
+ * NPDE_ERR_NOT_FOUND when the run did not report it.
+ */
+NPDE_API NPDE_NODISCARD npde_status npde_pipeline_metric(const npde_pipeline *pl, const char *name, double *value);
+
 /** Names of the stages the core knows, comma-separated; static string. */
 NPDE_API const char *npde_stage_names(void);
 

@@ -1,0 +1,289 @@
+/* The `fit` stage (neural-ivp.md §6.1-6.2): Adam on fresh uniform batches of
+ * a target (the PDE's initial condition, or the network's own current
+ * prediction as restarts use), then head tuning: a ridge regression of each
+ * output's head on the envelope-weighted last-layer features, solved with
+ * LAPACK. Reports the relative L2 error on held-out points before and after
+ * head tuning. */
+#include <lapacke.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "npde/npde_log.h"
+#include "npde/npde_philox.h"
+#include "stage_impl.h"
+
+static const npde_param_spec fit_params[] = {
+    {.name = "epochs", .type = NPDE_PARAM_INT, .default_value = "20000", .min = 0, .flags = NPDE_PARAM_HAS_MIN,
+     .doc = "Adam steps, each on a fresh batch"},
+    {.name = "lr", .type = NPDE_PARAM_REAL, .default_value = "1e-3", .min = 0, .flags = NPDE_PARAM_HAS_MIN,
+     .doc = "Adam learning rate (beta1 0.9, beta2 0.999, eps 1e-8)"},
+    {.name = "batch", .type = NPDE_PARAM_INT, .default_value = "1000", .min = 1, .flags = NPDE_PARAM_HAS_MIN,
+     .doc = "uniform points per Adam step"},
+    {.name = "decay", .type = NPDE_PARAM_ENUM, .default_value = "none", .choices = "none|cosine|step",
+     .doc = "learning-rate schedule: constant, cosine to 0 over the epochs, or step"},
+    {.name = "decay_rate", .type = NPDE_PARAM_REAL, .default_value = "0.5", .min = 0, .max = 1,
+     .flags = NPDE_PARAM_HAS_MIN | NPDE_PARAM_HAS_MAX, .doc = "step decay: factor applied every decay_every epochs"},
+    {.name = "decay_every", .type = NPDE_PARAM_INT, .default_value = "5000", .min = 1, .flags = NPDE_PARAM_HAS_MIN,
+     .doc = "step decay: epochs between reductions"},
+    {.name = "head_tuning", .type = NPDE_PARAM_BOOL, .default_value = "true",
+     .doc = "ridge-regress each head on the last-layer features after Adam"},
+    {.name = "head_points", .type = NPDE_PARAM_INT, .default_value = "200000", .min = 1, .flags = NPDE_PARAM_HAS_MIN,
+     .doc = "points of the head regression"},
+    {.name = "head_lambda", .type = NPDE_PARAM_REAL, .default_value = "-1",
+     .doc = "ridge regulariser; negative: the reference rule 1e-5 head_points / (features + 1)"},
+    {.name = "target", .type = NPDE_PARAM_ENUM, .default_value = "initial", .choices = "initial|network",
+     .doc = "fit the PDE's initial condition, or refit to the network's current prediction from the initial "
+            "parameters (a restart)"},
+    {.name = "eval_points", .type = NPDE_PARAM_INT, .default_value = "10000", .min = 1, .flags = NPDE_PARAM_HAS_MIN,
+     .doc = "held-out points of the reported relative L2 error"},
+    {.name = "log_every", .type = NPDE_PARAM_REAL, .default_value = "1", .min = 0, .flags = NPDE_PARAM_HAS_MIN,
+     .doc = "seconds between progress lines"},
+    {0},
+};
+
+static double now_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+typedef struct fit_ctx {
+  npde__run_state *rs;
+  npde_backend *be;
+  npde_network *net;
+  int64_t d, K, p;
+  bool target_network;
+  void *theta_target; /* target: network; the parameters being fitted to */
+  double *xh, *uh;    /* host scratch (chunk x d, chunk x K) */
+  int64_t host_rows;
+} fit_ctx;
+
+static npde_status host_scratch(fit_ctx *c, int64_t rows) {
+  if (rows <= c->host_rows) return NPDE_OK;
+  free(c->xh);
+  free(c->uh);
+  c->xh = malloc((size_t)(rows * c->d) * sizeof(double));
+  c->uh = malloc((size_t)(rows * c->K) * sizeof(double));
+  c->host_rows = c->xh && c->uh ? rows : 0;
+  return c->host_rows ? NPDE_OK : NPDE_ERROR(NPDE_ERR_NOMEM, "fit: out of host memory");
+}
+
+/* Target values U (n x K, backend) at points X (n x d, backend). */
+static npde_status target_values(fit_ctx *c, const npde_mat *X, npde_mat *U) {
+  if (c->target_network) {
+    npde_mat t = npde_mat_view(c->theta_target, NPDE_F64, c->p, 1);
+    return npde_network_eval(c->net, &t, X, U);
+  }
+  int64_t n = X->rows;
+  NPDE_TRY(host_scratch(c, n));
+  NPDE_TRY(npde_backend_download(c->be, c->xh, X->data, (size_t)(n * c->d) * sizeof(double)));
+  NPDE_TRY(npde_pde_initial(c->rs->pde, c->xh, n, c->uh));
+  return npde_backend_upload(c->be, U->data, c->uh, (size_t)(n * c->K) * sizeof(double));
+}
+
+/* sqrt(sum (N - u)^2 / sum u^2) over n held-out points and every output. */
+static npde_status relative_error(fit_ctx *c, int64_t n, double *err) {
+  void *x = NULL, *u = NULL, *v = NULL;
+  npde_status st = npde_backend_alloc(c->be, (size_t)(n * c->d) * sizeof(double), &x);
+  if (st == NPDE_OK) st = npde_backend_alloc(c->be, (size_t)(n * c->K) * sizeof(double), &u);
+  if (st == NPDE_OK) st = npde_backend_alloc(c->be, (size_t)(n * c->K) * sizeof(double), &v);
+  npde_mat X = npde_mat_view(x, NPDE_F64, n, c->d), U = npde_mat_view(u, NPDE_F64, n, c->K),
+           V = npde_mat_view(v, NPDE_F64, n, c->K), t = npde_mat_view(c->rs->theta, NPDE_F64, c->p, 1);
+  double diff = 0, ref = 0;
+  if (st == NPDE_OK) st = npde_backend_rng_uniform(c->be, c->rs->seed, NPDE__STREAM_EVAL, 0, -1.0, 1.0, &X);
+  if (st == NPDE_OK) st = target_values(c, &X, &U);
+  if (st == NPDE_OK) st = npde_network_eval(c->net, &t, &X, &V);
+  if (st == NPDE_OK) st = npde_backend_nrm2(c->be, &U, &ref);
+  if (st == NPDE_OK) st = npde_backend_axpy(c->be, -1.0, &U, &V);
+  if (st == NPDE_OK) st = npde_backend_nrm2(c->be, &V, &diff);
+  npde_backend_free(c->be, x);
+  npde_backend_free(c->be, u);
+  npde_backend_free(c->be, v);
+  *err = ref > 0 ? diff / ref : diff;
+  return st;
+}
+
+/* Ridge regression of output o's head on B [1, Phi] (spec 6.2), on
+ * n_points fixed points, accumulating the normal equations chunk by chunk. */
+static npde_status tune_head(fit_ctx *c, int64_t o, int64_t n_points, double lambda_in, uint64_t stream) {
+  const int64_t chunk = 4096;
+  int64_t k = npde_network_feature_dim(c->net, o), k1 = k + 1;
+  double lambda = lambda_in >= 0 ? lambda_in : 1e-5 * (double)n_points / (double)k1;
+  int64_t rows = n_points < chunk ? n_points : chunk;
+  void *x = NULL, *u = NULL, *phi = NULL, *a = NULL, *g = NULL, *r = NULL, *b = NULL;
+  npde_status st = NPDE_OK;
+  void **bufs[] = {&x, &u, &phi, &a, &g, &r, &b};
+  size_t sizes[] = {(size_t)(rows * c->d), (size_t)(rows * c->K), (size_t)(rows * k), (size_t)(rows * k1),
+                    (size_t)(k1 * k1), (size_t)k1, (size_t)rows};
+  for (size_t i = 0; i < 7 && st == NPDE_OK; ++i) st = npde_backend_alloc(c->be, sizes[i] * sizeof(double), bufs[i]);
+  npde_mat G = npde_mat_view(g, NPDE_F64, k1, k1), R = npde_mat_view(r, NPDE_F64, k1, 1);
+  npde_mat t = npde_mat_view(c->rs->theta, NPDE_F64, c->p, 1);
+  if (st == NPDE_OK) st = npde_backend_fill(c->be, &G, 0.0);
+  if (st == NPDE_OK) st = npde_backend_fill(c->be, &R, 0.0);
+  double *bh = st == NPDE_OK ? malloc((size_t)rows * sizeof *bh) : NULL;
+  if (st == NPDE_OK && !bh) st = NPDE_ERROR(NPDE_ERR_NOMEM, "fit: out of memory");
+  for (int64_t r0 = 0; st == NPDE_OK && r0 < n_points; r0 += chunk) {
+    int64_t nc = n_points - r0 < chunk ? n_points - r0 : chunk;
+    npde_mat X = npde_mat_view(x, NPDE_F64, nc, c->d), U = npde_mat_view(u, NPDE_F64, nc, c->K);
+    npde_mat Phi = npde_mat_view(phi, NPDE_F64, nc, k), A = npde_mat_view(a, NPDE_F64, nc, k1);
+    npde_mat Bv = npde_mat_view(b, NPDE_F64, nc, 1);
+    st = npde_backend_rng_uniform(c->be, c->rs->seed, stream, (uint64_t)npde_philox_blocks((uint64_t)(r0 * c->d)),
+                                  -1.0, 1.0, &X);
+    if (st == NPDE_OK) st = target_values(c, &X, &U);
+    if (st == NPDE_OK) st = npde_network_features(c->net, &t, &X, o, &Phi);
+    if (st == NPDE_OK) st = npde_network_envelope(c->net, &X, bh);
+    if (st == NPDE_OK) st = npde_backend_upload(c->be, b, bh, (size_t)nc * sizeof(double));
+    npde_mat A0 = npde_mat_sub(A, 0, 0, nc, 1), A1 = npde_mat_sub(A, 0, 1, nc, k), y = npde_mat_sub(U, 0, o, nc, 1);
+    if (st == NPDE_OK) st = npde_backend_copy(c->be, &Bv, &A0);
+    if (st == NPDE_OK) st = npde_backend_row_scale(c->be, &Bv, &Phi, &A1, 1);
+    if (st == NPDE_OK) st = npde_backend_gemm(c->be, NPDE_TRANS, NPDE_NO_TRANS, 1.0, &A, &A, 1.0, &G);
+    if (st == NPDE_OK) st = npde_backend_gemv(c->be, NPDE_TRANS, 1.0, &A, &y, 1.0, &R);
+  }
+  double *gh = st == NPDE_OK ? malloc((size_t)(k1 * k1 + k1) * sizeof *gh) : NULL;
+  if (st == NPDE_OK && !gh) st = NPDE_ERROR(NPDE_ERR_NOMEM, "fit: out of memory");
+  if (st == NPDE_OK) st = npde_backend_download(c->be, gh, g, (size_t)(k1 * k1) * sizeof(double));
+  if (st == NPDE_OK) st = npde_backend_download(c->be, gh + k1 * k1, r, (size_t)k1 * sizeof(double));
+  if (st == NPDE_OK) {
+    for (int64_t i = 0; i < k1; ++i) gh[i * k1 + i] += lambda;
+    lapack_int info = LAPACKE_dposv(LAPACK_ROW_MAJOR, 'L', (lapack_int)k1, 1, gh, (lapack_int)k1, gh + k1 * k1, 1);
+    if (info != 0)
+      st = NPDE_ERROR(NPDE_ERR_NUMERIC, "fit: head %lld: the ridge system is not positive definite (LAPACK info "
+                      "%d); raise head_lambda", (long long)o, (int)info);
+  }
+  if (st == NPDE_OK) {
+    /* solution order [bias, w_1..w_k]; theta stores w then b */
+    double *sol = gh + k1 * k1, *wb = malloc((size_t)k1 * sizeof *wb);
+    if (!wb) st = NPDE_ERROR(NPDE_ERR_NOMEM, "fit: out of memory");
+    else {
+      memcpy(wb, sol + 1, (size_t)k * sizeof *wb);
+      wb[k] = sol[0];
+      int64_t off = npde_network_head_offset(c->net, o);
+      st = npde_backend_upload(c->be, (char *)c->rs->theta + (size_t)off * sizeof(double), wb,
+                               (size_t)k1 * sizeof(double));
+      free(wb);
+    }
+  }
+  npde_log(NPDE_LOG_DEBUG, "fit: head %lld tuned on %lld points, lambda %g", (long long)o, (long long)n_points,
+           lambda);
+  free(gh);
+  free(bh);
+  for (size_t i = 0; i < 7; ++i) npde_backend_free(c->be, *bufs[i]);
+  return st;
+}
+
+static double learning_rate(double lr, const char *decay, double rate, int64_t every, int64_t epoch,
+                            int64_t epochs) {
+  if (strcmp(decay, "cosine") == 0) return 0.5 * lr * (1.0 + cos(M_PI * (double)(epoch - 1) / (double)epochs));
+  if (strcmp(decay, "step") == 0) return lr * pow(rate, (double)((epoch - 1) / every));
+  return lr;
+}
+
+static npde_status fit_run(npde__run_state *rs, const npde_config *params) {
+  if (!rs->net) return npde_config_error(params, "fit: the pipeline has no 'network:' to fit");
+  int64_t epochs, batch, head_points, eval_points, decay_every;
+  double lr, decay_rate, head_lambda, log_every;
+  bool head_tuning;
+  const char *decay, *target;
+  NPDE_TRY(npde_config_get_int(params, "epochs", &epochs));
+  NPDE_TRY(npde_config_get_int(params, "batch", &batch));
+  NPDE_TRY(npde_config_get_int(params, "head_points", &head_points));
+  NPDE_TRY(npde_config_get_int(params, "eval_points", &eval_points));
+  NPDE_TRY(npde_config_get_int(params, "decay_every", &decay_every));
+  NPDE_TRY(npde_config_get_real(params, "lr", &lr));
+  NPDE_TRY(npde_config_get_real(params, "decay_rate", &decay_rate));
+  NPDE_TRY(npde_config_get_real(params, "head_lambda", &head_lambda));
+  NPDE_TRY(npde_config_get_real(params, "log_every", &log_every));
+  NPDE_TRY(npde_config_get_bool(params, "head_tuning", &head_tuning));
+  NPDE_TRY(npde_config_get_string(params, "decay", &decay));
+  NPDE_TRY(npde_config_get_string(params, "target", &target));
+
+  fit_ctx c = {.rs = rs, .be = rs->backend, .net = rs->net, .d = npde_network_dim(rs->net),
+               .K = npde_network_outputs(rs->net), .p = npde_network_n_params(rs->net),
+               .target_network = strcmp(target, "network") == 0};
+  uint64_t fit_index = (uint64_t)rs->n_fits++;
+  npde_backend *be = c.be;
+  size_t pb = (size_t)c.p * sizeof(double);
+  void *x = NULL, *u = NULL, *w = NULL, *g = NULL, *m = NULL, *v = NULL;
+  npde_linearization *lin = NULL;
+  npde_status st = NPDE_OK;
+  npde_mat theta = npde_mat_view(rs->theta, NPDE_F64, c.p, 1);
+  if (c.target_network) {
+    /* refit from the initial parameters to the current prediction */
+    st = npde_backend_alloc(be, pb, &c.theta_target);
+    npde_mat tt = npde_mat_view(c.theta_target, NPDE_F64, c.p, 1);
+    if (st == NPDE_OK) st = npde_backend_copy(be, &theta, &tt);
+    if (st == NPDE_OK) st = npde_network_init(rs->net, &theta, rs->seed);
+  }
+  void **bufs[] = {&x, &u, &w, &g, &m, &v};
+  size_t sizes[] = {(size_t)(batch * c.d), (size_t)(batch * c.K), (size_t)(batch * c.K), (size_t)c.p, (size_t)c.p,
+                    (size_t)c.p};
+  for (size_t i = 0; i < 6 && st == NPDE_OK; ++i) st = npde_backend_alloc(be, sizes[i] * sizeof(double), bufs[i]);
+  npde_mat X = npde_mat_view(x, NPDE_F64, batch, c.d), U = npde_mat_view(u, NPDE_F64, batch, c.K),
+           W = npde_mat_view(w, NPDE_F64, batch, c.K), G = npde_mat_view(g, NPDE_F64, c.p, 1),
+           M = npde_mat_view(m, NPDE_F64, c.p, 1), V = npde_mat_view(v, NPDE_F64, c.p, 1);
+  if (st == NPDE_OK) st = npde_backend_fill(be, &M, 0.0);
+  if (st == NPDE_OK) st = npde_backend_fill(be, &V, 0.0);
+  uint64_t per_batch = npde_philox_blocks((uint64_t)(batch * c.d));
+  double t0 = now_seconds(), last_log = t0, loss = NAN;
+  for (int64_t e = 1; st == NPDE_OK && e <= epochs; ++e) {
+    st = npde_backend_rng_uniform(be, rs->seed, NPDE__STREAM_FIT + fit_index, (uint64_t)(e - 1) * per_batch, -1.0,
+                                  1.0, &X);
+    if (st == NPDE_OK) st = target_values(&c, &X, &U);
+    if (st == NPDE_OK) st = lin ? npde_linearization_update(lin, &theta, &X)
+                                : npde_linearization_create(rs->net, &theta, &X, &lin);
+    if (st == NPDE_OK) st = npde_linearization_values(lin, &W);
+    if (st == NPDE_OK) st = npde_backend_axpy(be, -1.0, &U, &W); /* W = N - u */
+    double r = 0;
+    if (st == NPDE_OK) st = npde_backend_nrm2(be, &W, &r);
+    if (st != NPDE_OK) break;
+    loss = r * r / (double)(batch * c.K);
+    if (!isfinite(loss)) {
+      st = NPDE_ERROR(NPDE_ERR_NUMERIC, "fit: the loss is %g at epoch %lld; lower lr (now %g)", loss, (long long)e, lr);
+      break;
+    }
+    /* d loss / d theta = J^T (2 (N - u) / (b K)) */
+    st = npde_linearization_vjp(lin, &W, 2.0 / (double)(batch * c.K), 0.0, &G);
+    double lr_e = learning_rate(lr, decay, decay_rate, decay_every, e, epochs);
+    if (st == NPDE_OK) st = npde_backend_adam(be, &theta, &G, &M, &V, lr_e, 0.9, 0.999, 1e-8, e);
+    double now = now_seconds();
+    if (st == NPDE_OK && (now - last_log >= log_every || e == epochs)) {
+      double rate = (double)e / (now - t0 > 0 ? now - t0 : 1e-9);
+      npde_log(NPDE_LOG_INFO, "fit: epoch %lld/%lld  loss %.3e  lr %.2e  %.1f s, %.0f epochs/s, ~%.0f s left",
+               (long long)e, (long long)epochs, loss, lr_e, now - t0, rate, (double)(epochs - e) / rate);
+      last_log = now;
+    }
+  }
+  npde_linearization_destroy(&lin);
+  for (size_t i = 0; i < 6; ++i) npde_backend_free(be, *bufs[i]);
+  double err_before = NAN, err_after = NAN;
+  if (st == NPDE_OK) st = relative_error(&c, eval_points, &err_before);
+  if (st == NPDE_OK && head_tuning) {
+    for (int64_t o = 0; st == NPDE_OK && o < c.K; ++o)
+      st = tune_head(&c, o, head_points, head_lambda, NPDE__STREAM_HEAD + fit_index);
+    if (st == NPDE_OK) st = relative_error(&c, eval_points, &err_after);
+  }
+  if (st == NPDE_OK) {
+    npde__metric(rs, "fit.loss", loss);
+    npde__metric(rs, "fit.rel_error_before_head", err_before);
+    npde__metric(rs, "fit.rel_error", head_tuning ? err_after : err_before);
+    if (head_tuning)
+      npde_log(NPDE_LOG_INFO, "fit: relative L2 error on %lld held-out points: %.3e after Adam, %.3e after head "
+               "tuning", (long long)eval_points, err_before, err_after);
+    else
+      npde_log(NPDE_LOG_INFO, "fit: relative L2 error on %lld held-out points: %.3e", (long long)eval_points,
+               err_before);
+  }
+  npde_backend_free(be, c.theta_target);
+  free(c.xh);
+  free(c.uh);
+  return st;
+}
+
+const npde__stage npde__stage_fit = {
+    .name = "fit",
+    .summary = "Adam on the initial condition (or the current network), then head tuning",
+    .params = fit_params,
+    .run = fit_run,
+};
