@@ -75,6 +75,9 @@ npde_status npde_pde_rhs(const npde_pde *pde, double t, const npde_pde_jets *jet
   if (!jets || !F || jets->d != pde->info.dim || jets->K != pde->info.outputs || jets->order < pde->info.order)
     return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_pde_rhs: jets must have d = %lld, K = %lld and order >= %d",
                       (long long)pde->info.dim, (long long)pde->info.outputs, (int)pde->info.order);
+  if (jets->n > 0 && (!jets->x || !jets->value || (jets->order >= NPDE_JET_GRAD && !jets->grad) ||
+                      (jets->order >= NPDE_JET_LAPLACIAN && !jets->second)))
+    return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_pde_rhs: the jets lack an array their order needs");
   NPDE_TRY(OPS(pde)->rhs(pde, t, jets, F));
   return check_finite(pde, "rhs", F, jets->n * pde->info.outputs);
 }

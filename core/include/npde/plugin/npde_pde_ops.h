@@ -44,7 +44,7 @@ typedef struct npde_pde_ops {
   NPDE_OPS_COMMON(npde_pde);
   /** Dimension, outputs, derivative needs. Required. */
   npde_status (*info)(const npde_pde *pde, npde_pde_info *info);
-  /** U (n x K) = u(x, t0) at the n points x (n x d). Required. */
+  /** U (n x K) = u(x, 0) at the n points x (n x d); time starts at t = 0. Required. */
   npde_status (*initial)(const npde_pde *pde, const double *x, int64_t n, double *U);
   /** U (n x K) = the exact u(x, t). Optional (info.has_exact). */
   npde_status (*exact)(const npde_pde *pde, double t, const double *x, int64_t n, double *U);

@@ -1,0 +1,90 @@
+/* The fit stage through whole pipelines: accuracy on a smooth target, head
+ * tuning, restarts (target: network), determinism, errors. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "npde/npde.h"
+
+static npde_registry *reg;
+
+static void setup(void) {
+  npde_log_set_level(NPDE_LOG_WARN);
+  cr_assert_eq(npde_registry_create(&reg), NPDE_OK);
+  cr_assert_eq(npde_registry_load_defaults(reg), NPDE_OK, "%s", npde_last_error());
+}
+static void teardown(void) { npde_registry_destroy(&reg); }
+TestSuite(fit, .init = setup, .fini = teardown, .timeout = 240);
+
+#define PIPELINE(stage)                                                                              \
+  "seed: 3\n"                                                                                        \
+  "pde: {type: heat, dim: 2, s: 0.25, scale: 1}\n"                                                    \
+  "network:\n"                                                                                       \
+  "  envelope: dirichlet\n"                                                                          \
+  "  layers: [{type: sinusoidal, frequencies: 3}, {type: mlp, width: 32, depth: 2}]\n"              \
+  "stages:\n" stage
+
+/* Run a pipeline; return the named figure. */
+static double run(const char *yaml, const char *metric) {
+  npde_config *cfg;
+  cr_assert_eq(npde_config_load_string(yaml, "fit.yaml", &cfg), NPDE_OK, "%s", npde_last_error());
+  npde_pipeline *pl;
+  cr_assert_eq(npde_pipeline_create(reg, cfg, &pl), NPDE_OK, "%s", npde_last_error());
+  cr_assert_eq(npde_pipeline_run(pl), NPDE_OK, "%s", npde_last_error());
+  double v = NAN;
+  cr_assert_eq(npde_pipeline_metric(pl, metric, &v), NPDE_OK, "%s", npde_last_error());
+  npde_pipeline_destroy(&pl);
+  npde_config_destroy(&cfg);
+  return v;
+}
+
+Test(fit, test_fit_smooth_target_and_head_tuning_lowers_the_error) {
+  const char *yaml = PIPELINE("  - fit: {epochs: 3000, lr: 1e-2, batch: 500, decay: cosine, head_points: 20000, "
+                              "head_lambda: 0, eval_points: 4000}\n");
+  double before = run(yaml, "fit.rel_error_before_head"), after = run(yaml, "fit.rel_error");
+  cr_log_info("fit: before head tuning %g, after %g", before, after);
+  cr_expect_lt(after, before, "head tuning must lower the error: %g -> %g", before, after);
+  cr_expect_lt(after, 2.5e-3, "relative L2 error %g after 3000 epochs", after);
+  /* an untrained network is far off: the test can fail */
+  double untrained = run(PIPELINE("  - fit: {epochs: 0, head_tuning: false, eval_points: 4000}\n"), "fit.rel_error");
+  cr_expect_gt(untrained, 0.5, "untrained error %g", untrained);
+}
+
+Test(fit, test_fit_is_reproducible) {
+  const char *yaml = PIPELINE("  - fit: {epochs: 200, batch: 200, head_points: 5000, eval_points: 2000}\n");
+  double a = run(yaml, "fit.rel_error"), b = run(yaml, "fit.rel_error");
+  cr_expect_eq(a, b, "same config and seed, same numbers: %.17g vs %.17g", a, b);
+}
+
+Test(fit, test_fit_to_the_network_itself_restarts_from_the_initial_parameters) {
+  /* fit the IC, then refit to the network's own prediction (a restart): the
+   * refit's error is measured against the network it replaces */
+  double refit = run(PIPELINE("  - fit: {epochs: 600, lr: 1e-2, batch: 500, head_points: 10000, eval_points: 2000}\n"
+                              "  - fit: {target: network, epochs: 600, lr: 1e-2, batch: 500, head_points: 10000, "
+                              "eval_points: 2000}\n"),
+                     "fit.rel_error");
+  cr_expect_lt(refit, 5e-2, "refit to the current network: relative error %g", refit);
+}
+
+Test(fit, test_fit_without_network_is_a_config_error) {
+  npde_config *cfg;
+  cr_assert_eq(npde_config_load_string("pde: {type: heat}\nstages: [fit]\n", "f.yaml", &cfg), NPDE_OK);
+  npde_pipeline *pl;
+  cr_assert_eq(npde_pipeline_create(reg, cfg, &pl), NPDE_OK, "%s", npde_last_error());
+  cr_expect_eq(npde_pipeline_run(pl), NPDE_ERR_CONFIG);
+  cr_expect(strstr(npde_last_error(), "no 'network:'") != NULL, "%s", npde_last_error());
+  npde_pipeline_destroy(&pl);
+  npde_config_destroy(&cfg);
+}
+
+Test(fit, test_fit_unknown_key_lists_the_valid_ones) {
+  npde_config *cfg;
+  cr_assert_eq(npde_config_load_string(PIPELINE("  - fit: {epoch: 10}\n"), "f.yaml", &cfg), NPDE_OK);
+  npde_pipeline *pl = NULL;
+  cr_expect_eq(npde_pipeline_create(reg, cfg, &pl), NPDE_ERR_CONFIG);
+  cr_expect(strstr(npde_last_error(), "f.yaml:7:") && strstr(npde_last_error(), "unknown key 'epoch'") &&
+                strstr(npde_last_error(), "epochs, lr, batch"),
+            "%s", npde_last_error());
+  npde_config_destroy(&cfg);
+}
