@@ -21,7 +21,7 @@ expect() {
   esac
 }
 
-demo=$src/configs/demo.yaml
+demo=$src/configs/probe.yaml
 expect 0 "plugin ABI 1.0" -- "$npde" --version
 expect 0 "run CONFIG [key.path=value ...]" -- "$npde" --help
 expect 2 "usage: npde" -- "$npde"

@@ -15,7 +15,7 @@ npde=$prefix/bin/npde
 [ -x "$npde" ] || fail "no installed npde command"
 for f in include/npde/npde.h include/npde/npde_version.h include/npde/plugin/npde_ext.h \
          lib/pkgconfig/npde.pc lib/cmake/npde/npdeConfig.cmake lib/cmake/npde/NpdePlugin.cmake \
-         lib/npde/plugins/npde_cpu.so share/npde/configs/demo.yaml; do
+         lib/npde/plugins/npde_cpu.so share/npde/configs/demo.yaml share/npde/configs/probe.yaml; do
   [ -e "$prefix/$f" ] || fail "missing $f in the install tree"
 done
 ls "$prefix"/lib/libnpde.so* >/dev/null 2>&1 || fail "libnpde not installed"
@@ -46,7 +46,7 @@ exports=$(nm -D --defined-only "$tmp/naive-pc/npde_naive.so" | awk '$2 ~ /^[TDBR
 
 for dir in "$tmp/naive-cmake" "$tmp/naive-pc"; do
   NPDE_PLUGIN_PATH=$dir "$npde" plugins show naive | grep -q "plain C loops" || fail "naive not listed from $dir"
-  NPDE_PLUGIN_PATH=$dir "$npde" -q run "$prefix/share/npde/configs/demo.yaml" backend=naive \
+  NPDE_PLUGIN_PATH=$dir "$npde" -q run "$prefix/share/npde/configs/probe.yaml" backend=naive \
     stages.0.probe.points=20000 stages.0.probe.width=16 || fail "demo with backend=naive from $dir"
 done
 echo "test_install: ok (prefix $prefix)"
