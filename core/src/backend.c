@@ -286,10 +286,12 @@ npde_status npde_backend_activation(npde_backend *be, npde_activation act, const
     ++n_out;
     NPDE_TRY(check_shape(NPDE_OP_ACTIVATION, names[i], outs[i], Z->rows, Z->cols, Z->dtype));
   }
+  (void)n_out;
   for (int i = 0; i < 3; ++i)
-    if (outs[i] && outs[i]->data == Z->data && n_out > 1)
-      return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_backend_activation: %s aliases Z while other outputs are wanted",
-                        names[i]);
+    for (int j = i + 1; j < 3; ++j)
+      if (outs[i] && outs[j] && outs[i]->data == outs[j]->data)
+        return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_backend_activation: %s and %s are the same buffer", names[i],
+                          names[j]);
   return OPS(be)->activation(be, act, Z, S0, S1, S2);
 }
 

@@ -214,7 +214,10 @@ static npde_status load_file(npde_registry *reg, const char *path) {
     reg->cap_plugins = cap;
   }
   dlerror();
-  void *h = dlopen(real, RTLD_NOW | RTLD_LOCAL);
+  /* RTLD_NODELETE: a plugin's code stays mapped after the registry closes it,
+   * because threads it started (OpenMP, OpenBLAS, CUDA) may outlive it
+   * (style.md §6: unloading is unsafe). */
+  void *h = dlopen(real, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
   if (!h) {
     const char *why = dlerror();
     return NPDE_ERROR(NPDE_ERR_PLUGIN,

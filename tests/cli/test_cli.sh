@@ -53,8 +53,8 @@ expect 1 "standard errors from its expectation (limit 1)" -- \
   "$npde" run "$demo" stages.0.probe.points=100000 stages.0.probe.max_sigma=1 seed=1
 
 expect 0 "backend     cpu" -- "$npde" plugins
-expect 0 "OpenBLAS threads" -- "$npde" plugins show cpu
-expect 0 "OpenBLAS threads" -- "$npde" plugins show backend/cpu
+expect 0 "threads of OpenBLAS" -- "$npde" plugins show cpu
+expect 0 "threads of OpenBLAS" -- "$npde" plugins show backend/cpu
 expect 2 "no component named 'nosuch'" -- "$npde" plugins show nosuch
 expect 2 "plugin path '$tmp/nowhere'" -- env NPDE_PLUGIN_PATH="$tmp/nowhere" "$npde" plugins
 

@@ -126,7 +126,8 @@ NPDE_API NPDE_NODISCARD npde_status npde_backend_trsm(npde_backend *be, npde_sid
 /* ---- fused kernels for networks ---- */
 /**
  * S0 = s(Z), S1 = s'(Z), S2 = s''(Z) element-wise; any output may be NULL.
- * Outputs may alias Z only if they are the sole non-NULL output.
+ * An output may alias Z (each element of Z is read before its outputs are
+ * written); outputs must not alias each other.
  */
 NPDE_API NPDE_NODISCARD npde_status npde_backend_activation(npde_backend *be, npde_activation act, const npde_mat *Z,
                                                             npde_mat *S0, npde_mat *S1, npde_mat *S2);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include <cblas.h>
+#include <omp.h>
 
 #include "cpu_impl.h"
 
@@ -13,9 +14,12 @@ static npde_status cpu_create(npde_backend *be, const npde_config *cfg, npde_bac
   int64_t threads = 0;
   if (cfg) NPDE_TRY(npde_config_get_int(cfg, "threads", &threads));
   s->threads = (int)threads;
-  if (threads > 0) openblas_set_num_threads((int)threads);
-  snprintf(s->description, sizeof s->description, "cpu: %s; kernel %s; %d threads",
-           openblas_get_config(), openblas_get_corename(), openblas_get_num_threads());
+  if (threads > 0) {
+    openblas_set_num_threads((int)threads);
+    omp_set_num_threads((int)threads);
+  }
+  snprintf(s->description, sizeof s->description, "cpu: %s; kernel %s; %d BLAS threads, %d kernel threads",
+           openblas_get_config(), openblas_get_corename(), openblas_get_num_threads(), omp_get_max_threads());
   return NPDE_OK;
 }
 
@@ -93,7 +97,8 @@ static const npde_backend_ops cpu_ops = {
 
 static const npde_param_spec cpu_params[] = {
     {.name = "threads", .type = NPDE_PARAM_INT, .default_value = "0",
-     .doc = "OpenBLAS threads; 0 keeps OpenBLAS's own choice (OPENBLAS_NUM_THREADS or all cores)",
+     .doc = "threads of OpenBLAS and of the fused kernels (OpenMP); 0 keeps their own defaults "
+            "(OPENBLAS_NUM_THREADS, OMP_NUM_THREADS, or all cores)",
      .min = 0, .max = 1024, .flags = NPDE_PARAM_HAS_MIN | NPDE_PARAM_HAS_MAX},
     {0},
 };

@@ -8,6 +8,11 @@
 
 #define ROW(T, m, i) ((T *)cpu_row((m), (i)))
 
+/* Element-wise kernels split their rows over OpenMP threads when there is
+ * enough work; results do not depend on the thread count (no reductions
+ * here: col_sums stays sequential for a fixed summation order). */
+#define PARALLEL_MIN_ELEMS 32768
+
 static inline void act_eval(npde_activation act, double z, double *s0, double *s1, double *s2) {
   switch (act) {
     case NPDE_ACT_IDENTITY: *s0 = z; *s1 = 1.0; *s2 = 0.0; return;
@@ -33,6 +38,8 @@ static inline void act_eval(npde_activation act, double z, double *s0, double *s
 #define DEFINE_ACTIVATION(T, sfx)                                                           \
   static void activation_##sfx(npde_activation act, const npde_mat *Z, npde_mat *S0, npde_mat *S1, \
                                npde_mat *S2) {                                              \
+    int par = Z->rows * Z->cols >= PARALLEL_MIN_ELEMS;                                      \
+    _Pragma("omp parallel for schedule(static) if(par)")                                    \
     for (int64_t i = 0; i < Z->rows; ++i) {                                                 \
       const T *z = ROW(T, Z, i);                                                            \
       T *o0 = S0 ? ROW(T, S0, i) : NULL, *o1 = S1 ? ROW(T, S1, i) : NULL;                   \
@@ -50,6 +57,8 @@ static inline void act_eval(npde_activation act, double z, double *s0, double *s
 #define DEFINE_MUL_BLOCKS(T, sfx)                                                           \
   static void mul_blocks_##sfx(const npde_mat *S, const npde_mat *X, npde_mat *Y, int64_t m) { \
     int64_t n = S->rows;                                                                    \
+    int par = m * n * S->cols >= PARALLEL_MIN_ELEMS;                                        \
+    _Pragma("omp parallel for collapse(2) schedule(static) if(par)")                        \
     for (int64_t k = 0; k < m; ++k)                                                         \
       for (int64_t i = 0; i < n; ++i) {                                                     \
         const T *s = ROW(T, S, i), *x = ROW(T, X, k * n + i);                               \
@@ -62,6 +71,8 @@ static inline void act_eval(npde_activation act, double z, double *s0, double *s
   static void jet2_##sfx(const npde_mat *S1, const npde_mat *S2, const npde_mat *Xa, const npde_mat *Xb, \
                          const npde_mat *Xdd, npde_mat *Y, int64_t m) {                     \
     int64_t n = S1->rows;                                                                   \
+    int par = m * n * S1->cols >= PARALLEL_MIN_ELEMS;                                       \
+    _Pragma("omp parallel for collapse(2) schedule(static) if(par)")                        \
     for (int64_t k = 0; k < m; ++k)                                                         \
       for (int64_t i = 0; i < n; ++i) {                                                     \
         const T *s1 = ROW(T, S1, i), *s2 = ROW(T, S2, i);                                   \
@@ -79,6 +90,8 @@ static inline void act_eval(npde_activation act, double z, double *s0, double *s
     for (int64_t k = 0; k < nfreq; ++k) {                                                   \
       double w = 0.5 * M_PI * ldexp(1.0, (int)k);                                           \
       double c = amp * pow(w, (double)order - alpha);                                       \
+      int par = X->rows * d >= PARALLEL_MIN_ELEMS / 8;                                      \
+      _Pragma("omp parallel for schedule(static) if(par)")                                  \
       for (int64_t i = 0; i < X->rows; ++i) {                                               \
         const T *x = ROW(T, X, i);                                                          \
         T *y = ROW(T, Y, i);                                                                \
@@ -102,6 +115,8 @@ static inline void act_eval(npde_activation act, double z, double *s0, double *s
   static void row_scale_##sfx(const npde_mat *s, const npde_mat *X, npde_mat *Y, int64_t m) { \
     int64_t n = X->rows / m, inc = cpu_vec_stride(s);                                       \
     const T *sv = (const T *)s->data;                                                       \
+    int par = X->rows * X->cols >= PARALLEL_MIN_ELEMS;                                      \
+    _Pragma("omp parallel for collapse(2) schedule(static) if(par)")                        \
     for (int64_t k = 0; k < m; ++k)                                                         \
       for (int64_t i = 0; i < n; ++i) {                                                     \
         T f = sv[i * inc];                                                                  \
@@ -134,6 +149,8 @@ static inline void act_eval(npde_activation act, double z, double *s0, double *s
     int64_t inc = cpu_vec_stride(b);                                                        \
     const T *bv = (const T *)b->data;                                                       \
     T a = (T)alpha;                                                                         \
+    int par = X->rows * X->cols >= PARALLEL_MIN_ELEMS;                                      \
+    _Pragma("omp parallel for schedule(static) if(par)")                                    \
     for (int64_t i = 0; i < X->rows; ++i) {                                                 \
       T *x = ROW(T, X, i);                                                                  \
       for (int64_t j = 0; j < X->cols; ++j) x[j] += a * bv[j * inc];                        \
@@ -143,6 +160,8 @@ static inline void act_eval(npde_activation act, double z, double *s0, double *s
 #define DEFINE_ADAM(T, sfx)                                                                 \
   static void adam_##sfx(npde_mat *theta, const npde_mat *g, npde_mat *m, npde_mat *v, double lr, double b1, \
                          double b2, double eps, double c1, double c2) {                     \
+    int par = theta->rows * theta->cols >= PARALLEL_MIN_ELEMS;                              \
+    _Pragma("omp parallel for schedule(static) if(par)")                                    \
     for (int64_t i = 0; i < theta->rows; ++i) {                                             \
       T *t = ROW(T, theta, i), *mm = ROW(T, m, i), *vv = ROW(T, v, i);                      \
       const T *gg = ROW(T, g, i);                                                           \

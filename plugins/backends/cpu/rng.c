@@ -9,6 +9,8 @@
 #define FILL_FROM_PAIRS(T, out, pair_fn)                                                     \
   do {                                                                                       \
     int64_t cols = (out)->cols, total = (out)->rows * cols;                                  \
+    int par = total >= 32768;                                                                \
+    _Pragma("omp parallel for schedule(static) if(par)")                                     \
     for (int64_t e = 0; e < total; e += 2) {                                                 \
       double v[2];                                                                           \
       pair_fn((uint64_t)e / 2, v);                                                           \

@@ -192,11 +192,8 @@ static npde_status mlp_forward(npde_layer *l, const npde_mat *theta, const npde_
     else Z = (s->depth - 1 - k) % 2 ? at(tmp, dt, 0, n, w) : *Y;
     st = npde_backend_gemm(be, NPDE_NO_TRANS, NPDE_TRANS, 1.0, &prev, &W, 0.0, &Z);
     if (st == NPDE_OK) st = npde_backend_add_row(be, 1.0, &b, &Z);
-    if (st == NPDE_OK && cache) {
-      npde_mat S1 = cache_s1(s, cache, dt, n, k);
-      st = npde_backend_activation(be, s->act, &Z, NULL, &S1, NULL);
-    }
-    if (st == NPDE_OK) st = npde_backend_activation(be, s->act, &Z, &Z, NULL, NULL);
+    npde_mat S1 = cache ? cache_s1(s, cache, dt, n, k) : Z;
+    if (st == NPDE_OK) st = npde_backend_activation(be, s->act, &Z, &Z, cache ? &S1 : NULL, NULL);
     prev = Z;
   }
   npde_backend_free(be, owned);
