@@ -680,6 +680,10 @@ static npde_status chunk_jvp(npde_linearization *lin, int64_t c, int64_t o, cons
   for (int64_t l = 0; l < b->n_layers; ++l) {
     size_t *s = lin_slot(lin, c, o, l);
     int64_t np = npde_layer_n_params(b->layers[l]);
+    if (!np && !have_dprev) { /* no parameters and no input tangent: the tangent stays zero */
+      prev_out = view(base + s[0], net->dtype, nc, b->width[l]);
+      continue;
+    }
     npde_mat t = param_row(&lin->theta, b->off[l], np);
     npde_mat dth = npde_mat_sub(*Vt, 0, b->off[l], m, np);
     npde_mat dY = view(net->tan[l % 2].ptr, net->dtype, m * nc, b->width[l]);
@@ -692,7 +696,8 @@ static npde_status chunk_jvp(npde_linearization *lin, int64_t c, int64_t o, cons
   /* dg = dPhi w + Wdot Phi^T + bdot 1^T, then times B */
   npde_mat w = view((char *)lin->theta.data + (size_t)b->off_w * es, net->dtype, b->k, 1);
   npde_mat dgcol = view(dG->data, net->dtype, m * nc, 1);
-  NPDE_TRY(npde_backend_gemv(net->be, NPDE_NO_TRANS, 1.0, &dprev, &w, 0.0, &dgcol));
+  if (have_dprev) NPDE_TRY(npde_backend_gemv(net->be, NPDE_NO_TRANS, 1.0, &dprev, &w, 0.0, &dgcol));
+  else NPDE_TRY(npde_backend_fill(net->be, &dgcol, 0.0)); /* no layer has parameters */
   npde_mat wdot = npde_mat_sub(*Vt, 0, b->off_w, m, b->k), bdot = npde_mat_sub(*Vt, 0, b->off_b, m, 1);
   NPDE_TRY(npde_backend_gemm(net->be, NPDE_NO_TRANS, NPDE_TRANS, 1.0, &wdot, &prev_out, 1.0, dG));
   npde_mat ones = view(net->ones.ptr, net->dtype, 1, nc);
@@ -725,15 +730,17 @@ static npde_status chunk_vjp(npde_linearization *lin, int64_t c, int64_t o, npde
   npde_mat wrow = view((char *)lin->theta.data + (size_t)b->off_w * es, net->dtype, 1, b->k);
   npde_mat G = view(net->cot[(L - 1) % 2].ptr, net->dtype, m * nc, b->k);
   NPDE_TRY(npde_backend_gemm(net->be, NPDE_NO_TRANS, NPDE_NO_TRANS, 1.0, &wcol, &wrow, 0.0, &G));
-  for (int64_t l = L - 1; l >= 0; --l) {
+  int64_t first = 0; /* layers below the first with parameters need no cotangent */
+  while (first < L - 1 && npde_layer_n_params(b->layers[first]) == 0) ++first;
+  for (int64_t l = L - 1; l >= first; --l) {
     size_t *s = lin_slot(lin, c, o, l);
     int64_t np = npde_layer_n_params(b->layers[l]);
     npde_mat t = param_row(&lin->theta, b->off[l], np);
     npde_mat in = l > 0 ? view(base + lin_slot(lin, c, o, l - 1)[0], net->dtype, nc, b->width[l - 1])
                         : npde_mat_sub(lin->X, c * net->chunk, 0, nc, net->d);
-    npde_mat gX = l > 0 ? view(net->cot[(l - 1) % 2].ptr, net->dtype, m * nc, b->width[l - 1]) : (npde_mat){0};
+    npde_mat gX = l > first ? view(net->cot[(l - 1) % 2].ptr, net->dtype, m * nc, b->width[l - 1]) : (npde_mat){0};
     npde_mat gth = npde_mat_sub(*Gt, 0, b->off[l], m, np);
-    NPDE_TRY(npde_layer_vjp(b->layers[l], &t, &in, base + s[1], &G, l > 0 ? &gX : NULL, np ? &gth : NULL, m,
+    NPDE_TRY(npde_layer_vjp(b->layers[l], &t, &in, base + s[1], &G, l > first ? &gX : NULL, np ? &gth : NULL, m,
                             net->work.ptr));
     G = gX;
   }
