@@ -13,7 +13,10 @@
  *   lin      npde_linearization_create + destroy (forward with caches)
  *   update   npde_linearization_update (the same forward, memory reused)
  *   mv1      npde_linearization_mv on a p x 1 block
- *   mvB      npde_linearization_mv on a p x B block (B = --block)
+ *   mvB      npde_linearization_mv on a p x B block (B = --block, default 50,
+ *            to keep the run short: a p x 200 block takes ~25 s a repeat on
+ *            2 cores, so the 200-column (Nystrom sketch) time is printed as an
+ *            extrapolation from the per-column time unless --block 200)
  *   jet      npde_network_jet, NPDE_JET_LAPLACIAN, host outputs
  *   dgemm    npde_backend_gemm, C (n x w) = A (n x w) W^T (w x w), the dominant
  *            shape of the network, n the full point count. One is timed right
