@@ -91,6 +91,38 @@ Test(abi, test_abi_layout_frozen_at_1_0) {
   OFF(npde_backend_ops, adam, 256);
   cr_expect_geq(sizeof(npde_backend_ops), 264);
 
+  /* layers and PDEs (ABI 1.0) */
+  OFF(npde_layer_ops, configure, 32);
+  OFF(npde_layer_ops, init, 40);
+  OFF(npde_layer_ops, cache_size, 48);
+  OFF(npde_layer_ops, work_size, 56);
+  OFF(npde_layer_ops, forward, 64);
+  OFF(npde_layer_ops, jvp, 72);
+  OFF(npde_layer_ops, vjp, 80);
+  OFF(npde_layer_ops, jet, 88);
+  SIZE(npde_jet, 144);
+  OFF(npde_jet, n, 0);
+  OFF(npde_jet, d, 8);
+  OFF(npde_jet, order, 16);
+  OFF(npde_jet, identity, 20);
+  OFF(npde_jet, value, 24);
+  OFF(npde_jet, grad, 64);
+  OFF(npde_jet, second, 104);
+  OFF(npde_pde_ops, info, 32);
+  OFF(npde_pde_ops, initial, 40);
+  OFF(npde_pde_ops, exact, 48);
+  OFF(npde_pde_ops, rhs, 56);
+  OFF(npde_pde_info, dim, 8);
+  OFF(npde_pde_info, outputs, 16);
+  OFF(npde_pde_info, order, 24);
+  OFF(npde_pde_info, has_exact, 28);
+  OFF(npde_pde_info, dirichlet_zero, 29);
+  SIZE(npde_pde_jets, 64);
+  OFF(npde_pde_jets, order, 24);
+  OFF(npde_pde_jets, x, 32);
+  OFF(npde_pde_jets, value, 40);
+  OFF(npde_pde_jets, grad, 48);
+  OFF(npde_pde_jets, second, 56);
   /* every kind's table starts with the common slots */
   cr_expect_geq(sizeof(npde_layer_ops), sizeof(npde_ops_common));
   cr_expect_geq(sizeof(npde_pde_ops), sizeof(npde_ops_common));
