@@ -26,7 +26,36 @@
  * CG runs stop at --max-iters (2000); a run that hits the cap is reported
  * NOT CONVERGED with the residual it reached, and is not repeated.
  *
+ * Network section (the real operator, as Neural IVP solves it): M = J^T J / n
+ * of a network at its initialisation (npde_network_init, seed 0) on n = 5000
+ * uniform points of [-1, 1]^d (npde_linearization_operator), and the system
+ * (M + mu_a I) x = F, F = J^T f / n (npde_linearization_vjp with alpha 1/n)
+ * for a per-point f: by default the smooth
+ *   f_k(x) = exp(-|x|^2 / 2) sin(pi (x_0 + k / 2)) + 0.5 cos(pi x_{d-1} / 2),
+ * or (--rhs normal) f ~ N(0, 1). Networks {envelope: dirichlet, outputs: K,
+ * layers: [{type: sinusoidal, frequencies: 5}, {type: mlp, width: W, depth: 3,
+ * activation: swish}]}: p = K (2 L d W + W + 2 (W^2 + W) + W + 1), L = 5; in
+ * d = 2, K = 1 the widths whose p is nearest 2 000 and 5 000 (W = 26: p =
+ * 1977; W = 44: p = 4929). mu_a = mu lambda_max, mu = --net-mu (1e-6, the
+ * solver API's default) relative: the Nystrom preconditioners are built with
+ * mu_mode relative as the method builds them, and the shift reported by the
+ * first rank-200 setup (seed 1, counter 0) is passed to every solve (dense,
+ * PCG of every rank and repeat, plain CG), so that all methods solve the same
+ * system; the spread of the shifts the other setups computed for themselves
+ * is printed. Methods: dense (the dense linsolver: p operator columns in
+ * blocks of 256, Cholesky), nystrom-pcg ranks 50, 200, 350, plain cg (capped
+ * at --max-iters). The linearisation (one forward pass with caches) and F
+ * are common to all methods and timed separately. A method is repeated
+ * (--reps, medians) only while one run stays under --rep-budget seconds (20):
+ * the dense build at p = 4929 (4929 products) and capped CG runs are measured
+ * once; the runs column says how often. --paper adds the paper's network (d =
+ * 3, K = 2, L = 5, width 100, depth 3: p = 46 802) at n = 20 000: rank-200
+ * PCG only (one run), the dense solver attempted (it refuses: memory), and the
+ * time per M v seen on the way (setup / sketch products; solve / iterations).
+ *
  *   bench_solve [--backend cpu] [--reps 3] [--tol 1e-8] [--mu 1e-8] [--max-iters 2000] [--quick]
+ *               [--network-only | --no-network] [--paper] [--net-mu 1e-6] [--rhs smooth|normal]
+ *               [--rep-budget 20]
  */
 #include <cblas.h>
 #include <math.h>
@@ -156,7 +185,19 @@ typedef struct result {
   double setup_s, solve_s, total_s, iters, residual, reported;
   npde_status status;
   char note[512];
+  /* filled by run_ex */
+  int runs;                /* timed runs behind the medians */
+  double products;         /* median operator products of the Nystrom setup */
+  double shift_lo, shift_hi; /* range of the shifts the setups computed for themselves */
+  double lambda_max;       /* the first setup's lambda_max estimate */
 } result;
+
+/* How run_ex repeats and sets the preconditioner up. */
+typedef struct run_opts {
+  int reps;
+  double rep_budget_s; /* no further repeat once a run took longer than this */
+  double rel_mu;       /* > 0: nystrom with mu_mode relative and this mu (else absolute at the shift) */
+} run_opts;
 
 static npde_linsolver *make_linsolver(setup *S, const char *yaml) {
   npde_config *cfg = NULL;
@@ -191,46 +232,72 @@ static double true_residual(setup *S, const npde_linop *A, double shift, const n
 
 typedef enum method { M_DENSE, M_PCG, M_CG } method;
 
-/* Median over repeats of one method; x is zeroed before each solve. */
-static result run(setup *S, method m, int64_t rank, const npde_linop *A, double shift, const npde_mat *b, npde_mat *x,
-                  npde_mat *tmp, const char *dense_yaml) {
-  result r = {0};
-  double ts[64], tv[64], tt[64], it[64];
+/* Median over repeats of one method; x is zeroed before each solve. The
+ * solve uses *shift; when *shift is NaN (PCG only) it is set from the first
+ * setup's reported shift and kept for the later repeats. */
+static result run_ex(setup *S, method m, int64_t rank, const npde_linop *A, double *shift, const npde_mat *b,
+                     npde_mat *x, npde_mat *tmp, const char *dense_yaml, const run_opts *o) {
+  result r = {.shift_lo = INFINITY, .shift_hi = -INFINITY};
+  double ts[64], tv[64], tt[64], it[64], pr[64];
   char yaml[256];
+  if (isnan(*shift) && m != M_PCG) {
+    fprintf(stderr, "bench_solve: no shift for a method without a preconditioner\n");
+    exit(1);
+  }
   snprintf(yaml, sizeof yaml, "{type: cg, tol: %g, max_iters: %d, warm_start: false}", S->tol, S->max_iters);
   npde_linsolver *ls = make_linsolver(S, m == M_DENSE ? dense_yaml : yaml);
   npde_precond *pc = NULL;
   if (m == M_PCG) {
-    snprintf(yaml, sizeof yaml, "{type: nystrom, rank: %lld, mu: %.17g, mu_mode: absolute}", (long long)rank, shift);
+    if (o->rel_mu > 0.0)
+      snprintf(yaml, sizeof yaml, "{type: nystrom, rank: %lld, mu: %.17g, mu_mode: relative}", (long long)rank,
+               o->rel_mu);
+    else
+      snprintf(yaml, sizeof yaml, "{type: nystrom, rank: %lld, mu: %.17g, mu_mode: absolute}", (long long)rank,
+               *shift);
     pc = make_precond(S, yaml);
   }
   int done = 0;
-  for (int rep = 0; rep < S->reps; ++rep) {
+  for (int rep = 0; rep < o->reps && rep < 64; ++rep) {
     npde_solve_stats st = {.struct_size = sizeof st};
     npde_precond_info info = {.struct_size = sizeof info};
     CHECK(npde_backend_fill(S->be, x, 0.0));
     double t0 = now();
     if (pc) CHECK(npde_precond_setup(pc, A, 1, 0, (uint64_t)rep, &info));
     double t1 = now();
-    r.status = npde_linsolver_solve(ls, A, shift, pc, b, x, &st);
+    if (pc) {
+      if (isnan(*shift)) *shift = info.shift;
+      if (rep == 0) r.lambda_max = info.lambda_max;
+      r.shift_lo = fmin(r.shift_lo, info.shift), r.shift_hi = fmax(r.shift_hi, info.shift);
+    }
+    r.status = npde_linsolver_solve(ls, A, *shift, pc, b, x, &st);
     double t2 = now();
     if (r.status < 0) {
       snprintf(r.note, sizeof r.note, "%s", npde_last_error());
       break;
     }
     ts[rep] = t1 - t0, tv[rep] = t2 - t1, tt[rep] = t2 - t0, it[rep] = (double)st.iterations;
+    pr[rep] = (double)info.operator_products;
     r.reported = st.rhs_norm > 0.0 ? st.residual_norm / st.rhs_norm : 0.0;
     done = rep + 1;
     if (r.status == NPDE_NOT_CONVERGED) break; /* hitting the cap takes the same time again: one run */
+    if (t2 - t0 > o->rep_budget_s) break;      /* too dear to repeat */
   }
+  r.runs = done;
   if (r.status >= 0) {
     r.setup_s = median(ts, done), r.solve_s = median(tv, done), r.total_s = median(tt, done);
-    r.iters = median(it, done);
-    r.residual = true_residual(S, A, shift, b, x, tmp);
+    r.iters = median(it, done), r.products = median(pr, done);
+    r.residual = true_residual(S, A, *shift, b, x, tmp);
   }
   npde_precond_destroy(&pc);
   npde_linsolver_destroy(&ls);
   return r;
+}
+
+/* The explicit-matrix section's runs: absolute Nystrom shift, --reps repeats. */
+static result run(setup *S, method m, int64_t rank, const npde_linop *A, double shift, const npde_mat *b, npde_mat *x,
+                  npde_mat *tmp, const char *dense_yaml) {
+  run_opts o = {.reps = S->reps, .rep_budget_s = INFINITY, .rel_mu = 0.0};
+  return run_ex(S, m, rank, A, &shift, b, x, tmp, dense_yaml, &o);
 }
 
 static void print_row(int64_t p, const char *name, int64_t rank, const result *r) {

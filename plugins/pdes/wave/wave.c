@@ -1,0 +1,248 @@
+/* The wave equation (neural-ivp.md 1.1, 7 "Wave 2D / 3D", 7.1, 7.2; 3.5:
+ * needs lap u_0 and u_1):
+ *
+ *   phi_tt = c^2 lap phi   on [-1, 1]^d,
+ *
+ * second order in time, solved as the first-order system u = [phi, phi_t]
+ * (K = 2):
+ *
+ *   u_t = F(u) = [u_1, c^2 lap u_0].
+ *
+ * The paper's 3D wave has c = 1; its 2D wave has c^2 = 0.1, i.e.
+ * `c: 0.31622776601683794`. Every IC below is translated by `center` (x0,
+ * default 0): u(x, 0) = u0(x - x0).
+ *
+ * initial: gaussian (the code's IC, any dim): [G, 0] with the common Gaussian
+ *   G of ../common/pde_gaussian.h (params s, scale, center). No closed-form
+ *   solution on the cube (the spec's reference is a finite-difference solve).
+ *
+ * initial: radial (dim 3 only; spec 7.1, the paper's App. B.1 outgoing wave):
+ *   with r = |x - x0| and f(s) = 2 s^2 e^{-200 s^2},
+ *
+ *     phi0   = f(-r)/r   = 2 r e^{-200 r^2},
+ *     phi_t0 = c f'(-r)/r = c (800 r^2 - 4) e^{-200 r^2}
+ *
+ *   (the spec's data for c = 1; for other c the same outgoing profile moving
+ *   at speed c). phi0 is cone-shaped at r = 0 (|x| is not smooth there) and
+ *   phi_t0(0) = -4c. On the faces r >= 1, so both are below 800 e^{-200}:
+ *   "zero" for the dirichlet envelope, though not exactly.
+ *
+ *   Exact solution (source-free, spec 7.1): with s = r - c t,
+ *
+ *     phi   = f(s) H(s) / r,
+ *     phi_t = d/dt [f(r - c t)/r] = -c f'(s) H(s) / r = c (800 s^2 - 4) s e^{-200 s^2} H(s) / r,
+ *
+ *   since f'(s) = (4 s - 800 s^3) e^{-200 s^2}; zero inside the ball r < c t.
+ *   Derivation: for radial phi, lap phi = (r phi)_rr / r, so w = r phi solves
+ *   the 1D wave equation w_tt = c^2 w_rr on r > 0 with w(0, t) = 0 (phi stays
+ *   bounded). Extend w oddly in r: W0(r) = sign(r) f(r) (f is even), and
+ *   W1(r) = -c f'(r) (f' is odd, so it already is). d'Alembert gives
+ *   w = [W0(r + ct) + W0(r - ct)]/2 - [f(r + ct) - f(r - ct)]/2, which is
+ *   f(r - ct) for r > ct and 0 for 0 < r < ct (t >= 0). The paper's
+ *   f(t - r)/r is a different function: f is even, so it also holds the
+ *   pulse of a point source at the origin (singular like f(t)/r there).
+ *   f(0) = f'(0) = 0, so phi and phi_t are continuous across the front
+ *   r = c t, but f''(0) = 4: second derivatives jump there and at r = 0.
+ *   exact() is for t >= 0 (time starts at 0; before it the reflection at
+ *   the origin would appear), and exact(0) == initial bit for bit.
+ *
+ * initial: packet (dim 3 only; spec 7.2, the paper's 4.1 fitting study):
+ *
+ *   phi0 = 30 (2 pi s1^2)^-1 exp(-|v|^2 / (2 s1^2)) cos(2 pi f x . n)
+ *        + 24 (2 pi s2^2)^-1 exp(-|w|^2 / (2 s2^2)) cos(2 pi f x . m),   phi_t0 = 0,
+ *
+ *   v = x - (e2 + e3)/2, w = x + (e1 + e2 + e3)/6, n = (e1 + e2)/sqrt(2),
+ *   m = (e2 + e1/3)/2 (the spec's reading; not unit length), x here already
+ *   translated by -x0. s1 = 0.15, s2 = 0.25 and f = `frequency` are the
+ *   spec's placeholders (the paper gives none). No exact solution. With these
+ *   widths each term is e^{-5.6}, about 0.4% of its peak, at the nearest face.
+ *
+ * info: order LAPLACIAN (a HESSIAN jet is accepted, its diagonal used),
+ * dirichlet_zero true, has_exact only for radial.
+ *
+ * YAML: {type: wave, dim: 3, c: 1, initial: gaussian|radial|packet, s: 0.05,
+ * scale: 1/30, center: [0], s1: 0.15, s2: 0.25, frequency: 1}.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "npde/plugin/npde_ext.h"
+
+#include "../common/pde_gaussian.h"
+
+#define WAVE_MAX_DIM 8
+
+typedef enum wave_ic { WAVE_GAUSSIAN, WAVE_RADIAL, WAVE_PACKET } wave_ic;
+
+static const char *const wave_ic_names[] = {"gaussian", "radial", "packet"};
+
+typedef struct wave_state {
+  pde_gaussian ic; /* dim, s, scale, center (the translation x0 of every IC) */
+  double c;
+  wave_ic initial;
+  double s1, s2, freq; /* packet */
+} wave_state;
+
+static npde_status wave_create(npde_pde *p, const npde_config *cfg, npde_backend *be) {
+  (void)be;
+  wave_state *s = npde_pde_state(p);
+  NPDE_TRY(pde_gaussian_read(cfg, "wave", &s->ic));
+  NPDE_TRY(pde_read_real(cfg, "wave", "c", &s->c));
+  const char *name = NULL;
+  NPDE_TRY(npde_config_get_string(cfg, "initial", &name));
+  const size_t n_names = sizeof wave_ic_names / sizeof *wave_ic_names;
+  size_t k = 0;
+  while (k < n_names && strcmp(name, wave_ic_names[k]) != 0) ++k;
+  if (k == n_names) /* the schema's enum has already refused this */
+    return npde_config_error(npde_config_get(cfg, "initial"), "wave: unknown initial '%s'", name);
+  s->initial = (wave_ic)k;
+  if (s->initial != WAVE_GAUSSIAN && s->ic.d != 3)
+    return npde_config_error(npde_config_get(cfg, "initial"),
+                             "wave: initial '%s' is a 3D initial condition; it needs dim = 3, found dim = %lld", name,
+                             (long long)s->ic.d);
+  NPDE_TRY(pde_read_real(cfg, "wave", "s1", &s->s1));
+  NPDE_TRY(pde_read_real(cfg, "wave", "s2", &s->s2));
+  return pde_read_real(cfg, "wave", "frequency", &s->freq);
+}
+
+static void wave_destroy(npde_pde *p) { (void)p; }
+
+static npde_status wave_info(const npde_pde *p, npde_pde_info *info) {
+  const wave_state *s = npde_pde_state(p);
+  info->dim = s->ic.d;
+  info->outputs = 2;
+  info->order = NPDE_JET_LAPLACIAN;
+  info->has_exact = s->initial == WAVE_RADIAL;
+  info->dirichlet_zero = true;
+  return NPDE_OK;
+}
+
+/* The radial wave [phi, phi_t] at distance r from x0 and time t >= 0 (see the top); t = 0 is the IC. */
+static void wave_radial(double c, double r, double t, double *U) {
+  const double s = r - c * t; /* the retarded radius */
+  if (t != 0.0 && !(s > 0.0)) {
+    U[0] = U[1] = 0.0; /* inside the front: still at rest */
+    return;
+  }
+  const double q = t == 0.0 ? 1.0 : s / r; /* s / r; at t = 0 exactly 1, also in the limit r -> 0 */
+  const double e = exp(-200.0 * s * s);
+  U[0] = 2.0 * s * q * e;
+  U[1] = c * (800.0 * s * s - 4.0) * q * e;
+}
+
+/* The wave packet of spec 7.2 at y = x - x0 (d = 3). */
+static double wave_packet(const wave_state *s, const double *y) {
+  const double inv_sqrt2 = 0.70710678118654752440084436210484903;
+  const double v0 = y[0], v1 = y[1] - 0.5, v2 = y[2] - 0.5;
+  const double w0 = y[0] + 1.0 / 6.0, w1 = y[1] + 1.0 / 6.0, w2 = y[2] + 1.0 / 6.0;
+  const double xn = (y[0] + y[1]) * inv_sqrt2, xm = y[0] / 6.0 + 0.5 * y[1];
+  const double s1sq = s->s1 * s->s1, s2sq = s->s2 * s->s2, k = PDE_TWO_PI * s->freq;
+  return 30.0 / (PDE_TWO_PI * s1sq) * exp(-(v0 * v0 + v1 * v1 + v2 * v2) / (2.0 * s1sq)) * cos(k * xn) +
+         24.0 / (PDE_TWO_PI * s2sq) * exp(-(w0 * w0 + w1 * w1 + w2 * w2) / (2.0 * s2sq)) * cos(k * xm);
+}
+
+static npde_status wave_initial(const npde_pde *p, const double *x, int64_t n, double *U) {
+  const wave_state *s = npde_pde_state(p);
+  const int64_t d = s->ic.d;
+  switch (s->initial) {
+  case WAVE_GAUSSIAN: {
+    const double amp = pde_gaussian_peak(&s->ic), var = s->ic.s * s->ic.s;
+    for (int64_t i = 0; i < n; ++i) {
+      U[2 * i] = pde_gaussian_eval(&s->ic, amp, var, x + i * d, NULL);
+      U[2 * i + 1] = 0.0;
+    }
+    break;
+  }
+  case WAVE_RADIAL:
+    for (int64_t i = 0; i < n; ++i) wave_radial(s->c, sqrt(pde_dist2(&s->ic, x + i * d, NULL)), 0.0, U + 2 * i);
+    break;
+  case WAVE_PACKET:
+    for (int64_t i = 0; i < n; ++i) {
+      double y[3];
+      for (int j = 0; j < 3; ++j) y[j] = x[i * d + j] - s->ic.center[j];
+      U[2 * i] = wave_packet(s, y);
+      U[2 * i + 1] = 0.0;
+    }
+    break;
+  }
+  return NPDE_OK;
+}
+
+static npde_status wave_exact(const npde_pde *p, double t, const double *x, int64_t n, double *U) {
+  const wave_state *s = npde_pde_state(p);
+  if (s->initial != WAVE_RADIAL)
+    return NPDE_ERROR(NPDE_ERR_NOT_IMPLEMENTED, "pde 'wave': initial '%s' has no exact solution (only 'radial' has)",
+                      wave_ic_names[s->initial]);
+  if (!(t >= 0.0))
+    return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "pde 'wave': exact(t = %g) is defined for t >= 0 (time starts at 0)", t);
+  const int64_t d = s->ic.d;
+  for (int64_t i = 0; i < n; ++i) wave_radial(s->c, sqrt(pde_dist2(&s->ic, x + i * d, NULL)), t, U + 2 * i);
+  return NPDE_OK;
+}
+
+static npde_status wave_rhs(const npde_pde *p, double t, const npde_pde_jets *jets, double *F) {
+  (void)t;
+  const wave_state *s = npde_pde_state(p);
+  const int64_t n = jets->n, d = jets->d;
+  if (n > 0 && (!jets->second || jets->K != 2))
+    return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "pde 'wave': rhs needs K = 2 outputs and the second-derivative jets");
+  /* LAPLACIAN: d pure second derivatives per (point, output); HESSIAN: the full d x d matrix, use its diagonal */
+  const bool hessian = jets->order == NPDE_JET_HESSIAN;
+  const int64_t row = hessian ? d * d : d, step = hessian ? d + 1 : 1;
+  const double c2 = s->c * s->c;
+  for (int64_t i = 0; i < n; ++i) {
+    const double *h = jets->second + (2 * i) * row; /* output 0: phi */
+    double lap = 0.0;
+    for (int64_t j = 0; j < d; ++j) lap += h[j * step];
+    F[2 * i] = jets->value[2 * i + 1]; /* phi_t */
+    F[2 * i + 1] = c2 * lap;
+  }
+  return NPDE_OK;
+}
+
+static const npde_pde_ops wave_ops = {
+    .struct_size = sizeof(npde_pde_ops),
+    .create = wave_create,
+    .destroy = wave_destroy,
+    .info = wave_info,
+    .initial = wave_initial,
+    .exact = wave_exact,
+    .rhs = wave_rhs,
+};
+
+static const npde_param_spec wave_params[] = {
+    {.name = "dim", .type = NPDE_PARAM_INT, .default_value = "3", .doc = "d: the domain is [-1, 1]^d",
+     .min = 1, .max = WAVE_MAX_DIM, .flags = NPDE_PARAM_HAS_MIN | NPDE_PARAM_HAS_MAX},
+    {.name = "c", .type = NPDE_PARAM_REAL, .default_value = "1",
+     .doc = "wave speed in phi_tt = c^2 lap phi (the paper's 2D wave: c^2 = 0.1, c = 0.31622776601683794)",
+     .min = 0, .flags = NPDE_PARAM_HAS_MIN},
+    {.name = "initial", .type = NPDE_PARAM_ENUM, .default_value = "gaussian", .choices = "gaussian|radial|packet",
+     .doc = "[phi, phi_t](x, 0): gaussian [G, 0]; radial: the outgoing wave of neural-ivp.md 7.1 (dim 3, exact); "
+            "packet: the wave packet of 7.2 (dim 3)"},
+    /* PDE_GAUSSIAN_PARAMS with this PDE's docs: center moves every IC */
+    {.name = "s", .type = NPDE_PARAM_REAL, .default_value = "0.05",
+     .doc = "gaussian: width of G = scale exp(-|x - center|^2/(2 s^2))/(2 pi s^2)", .min = 1e-6,
+     .flags = NPDE_PARAM_HAS_MIN},
+    {.name = "scale", .type = NPDE_PARAM_REAL, .default_value = "0.033333333333333333",
+     .doc = "gaussian: factor of G (1/30 in neural-ivp.md 7)"},
+    {.name = "center", .type = NPDE_PARAM_REAL_LIST, .default_value = "[0]",
+     .doc = "x0: every IC is u0(x - x0) (the Gaussian's center, the radial wave's origin): dim entries, or one "
+            "for every axis"},
+    {.name = "s1", .type = NPDE_PARAM_REAL, .default_value = "0.15", .doc = "packet: width of the first term",
+     .min = 1e-6, .flags = NPDE_PARAM_HAS_MIN},
+    {.name = "s2", .type = NPDE_PARAM_REAL, .default_value = "0.25", .doc = "packet: width of the second term",
+     .min = 1e-6, .flags = NPDE_PARAM_HAS_MIN},
+    {.name = "frequency", .type = NPDE_PARAM_REAL, .default_value = "1",
+     .doc = "packet: f in its cosines cos(2 pi f x . n)"},
+    {0},
+};
+
+const npde_component_desc wave_pde_component = {
+    .struct_size = sizeof(npde_component_desc),
+    .kind = NPDE_KIND_PDE,
+    .name = "wave",
+    .summary = "phi_tt = c^2 lap phi as u = [phi, phi_t]; Gaussian, radial (exact) or wave-packet IC",
+    .ops = &wave_ops,
+    .state_size = sizeof(wave_state),
+    .params = wave_params,
+};
