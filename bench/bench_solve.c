@@ -362,10 +362,213 @@ static void run_problem(setup *S, const char *label, const npde_linop *A, bool w
   npde_backend_free(S->be, td);
 }
 
+/* ------------------------------------------------------- network section */
+
+typedef struct net_opts {
+  double mu;          /* relative regularisation (--net-mu) */
+  bool normal_rhs;    /* f ~ N(0, 1) instead of the smooth f */
+  double rep_budget_s;
+} net_opts;
+
+enum { NET_L = 5, NET_DEPTH = 3 };
+
+/* p of the bench networks: K (2 L d W + W + (depth - 1)(W^2 + W) + W + 1). */
+static int64_t net_params(int64_t d, int64_t K, int64_t W) {
+  return K * (2 * NET_L * d * W + W + (NET_DEPTH - 1) * (W * W + W) + W + 1);
+}
+
+/* The width whose p is nearest target. */
+static int64_t net_width_for(int64_t d, int64_t K, int64_t target) {
+  int64_t best = 1;
+  for (int64_t W = 1; W < 2000; ++W)
+    if (llabs(net_params(d, K, W) - target) < llabs(net_params(d, K, best) - target)) best = W;
+  return best;
+}
+
+static void print_net_row(int64_t p, const char *name, int64_t rank, const result *r, double shift) {
+  char rk[16] = "-", its[16] = "-", note[160] = "";
+  if (rank) snprintf(rk, sizeof rk, "%lld", (long long)rank);
+  if (r->status < 0) {
+    printf("%7lld  %-12s %5s  %s\n", (long long)p, name, rk, r->note);
+    return;
+  }
+  if (strcmp(name, "dense") != 0) snprintf(its, sizeof its, "%.0f", r->iters);
+  if (rank)
+    snprintf(note, sizeof note, "  setup/product %.4f s; own mu_a / mu_a in [%.4f, %.4f]",
+             r->products > 0 ? r->setup_s / r->products : NAN, r->shift_lo / shift, r->shift_hi / shift);
+  printf("%7lld  %-12s %5s %4d %6s %9.3f %9.3f %9.3f %10.2e %10.2e  %s%s\n", (long long)p, name, rk, r->runs, its,
+         r->setup_s, r->solve_s, r->total_s, r->residual, r->reported,
+         r->status == NPDE_OK ? "ok" : "NOT CONVERGED", note);
+}
+
+/* One network: builds it, its linearisation and F, then runs the methods.
+ * paper: rank-200 PCG and the (refused) dense attempt only. */
+static void network_case(setup *S, const net_opts *N, int64_t d, int64_t K, int64_t W, int64_t n, bool paper,
+                         double *dense_total, double *pcg200_total) {
+  char yaml[512];
+  snprintf(yaml, sizeof yaml,
+           "{envelope: dirichlet, outputs: %lld, layers: [{type: sinusoidal, frequencies: %d}, "
+           "{type: mlp, width: %lld, depth: %d, activation: swish}]}",
+           (long long)K, NET_L, (long long)W, NET_DEPTH);
+  npde_config *cfg = NULL;
+  npde_network *net = NULL;
+  CHECK(npde_config_load_string(yaml, "<bench_solve network>", &cfg));
+  CHECK(npde_network_create(S->reg, cfg, S->be, d, &net));
+  const int64_t p = npde_network_n_params(net);
+  if (p != net_params(d, K, W)) {
+    fprintf(stderr, "bench_solve: network has %lld parameters, formula %lld\n", (long long)p,
+            (long long)net_params(d, K, W));
+    exit(1);
+  }
+  void *thb, *xb, *fb, *Fb, *solb, *tb;
+  const size_t es = sizeof(double);
+  CHECK(npde_backend_alloc(S->be, (size_t)p * es, &thb));
+  CHECK(npde_backend_alloc(S->be, (size_t)(n * d) * es, &xb));
+  CHECK(npde_backend_alloc(S->be, (size_t)(n * K) * es, &fb));
+  CHECK(npde_backend_alloc(S->be, (size_t)p * es, &Fb));
+  CHECK(npde_backend_alloc(S->be, (size_t)p * es, &solb));
+  CHECK(npde_backend_alloc(S->be, (size_t)p * es, &tb));
+  npde_mat theta = npde_mat_view(thb, NPDE_F64, p, 1), X = npde_mat_view(xb, NPDE_F64, n, d);
+  npde_mat f = npde_mat_view(fb, NPDE_F64, n, K), F = npde_mat_view(Fb, NPDE_F64, p, 1);
+  npde_mat x = npde_mat_view(solb, NPDE_F64, p, 1), t = npde_mat_view(tb, NPDE_F64, p, 1);
+  CHECK(npde_network_init(net, &theta, 0));
+  CHECK(npde_backend_rng_uniform(S->be, 5, 0, 0, -1.0, 1.0, &X));
+  if (N->normal_rhs) {
+    CHECK(npde_backend_rng_normal(S->be, 13, 0, 0, 0.0, 1.0, &f));
+  } else {
+    double *xh = malloc((size_t)(n * d) * es), *fh = malloc((size_t)(n * K) * es);
+    if (!xh || !fh) { fprintf(stderr, "bench_solve: out of memory\n"); exit(1); }
+    CHECK(npde_backend_download(S->be, xh, xb, (size_t)(n * d) * es));
+    for (int64_t i = 0; i < n; ++i) {
+      const double *xi = xh + i * d;
+      double r2 = 0.0;
+      for (int64_t j = 0; j < d; ++j) r2 += xi[j] * xi[j];
+      for (int64_t k = 0; k < K; ++k)
+        fh[i * K + k] = exp(-0.5 * r2) * sin(3.141592653589793 * (xi[0] + 0.5 * (double)k)) +
+                        0.5 * cos(1.5707963267948966 * xi[d - 1]);
+    }
+    CHECK(npde_backend_upload(S->be, fb, fh, (size_t)(n * K) * es));
+    free(xh);
+    free(fh);
+  }
+
+  npde_linearization *lin = NULL;
+  double t0 = now();
+  CHECK(npde_linearization_create(net, &theta, &X, &lin));
+  double t_lin = now() - t0;
+  t0 = now();
+  CHECK(npde_linearization_vjp(lin, &f, 1.0 / (double)n, 0.0, &F));
+  double t_rhs = now() - t0, Fn;
+  CHECK(npde_backend_nrm2(S->be, &F, &Fn));
+  npde_linop A = npde_linearization_operator(lin);
+  /* one M v on a p x 1 vector (what a CG iteration does), median of 3 (1 for the paper's size) */
+  double tmv[3];
+  const int nmv = paper ? 1 : 3;
+  CHECK(npde_backend_rng_normal(S->be, 17, 0, 0, 0.0, 1.0, &x));
+  for (int i = 0; i < nmv; ++i) {
+    t0 = now();
+    CHECK(A.matvec(A.ctx, &x, &t));
+    tmv[i] = now() - t0;
+  }
+  const double t_mv = median(tmv, nmv);
+
+  printf("\n%7lld  network d = %lld, outputs %lld, sinusoidal L = %d + mlp %d x %lld swish, dirichlet: p = %lld, "
+         "n = %lld points\n", (long long)p, (long long)d, (long long)K, NET_L, NET_DEPTH, (long long)W, (long long)p,
+         (long long)n);
+  printf("%7s  linearisation %.3f s, F = J^T f / n %.3f s (||F|| = %.3e), one M v (p x 1) %.4f s (median of %d)\n",
+         "", t_lin, t_rhs, Fn, t_mv, nmv);
+  fflush(stdout);
+
+  run_opts ro = {.reps = paper ? 1 : S->reps, .rep_budget_s = N->rep_budget_s, .rel_mu = N->mu};
+  double shift = NAN;
+  /* rank-200 PCG first: its first setup fixes mu_a for every method */
+  result r200 = run_ex(S, M_PCG, 200, &A, &shift, &F, &x, &t, NULL, &ro);
+  printf("%7s  mu_a = %g x lambda_max = %g x %.6e = %.6e (rank-200 setup, seed 1, counter 0), used by every solve\n",
+         "", N->mu, N->mu, r200.lambda_max, shift);
+  print_net_row(p, "nystrom-pcg", 200, &r200, shift);
+  if (pcg200_total) *pcg200_total = r200.status == NPDE_OK ? r200.total_s : NAN;
+  fflush(stdout);
+
+  result r = run_ex(S, M_DENSE, 0, &A, &shift, &F, &x, &t, "{type: dense}", &ro);
+  if (r.status < 0)
+    printf("%7lld  %-12s %5s  refused: %s\n", (long long)p, "dense", "-", r.note);
+  else
+    print_net_row(p, "dense", 0, &r, shift);
+  if (dense_total) *dense_total = r.status == NPDE_OK ? r.total_s : NAN;
+  fflush(stdout);
+
+  if (paper) {
+    if (r200.status >= 0) {
+      printf("%7s  CG iterations: %.0f; time per M v on the way: setup %.3f s / %.0f sketch products = %.4f s "
+             "(block products, QR/SVD included); solve %.3f s / %.0f iterations = %.4f s (one product + one "
+             "preconditioner application); single M v %.4f s\n",
+             "", r200.iters, r200.setup_s, r200.products, r200.setup_s / r200.products, r200.solve_s, r200.iters,
+             r200.iters > 0 ? r200.solve_s / r200.iters : NAN, t_mv);
+    }
+  } else {
+    static const int64_t other[] = {50, 350};
+    for (int i = 0; i < 2; ++i) {
+      r = run_ex(S, M_PCG, other[i], &A, &shift, &F, &x, &t, NULL, &ro);
+      print_net_row(p, "nystrom-pcg", other[i], &r, shift);
+      fflush(stdout);
+    }
+    r = run_ex(S, M_CG, 0, &A, &shift, &F, &x, &t, NULL, &ro);
+    print_net_row(p, "cg", 0, &r, shift);
+    fflush(stdout);
+  }
+
+  npde_linearization_destroy(&lin);
+  npde_backend_free(S->be, thb);
+  npde_backend_free(S->be, xb);
+  npde_backend_free(S->be, fb);
+  npde_backend_free(S->be, Fb);
+  npde_backend_free(S->be, solb);
+  npde_backend_free(S->be, tb);
+  npde_network_destroy(&net);
+  npde_config_destroy(&cfg);
+}
+
+static void network_section(setup *S, const net_opts *N, bool quick, bool paper) {
+  const int64_t d = 2, K = 1, n = 5000;
+  const int64_t targets[] = {2000, 5000};
+  const int nt = quick ? 1 : 2;
+  double dense_t[2] = {NAN, NAN}, pcg_t[2] = {NAN, NAN};
+  int64_t ps[2] = {0, 0};
+  printf("\n=== the real operator: M = J^T J / n of a network at init (npde_linearization_operator) ===\n");
+  printf("(M + mu_a I) x = F, F = J^T f / n, f = %s; mu_a = %g lambda_max (Nystrom mu_mode relative, the shift of "
+         "the first rank-200 setup passed to every solve);\nCG tol %g, max_iters %d, x0 = 0; medians of up to %d "
+         "repeats, a method is not repeated once one run took > %g s (runs = timed runs; the dense build costs p "
+         "M products in blocks of 256);\ntimes in s; total = setup + solve (linearisation and F are shared and "
+         "not included); residual = true ||F - (M + mu_a I) x|| / ||F|| with one extra M product\n",
+         N->normal_rhs ? "N(0, 1) per point" : "exp(-|x|^2/2) sin(pi (x_0 + k/2)) + 0.5 cos(pi x_{d-1}/2)", N->mu,
+         S->tol, S->max_iters, S->reps, N->rep_budget_s);
+  printf("%7s  %-12s %5s %4s %6s %9s %9s %9s %10s %10s  %s\n", "p", "method", "rank", "runs", "iters", "setup",
+         "solve", "total", "residual", "reported", "status");
+  for (int i = 0; i < nt; ++i) {
+    const int64_t W = net_width_for(d, K, targets[i]);
+    ps[i] = net_params(d, K, W);
+    network_case(S, N, d, K, W, n, false, &dense_t[i], &pcg_t[i]);
+  }
+  printf("\nspeed-up of Nystrom-PCG (rank 200) over dense on the network operator:\n");
+  for (int i = 0; i < nt; ++i)
+    printf("  p = %lld: %.1fx (%.3f s vs %.3f s)\n", (long long)ps[i], dense_t[i] / pcg_t[i], pcg_t[i], dense_t[i]);
+  fflush(stdout);
+  if (paper) {
+    printf("\n--paper: the paper's network (d = 3, outputs 2, L = 5, width 100, depth 3) at n = 20000; rank-200 "
+           "PCG only, one run; dense attempted with its defaults\n");
+    printf("%7s  %-12s %5s %4s %6s %9s %9s %9s %10s %10s  %s\n", "p", "method", "rank", "runs", "iters", "setup",
+           "solve", "total", "residual", "reported", "status");
+    network_case(S, N, 3, 2, 100, 20000, true, NULL, NULL);
+  }
+}
+
+static void explicit_section(setup *S, bool quick);
+
 int main(int argc, char **argv) {
   const char *backend_name = "cpu";
   setup S = {.tol = 1e-8, .mu = 1e-8, .reps = 3, .max_iters = 2000};
-  bool quick = false;
+  bool quick = false, network_only = false, no_network = false, paper = false;
+  net_opts N = {.mu = 1e-6, .normal_rhs = false, .rep_budget_s = 20.0};
   for (int i = 1; i < argc; ++i) {
     if (!strcmp(argv[i], "--backend") && i + 1 < argc) backend_name = argv[++i];
     else if (!strcmp(argv[i], "--reps") && i + 1 < argc) S.reps = atoi(argv[++i]);
@@ -373,13 +576,27 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--mu") && i + 1 < argc) S.mu = atof(argv[++i]);
     else if (!strcmp(argv[i], "--max-iters") && i + 1 < argc) S.max_iters = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--quick")) quick = true;
+    else if (!strcmp(argv[i], "--network-only")) network_only = true;
+    else if (!strcmp(argv[i], "--no-network")) no_network = true;
+    else if (!strcmp(argv[i], "--paper")) paper = true;
+    else if (!strcmp(argv[i], "--net-mu") && i + 1 < argc) N.mu = atof(argv[++i]);
+    else if (!strcmp(argv[i], "--rep-budget") && i + 1 < argc) N.rep_budget_s = atof(argv[++i]);
+    else if (!strcmp(argv[i], "--rhs") && i + 1 < argc && !strcmp(argv[i + 1], "smooth")) N.normal_rhs = false, ++i;
+    else if (!strcmp(argv[i], "--rhs") && i + 1 < argc && !strcmp(argv[i + 1], "normal")) N.normal_rhs = true, ++i;
     else {
-      fprintf(stderr, "usage: bench_solve [--backend NAME] [--reps R] [--tol T] [--mu MU] [--max-iters N] [--quick]\n");
+      fprintf(stderr, "usage: bench_solve [--backend NAME] [--reps R] [--tol T] [--mu MU] [--max-iters N] [--quick]\n"
+                      "                   [--network-only | --no-network] [--paper] [--net-mu MU] "
+                      "[--rhs smooth|normal] [--rep-budget S]\n");
       return 2;
     }
   }
+  if (network_only && no_network) {
+    fprintf(stderr, "bench_solve: --network-only and --no-network exclude each other\n");
+    return 2;
+  }
   if (S.reps < 1 || S.reps > 64) S.reps = 3;
   if (S.max_iters < 1) S.max_iters = 2000;
+  if (!(N.mu > 0.0)) N.mu = 1e-6;
   if (quick) S.reps = 1;
 
   npde_log_set_level(NPDE_LOG_ERROR); /* the status column reports non-convergence */
@@ -388,6 +605,16 @@ int main(int argc, char **argv) {
   CHECK(npde_backend_create(S.reg, backend_name, NULL, &S.be));
   printf("bench_solve: backend %s\n", npde_backend_describe(S.be));
   printf("openblas_get_config(): %s; %d threads\n", openblas_get_config(), openblas_get_num_threads());
+  if (!network_only) explicit_section(&S, quick);
+  if (!no_network) network_section(&S, &N, quick, paper);
+  npde_backend_destroy(&S.be);
+  npde_registry_destroy(&S.reg);
+  return 0;
+}
+
+/* The explicit-matrix and low-rank families (the header's first part). */
+static void explicit_section(setup *S_, bool quick) {
+  setup S = *S_;
   printf("(A + mu_a I) x = b, b ~ N(0, I), mu_a = %g lambda_max, CG tol %g (relative residual), max_iters %d, "
          "x0 = 0; medians of %d repeats;\ntimes in s (setup = Nystrom sketch and factorisation; total includes every "
          "operator product); residual = true ||b - (A + mu_a I) x|| / ||b||, reported = the solver's own (CG: recursive;\n"
@@ -452,7 +679,5 @@ int main(int argc, char **argv) {
     printf("  mu = %g: %.1fx (%.3f s vs %.3f s)\n", mu_main, dense5000[0] / pcg5000[0], pcg5000[0], dense5000[0]);
     printf("  mu = 1e-6: %.1fx (%.3f s vs %.3f s)\n", dense5000[1] / pcg5000[1], pcg5000[1], dense5000[1]);
   }
-  npde_backend_destroy(&S.be);
-  npde_registry_destroy(&S.reg);
-  return 0;
+  fflush(stdout);
 }

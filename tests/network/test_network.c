@@ -408,3 +408,42 @@ Test(network, test_network_config_errors_name_the_location) {
             npde_last_error());
   npde_config_destroy(&cfg);
 }
+
+/* V9: with x the CG solution of (M + mu I) x = F on the same points, the
+ * residual r = J x - f satisfies sum r^2 = sum f^2 - x^T J^T f - n mu |x|^2. */
+Test(network, test_network_residual_identity_with_the_cg_solution) {
+  npde_network *net = make_net(SMALL, 2);
+  int64_t n = 300, K = 2, p = npde_network_n_params(net);
+  dvec th = init_theta(net, 6), X = dv_new(n, 2), f = dv_new(n, K), F = dv_new(p, 1), x = dv_new(p, 1),
+       r = dv_new(n, K);
+  fill_points(&X, 2, false);
+  for (int64_t i = 0; i < n * K; ++i) f.h[i] = 2 * urand() - 1;
+  dv_up(&f);
+  npde_mat t = dv_mat(&th), xm = dv_mat(&X), fm = dv_mat(&f), Fm = dv_mat(&F), sol = dv_mat(&x), rm = dv_mat(&r);
+  npde_linearization *lin;
+  cr_assert_eq(npde_linearization_create(net, &t, &xm, &lin), NPDE_OK, "%s", npde_last_error());
+  cr_assert_eq(npde_linearization_vjp(lin, &fm, 1.0 / (double)n, 0.0, &Fm), NPDE_OK, "%s", npde_last_error());
+  npde_config *node;
+  cr_assert_eq(npde_config_load_string("{type: cg, tol: 1e-13, max_iters: 20000}", "cg.yaml", &node), NPDE_OK);
+  npde_linsolver *cg;
+  cr_assert_eq(npde_linsolver_create(reg, NULL, node, be, &cg), NPDE_OK, "%s", npde_last_error());
+  npde_linop M = npde_linearization_operator(lin);
+  const double mu = 1e-3;
+  npde_solve_stats st = {.struct_size = sizeof st};
+  cr_assert_eq(npde_backend_fill(be, &sol, 0.0), NPDE_OK);
+  cr_assert_eq(npde_linsolver_solve(cg, &M, mu, NULL, &Fm, &sol, &st), NPDE_OK, "%s", npde_last_error());
+  cr_assert_eq(npde_linearization_jvp(lin, &sol, &rm), NPDE_OK);
+  dv_down(&r); dv_down(&x); dv_down(&F);
+  double rr = 0, ff = 0, xJf = 0, xx = 0;
+  for (int64_t i = 0; i < n * K; ++i) { double ri = r.h[i] - f.h[i]; rr += ri * ri; ff += f.h[i] * f.h[i]; }
+  for (int64_t i = 0; i < p; ++i) { xJf += x.h[i] * F.h[i] * (double)n; xx += x.h[i] * x.h[i]; }
+  double identity = ff - xJf - (double)n * mu * xx;
+  cr_log_info("V9: sum r^2 = %.12g, identity %.12g (CG %lld iterations)", rr, identity, (long long)st.iterations);
+  cr_expect(fabs(rr - identity) <= 1e-8 * ff, "sum r^2 = %.15g, identity gives %.15g", rr, identity);
+  cr_expect(rr < ff, "the fit must explain part of f");
+  npde_linsolver_destroy(&cg);
+  npde_config_destroy(&node);
+  npde_linearization_destroy(&lin);
+  dv_free(&th); dv_free(&X); dv_free(&f); dv_free(&F); dv_free(&x); dv_free(&r);
+  npde_network_destroy(&net);
+}
