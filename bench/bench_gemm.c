@@ -16,30 +16,8 @@
 
 #include "npde/npde.h"
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-  qsort(v, (size_t)n, sizeof *v, cmp_double);
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-#define CHECK(call)                                                              \
-  do {                                                                           \
-    npde_status st_ = (call);                                                    \
-    if (st_ != NPDE_OK) {                                                        \
-      fprintf(stderr, "bench_gemm: %s: %s\n", #call, npde_last_error());         \
-      exit(1);                                                                   \
-    }                                                                            \
-  } while (0)
+#define BENCH_NAME "bench_gemm"
+#include "bench_util.h"
 
 typedef struct shape {
   const char *label;

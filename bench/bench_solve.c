@@ -66,32 +66,15 @@
 
 #include "npde/npde.h"
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#define BENCH_NAME "bench_solve"
+#include "bench_util.h"
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-static double median(const double *v, int n) {
+/* Median of v[0..n) without reordering v (n <= 64). */
+static double median_kept(const double *v, int n) {
   double tmp[64];
   memcpy(tmp, v, (size_t)n * sizeof *v);
-  qsort(tmp, (size_t)n, sizeof *tmp, cmp_double);
-  return n % 2 ? tmp[n / 2] : 0.5 * (tmp[n / 2 - 1] + tmp[n / 2]);
+  return median(tmp, n);
 }
-
-#define CHECK(call)                                                                                          \
-  do {                                                                                                       \
-    npde_status st_ = (call);                                                                                \
-    if (st_ < 0) {                                                                                           \
-      fprintf(stderr, "bench_solve: %s: %s\n", #call, npde_last_error());                                    \
-      exit(1);                                                                                               \
-    }                                                                                                        \
-  } while (0)
 
 /* ------------------------------------------------------------ operators */
 
@@ -284,8 +267,8 @@ static result run_ex(setup *S, method m, int64_t rank, const npde_linop *A, doub
   }
   r.runs = done;
   if (r.status >= 0) {
-    r.setup_s = median(ts, done), r.solve_s = median(tv, done), r.total_s = median(tt, done);
-    r.iters = median(it, done), r.products = median(pr, done);
+    r.setup_s = median_kept(ts, done), r.solve_s = median_kept(tv, done), r.total_s = median_kept(tt, done);
+    r.iters = median_kept(it, done), r.products = median_kept(pr, done);
     r.residual = true_residual(S, A, *shift, b, x, tmp);
   }
   npde_precond_destroy(&pc);
@@ -470,7 +453,7 @@ static void network_case(setup *S, const net_opts *N, int64_t d, int64_t K, int6
     CHECK(A.matvec(A.ctx, &x, &t));
     tmv[i] = now() - t0;
   }
-  const double t_mv = median(tmv, nmv);
+  const double t_mv = median_kept(tmv, nmv);
 
   printf("\n%7lld  network d = %lld, outputs %lld, sinusoidal L = %d + mlp %d x %lld swish, dirichlet: p = %lld, "
          "n = %lld points\n", (long long)p, (long long)d, (long long)K, NET_L, NET_DEPTH, (long long)W, (long long)p,
