@@ -9,7 +9,7 @@
 #include "npde/npde_pipeline.h"
 #include "stage_impl.h"
 
-static const npde__stage *const stages[] = {&npde__stage_probe, &npde__stage_fit};
+static const npde__stage *const stages[] = {&npde__stage_probe, &npde__stage_fit, &npde__stage_evolve};
 #define N_STAGES (sizeof stages / sizeof stages[0])
 
 const npde__stage *npde__stage_find(const char *name) {
@@ -284,6 +284,11 @@ const npde_config *npde_pipeline_config(const npde_pipeline *pl) { return pl ? p
 /* The pde, the network and its initial parameters, when the config names them. */
 static npde_status create_components(npde_pipeline *pl, npde__run_state *rs) {
   const npde_config *pde = npde_config_get(pl->cfg, "pde"), *net = npde_config_get(pl->cfg, "network");
+  const npde_config *ls = npde_config_get(pl->cfg, "linsolver"), *pc = npde_config_get(pl->cfg, "precond"),
+                    *in = npde_config_get(pl->cfg, "integrator");
+  if (ls && !npde__config_is_null(ls)) NPDE_TRY(npde_linsolver_create(pl->reg, NULL, ls, rs->backend, &rs->linsolver));
+  if (pc && !npde__config_is_null(pc)) NPDE_TRY(npde_precond_create(pl->reg, NULL, pc, rs->backend, &rs->precond));
+  if (in && !npde__config_is_null(in)) NPDE_TRY(npde_integrator_create(pl->reg, NULL, in, rs->backend, &rs->integrator));
   if (pde && !npde__config_is_null(pde)) NPDE_TRY(npde_pde_create(pl->reg, NULL, pde, &rs->pde));
   if (!net || npde__config_is_null(net)) return NPDE_OK;
   if (!rs->pde)
@@ -331,6 +336,9 @@ npde_status npde_pipeline_run(npde_pipeline *pl) {
   rs->theta = NULL;
   npde_network_destroy(&rs->net);
   npde_pde_destroy(&rs->pde);
+  npde_integrator_destroy(&rs->integrator);
+  npde_precond_destroy(&rs->precond);
+  npde_linsolver_destroy(&rs->linsolver);
   npde_backend_destroy(&rs->backend);
   return st;
 }

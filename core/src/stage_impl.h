@@ -6,6 +6,7 @@
 #include "npde/npde_network.h"
 #include "npde/npde_pde.h"
 #include "npde/npde_pipeline.h"
+#include "npde/npde_solvers.h"
 #include "npde/plugin/npde_plugin.h"
 
 /* The Philox streams of the core's random draws: every consumer has its own,
@@ -15,7 +16,9 @@ enum {
   NPDE__STREAM_PROBE = 0x7f000000,
   NPDE__STREAM_FIT = 0x7f010000,  /* + fit index: Adam batches */
   NPDE__STREAM_HEAD = 0x7f020000, /* + fit index: head-tuning points */
-  NPDE__STREAM_EVAL = 0x7f030000  /* held-out evaluation points */
+  NPDE__STREAM_EVAL = 0x7f030000,  /* held-out evaluation points */
+  NPDE__STREAM_EVOLVE = 0x7f040000, /* evolve: samples per step attempt */
+  NPDE__STREAM_SKETCH = 0x7f050000  /* evolve: Nystrom test matrices */
 };
 
 #define NPDE__MAX_METRICS 64
@@ -30,6 +33,9 @@ typedef struct npde__run_state {
   npde_pde *pde;       /* NULL without `pde:` */
   npde_network *net;   /* NULL without `network:` */
   void *theta;         /* the network's parameters (backend memory, p values) */
+  npde_linsolver *linsolver;   /* NULL without `linsolver:` */
+  npde_precond *precond;       /* NULL without `precond:` */
+  npde_integrator *integrator; /* NULL without `integrator:` */
   int64_t n_fits;      /* fits run so far (each draws from its own stream) */
   /* named figures the stages report (last value wins) */
   char metric_names[NPDE__MAX_METRICS][48];
@@ -50,6 +56,7 @@ typedef struct npde__stage {
 
 extern const npde__stage npde__stage_probe;
 extern const npde__stage npde__stage_fit;
+extern const npde__stage npde__stage_evolve;
 
 /* The schema of the `network:` node (network.c). */
 const npde_param_spec *npde__network_params(void);

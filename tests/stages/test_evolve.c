@@ -1,0 +1,86 @@
+/* The evolve stage end to end: advection from a fitted initial condition,
+ * against the exact translation; reproducibility; configuration errors. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <string.h>
+
+#include "npde/npde.h"
+
+static npde_registry *reg;
+
+static void setup(void) {
+  npde_log_set_level(NPDE_LOG_WARN);
+  cr_assert_eq(npde_registry_create(&reg), NPDE_OK);
+  cr_assert_eq(npde_registry_load_defaults(reg), NPDE_OK, "%s", npde_last_error());
+}
+static void teardown(void) { npde_registry_destroy(&reg); }
+TestSuite(evolve, .init = setup, .fini = teardown, .timeout = 240);
+
+/* The scaled-down configuration of spec 10 (V17): k = 32, L = 3, n = 2000,
+ * rank 50, CG 1e-8 / 500, rk23 rtol 1e-3, Adam 3000 with head tuning. */
+#define ADVECTION(evolve)                                                                          \
+  "seed: 0\n"                                                                                      \
+  "pde: {type: advection, dim: 2}\n"                                                               \
+  "network:\n"                                                                                     \
+  "  envelope: dirichlet\n"                                                                        \
+  "  layers: [{type: sinusoidal, frequencies: 3}, {type: mlp, width: 32, depth: 3}]\n"            \
+  "samples: {n: 2000}\n"                                                                           \
+  "linsolver: {type: cg, tol: 1e-8, max_iters: 500}\n"                                             \
+  "precond: {type: nystrom, rank: 50, mu: 1e-6}\n"                                                 \
+  "integrator: {type: rk23, rtol: 1e-3}\n"                                                         \
+  "stages:\n"                                                                                      \
+  "  - fit: {epochs: 3000, lr: 1e-3, batch: 1000, head_points: 20000, eval_points: 4000}\n"        \
+  "  - " evolve "\n"
+
+static npde_pipeline *run(const char *yaml, npde_status expect) {
+  npde_config *cfg;
+  cr_assert_eq(npde_config_load_string(yaml, "evolve.yaml", &cfg), NPDE_OK, "%s", npde_last_error());
+  npde_pipeline *pl;
+  cr_assert_eq(npde_pipeline_create(reg, cfg, &pl), NPDE_OK, "%s", npde_last_error());
+  npde_config_destroy(&cfg);
+  npde_status st = npde_pipeline_run(pl);
+  cr_assert_eq(st, expect, "run: %d (%s)", st, npde_last_error());
+  return pl;
+}
+
+static double metric(npde_pipeline *pl, const char *name) {
+  double v = NAN;
+  cr_assert_eq(npde_pipeline_metric(pl, name, &v), NPDE_OK, "%s", npde_last_error());
+  return v;
+}
+
+Test(evolve, test_evolve_advection_tracks_the_exact_translation) {
+  npde_pipeline *pl = run(ADVECTION("evolve: {t_end: 0.1, snapshots: [0.05], eval_points: 4000}"), NPDE_OK);
+  double fit = metric(pl, "fit.rel_error"), err = metric(pl, "evolve.rel_error"), t = metric(pl, "evolve.t");
+  cr_log_info("advection: fit error %g, error at t = %g: %g, %g accepted steps, %g CG iterations", fit, t, err,
+              metric(pl, "evolve.accepted"), metric(pl, "evolve.cg_iterations"));
+  cr_expect_eq(t, 0.1, "the last output time is hit exactly: %.17g", t);
+  cr_expect_lt(err, 5e-2, "relative L2 error %g at t = 0.1 (fit error %g)", err, fit);
+  /* a wrong evolution (a frozen network, the wrong direction) is O(1) off: the
+   * pulse (s = 0.05) moves by 0.14 */
+  cr_expect_lt(err, 4 * fit, "the evolution keeps the error near the fit's: %g vs %g", err, fit);
+  cr_expect_gt(metric(pl, "evolve.accepted"), 0.0);
+  npde_pipeline_destroy(&pl);
+}
+
+Test(evolve, test_evolve_is_reproducible) {
+  npde_pipeline *a = run(ADVECTION("evolve: {t_end: 0.02, eval_points: 2000}"), NPDE_OK);
+  npde_pipeline *b = run(ADVECTION("evolve: {t_end: 0.02, eval_points: 2000}"), NPDE_OK);
+  cr_expect_eq(metric(a, "evolve.rel_error"), metric(b, "evolve.rel_error"), "same config and seed, same numbers");
+  cr_expect_eq(metric(a, "evolve.cg_iterations"), metric(b, "evolve.cg_iterations"));
+  npde_pipeline_destroy(&a);
+  npde_pipeline_destroy(&b);
+}
+
+Test(evolve, test_evolve_needs_a_solver_and_an_integrator) {
+  npde_config *cfg;
+  cr_assert_eq(npde_config_load_string("pde: {type: heat}\nnetwork: {layers: [{type: mlp, width: 4}]}\n"
+                                       "stages: [{evolve: {t_end: 1}}]\n", "e.yaml", &cfg), NPDE_OK);
+  npde_pipeline *pl;
+  cr_assert_eq(npde_pipeline_create(reg, cfg, &pl), NPDE_OK, "%s", npde_last_error());
+  cr_expect_eq(npde_pipeline_run(pl), NPDE_ERR_CONFIG);
+  cr_expect(strstr(npde_last_error(), "e.yaml:3:19:") && strstr(npde_last_error(), "needs a 'linsolver:'"), "%s",
+            npde_last_error());
+  npde_pipeline_destroy(&pl);
+  npde_config_destroy(&cfg);
+}
