@@ -172,3 +172,21 @@ void *th_get_proc(const void *handle, const char *name) {
   const npde_ops_common *ops = info->desc->ops;
   return ops->get_proc ? ops->get_proc(name) : NULL;
 }
+
+npde_linsolver *th_linsolver(const th_env *e, const char *yaml) {
+  npde_config *cfg = NULL;
+  npde_linsolver *ls = NULL;
+  OK(npde_config_load_string(yaml, "<test>", &cfg));
+  OK(npde_linsolver_create(e->reg, NULL, cfg, e->be, &ls));
+  npde_config_destroy(&cfg);
+  return ls;
+}
+
+npde_precond *th_precond(const th_env *e, const char *yaml) {
+  npde_config *cfg = NULL;
+  npde_precond *pc = NULL;
+  OK(npde_config_load_string(yaml, "<test>", &cfg));
+  OK(npde_precond_create(e->reg, NULL, cfg, e->be, &pc));
+  npde_config_destroy(&cfg);
+  return pc;
+}

@@ -17,6 +17,18 @@ typedef struct th_env {
 void th_env_init(th_env *e);
 void th_env_fini(th_env *e);
 
+/* Assert an npde call succeeded, with its status and message. */
+#define OK(call)                                                                                            \
+  do {                                                                                                      \
+    npde_status st_ = (call);                                                                               \
+    cr_assert_eq(st_, NPDE_OK, "%s returned %d (%s): %s", #call, (int)st_, npde_status_str(st_),            \
+                 npde_last_error());                                                                        \
+  } while (0)
+
+/* A linsolver / precond from YAML text, on the environment's backend. */
+npde_linsolver *th_linsolver(const th_env *e, const char *yaml);
+npde_precond *th_precond(const th_env *e, const char *yaml);
+
 /* xorshift64* with Box-Muller; deterministic per seed. */
 typedef struct th_rng {
   uint64_t s;

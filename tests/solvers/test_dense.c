@@ -10,26 +10,12 @@
 
 #include "helpers.h"
 
-#define OK(call)                                                                                            \
-  do {                                                                                                      \
-    npde_status st_ = (call);                                                                               \
-    cr_assert_eq(st_, NPDE_OK, "%s returned %d (%s): %s", #call, (int)st_, npde_status_str(st_),            \
-                 npde_last_error());                                                                        \
-  } while (0)
-
 static th_env env;
 static void setup(void) { th_env_init(&env); }
 static void teardown(void) { th_env_fini(&env); }
 TestSuite(dense, .init = setup, .fini = teardown);
 
-static npde_linsolver *make_solver(const char *yaml) {
-  npde_config *cfg = NULL;
-  npde_linsolver *ls = NULL;
-  OK(npde_config_load_string(yaml, "<test>", &cfg));
-  OK(npde_linsolver_create(env.reg, NULL, cfg, env.be, &ls));
-  npde_config_destroy(&cfg);
-  return ls;
-}
+static npde_linsolver *make_solver(const char *yaml) { return th_linsolver(&env, yaml); }
 
 static double *spectrum_matrix(uint64_t seed, int64_t n, const double *lambda) {
   th_rng r = {seed};

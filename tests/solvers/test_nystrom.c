@@ -12,35 +12,14 @@
 #include "helpers.h"
 #include "npde_nystrom.h"
 
-#define OK(call)                                                                                            \
-  do {                                                                                                      \
-    npde_status st_ = (call);                                                                               \
-    cr_assert_eq(st_, NPDE_OK, "%s returned %d (%s): %s", #call, (int)st_, npde_status_str(st_),            \
-                 npde_last_error());                                                                        \
-  } while (0)
-
 static th_env env;
 static void setup(void) { th_env_init(&env); }
 static void teardown(void) { th_env_fini(&env); }
 TestSuite(nystrom, .init = setup, .fini = teardown);
 
-static npde_precond *make_precond(const char *yaml) {
-  npde_config *cfg = NULL;
-  npde_precond *pc = NULL;
-  OK(npde_config_load_string(yaml, "<test>", &cfg));
-  OK(npde_precond_create(env.reg, NULL, cfg, env.be, &pc));
-  npde_config_destroy(&cfg);
-  return pc;
-}
+static npde_precond *make_precond(const char *yaml) { return th_precond(&env, yaml); }
 
-static npde_linsolver *make_solver(const char *yaml) {
-  npde_config *cfg = NULL;
-  npde_linsolver *ls = NULL;
-  OK(npde_config_load_string(yaml, "<test>", &cfg));
-  OK(npde_linsolver_create(env.reg, NULL, cfg, env.be, &ls));
-  npde_config_destroy(&cfg);
-  return ls;
-}
+static npde_linsolver *make_solver(const char *yaml) { return th_linsolver(&env, yaml); }
 
 static npde_precond_info new_info(void) { return (npde_precond_info){.struct_size = sizeof(npde_precond_info)}; }
 
