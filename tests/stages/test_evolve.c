@@ -17,8 +17,10 @@ static void teardown(void) { npde_registry_destroy(&reg); }
 TestSuite(evolve, .init = setup, .fini = teardown, .timeout = 240);
 
 /* The scaled-down configuration of spec 10 (V17): k = 32, L = 3, n = 2000,
- * rank 50, CG 1e-8 / 500, rk23 rtol 1e-3, Adam 3000 with head tuning. */
-#define ADVECTION(evolve)                                                                          \
+ * rank 50, CG 1e-8 / 500, rk23 rtol 1e-3, Adam with head tuning; mu = 1e-8
+ * relative as the reference code's advection script (1e-6 over-regularises:
+ * 2.8e-2 instead of 7e-3 at t = 0.1). */
+#define ADVECTION(fit, evolve)                                                                     \
   "seed: 0\n"                                                                                      \
   "pde: {type: advection, dim: 2}\n"                                                               \
   "network:\n"                                                                                     \
@@ -26,10 +28,10 @@ TestSuite(evolve, .init = setup, .fini = teardown, .timeout = 240);
   "  layers: [{type: sinusoidal, frequencies: 3}, {type: mlp, width: 32, depth: 3}]\n"            \
   "samples: {n: 2000}\n"                                                                           \
   "linsolver: {type: cg, tol: 1e-8, max_iters: 500}\n"                                             \
-  "precond: {type: nystrom, rank: 50, mu: 1e-6}\n"                                                 \
+  "precond: {type: nystrom, rank: 50, mu: 1e-8}\n"                                                 \
   "integrator: {type: rk23, rtol: 1e-3}\n"                                                         \
   "stages:\n"                                                                                      \
-  "  - fit: {epochs: 3000, lr: 1e-3, batch: 1000, head_points: 20000, eval_points: 4000}\n"        \
+  "  - fit: {" fit ", batch: 1000, head_points: 20000, eval_points: 4000}\n"                       \
   "  - " evolve "\n"
 
 static npde_pipeline *run(const char *yaml, npde_status expect) {
@@ -50,12 +52,14 @@ static double metric(npde_pipeline *pl, const char *name) {
 }
 
 Test(evolve, test_evolve_advection_tracks_the_exact_translation) {
-  npde_pipeline *pl = run(ADVECTION("evolve: {t_end: 0.1, snapshots: [0.05], eval_points: 4000}"), NPDE_OK);
+  npde_pipeline *pl = run(ADVECTION("epochs: 8000, lr: 3e-3, decay: cosine",
+                                    "evolve: {t_end: 0.1, snapshots: [0.05], eval_points: 4000}"),
+                          NPDE_OK);
   double fit = metric(pl, "fit.rel_error"), err = metric(pl, "evolve.rel_error"), t = metric(pl, "evolve.t");
   cr_log_info("advection: fit error %g, error at t = %g: %g, %g accepted steps, %g CG iterations", fit, t, err,
               metric(pl, "evolve.accepted"), metric(pl, "evolve.cg_iterations"));
   cr_expect_eq(t, 0.1, "the last output time is hit exactly: %.17g", t);
-  cr_expect_lt(err, 5e-2, "relative L2 error %g at t = 0.1 (fit error %g)", err, fit);
+  cr_expect_lt(err, 2e-2, "relative L2 error %g at t = 0.1 (fit error %g)", err, fit);
   /* a wrong evolution (a frozen network, the wrong direction) is O(1) off: the
    * pulse (s = 0.05) moves by 0.14 */
   cr_expect_lt(err, 4 * fit, "the evolution keeps the error near the fit's: %g vs %g", err, fit);
@@ -64,8 +68,8 @@ Test(evolve, test_evolve_advection_tracks_the_exact_translation) {
 }
 
 Test(evolve, test_evolve_is_reproducible) {
-  npde_pipeline *a = run(ADVECTION("evolve: {t_end: 0.02, eval_points: 2000}"), NPDE_OK);
-  npde_pipeline *b = run(ADVECTION("evolve: {t_end: 0.02, eval_points: 2000}"), NPDE_OK);
+  npde_pipeline *a = run(ADVECTION("epochs: 500", "evolve: {t_end: 0.02, eval_points: 2000}"), NPDE_OK);
+  npde_pipeline *b = run(ADVECTION("epochs: 500", "evolve: {t_end: 0.02, eval_points: 2000}"), NPDE_OK);
   cr_expect_eq(metric(a, "evolve.rel_error"), metric(b, "evolve.rel_error"), "same config and seed, same numbers");
   cr_expect_eq(metric(a, "evolve.cg_iterations"), metric(b, "evolve.cg_iterations"));
   npde_pipeline_destroy(&a);
