@@ -51,7 +51,7 @@ struct npde_network {
   bool envelope;
   branch *br;
   /* scratch, grown on demand, reused across calls */
-  dbuf acts[2], tan[2], cot[2], work, head, ones, bdev, vt, gt, jets[6], xhost, bhost;
+  dbuf acts[2], tan[2], cot[2], work, head, ones, bdev, vt, gt, jets[6], xhost, bhost, envhost;
   int64_t mb; /* tangent block size for the chunk */
 };
 
@@ -123,9 +123,12 @@ static npde_status points_to_host(npde_network *net, const npde_mat *Xc, double 
   NPDE_TRY(reserve_host(&net->xhost, (size_t)(nc * d) * (sizeof(double) + es)));
   double *x = net->xhost.ptr;
   char *raw = (char *)net->xhost.ptr + (size_t)(nc * d) * sizeof(double);
-  for (int64_t i = 0; i < nc; ++i)
-    NPDE_TRY(npde_backend_download(net->be, raw + (size_t)(i * d) * es, (char *)Xc->data + (size_t)(i * Xc->ld) * es,
-                                   (size_t)d * es));
+  if (Xc->ld == d) /* contiguous rows: one transfer (each download synchronises) */
+    NPDE_TRY(npde_backend_download(net->be, raw, Xc->data, (size_t)(nc * d) * es));
+  else
+    for (int64_t i = 0; i < nc; ++i)
+      NPDE_TRY(npde_backend_download(net->be, raw + (size_t)(i * d) * es,
+                                     (char *)Xc->data + (size_t)(i * Xc->ld) * es, (size_t)d * es));
   for (int64_t e = 0; e < nc * d; ++e)
     x[e] = net->dtype == NPDE_F64 ? ((double *)raw)[e] : (double)((float *)raw)[e];
   *out = x;
@@ -146,12 +149,9 @@ static npde_status envelope_device(npde_network *net, const npde_mat *Xc, void *
   int64_t nc = Xc->rows;
   double *x;
   NPDE_TRY(points_to_host(net, Xc, &x));
-  double *b = malloc((size_t)(nc ? nc : 1) * sizeof *b);
-  if (!b) return NPDE_ERROR(NPDE_ERR_NOMEM, "network: out of memory");
-  envelope_values(net, x, nc, b);
-  npde_status st = upload_values(net, dst, b, nc);
-  free(b);
-  return st;
+  NPDE_TRY(reserve_host(&net->envhost, (size_t)(nc ? nc : 1) * sizeof(double)));
+  envelope_values(net, x, nc, net->envhost.ptr);
+  return upload_values(net, dst, net->envhost.ptr, nc);
 }
 
 /* Scratch for chunks of nc points and tangent blocks of m. */
@@ -202,6 +202,7 @@ void npde_network_destroy(npde_network **netp) {
   for (size_t i = 0; i < sizeof dev / sizeof dev[0]; ++i) npde_backend_free(net->be, dev[i]->ptr);
   free(net->xhost.ptr);
   free(net->bhost.ptr);
+  free(net->envhost.ptr);
   free(net);
   *netp = NULL;
 }

@@ -7,7 +7,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "npde/npde_log.h"
 #include "npde/npde_philox.h"
@@ -37,6 +36,7 @@ typedef struct evolve_ctx {
   double mu;
   npde_jet_order order;
   void *x, *f;                 /* backend: samples (n x d), f (n x K) */
+  void *rhs;                   /* backend: F, the right-hand side of the solve (p) */
   double *xh, *val, *grad, *sec, *fh; /* host jets and f */
   npde_linearization *lin;
   int64_t attempt, rhs_evals, cg_last, cg_total;
@@ -79,15 +79,12 @@ static npde_status evolve_rhs(void *ctx, double t, const npde_mat *y, npde_mat *
   }
   c->mu_last = shift;
   ++c->rhs_evals;
-  /* solve in place: F is the right-hand side, theta_dot starts from 0 (spec 4.4) */
-  void *b = NULL;
-  NPDE_TRY(npde_backend_alloc(c->be, (size_t)c->p * sizeof(double), &b));
-  npde_mat B = npde_mat_view(b, NPDE_F64, c->p, 1);
+  /* F moves to its own buffer; theta_dot starts from 0 (spec 4.4) */
+  npde_mat B = npde_mat_view(c->rhs, NPDE_F64, c->p, 1);
   npde_status st = npde_backend_copy(c->be, dydt, &B);
   if (st == NPDE_OK) st = npde_backend_fill(c->be, dydt, 0.0);
   npde_solve_stats ss = {.struct_size = sizeof ss};
   if (st == NPDE_OK) st = npde_linsolver_solve(c->ls, &M, shift, c->pc, &B, dydt, &ss);
-  npde_backend_free(c->be, b);
   c->cg_last = ss.iterations;
   c->cg_total += ss.iterations;
   if (st == NPDE_NOT_CONVERGED) {
@@ -99,16 +96,11 @@ static npde_status evolve_rhs(void *ctx, double t, const npde_mat *y, npde_mat *
   return st;
 }
 
-static double now_seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static npde_status evolve_after_step(void *ctx, double t, npde_mat *y, double h_next) {
   evolve_ctx *c = ctx;
   (void)y;
-  double now = now_seconds();
+  double now = npde__now_seconds();
   if (now - c->last_log >= c->log_every || t >= c->t_end) {
     double frac = c->t_end > 0 ? t / c->t_end : 1.0, el = now - c->t0;
     npde_log(NPDE_LOG_INFO, "evolve: t %.4g/%.4g  h %.2e  CG %lld it  mu_a %.2e  lambda_max %.3e  %.1f s, ~%.0f s left",
@@ -121,18 +113,13 @@ static npde_status evolve_after_step(void *ctx, double t, npde_mat *y, double h_
 
 /* sqrt(sum (N - u)^2 / sum u^2) against the exact solution at time t. */
 static npde_status exact_error(evolve_ctx *c, double t, int64_t n, double *err) {
-  void *x = NULL, *u = NULL;
   double *xh = malloc((size_t)(n * c->d) * sizeof *xh), *uh = malloc((size_t)(n * c->K) * sizeof *uh),
          *eh = malloc((size_t)(n * c->K) * sizeof *eh);
+  npde__heldout h = {.be = c->be};
   npde_status st = xh && uh && eh ? NPDE_OK : NPDE_ERROR(NPDE_ERR_NOMEM, "evolve: out of memory");
-  if (st == NPDE_OK) st = npde_backend_alloc(c->be, (size_t)(n * c->d) * sizeof(double), &x);
-  if (st == NPDE_OK) st = npde_backend_alloc(c->be, (size_t)(n * c->K) * sizeof(double), &u);
-  npde_mat X = npde_mat_view(x, NPDE_F64, n, c->d), U = npde_mat_view(u, NPDE_F64, n, c->K),
-           th = npde_mat_view(c->rs->theta, NPDE_F64, c->p, 1);
-  if (st == NPDE_OK) st = npde_backend_rng_uniform(c->be, c->rs->seed, NPDE__STREAM_EVAL, 0, -1.0, 1.0, &X);
-  if (st == NPDE_OK) st = npde_network_eval(c->net, &th, &X, &U);
-  if (st == NPDE_OK) st = npde_backend_download(c->be, xh, x, (size_t)(n * c->d) * sizeof(double));
-  if (st == NPDE_OK) st = npde_backend_download(c->be, uh, u, (size_t)(n * c->K) * sizeof(double));
+  if (st == NPDE_OK) st = npde__heldout_eval(c->rs, n, &h);
+  if (st == NPDE_OK) st = npde_backend_download(c->be, xh, h.x, (size_t)(n * c->d) * sizeof(double));
+  if (st == NPDE_OK) st = npde_backend_download(c->be, uh, h.u, (size_t)(n * c->K) * sizeof(double));
   if (st == NPDE_OK) st = npde_pde_exact(c->rs->pde, t, xh, n, eh);
   double num = 0, den = 0;
   for (int64_t i = 0; st == NPDE_OK && i < n * c->K; ++i) {
@@ -140,8 +127,7 @@ static npde_status exact_error(evolve_ctx *c, double t, int64_t n, double *err) 
     den += eh[i] * eh[i];
   }
   *err = den > 0 ? sqrt(num / den) : sqrt(num);
-  npde_backend_free(c->be, x);
-  npde_backend_free(c->be, u);
+  npde__heldout_free(&h);
   free(xh);
   free(uh);
   free(eh);
@@ -210,6 +196,7 @@ static npde_status evolve_run(npde__run_state *rs, const npde_config *params) {
   if (info.order == NPDE_JET_HESSIAN) s = c.d * c.d;
   npde_status st = npde_backend_alloc(c.be, (size_t)(n * c.d) * sizeof(double), &c.x);
   if (st == NPDE_OK) st = npde_backend_alloc(c.be, (size_t)(n * c.K) * sizeof(double), &c.f);
+  if (st == NPDE_OK) st = npde_backend_alloc(c.be, (size_t)c.p * sizeof(double), &c.rhs);
   c.xh = malloc((size_t)(n * c.d) * sizeof(double));
   c.val = malloc((size_t)(n * c.K) * sizeof(double));
   c.grad = malloc((size_t)(n * c.K * c.d) * sizeof(double));
@@ -225,7 +212,7 @@ static npde_status evolve_run(npde__run_state *rs, const npde_config *params) {
                   .after_step = evolve_after_step, .ctx = &c};
   output_ctx oc = {.c = &c, .eval_points = eval_points};
   npde_integrate_stats is = {.struct_size = sizeof is};
-  c.t0 = c.last_log = now_seconds();
+  c.t0 = c.last_log = npde__now_seconds();
   if (st == NPDE_OK) {
     npde_log(NPDE_LOG_INFO, "evolve: to t = %g with %lld samples per step attempt, %lld parameters", t_end,
              (long long)n, (long long)c.p);
@@ -233,7 +220,7 @@ static npde_status evolve_run(npde__run_state *rs, const npde_config *params) {
   }
   if (st == NPDE_OK) {
     npde_log(NPDE_LOG_INFO, "evolve: done in %.1f s: %lld accepted and %lld rejected steps, %lld RHS evaluations, "
-             "%lld CG iterations", now_seconds() - c.t0, (long long)is.accepted, (long long)is.rejected,
+             "%lld CG iterations", npde__now_seconds() - c.t0, (long long)is.accepted, (long long)is.rejected,
              (long long)is.rhs_evals, (long long)c.cg_total);
     npde__metric(rs, "evolve.accepted", (double)is.accepted);
     npde__metric(rs, "evolve.rejected", (double)is.rejected);
@@ -247,6 +234,7 @@ static npde_status evolve_run(npde__run_state *rs, const npde_config *params) {
   npde_backend_free(c.be, y);
   npde_backend_free(c.be, c.x);
   npde_backend_free(c.be, c.f);
+  npde_backend_free(c.be, c.rhs);
   free(c.xh);
   free(c.val);
   free(c.grad);

@@ -8,7 +8,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "npde/npde_log.h"
 #include "npde/npde_philox.h"
@@ -43,11 +42,6 @@ static const npde_param_spec fit_params[] = {
     {0},
 };
 
-static double now_seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 typedef struct fit_ctx {
   npde__run_state *rs;
@@ -85,22 +79,18 @@ static npde_status target_values(fit_ctx *c, const npde_mat *X, npde_mat *U) {
 
 /* sqrt(sum (N - u)^2 / sum u^2) over n held-out points and every output. */
 static npde_status relative_error(fit_ctx *c, int64_t n, double *err) {
-  void *x = NULL, *u = NULL, *v = NULL;
-  npde_status st = npde_backend_alloc(c->be, (size_t)(n * c->d) * sizeof(double), &x);
+  npde__heldout h;
+  void *u = NULL;
+  npde_status st = npde__heldout_eval(c->rs, n, &h); /* h.U: the network */
   if (st == NPDE_OK) st = npde_backend_alloc(c->be, (size_t)(n * c->K) * sizeof(double), &u);
-  if (st == NPDE_OK) st = npde_backend_alloc(c->be, (size_t)(n * c->K) * sizeof(double), &v);
-  npde_mat X = npde_mat_view(x, NPDE_F64, n, c->d), U = npde_mat_view(u, NPDE_F64, n, c->K),
-           V = npde_mat_view(v, NPDE_F64, n, c->K), t = npde_mat_view(c->rs->theta, NPDE_F64, c->p, 1);
+  npde_mat U = npde_mat_view(u, NPDE_F64, n, c->K);
   double diff = 0, ref = 0;
-  if (st == NPDE_OK) st = npde_backend_rng_uniform(c->be, c->rs->seed, NPDE__STREAM_EVAL, 0, -1.0, 1.0, &X);
-  if (st == NPDE_OK) st = target_values(c, &X, &U);
-  if (st == NPDE_OK) st = npde_network_eval(c->net, &t, &X, &V);
+  if (st == NPDE_OK) st = target_values(c, &h.X, &U);
   if (st == NPDE_OK) st = npde_backend_nrm2(c->be, &U, &ref);
-  if (st == NPDE_OK) st = npde_backend_axpy(c->be, -1.0, &U, &V);
-  if (st == NPDE_OK) st = npde_backend_nrm2(c->be, &V, &diff);
-  npde_backend_free(c->be, x);
+  if (st == NPDE_OK) st = npde_backend_axpy(c->be, -1.0, &U, &h.U);
+  if (st == NPDE_OK) st = npde_backend_nrm2(c->be, &h.U, &diff);
   npde_backend_free(c->be, u);
-  npde_backend_free(c->be, v);
+  npde__heldout_free(&h);
   *err = ref > 0 ? diff / ref : diff;
   return st;
 }
@@ -226,7 +216,7 @@ static npde_status fit_run(npde__run_state *rs, const npde_config *params) {
   if (st == NPDE_OK) st = npde_backend_fill(be, &M, 0.0);
   if (st == NPDE_OK) st = npde_backend_fill(be, &V, 0.0);
   uint64_t per_batch = npde_philox_blocks((uint64_t)(batch * c.d));
-  double t0 = now_seconds(), last_log = t0, loss = NAN;
+  double t0 = npde__now_seconds(), last_log = t0, loss = NAN;
   for (int64_t e = 1; st == NPDE_OK && e <= epochs; ++e) {
     st = npde_backend_rng_uniform(be, rs->seed, NPDE__STREAM_FIT + fit_index, (uint64_t)(e - 1) * per_batch, -1.0,
                                   1.0, &X);
@@ -247,7 +237,7 @@ static npde_status fit_run(npde__run_state *rs, const npde_config *params) {
     st = npde_linearization_vjp(lin, &W, 2.0 / (double)(batch * c.K), 0.0, &G);
     double lr_e = learning_rate(lr, decay, decay_rate, decay_every, e, epochs);
     if (st == NPDE_OK) st = npde_backend_adam(be, &theta, &G, &M, &V, lr_e, 0.9, 0.999, 1e-8, e);
-    double now = now_seconds();
+    double now = npde__now_seconds();
     if (st == NPDE_OK && (now - last_log >= log_every || e == epochs)) {
       double rate = (double)e / (now - t0 > 0 ? now - t0 : 1e-9);
       npde_log(NPDE_LOG_INFO, "fit: epoch %lld/%lld  loss %.3e  lr %.2e  %.1f s, %.0f epochs/s, ~%.0f s left",

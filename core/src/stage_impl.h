@@ -2,6 +2,8 @@
 #ifndef NPDE_STAGE_IMPL_H
 #define NPDE_STAGE_IMPL_H
 
+#include <time.h>
+
 #include "npde/npde_backend.h"
 #include "npde/npde_network.h"
 #include "npde/npde_pde.h"
@@ -42,6 +44,24 @@ typedef struct npde__run_state {
   double metric_values[NPDE__MAX_METRICS];
   int n_metrics;
 } npde__run_state;
+
+/* Seconds on a monotonic clock (progress lines, timings). */
+static inline double npde__now_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* n held-out points (Philox stream NPDE__STREAM_EVAL, so every stage and
+ * run uses the same ones) and the network's values there, in backend
+ * memory; release with npde__heldout_free (also after a failure). */
+typedef struct npde__heldout {
+  npde_backend *be;
+  void *x, *u;
+  npde_mat X, U; /* n x d points, n x K values */
+} npde__heldout;
+npde_status npde__heldout_eval(npde__run_state *rs, int64_t n, npde__heldout *h);
+void npde__heldout_free(npde__heldout *h);
 
 /* Record a figure under name (e.g. "fit.rel_error"). */
 void npde__metric(npde__run_state *rs, const char *name, double value);

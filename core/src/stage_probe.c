@@ -3,7 +3,6 @@
  * be trusted before a long run. */
 #include <math.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "npde/npde_log.h"
 #include "stage_impl.h"
@@ -21,11 +20,6 @@ static const npde_param_spec probe_params[] = {
     {0},
 };
 
-static double now_seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 typedef struct probe_buffers {
   npde_backend *be;
@@ -55,7 +49,7 @@ static npde_status probe_run(npde__run_state *rs, const npde_config *params) {
   CHECK(npde_backend_alloc(be, (size_t)d * es, &b.mean));
   npde_mat X = npde_mat_view(b.x, t, n, d), G = npde_mat_view(b.g, t, d, d), mean = npde_mat_view(b.mean, t, d, 1);
 
-  double t0 = now_seconds();
+  double t0 = npde__now_seconds();
   CHECK(npde_backend_rng_uniform(be, rs->seed, NPDE__STREAM_PROBE, 0, -1.0, 1.0, &X));
   CHECK(npde_backend_col_sums(be, 1.0 / (double)n, &X, 0.0, &mean));
   CHECK(npde_backend_gemm(be, NPDE_TRANS, NPDE_NO_TRANS, 1.0 / (double)n, &X, &X, 0.0, &G));
@@ -71,7 +65,7 @@ static npde_status probe_run(npde__run_state *rs, const npde_config *params) {
     for (int64_t i = 0; i < d; ++i) host_mean[i] = fm[i];
     for (int64_t i = 0; i < d * d; ++i) host_g[i] = fg[i];
   }
-  double t_draw = now_seconds() - t0;
+  double t_draw = npde__now_seconds() - t0;
 
   /* Standard errors for x ~ U(-1, 1): mean 0 (var 1/3), x_i^2 mean 1/3
    * (var 4/45), x_i x_j mean 0 (var 1/9). */
@@ -103,10 +97,10 @@ static npde_status probe_run(npde__run_state *rs, const npde_config *params) {
   CHECK(npde_backend_rng_normal(be, rs->seed, NPDE__STREAM_PROBE + 2, 0, 0.0, 1.0 / sqrt((double)k), &W));
   double best = INFINITY, check = 0.0;
   for (int rep = 0; rep < 5; ++rep) {
-    t0 = now_seconds();
+    t0 = npde__now_seconds();
     CHECK(npde_backend_gemm(be, NPDE_NO_TRANS, NPDE_NO_TRANS, 1.0, &A, &W, 0.0, &C));
     CHECK(npde_backend_nrm2(be, &C, &check)); /* synchronises */
-    double dt = now_seconds() - t0;
+    double dt = npde__now_seconds() - t0;
     if (dt < best) best = dt;
   }
   if (!isfinite(check) || check <= 0.0) {
