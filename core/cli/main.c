@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "npde/npde.h"
 
@@ -14,7 +16,9 @@ static const char usage[] =
     "Neural-network PDE solvers composed from YAML pipelines and plugins.\n"
     "\n"
     "commands:\n"
-    "  run CONFIG [key.path=value ...]    validate CONFIG and run its stages\n"
+    "  run CONFIG [key.path=value ...]    validate CONFIG and run its stages; the run directory is\n"
+    "                                     `output:` or runs/NAME-DATE-TIME (--no-output: write no files)\n"
+    "  resume DIR [key.path=value ...]    continue a stopped run from DIR/checkpoint.npz\n"
     "  check CONFIG [key.path=value ...]  validate CONFIG and load its plugins; run nothing\n"
     "                                     (--print: show the resolved configuration)\n"
     "  plugins                            list the loaded components: kind, name, version, file\n"
@@ -53,12 +57,39 @@ static npde_status load_registry(npde_registry **reg) {
   return npde_registry_load_defaults(*reg);
 }
 
-/* Load CONFIG, apply overrides, validate. */
-static int prepare(int argc, char **argv, npde_registry **reg, npde_pipeline **pl, bool *print) {
+typedef enum mode { MODE_RUN, MODE_CHECK, MODE_RESUME } mode;
+
+/* runs/STEM-YYYYmmdd-HHMMSS, made unique with -2, -3, ... */
+static void default_output(const npde_config *cfg, const char *path, char *out, size_t size) {
+  const npde_config *name = npde_config_get(cfg, "name");
+  char stem[128];
+  if (name && npde_config_scalar(name)) snprintf(stem, sizeof stem, "%s", npde_config_scalar(name));
+  else {
+    const char *base = strrchr(path, '/');
+    snprintf(stem, sizeof stem, "%s", base ? base + 1 : path);
+    char *dot = strrchr(stem, '.');
+    if (dot && dot != stem) *dot = '\0';
+  }
+  for (char *c = stem; *c; ++c)
+    if (*c == '/' || *c == ' ') *c = '_';
+  char stamp[32];
+  time_t now = time(NULL);
+  struct tm tm;
+  strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", localtime_r(&now, &tm));
+  struct stat sb;
+  snprintf(out, size, "runs/%s-%s", stem, stamp);
+  for (int k = 2; stat(out, &sb) == 0 && k < 1000; ++k) snprintf(out, size, "runs/%s-%s-%d", stem, stamp, k);
+}
+
+/* Load CONFIG (or DIR/config.yaml), apply overrides, choose the run directory, validate. */
+static int prepare(int argc, char **argv, mode m, npde_registry **reg, npde_pipeline **pl, bool *print,
+                   const char **dir_out) {
   const char *path = NULL;
+  bool no_output = false;
   int first_override = argc;
   for (int i = 0; i < argc; ++i) {
-    if (strcmp(argv[i], "--print") == 0 && print) { *print = true; continue; }
+    if (strcmp(argv[i], "--print") == 0 && m == MODE_CHECK) { *print = true; continue; }
+    if (strcmp(argv[i], "--no-output") == 0 && m == MODE_RUN) { no_output = true; continue; }
     if (!path && !strchr(argv[i], '=')) { path = argv[i]; continue; }
     if (!strchr(argv[i], '=')) {
       fprintf(stderr, "npde: error: unexpected argument '%s' (overrides look like key.path=value)\n", argv[i]);
@@ -67,30 +98,46 @@ static int prepare(int argc, char **argv, npde_registry **reg, npde_pipeline **p
     if (first_override == argc) first_override = i;
   }
   if (!path) {
-    fprintf(stderr, "npde: error: missing CONFIG\n%s", usage);
+    fprintf(stderr, "npde: error: missing %s\n%s", m == MODE_RESUME ? "DIR" : "CONFIG", usage);
     return EXIT_USAGE;
   }
+  char file[4096];
+  snprintf(file, sizeof file, m == MODE_RESUME ? "%s/config.yaml" : "%s", path);
   npde_config *cfg = NULL;
-  npde_status st = npde_config_load_file(path, &cfg);
+  npde_status st = npde_config_load_file(file, &cfg);
   if (st != NPDE_OK) return fail(st, st == NPDE_ERR_IO ? EXIT_USAGE : exit_code_for(st));
   for (int i = first_override; i < argc; ++i) {
     if (!strchr(argv[i], '=')) continue;
     st = npde_config_apply_override(cfg, argv[i]);
     if (st != NPDE_OK) { npde_config_destroy(&cfg); return fail(st, EXIT_USAGE); }
   }
+  /* the run directory: resume continues DIR wherever it was moved to */
+  static char out[4096 + 16];
+  const npde_config *given = npde_config_get(cfg, "output");
+  if (m == MODE_RESUME) snprintf(out, sizeof out, "output=%s", path);
+  else if (m == MODE_RUN && !no_output && !(given && npde_config_scalar(given))) {
+    char dir[4000];
+    default_output(cfg, path, dir, sizeof dir);
+    snprintf(out, sizeof out, "output=%s", dir);
+  } else if (no_output && given) snprintf(out, sizeof out, "output=~");
+  else out[0] = '\0';
+  if (out[0]) st = npde_config_apply_override(cfg, out);
+  if (st != NPDE_OK) { npde_config_destroy(&cfg); return fail(st, EXIT_USAGE); }
   st = load_registry(reg);
   if (st == NPDE_OK) st = npde_pipeline_create(*reg, cfg, pl);
   npde_config_destroy(&cfg);
   if (st != NPDE_OK) return fail(st, exit_code_for(st));
+  if (dir_out) *dir_out = path;
   return 0;
 }
 
-static int cmd_run(int argc, char **argv, bool check_only) {
+static int cmd_run(int argc, char **argv, mode m) {
   npde_registry *reg = NULL;
   npde_pipeline *pl = NULL;
   bool print = false;
-  int code = prepare(argc, argv, &reg, &pl, check_only ? &print : NULL);
-  if (code == 0 && check_only) {
+  const char *dir = NULL;
+  int code = prepare(argc, argv, m, &reg, &pl, &print, &dir);
+  if (code == 0 && m == MODE_CHECK) {
     const npde_config *cfg = npde_pipeline_config(pl);
     if (print) {
       char *text = NULL;
@@ -101,7 +148,7 @@ static int cmd_run(int argc, char **argv, bool check_only) {
              npde_config_size(npde_config_get(cfg, "stages")),
              npde_config_scalar(npde_config_find(cfg, "backend.type")));
   } else if (code == 0) {
-    npde_status st = npde_pipeline_run(pl);
+    npde_status st = m == MODE_RESUME ? npde_pipeline_resume(pl, dir) : npde_pipeline_run(pl);
     if (st != NPDE_OK) code = fail(st, exit_code_for(st) == EXIT_USAGE ? EXIT_USAGE : EXIT_RUN_FAILURE);
   }
   npde_pipeline_destroy(&pl);
@@ -190,10 +237,11 @@ int main(int argc, char **argv) {
   npde_log_set_level(verbosity > NPDE_LOG_DEBUG ? NPDE_LOG_DEBUG : (npde_log_level)verbosity);
   if (i >= argc) { fputs(usage, stderr); return EXIT_USAGE; }
   const char *cmd = argv[i++];
-  if (!strcmp(cmd, "run")) return cmd_run(argc - i, argv + i, false);
-  if (!strcmp(cmd, "check")) return cmd_run(argc - i, argv + i, true);
+  if (!strcmp(cmd, "run")) return cmd_run(argc - i, argv + i, MODE_RUN);
+  if (!strcmp(cmd, "check")) return cmd_run(argc - i, argv + i, MODE_CHECK);
+  if (!strcmp(cmd, "resume")) return cmd_run(argc - i, argv + i, MODE_RESUME);
   if (!strcmp(cmd, "plugins")) return cmd_plugins(argc - i, argv + i);
   if (!strcmp(cmd, "help")) { fputs(usage, stdout); return 0; }
-  fprintf(stderr, "npde: error: unknown command '%s'; commands: run, check, plugins\n", cmd);
+  fprintf(stderr, "npde: error: unknown command '%s'; commands: run, check, resume, plugins\n", cmd);
   return EXIT_USAGE;
 }

@@ -1,4 +1,4 @@
-/* Status strings, the thread-local error message and logging. */
+/* Status strings and the thread-local error message (logging: log.c). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -42,20 +42,4 @@ npde_status npde_trace_error(npde_status st, const char *func, const char *file,
              line);
   }
   return st;
-}
-
-static npde_log_level threshold = NPDE_LOG_INFO;
-
-void npde_log_set_level(npde_log_level lvl) { threshold = lvl; }
-npde_log_level npde_log_get_level(void) { return threshold; }
-
-void npde_log(npde_log_level lvl, const char *fmt, ...) {
-  if (lvl > threshold) return;
-  static const char *const prefix[] = {"error: ", "warning: ", "", "debug: "};
-  char buf[NPDE__MSG_CAP];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(buf, sizeof buf, fmt, ap);
-  va_end(ap);
-  fprintf(stderr, "%s%s\n", prefix[lvl], buf);
 }

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config_impl.h"
 #include "npde/npde_log.h"
@@ -45,13 +46,18 @@ void npde__metric(npde__run_state *rs, const char *name, double value) {
   rs->metric_values[i] = value;
 }
 
+bool npde__metric_get(const npde__run_state *rs, const char *name, double *value) {
+  for (int i = 0; i < rs->n_metrics; ++i)
+    if (strcmp(rs->metric_names[i], name) == 0) {
+      *value = rs->metric_values[i];
+      return true;
+    }
+  return false;
+}
+
 npde_status npde_pipeline_metric(const npde_pipeline *pl, const char *name, double *value) {
   if (!pl || !name || !value) return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_pipeline_metric: NULL argument");
-  for (int i = 0; i < pl->last.n_metrics; ++i)
-    if (strcmp(pl->last.metric_names[i], name) == 0) {
-      *value = pl->last.metric_values[i];
-      return NPDE_OK;
-    }
+  if (npde__metric_get(&pl->last, name, value)) return NPDE_OK;
   return NPDE_ERROR(NPDE_ERR_NOT_FOUND, "the last run reported no figure '%s'", name);
 }
 
@@ -85,6 +91,11 @@ static const npde_param_spec pipeline_params[] = {
     {.name = "precond", .type = NPDE_PARAM_ANY, .flags = NPDE_PARAM_OPTIONAL, .doc = "{type: NAME, ...}"},
     {.name = "integrator", .type = NPDE_PARAM_ANY, .flags = NPDE_PARAM_OPTIONAL, .doc = "{type: NAME, ...}"},
     {.name = "stages", .type = NPDE_PARAM_ANY, .doc = "the list of stages to run in order"},
+    {.name = "output", .type = NPDE_PARAM_STRING, .flags = NPDE_PARAM_OPTIONAL,
+     .doc = "run directory: config.yaml, log.txt, metrics.csv, results.npz, checkpoint.npz (none: no files; `npde "
+            "run` picks runs/NAME-TIME)"},
+    {.name = "checkpoint_every", .type = NPDE_PARAM_REAL, .default_value = "300", .min = 0,
+     .flags = NPDE_PARAM_HAS_MIN, .doc = "seconds of wall time between checkpoints of a long stage (0: every step)"},
     {0},
 };
 
@@ -309,8 +320,38 @@ static npde_status create_components(npde_pipeline *pl, npde__run_state *rs) {
   return NPDE_OK;
 }
 
-npde_status npde_pipeline_run(npde_pipeline *pl) {
-  if (!pl) return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_pipeline_run: NULL pipeline");
+static void destroy_components(npde__run_state *rs) {
+  npde_backend_free(rs->backend, rs->theta);
+  rs->theta = NULL;
+  npde_network_destroy(&rs->net);
+  npde_pde_destroy(&rs->pde);
+  npde_integrator_destroy(&rs->integrator);
+  npde_precond_destroy(&rs->precond);
+  npde_linsolver_destroy(&rs->linsolver);
+  npde_backend_destroy(&rs->backend);
+}
+
+/* After stage `next - 1`: a checkpoint to continue from stage `next`, and results.npz. */
+static npde_status stage_boundary(npde__run_state *rs, size_t next) {
+  npde_npz_writer *w = NULL;
+  NPDE_TRY(npde__checkpoint_begin(rs, next, &w));
+  if (w) NPDE_TRY(npde_npz_commit(&w));
+  return npde__results_write(rs);
+}
+
+static npde_status final_results(npde__run_state *rs) {
+  if (!rs->dir || !rs->theta) return npde__results_write(rs);
+  int64_t p = npde_network_n_params(rs->net);
+  double *h = malloc((size_t)p * sizeof *h);
+  npde_status st = h ? npde_backend_download(rs->backend, h, rs->theta, (size_t)p * sizeof *h)
+                     : NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
+  if (st == NPDE_OK) st = npde__result_put(rs, "theta_final", NPDE_NPY_F64, h, 1, &p);
+  free(h);
+  if (st == NPDE_OK) st = npde__results_write(rs);
+  return st;
+}
+
+static npde_status run_impl(npde_pipeline *pl, const char *resume_dir) {
   npde__run_state *rs = &pl->last;
   memset(rs, 0, sizeof *rs);
   rs->cfg = pl->cfg;
@@ -321,24 +362,65 @@ npde_status npde_pipeline_run(npde_pipeline *pl) {
   const char *dtype;
   NPDE_TRY(npde_config_get_string(pl->cfg, "dtype", &dtype));
   rs->dtype = strcmp(dtype, "f32") == 0 ? NPDE_F32 : NPDE_F64;
+  NPDE_TRY(npde_config_get_real(pl->cfg, "checkpoint_every", &rs->checkpoint_every));
+  const char *dir = resume_dir;
+  const npde_config *output = npde_config_get(pl->cfg, "output"); /* `output: ~` (--no-output): no files */
+  if (!dir && output && !npde__config_is_null(output)) NPDE_TRY(npde_config_get_string(pl->cfg, "output", &dir));
   NPDE_TRY(npde_backend_create(pl->reg, NULL, npde_config_get(pl->cfg, "backend"), &rs->backend));
   npde_log(NPDE_LOG_INFO, "backend: %s", npde_backend_describe(rs->backend));
 
   npde_status st = create_components(pl, rs);
+  char *ckpt = NULL;
+  size_t first = 0;
   const npde_config *list = npde_config_get(pl->cfg, "stages");
-  for (size_t i = 0; i < list->n && st == NPDE_OK; ++i) {
+  if (st == NPDE_OK && dir) {
+    st = npde__rundir_open(rs, dir, resume_dir != NULL);
+    if (st == NPDE_OK) npde_log(NPDE_LOG_INFO, "run directory: %s", dir);
+  }
+  if (st == NPDE_OK && resume_dir) {
+    size_t n = strlen(resume_dir) + sizeof "/checkpoint.npz";
+    ckpt = malloc(n);
+    if (!ckpt) st = NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
+    else snprintf(ckpt, n, "%s/checkpoint.npz", resume_dir);
+    if (st == NPDE_OK && access(ckpt, R_OK) != 0)
+      st = NPDE_ERROR(NPDE_ERR_IO, "'%s' has no checkpoint.npz (the run stopped before its first checkpoint): "
+                      "start it again with `npde run %s/config.yaml output=...`", resume_dir, resume_dir);
+    if (st == NPDE_OK) st = npde__checkpoint_load(rs, ckpt, &first);
+    if (st == NPDE_OK && first >= list->n)
+      npde_log(NPDE_LOG_INFO, "resume: '%s' is complete (all %zu stages ran); nothing to do", resume_dir, list->n);
+    else if (st == NPDE_OK)
+      npde_log(NPDE_LOG_INFO, "resume: continuing '%s' in stage %zu/%zu (%s)", resume_dir, first + 1, list->n,
+               list->items[first]->keys[0]);
+  }
+  for (size_t i = first; i < list->n && st == NPDE_OK; ++i) {
     const npde_config *entry = list->items[i];
     const npde__stage *stage = npde__stage_find(entry->keys[0]);
     npde_log(NPDE_LOG_INFO, "stage %zu/%zu: %s", i + 1, list->n, stage->name);
+    rs->stage_index = i;
     st = stage->run(rs, entry->items[0]);
+    rs->resume_from = NULL; /* only the first stage continues from the checkpoint */
+    if (st == NPDE_OK) st = stage_boundary(rs, i + 1);
   }
-  npde_backend_free(rs->backend, rs->theta);
-  rs->theta = NULL;
-  npde_network_destroy(&rs->net);
-  npde_pde_destroy(&rs->pde);
-  npde_integrator_destroy(&rs->integrator);
-  npde_precond_destroy(&rs->precond);
-  npde_linsolver_destroy(&rs->linsolver);
-  npde_backend_destroy(&rs->backend);
+  if (st == NPDE_OK) st = final_results(rs);
+  if (st == NPDE_OK && rs->dir) npde_log(NPDE_LOG_INFO, "results: %s/results.npz", rs->dir);
+  if (st != NPDE_OK && rs->dir) {
+    char why[4096];
+    snprintf(why, sizeof why, "%s", npde_last_error());
+    npde_log(NPDE_LOG_ERROR, "%s", why); /* into log.txt too */
+    st = npde_set_error(st, __FILE__, __LINE__, "%s", why);
+  }
+  free(ckpt);
+  npde__rundir_close(rs);
+  destroy_components(rs);
   return st;
+}
+
+npde_status npde_pipeline_run(npde_pipeline *pl) {
+  if (!pl) return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_pipeline_run: NULL pipeline");
+  return run_impl(pl, NULL);
+}
+
+npde_status npde_pipeline_resume(npde_pipeline *pl, const char *dir) {
+  if (!pl || !dir) return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_pipeline_resume: NULL argument");
+  return run_impl(pl, dir);
 }

@@ -1,13 +1,24 @@
-/* The `evolve` stage (neural-ivp.md §3-5, §11): integrates the network's
+/* The `evolve` stage (neural-ivp.md §3-6, §11): integrates the network's
  * parameters theta(t) from t = 0 with theta_dot solving
  * (M + mu_a I) theta_dot = F, M = J^T J / n, F = J^T f / n, f = L[N] at n
  * fresh uniform samples per step attempt (shared by the attempt's stages),
- * with the pipeline's linsolver, precond and integrator. Reports the
- * relative L2 error against the PDE's exact solution when it has one. */
+ * with the pipeline's linsolver (warm-started from the previous theta_dot),
+ * precond and integrator.
+ *
+ * Per accepted step it writes a metrics.csv row: CG iterations, the PDE
+ * residual of spec 3.4 on a fixed evaluation set (R_true and the reference
+ * code's R_code = R_true / sqrt(N_eval), measured at the first stage of the
+ * step, i.e. at the step's start), the step size, lambda_max and mu_a.
+ * Restarts (spec 6.3) refit the network to its own prediction between steps
+ * by one of five policies. Checkpoints at a wall-time interval hold all a
+ * killed run needs to continue bit for bit (`npde resume DIR`); a run that
+ * fails keeps its last good state in the checkpoint. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "config_impl.h"
+#include "log_impl.h"
 #include "npde/npde_log.h"
 #include "npde/npde_philox.h"
 #include "npde/npde_solvers.h"
@@ -19,12 +30,49 @@ static const npde_param_spec evolve_params[] = {
      .doc = "intermediate output times in (0, t_end), increasing"},
     {.name = "mu", .type = NPDE_PARAM_REAL, .default_value = "1e-6", .min = 0, .flags = NPDE_PARAM_HAS_MIN,
      .doc = "absolute regulariser when the pipeline has no preconditioner (which otherwise decides mu_a)"},
+    {.name = "warm_start", .type = NPDE_PARAM_BOOL, .default_value = "true",
+     .doc = "start each linear solve from the previous theta_dot (false: from 0, as the reference code)"},
     {.name = "eval_points", .type = NPDE_PARAM_INT, .default_value = "10000", .min = 1, .flags = NPDE_PARAM_HAS_MIN,
-     .doc = "held-out points of the error against the exact solution"},
+     .doc = "held-out points of the error against the exact solution at each output time"},
+    {.name = "residual_points", .type = NPDE_PARAM_INT, .default_value = "10000", .min = 0,
+     .flags = NPDE_PARAM_HAS_MIN, .doc = "fixed points of the PDE residual metric (spec 3.4); 0: not measured"},
+    {.name = "max_residual", .type = NPDE_PARAM_REAL, .default_value = "0", .min = 0, .flags = NPDE_PARAM_HAS_MIN,
+     .doc = "stop the run (keeping the last good state) when the relative residual R_true exceeds this; 0: never"},
+    {.name = "restarts", .type = NPDE_PARAM_ANY, .default_value = "{policy: none}",
+     .doc = "refits to the network's own prediction (spec 6.3): {policy: none|walltime|work|fixed_count|"
+            "cg_trigger, count, time_fraction, cg_threshold, fit: {...fit stage keys}}"},
     {.name = "log_every", .type = NPDE_PARAM_REAL, .default_value = "1", .min = 0, .flags = NPDE_PARAM_HAS_MIN,
-     .doc = "seconds between progress lines"},
+     .doc = "seconds between progress lines (the log file's, when a terminal shows a live line)"},
     {0},
 };
+
+static const npde_param_spec restart_params[] = {
+    {.name = "policy", .type = NPDE_PARAM_ENUM, .default_value = "none",
+     .choices = "none|walltime|work|fixed_count|cg_trigger",
+     .doc = "walltime: the reference code's rule (restart when the wall time since the last fit exceeds the mean "
+            "fit time / time_fraction; not reproducible); work: the same rule counting M v products (reproducible); "
+            "fixed_count: `count` restarts at equally spaced times; cg_trigger: when a step's largest CG iteration "
+            "count exceeds cg_threshold"},
+    {.name = "count", .type = NPDE_PARAM_INT, .default_value = "10", .min = 1, .flags = NPDE_PARAM_HAS_MIN,
+     .doc = "fixed_count: number of restarts"},
+    {.name = "time_fraction", .type = NPDE_PARAM_REAL, .default_value = "0.5", .min = 0, .max = 1,
+     .flags = NPDE_PARAM_HAS_MIN | NPDE_PARAM_HAS_MAX, .doc = "walltime, work: the share of the cost spent refitting"},
+    {.name = "cg_threshold", .type = NPDE_PARAM_INT, .default_value = "500", .min = 1, .flags = NPDE_PARAM_HAS_MIN,
+     .doc = "cg_trigger: CG iterations of one solve that trigger a restart"},
+    {.name = "fit", .type = NPDE_PARAM_ANY, .default_value = "{}",
+     .doc = "fit-stage keys for the refits (default: those of the pipeline's first fit stage)"},
+    {0},
+};
+
+typedef enum restart_policy { RESTART_NONE, RESTART_WALLTIME, RESTART_WORK, RESTART_FIXED, RESTART_CG } restart_policy;
+
+/* Points with their x-jets, f = L[N] and host scratch: the step's samples and
+ * the fixed residual set. */
+typedef struct jet_set {
+  int64_t n;
+  void *x, *f;                         /* backend: points (n x d), f (n x K) */
+  double *xh, *val, *grad, *sec, *fh;  /* host */
+} jet_set;
 
 typedef struct evolve_ctx {
   npde__run_state *rs;
@@ -32,91 +80,362 @@ typedef struct evolve_ctx {
   npde_network *net;
   npde_linsolver *ls;
   npde_precond *pc;
-  int64_t n, d, K, p;
-  double mu;
+  int64_t d, K, p;
+  double mu, max_residual;
+  bool warm_start;
   npde_jet_order order;
-  void *x, *f;                 /* backend: samples (n x d), f (n x K) */
-  void *rhs;                   /* backend: F, the right-hand side of the solve (p) */
-  double *xh, *val, *grad, *sec, *fh; /* host jets and f */
-  npde_linearization *lin;
-  int64_t attempt, rhs_evals, cg_last, cg_total;
-  double mu_last, lambda_last, t_end, t0, last_log, log_every;
+  jet_set samples, resid;
+  void *rhs;      /* backend: F (p) */
+  void *prev_dot; /* backend: the last theta_dot (warm start) */
+  void *resid_jv; /* backend: J theta_dot on the residual set (n_resid x K) */
+  npde_linearization *lin, *lin_resid;
+  /* counters (checkpointed) */
+  int64_t rhs_evals, cg_total, restarts;
+  double elapsed0; /* wall time of earlier sessions of this run */
+  /* the current attempt */
+  int64_t attempt, stage, att_cg, att_cg_max;
+  double res_true, res_code, mu_last, lambda_last, t_prev;
+  /* restarts */
+  restart_policy policy;
+  int64_t restart_count, cg_threshold;
+  double time_fraction, fit_seconds_mean, fit_work_mean, last_fit_wall, work_since_fit, fit_work;
+  int64_t n_fit_timings;
+  npde_config *fit_params; /* resolved fit-stage params with target: network */
+  bool log_cg_after_restart;
+  /* progress, checkpoints */
+  double t_end, t0, last_log, last_live, last_ckpt, log_every;
+  double t_session; /* simulation time when this session began (remaining-time estimate) */
+  npde_step_state last_state; /* after the last accepted step */
+  bool have_state;
 } evolve_ctx;
+
+static double elapsed(const evolve_ctx *c) { return c->elapsed0 + npde__now_seconds() - c->t0; }
+
+static npde_status jet_set_alloc(evolve_ctx *c, jet_set *s, int64_t n) {
+  int64_t sec = c->order == NPDE_JET_HESSIAN ? c->d * c->d : npde_jet_second_blocks(c->order, c->d) ? c->d : 1;
+  s->n = n;
+  NPDE_TRY(npde_backend_alloc(c->be, (size_t)(n * c->d) * sizeof(double), &s->x));
+  NPDE_TRY(npde_backend_alloc(c->be, (size_t)(n * c->K) * sizeof(double), &s->f));
+  s->xh = malloc((size_t)(n * c->d) * sizeof(double));
+  s->val = malloc((size_t)(n * c->K) * sizeof(double));
+  s->grad = malloc((size_t)(n * c->K * c->d) * sizeof(double));
+  s->sec = malloc((size_t)(n * c->K * sec) * sizeof(double));
+  s->fh = malloc((size_t)(n * c->K) * sizeof(double));
+  if (!s->xh || !s->val || !s->grad || !s->sec || !s->fh)
+    return NPDE_ERROR(NPDE_ERR_NOMEM, "evolve: out of host memory for the jets of %lld points", (long long)n);
+  return NPDE_OK;
+}
+
+static void jet_set_free(evolve_ctx *c, jet_set *s) {
+  npde_backend_free(c->be, s->x);
+  npde_backend_free(c->be, s->f);
+  free(s->xh);
+  free(s->val);
+  free(s->grad);
+  free(s->sec);
+  free(s->fh);
+  memset(s, 0, sizeof *s);
+}
+
+/* f = L[N](x, t) at the set's points, on the host from the network's x-jets, then uploaded. */
+static npde_status jet_set_rhs(evolve_ctx *c, jet_set *s, const npde_mat *theta, double t) {
+  npde_mat X = npde_mat_view(s->x, NPDE_F64, s->n, c->d);
+  NPDE_TRY(npde_network_jet(c->net, theta, &X, c->order, s->val, s->grad, s->sec));
+  NPDE_TRY(npde_backend_download(c->be, s->xh, s->x, (size_t)(s->n * c->d) * sizeof(double)));
+  npde_pde_jets jets = {.n = s->n, .d = c->d, .K = c->K, .order = c->order, .x = s->xh, .value = s->val,
+                        .grad = s->grad, .second = s->sec};
+  NPDE_TRY(npde_pde_rhs(c->rs->pde, t, &jets, s->fh));
+  return npde_backend_upload(c->be, s->f, s->fh, (size_t)(s->n * c->K) * sizeof(double));
+}
 
 static npde_status evolve_begin_attempt(void *ctx, double t, double h, int64_t attempt) {
   evolve_ctx *c = ctx;
-  (void)t;
   (void)h;
   c->attempt = attempt;
+  c->stage = 0;
+  c->att_cg = c->att_cg_max = 0;
+  c->t_prev = t;
   /* one fresh sample set per attempt, shared by all its stages (spec 1.3) */
-  npde_mat X = npde_mat_view(c->x, NPDE_F64, c->n, c->d);
+  npde_mat X = npde_mat_view(c->samples.x, NPDE_F64, c->samples.n, c->d);
   return npde_backend_rng_uniform(c->be, c->rs->seed, NPDE__STREAM_EVOLVE,
-                                  (uint64_t)attempt * npde_philox_blocks((uint64_t)(c->n * c->d)), -1.0, 1.0, &X);
+                                  (uint64_t)attempt * npde_philox_blocks((uint64_t)(c->samples.n * c->d)), -1.0,
+                                  1.0, &X);
+}
+
+/* R_true = ||J theta_dot - f|| / ||f|| on the fixed residual set (spec 3.4). */
+static npde_status residual(evolve_ctx *c, const npde_mat *theta, double t, const npde_mat *theta_dot) {
+  jet_set *s = &c->resid;
+  NPDE_TRY(jet_set_rhs(c, s, theta, t));
+  npde_mat X = npde_mat_view(s->x, NPDE_F64, s->n, c->d), F = npde_mat_view(s->f, NPDE_F64, s->n, c->K),
+           JV = npde_mat_view(c->resid_jv, NPDE_F64, s->n, c->K);
+  NPDE_TRY(c->lin_resid ? npde_linearization_update(c->lin_resid, theta, &X)
+                        : npde_linearization_create(c->net, theta, &X, &c->lin_resid));
+  NPDE_TRY(npde_linearization_jvp(c->lin_resid, theta_dot, &JV));
+  double fn, rn;
+  NPDE_TRY(npde_backend_nrm2(c->be, &F, &fn));
+  NPDE_TRY(npde_backend_axpy(c->be, -1.0, &F, &JV));
+  NPDE_TRY(npde_backend_nrm2(c->be, &JV, &rn));
+  c->res_true = fn > 0 ? rn / fn : rn;
+  c->res_code = c->res_true / sqrt((double)s->n);
+  return NPDE_OK;
 }
 
 static npde_status evolve_rhs(void *ctx, double t, const npde_mat *y, npde_mat *dydt) {
   evolve_ctx *c = ctx;
-  npde_mat theta = npde_mat_view(y->data, NPDE_F64, c->p, 1), X = npde_mat_view(c->x, NPDE_F64, c->n, c->d);
-  npde_mat W = npde_mat_view(c->f, NPDE_F64, c->n, c->K);
-  /* f = L[N](x, t) on the host from the network's x-jets */
-  NPDE_TRY(npde_network_jet(c->net, &theta, &X, c->order, c->val, c->grad, c->sec));
-  NPDE_TRY(npde_backend_download(c->be, c->xh, c->x, (size_t)(c->n * c->d) * sizeof(double)));
-  npde_pde_jets jets = {.n = c->n, .d = c->d, .K = c->K, .order = c->order, .x = c->xh, .value = c->val,
-                        .grad = c->grad, .second = c->sec};
-  NPDE_TRY(npde_pde_rhs(c->rs->pde, t, &jets, c->fh));
-  NPDE_TRY(npde_backend_upload(c->be, c->f, c->fh, (size_t)(c->n * c->K) * sizeof(double)));
+  npde_mat theta = npde_mat_view(y->data, NPDE_F64, c->p, 1), X = npde_mat_view(c->samples.x, NPDE_F64, c->samples.n, c->d);
+  npde_mat W = npde_mat_view(c->samples.f, NPDE_F64, c->samples.n, c->K);
+  NPDE_TRY(jet_set_rhs(c, &c->samples, &theta, t));
   /* M and F at (theta, X) */
   NPDE_TRY(c->lin ? npde_linearization_update(c->lin, &theta, &X)
                   : npde_linearization_create(c->net, &theta, &X, &c->lin));
-  NPDE_TRY(npde_linearization_vjp(c->lin, &W, 1.0 / (double)c->n, 0.0, dydt));
+  npde_mat B = npde_mat_view(c->rhs, NPDE_F64, c->p, 1), prev = npde_mat_view(c->prev_dot, NPDE_F64, c->p, 1);
+  NPDE_TRY(npde_linearization_vjp(c->lin, &W, 1.0 / (double)c->samples.n, 0.0, &B));
   npde_linop M = npde_linearization_operator(c->lin);
   double shift = c->mu;
+  int64_t rank = 0;
   if (c->pc) {
     npde_precond_info info = {.struct_size = sizeof info};
     NPDE_TRY(npde_precond_setup(c->pc, &M, c->rs->seed, NPDE__STREAM_SKETCH, (uint64_t)c->rhs_evals << 20, &info));
     shift = info.shift;
+    rank = info.rank;
     c->lambda_last = info.lambda_max;
   }
   c->mu_last = shift;
   ++c->rhs_evals;
-  /* F moves to its own buffer; theta_dot starts from 0 (spec 4.4) */
-  npde_mat B = npde_mat_view(c->rhs, NPDE_F64, c->p, 1);
-  npde_status st = npde_backend_copy(c->be, dydt, &B);
-  if (st == NPDE_OK) st = npde_backend_fill(c->be, dydt, 0.0);
+  /* warm start from the last theta_dot (zero after a restart), or from 0 as spec 4.4 */
+  NPDE_TRY(c->warm_start ? npde_backend_copy(c->be, &prev, dydt) : npde_backend_fill(c->be, dydt, 0.0));
   npde_solve_stats ss = {.struct_size = sizeof ss};
-  if (st == NPDE_OK) st = npde_linsolver_solve(c->ls, &M, shift, c->pc, &B, dydt, &ss);
-  c->cg_last = ss.iterations;
+  npde_status st = npde_linsolver_solve(c->ls, &M, shift, c->pc, &B, dydt, &ss);
   c->cg_total += ss.iterations;
+  c->att_cg += ss.iterations;
+  if (ss.iterations > c->att_cg_max) c->att_cg_max = ss.iterations;
+  /* cost in M v products on the samples: the sketch, the iterations, F */
+  c->work_since_fit += (double)(rank + ss.iterations + 1);
   if (st == NPDE_NOT_CONVERGED) {
     npde_log(NPDE_LOG_WARN, "evolve: t = %.6g: the linear solve missed its tolerance after %lld iterations "
-             "(residual %.3e); rejecting the step", t, (long long)ss.iterations,
+             "(relative residual %.3e); rejecting the step", t, (long long)ss.iterations,
              ss.rhs_norm > 0 ? ss.residual_norm / ss.rhs_norm : ss.residual_norm);
     return NPDE_STEP_REJECTED;
   }
+  NPDE_TRY(st);
+  NPDE_TRY(npde_backend_copy(c->be, dydt, &prev));
+  if (c->stage++ == 0 && c->resid.n > 0) NPDE_TRY(residual(c, &theta, t, dydt));
+  return NPDE_OK;
+}
+
+/* -------------------------------------------------------------- restarts */
+
+static const char *const policy_names[] = {"none", "walltime", "work", "fixed_count", "cg_trigger"};
+
+static bool restart_due(const evolve_ctx *c, double t) {
+  switch (c->policy) {
+    case RESTART_NONE: return false;
+    case RESTART_FIXED:
+      return c->restarts < c->restart_count &&
+             t >= (double)(c->restarts + 1) * c->t_end / (double)(c->restart_count + 1) * (1.0 - 1e-12);
+    case RESTART_WALLTIME: return npde__now_seconds() - c->last_fit_wall > c->fit_seconds_mean / c->time_fraction;
+    case RESTART_WORK: return c->work_since_fit > c->fit_work_mean / c->time_fraction;
+    case RESTART_CG: return c->att_cg_max > c->cg_threshold;
+  }
+  return false;
+}
+
+/* Refit the network to its own prediction y from the initial parameters (spec 6.3). */
+static npde_status restart(evolve_ctx *c, double t, npde_mat *y) {
+  npde__run_state *rs = c->rs;
+  npde_mat th = npde_mat_view(rs->theta, NPDE_F64, c->p, 1), prev = npde_mat_view(c->prev_dot, NPDE_F64, c->p, 1);
+  npde_log(NPDE_LOG_INFO, "evolve: restart %lld at t = %.6g (%s policy): refitting the network to its own "
+           "prediction; CG iterations of the last step: %lld (largest solve %lld)", (long long)c->restarts + 1, t,
+           policy_names[c->policy],
+           (long long)c->att_cg, (long long)c->att_cg_max);
+  double start = npde__now_seconds();
+  NPDE_TRY(npde_backend_copy(c->be, y, &th));
+  NPDE_TRY(npde__stage_fit.run(rs, c->fit_params));
+  NPDE_TRY(npde_backend_copy(c->be, &th, y));
+  NPDE_TRY(npde_backend_fill(c->be, &prev, 0.0)); /* theta_dot history is discarded */
+  double took = npde__now_seconds() - start;
+  c->restarts++;
+  c->n_fit_timings++;
+  c->fit_seconds_mean += (took - c->fit_seconds_mean) / (double)c->n_fit_timings;
+  c->fit_work_mean += (c->fit_work - c->fit_work_mean) / (double)c->n_fit_timings;
+  c->last_fit_wall = npde__now_seconds();
+  c->work_since_fit = 0;
+  c->log_cg_after_restart = true;
+  double err;
+  if (npde__metric_get(rs, "refit.rel_error", &err))
+    npde_log(NPDE_LOG_INFO, "evolve: restart %lld took %.1f s; refit relative error %.3e", (long long)c->restarts,
+             took, err);
+  npde__metric(rs, "evolve.restarts", (double)c->restarts);
+  return NPDE_OK;
+}
+
+/* Fit-stage parameters for the refits: the pipeline's first fit stage (or the
+ * defaults), overridden by restarts.fit, with target: network. */
+static npde_status restart_fit_params(evolve_ctx *c, const npde_config *restarts) {
+  const npde_config *stages = npde_config_get(c->rs->cfg, "stages"), *base = NULL;
+  for (size_t i = 0; !base && i < npde_config_size(stages); ++i) {
+    const npde_config *e = npde_config_at(stages, i);
+    if (strcmp(npde_config_key_at(e, 0), "fit") == 0) base = npde_config_at(e, 0);
+  }
+  npde_config *merged = NULL;
+  if (base) NPDE_TRY(npde_config_clone(base, &merged));
+  else {
+    merged = npde__config_new(NPDE_CONFIG_MAP, restarts->file, restarts->line, restarts->column);
+    if (!merged) return NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
+  }
+  const npde_config *over = npde_config_get(restarts, "fit");
+  npde_status st = NPDE_OK;
+  if (npde_config_node_type(over) != NPDE_CONFIG_MAP)
+    st = npde_config_error(over, "evolve.restarts.fit must be a mapping of fit-stage keys");
+  for (size_t i = 0; st == NPDE_OK && i < npde_config_size(over); ++i) {
+    npde_config *v = NULL;
+    st = npde_config_clone(npde_config_at(over, i), &v);
+    if (st == NPDE_OK && !npde__config_set(merged, npde_config_key_at(over, i), v))
+      st = NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
+  }
+  npde_config *target = st == NPDE_OK ? npde__config_new_scalar("network", over->file, over->line, over->column) : NULL;
+  if (st == NPDE_OK && (!target || !npde__config_set(merged, "target", target)))
+    st = NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
+  if (st == NPDE_OK)
+    st = npde_params_validate(npde__stage_fit.params, "evolve.restarts.fit", merged, NULL, &c->fit_params);
+  npde__config_free(merged);
+  NPDE_TRY(st);
+  /* a fit's cost in M v products on the samples: Adam passes over epochs x
+   * batch points, head tuning over K x head_points */
+  int64_t epochs, batch, head_points;
+  bool head;
+  NPDE_TRY(npde_config_get_int(c->fit_params, "epochs", &epochs));
+  NPDE_TRY(npde_config_get_int(c->fit_params, "batch", &batch));
+  NPDE_TRY(npde_config_get_int(c->fit_params, "head_points", &head_points));
+  NPDE_TRY(npde_config_get_bool(c->fit_params, "head_tuning", &head));
+  c->fit_work = ((double)epochs * (double)batch + (head ? (double)(c->K * head_points) : 0.0)) / (double)c->samples.n;
+  return NPDE_OK;
+}
+
+/* ---------------------------------------------------------- checkpoints */
+
+static npde_status checkpoint(evolve_ctx *c, const npde_step_state *s, const npde_mat *y) {
+  npde_npz_writer *w = NULL;
+  NPDE_TRY(npde__checkpoint_begin(c->rs, c->rs->stage_index, &w));
+  if (!w) return NPDE_OK;
+  double *host = malloc(2 * (size_t)c->p * sizeof *host);
+  npde_status st = host ? NPDE_OK : NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
+  if (st == NPDE_OK) st = npde_backend_download(c->be, host, y->data, (size_t)c->p * sizeof *host);
+  if (st == NPDE_OK) st = npde_backend_download(c->be, host + c->p, c->prev_dot, (size_t)c->p * sizeof *host);
+  double reals[] = {s->t, s->t_comp, s->h, s->err_target, elapsed(c), c->fit_seconds_mean, c->fit_work_mean,
+                    c->work_since_fit, npde__now_seconds() - c->last_fit_wall};
+  int64_t ints[] = {s->attempts, s->next_output, s->accepted, s->rejected, s->rhs_evals, c->rhs_evals, c->cg_total,
+                    c->restarts, c->n_fit_timings};
+  int64_t nr = sizeof reals / sizeof reals[0], ni = sizeof ints / sizeof ints[0], two[2] = {2, c->p};
+  if (st == NPDE_OK) st = npde_npz_add(w, "evolve.reals", NPDE_NPY_F64, reals, 1, &nr);
+  if (st == NPDE_OK) st = npde_npz_add(w, "evolve.ints", NPDE_NPY_I64, ints, 1, &ni);
+  if (st == NPDE_OK) st = npde_npz_add(w, "evolve.y_theta_dot", NPDE_NPY_F64, host, 2, two);
+  free(host);
+  if (st == NPDE_OK) st = npde_npz_commit(&w);
+  else npde_npz_abort(&w);
+  if (st == NPDE_OK) npde_log(NPDE_LOG_DEBUG, "evolve: checkpoint at t = %.6g", s->t);
   return st;
 }
 
+/* The evolve part of the checkpoint being resumed, if it has one (*found). */
+static npde_status load_checkpoint(evolve_ctx *c, npde_step_state *s, npde_mat *y, bool *found) {
+  *found = false;
+  const char *path = c->rs->resume_from;
+  if (!path) return NPDE_OK;
+  npde_npy_array r = {0}, i = {0}, v = {0};
+  npde_status st = npde_npz_read(path, "evolve.reals", &r);
+  if (st == NPDE_ERR_NOT_FOUND) {
+    npde_clear_error();
+    return NPDE_OK; /* checkpointed before this stage began */
+  }
+  if (st == NPDE_OK) st = npde_npz_read(path, "evolve.ints", &i);
+  if (st == NPDE_OK) st = npde_npz_read(path, "evolve.y_theta_dot", &v);
+  if (st == NPDE_OK && (r.count != 9 || i.count != 9 || v.count != 2 * c->p || r.type != NPDE_NPY_F64 ||
+                        i.type != NPDE_NPY_I64 || v.type != NPDE_NPY_F64))
+    st = NPDE_ERROR(NPDE_ERR_IO, "checkpoint '%s': the evolve state does not match this run (%lld parameters)",
+                    path, (long long)c->p);
+  if (st == NPDE_OK) {
+    const double *re = r.data;
+    const int64_t *in = i.data;
+    *s = (npde_step_state){.struct_size = sizeof *s, .t = re[0], .t_comp = re[1], .h = re[2], .err_target = re[3],
+                           .attempts = in[0], .next_output = in[1], .accepted = in[2], .rejected = in[3],
+                           .rhs_evals = in[4]};
+    c->elapsed0 = re[4];
+    c->fit_seconds_mean = re[5];
+    c->fit_work_mean = re[6];
+    c->work_since_fit = re[7];
+    c->last_fit_wall = npde__now_seconds() - re[8];
+    c->rhs_evals = in[5];
+    c->cg_total = in[6];
+    c->restarts = in[7];
+    c->n_fit_timings = in[8];
+    const double *yv = v.data;
+    st = npde_backend_upload(c->be, y->data, yv, (size_t)c->p * sizeof(double));
+    if (st == NPDE_OK) st = npde_backend_upload(c->be, c->prev_dot, yv + c->p, (size_t)c->p * sizeof(double));
+    *found = st == NPDE_OK;
+  }
+  npde_npy_array_free(&r);
+  npde_npy_array_free(&i);
+  npde_npy_array_free(&v);
+  return st;
+}
 
-static npde_status evolve_after_step(void *ctx, double t, npde_mat *y, double h_next) {
+/* ------------------------------------------------------- after each step */
+
+static npde_status evolve_after_step(void *ctx, const npde_step_state *s, npde_mat *y) {
   evolve_ctx *c = ctx;
-  (void)y;
-  double now = npde__now_seconds();
-  if (now - c->last_log >= c->log_every || t >= c->t_end) {
-    double frac = c->t_end > 0 ? t / c->t_end : 1.0, el = now - c->t0;
-    npde_log(NPDE_LOG_INFO, "evolve: t %.4g/%.4g  h %.2e  CG %lld it  mu_a %.2e  lambda_max %.3e  %.1f s, ~%.0f s left",
-             t, c->t_end, h_next, (long long)c->cg_last, c->mu_last, c->lambda_last, el,
-             frac > 0 ? el * (1.0 - frac) / frac : 0.0);
+  npde__run_state *rs = c->rs;
+  double h_taken = s->t - c->t_prev, now = npde__now_seconds();
+  if (c->log_cg_after_restart) {
+    npde_log(NPDE_LOG_INFO, "evolve: first step after restart %lld: %lld CG iterations (largest solve %lld)",
+             (long long)c->restarts, (long long)c->att_cg, (long long)c->att_cg_max);
+    c->log_cg_after_restart = false;
+  }
+  NPDE_TRY(npde__metrics_row(rs, "step,t,h,cg_iterations,cg_max,residual_true,residual_code,lambda_max,mu_a,"
+                             "rejected,restarts,wall_s",
+                             "%lld,%.17g,%.17g,%lld,%lld,%.9e,%.9e,%.9e,%.9e,%lld,%lld,%.3f", (long long)s->accepted,
+                             s->t, h_taken, (long long)c->att_cg, (long long)c->att_cg_max, c->res_true, c->res_code,
+                             c->lambda_last, c->mu_last, (long long)s->rejected, (long long)c->restarts, elapsed(c)));
+  c->last_state = *s;
+  c->have_state = true;
+  if (c->max_residual > 0 && c->res_true > c->max_residual)
+    return NPDE_ERROR(NPDE_ERR_NUMERIC, "evolve: the relative PDE residual %.3e at t = %.6g exceeds max_residual = "
+                      "%g: the solution is diverging", c->res_true, c->t_prev, c->max_residual);
+  if (restart_due(c, s->t)) NPDE_TRY(restart(c, s->t, y));
+  c->last_state = *s;
+
+  double el = elapsed(c), frac = c->t_end > 0 ? s->t / c->t_end : 1.0, done = s->t - c->t_session;
+  double left = done > 0 ? (now - c->t0) * (c->t_end - s->t) / done : 0.0;
+  char line[320];
+  snprintf(line, sizeof line, "evolve: t %.4g/%.4g (%3.0f%%)  step %lld  h %.2e  CG %lld it  R %.2e  "
+           "lambda_max %.2e  %.0f s, ~%.0f s left", s->t, c->t_end, 100 * frac, (long long)s->accepted, s->h,
+           (long long)c->att_cg, c->res_true, c->lambda_last, el, left);
+  bool live = npde__log_live();
+  if (live && now - c->last_live >= 0.2) {
+    npde__log_progress("%s", line);
+    c->last_live = now;
+  }
+  if (now - c->last_log >= c->log_every) {
+    if (live) npde__log_file("%s", line);
+    else npde_log(NPDE_LOG_INFO, "%s", line);
     c->last_log = now;
+  }
+  if (rs->dir && now - c->last_ckpt >= rs->checkpoint_every) {
+    NPDE_TRY(checkpoint(c, s, y));
+    c->last_ckpt = npde__now_seconds();
   }
   return NPDE_OK;
 }
 
-/* sqrt(sum (N - u)^2 / sum u^2) against the exact solution at time t. */
-static npde_status exact_error(evolve_ctx *c, double t, int64_t n, double *err) {
+/* sqrt(sum (N - u)^2 / sum u^2) against the exact solution at time t, at
+ * held-out points, for the parameters theta. */
+static npde_status exact_error(evolve_ctx *c, const npde_mat *theta, double t, int64_t n, double *err) {
   double *xh = malloc((size_t)(n * c->d) * sizeof *xh), *uh = malloc((size_t)(n * c->K) * sizeof *uh),
          *eh = malloc((size_t)(n * c->K) * sizeof *eh);
   npde__heldout h = {.be = c->be};
+  npde_mat keep = npde_mat_view(c->rs->theta, NPDE_F64, c->p, 1);
   npde_status st = xh && uh && eh ? NPDE_OK : NPDE_ERROR(NPDE_ERR_NOMEM, "evolve: out of memory");
+  if (st == NPDE_OK && theta->data != keep.data) st = npde_backend_copy(c->be, theta, &keep);
   if (st == NPDE_OK) st = npde__heldout_eval(c->rs, n, &h);
   if (st == NPDE_OK) st = npde_backend_download(c->be, xh, h.x, (size_t)(n * c->d) * sizeof(double));
   if (st == NPDE_OK) st = npde_backend_download(c->be, uh, h.u, (size_t)(n * c->K) * sizeof(double));
@@ -139,23 +458,82 @@ typedef struct output_ctx {
   int64_t eval_points;
 } output_ctx;
 
-static npde_status evolve_output(void *ctx, int64_t index, double t, const npde_mat *y) {
-  output_ctx *o = ctx;
+/* theta at an output time: error against the exact solution, a snapshot, results.npz. */
+static npde_status record_output(output_ctx *o, double t, const npde_mat *y) {
   evolve_ctx *c = o->c;
-  (void)index;
-  npde_mat th = npde_mat_view(c->rs->theta, NPDE_F64, c->p, 1);
-  NPDE_TRY(npde_backend_copy(c->be, y, &th));
   npde_pde_info info = npde_pde_get_info(c->rs->pde);
-  if (!info.has_exact) {
-    npde_log(NPDE_LOG_INFO, "evolve: reached t = %.6g", t);
-    return NPDE_OK;
+  double err = NAN;
+  if (info.has_exact) {
+    NPDE_TRY(exact_error(c, y, t, o->eval_points, &err));
+    npde_log(NPDE_LOG_INFO, "evolve: t = %.6g: relative L2 error against the exact solution %.3e", t, err);
+    npde__metric(c->rs, "evolve.rel_error", err);
+  } else {
+    npde_mat th = npde_mat_view(c->rs->theta, NPDE_F64, c->p, 1);
+    NPDE_TRY(npde_backend_copy(c->be, y, &th));
+    npde_log(NPDE_LOG_INFO, "evolve: reached t = %.6g (R_true %.3e)", t, c->res_true);
   }
-  double err;
-  NPDE_TRY(exact_error(c, t, o->eval_points, &err));
-  npde_log(NPDE_LOG_INFO, "evolve: t = %.6g: relative L2 error against the exact solution %.3e", t, err);
-  npde__metric(c->rs, "evolve.rel_error", err);
   npde__metric(c->rs, "evolve.t", t);
+  NPDE_TRY(npde__snapshot_add(c->rs, t, y, err));
+  return npde__results_write(c->rs);
+}
+
+static npde_status evolve_output(void *ctx, int64_t index, double t, const npde_mat *y) {
+  (void)index;
+  return record_output(ctx, t, y);
+}
+
+/* --------------------------------------------------------------- the stage */
+
+static npde_status read_output_times(const npde_config *params, double t_end, double **t_out, size_t *n_out) {
+  const npde_config *snaps = npde_config_get(params, "snapshots");
+  size_t ns = npde_config_node_type(snaps) == NPDE_CONFIG_SEQUENCE ? npde_config_size(snaps) : 1;
+  double *t = calloc(ns + 1, sizeof *t);
+  if (!t) return NPDE_ERROR(NPDE_ERR_NOMEM, "evolve: out of memory");
+  size_t n = 0;
+  for (size_t i = 0; i < ns; ++i) {
+    const npde_config *e = npde_config_node_type(snaps) == NPDE_CONFIG_SEQUENCE ? npde_config_at(snaps, i) : snaps;
+    double v;
+    npde_status st = npde_config_as_real(e, &v);
+    if (st == NPDE_OK && (v <= (n ? t[n - 1] : 0.0) || v >= t_end))
+      st = npde_config_error(e, "evolve: snapshot times must increase inside (0, t_end = %g)", t_end);
+    if (st != NPDE_OK) {
+      free(t);
+      return st;
+    }
+    t[n++] = v;
+  }
+  t[n++] = t_end;
+  *t_out = t;
+  *n_out = n;
   return NPDE_OK;
+}
+
+static npde_status read_restarts(evolve_ctx *c, const npde_config *params) {
+  npde_config *r = NULL;
+  NPDE_TRY(npde_params_validate(restart_params, "evolve.restarts", npde_config_get(params, "restarts"), NULL, &r));
+  const char *policy;
+  npde_status st = npde_config_get_string(r, "policy", &policy);
+  for (int i = 0; st == NPDE_OK && i < 5; ++i)
+    if (strcmp(policy, policy_names[i]) == 0) c->policy = (restart_policy)i;
+  if (st == NPDE_OK) st = npde_config_get_int(r, "count", &c->restart_count);
+  if (st == NPDE_OK) st = npde_config_get_int(r, "cg_threshold", &c->cg_threshold);
+  if (st == NPDE_OK) st = npde_config_get_real(r, "time_fraction", &c->time_fraction);
+  if (st == NPDE_OK && c->policy != RESTART_NONE && !(c->time_fraction > 0))
+    st = npde_config_error(npde_config_get(r, "time_fraction"), "evolve.restarts.time_fraction must be > 0");
+  if (st == NPDE_OK && c->policy != RESTART_NONE) st = restart_fit_params(c, r);
+  npde__config_free(r);
+  return st;
+}
+
+static void evolve_free(evolve_ctx *c) {
+  npde_linearization_destroy(&c->lin);
+  npde_linearization_destroy(&c->lin_resid);
+  jet_set_free(c, &c->samples);
+  jet_set_free(c, &c->resid);
+  npde_backend_free(c->be, c->rhs);
+  npde_backend_free(c->be, c->prev_dot);
+  npde_backend_free(c->be, c->resid_jv);
+  npde__config_free(c->fit_params);
 }
 
 static npde_status evolve_run(npde__run_state *rs, const npde_config *params) {
@@ -163,83 +541,103 @@ static npde_status evolve_run(npde__run_state *rs, const npde_config *params) {
   if (!rs->linsolver || !rs->integrator)
     return npde_config_error(params, "evolve: the pipeline needs a 'linsolver:' (e.g. {type: cg}) and an "
                              "'integrator:' (e.g. {type: rk23})");
-  double t_end, mu, log_every;
-  int64_t eval_points;
+  double t_end, mu, log_every, max_residual;
+  int64_t eval_points, residual_points;
+  bool warm_start;
   NPDE_TRY(npde_config_get_real(params, "t_end", &t_end));
   NPDE_TRY(npde_config_get_real(params, "mu", &mu));
   NPDE_TRY(npde_config_get_real(params, "log_every", &log_every));
+  NPDE_TRY(npde_config_get_real(params, "max_residual", &max_residual));
   NPDE_TRY(npde_config_get_int(params, "eval_points", &eval_points));
-  const npde_config *snaps = npde_config_get(params, "snapshots");
-  size_t ns = npde_config_node_type(snaps) == NPDE_CONFIG_SEQUENCE ? npde_config_size(snaps) : 1;
-  double *t_out = calloc(ns + 1, sizeof *t_out);
-  if (!t_out) return NPDE_ERROR(NPDE_ERR_NOMEM, "evolve: out of memory");
-  size_t n_out = 0;
-  for (size_t i = 0; i < ns; ++i) {
-    const npde_config *e = npde_config_node_type(snaps) == NPDE_CONFIG_SEQUENCE ? npde_config_at(snaps, i) : snaps;
-    double v;
-    npde_status st = npde_config_as_real(e, &v);
-    if (st == NPDE_OK && (v <= (n_out ? t_out[n_out - 1] : 0.0) || v >= t_end))
-      st = npde_config_error(e, "evolve: snapshot times must increase inside (0, t_end = %g)", t_end);
-    if (st != NPDE_OK) { free(t_out); return st; }
-    t_out[n_out++] = v;
-  }
-  t_out[n_out++] = t_end;
-
+  NPDE_TRY(npde_config_get_int(params, "residual_points", &residual_points));
+  NPDE_TRY(npde_config_get_bool(params, "warm_start", &warm_start));
   const npde_config *samples = npde_config_get(rs->cfg, "samples");
   int64_t n = 10000;
   if (samples && npde_config_get(samples, "n")) NPDE_TRY(npde_config_get_int(samples, "n", &n));
   npde_pde_info info = npde_pde_get_info(rs->pde);
-  evolve_ctx c = {.rs = rs, .be = rs->backend, .net = rs->net, .ls = rs->linsolver, .pc = rs->precond, .n = n,
+  evolve_ctx c = {.rs = rs, .be = rs->backend, .net = rs->net, .ls = rs->linsolver, .pc = rs->precond,
                   .d = info.dim, .K = info.outputs, .p = npde_network_n_params(rs->net), .mu = mu,
-                  .order = info.order, .t_end = t_end, .log_every = log_every};
-  int64_t s = npde_jet_second_blocks(info.order, c.d) ? c.d : 0;
-  if (info.order == NPDE_JET_HESSIAN) s = c.d * c.d;
-  npde_status st = npde_backend_alloc(c.be, (size_t)(n * c.d) * sizeof(double), &c.x);
-  if (st == NPDE_OK) st = npde_backend_alloc(c.be, (size_t)(n * c.K) * sizeof(double), &c.f);
-  if (st == NPDE_OK) st = npde_backend_alloc(c.be, (size_t)c.p * sizeof(double), &c.rhs);
-  c.xh = malloc((size_t)(n * c.d) * sizeof(double));
-  c.val = malloc((size_t)(n * c.K) * sizeof(double));
-  c.grad = malloc((size_t)(n * c.K * c.d) * sizeof(double));
-  c.sec = malloc((size_t)(n * c.K * (s ? s : 1)) * sizeof(double));
-  c.fh = malloc((size_t)(n * c.K) * sizeof(double));
-  if (st == NPDE_OK && (!c.xh || !c.val || !c.grad || !c.sec || !c.fh))
-    st = NPDE_ERROR(NPDE_ERR_NOMEM, "evolve: out of memory for %lld samples", (long long)n);
+                  .warm_start = warm_start, .order = info.order, .t_end = t_end, .log_every = log_every,
+                  .max_residual = max_residual, .res_true = NAN, .res_code = NAN, .lambda_last = NAN};
+  c.samples.n = n;
+  double *t_out = NULL;
+  size_t n_out = 0;
   void *y = NULL;
+  npde_status st = read_output_times(params, t_end, &t_out, &n_out);
+  if (st == NPDE_OK) st = read_restarts(&c, params);
+  if (st == NPDE_OK) st = jet_set_alloc(&c, &c.samples, n);
+  if (st == NPDE_OK && residual_points > 0) st = jet_set_alloc(&c, &c.resid, residual_points);
+  if (st == NPDE_OK && residual_points > 0)
+    st = npde_backend_alloc(c.be, (size_t)(residual_points * c.K) * sizeof(double), &c.resid_jv);
+  if (st == NPDE_OK && residual_points > 0) {
+    npde_mat X = npde_mat_view(c.resid.x, NPDE_F64, residual_points, c.d);
+    st = npde_backend_rng_uniform(c.be, rs->seed, NPDE__STREAM_RESIDUAL, 0, -1.0, 1.0, &X);
+  }
+  if (st == NPDE_OK) st = npde_backend_alloc(c.be, (size_t)c.p * sizeof(double), &c.rhs);
+  if (st == NPDE_OK) st = npde_backend_alloc(c.be, (size_t)c.p * sizeof(double), &c.prev_dot);
   if (st == NPDE_OK) st = npde_backend_alloc(c.be, (size_t)c.p * sizeof(double), &y);
-  npde_mat Y = npde_mat_view(y, NPDE_F64, c.p, 1), th = npde_mat_view(rs->theta, NPDE_F64, c.p, 1);
+  npde_mat Y = npde_mat_view(y, NPDE_F64, c.p, 1), th = npde_mat_view(rs->theta, NPDE_F64, c.p, 1),
+           prev = npde_mat_view(c.prev_dot, NPDE_F64, c.p, 1);
   if (st == NPDE_OK) st = npde_backend_copy(c.be, &th, &Y);
+  if (st == NPDE_OK) st = npde_backend_fill(c.be, &prev, 0.0);
+  npde_step_state resume = {0};
+  bool resuming = false;
+  if (st == NPDE_OK) st = load_checkpoint(&c, &resume, &Y, &resuming);
+  c.t_session = resuming ? resume.t : 0.0;
+
   npde_ode ode = {.n = c.p, .dtype = NPDE_F64, .rhs = evolve_rhs, .begin_attempt = evolve_begin_attempt,
                   .after_step = evolve_after_step, .ctx = &c};
   output_ctx oc = {.c = &c, .eval_points = eval_points};
   npde_integrate_stats is = {.struct_size = sizeof is};
-  c.t0 = c.last_log = npde__now_seconds();
-  if (st == NPDE_OK) {
-    npde_log(NPDE_LOG_INFO, "evolve: to t = %g with %lld samples per step attempt, %lld parameters", t_end,
-             (long long)n, (long long)c.p);
-    st = npde_integrator_integrate(rs->integrator, &ode, 0.0, &Y, t_out, (int64_t)n_out, evolve_output, &oc, &is);
+  c.t0 = c.last_log = c.last_live = c.last_ckpt = npde__now_seconds();
+  if (!resuming) {
+    c.last_fit_wall = c.t0;
+    /* the initial fit counts as the first fit (spec 6.3) */
+    double fit_s = 0;
+    (void)npde__metric_get(rs, "fit.seconds", &fit_s);
+    c.fit_seconds_mean = fit_s;
+    c.fit_work_mean = c.fit_work;
+    c.n_fit_timings = 1;
   }
+  if (st == NPDE_OK && !resuming) st = record_output(&oc, 0.0, &Y); /* theta(0) */
+  if (st == NPDE_OK) {
+    if (resuming)
+      npde_log(NPDE_LOG_INFO, "evolve: resuming at t = %.9g (step %lld) towards t = %g", resume.t,
+               (long long)resume.accepted, t_end);
+    else
+      npde_log(NPDE_LOG_INFO, "evolve: to t = %g with %lld samples per step attempt, %lld parameters, restarts: %s",
+               t_end, (long long)n, (long long)c.p, policy_names[c.policy]);
+    st = resuming ? npde_integrator_resume(rs->integrator, &ode, &resume, &Y, t_out, (int64_t)n_out, evolve_output,
+                                           &oc, &is)
+                  : npde_integrator_integrate(rs->integrator, &ode, 0.0, &Y, t_out, (int64_t)n_out, evolve_output,
+                                              &oc, &is);
+  }
+  npde__log_progress_end();
   if (st == NPDE_OK) {
     npde_log(NPDE_LOG_INFO, "evolve: done in %.1f s: %lld accepted and %lld rejected steps, %lld RHS evaluations, "
-             "%lld CG iterations", npde__now_seconds() - c.t0, (long long)is.accepted, (long long)is.rejected,
-             (long long)is.rhs_evals, (long long)c.cg_total);
+             "%lld CG iterations, %lld restarts", elapsed(&c), (long long)is.accepted, (long long)is.rejected,
+             (long long)is.rhs_evals, (long long)c.cg_total, (long long)c.restarts);
     npde__metric(rs, "evolve.accepted", (double)is.accepted);
     npde__metric(rs, "evolve.rejected", (double)is.rejected);
     npde__metric(rs, "evolve.cg_iterations", (double)c.cg_total);
-  } else {
+    npde__metric(rs, "evolve.restarts", (double)c.restarts);
+    if (c.resid.n > 0) npde__metric(rs, "evolve.residual", c.res_true);
+  } else if (y) {
     /* keep the last good state: the integrator leaves y at the last accepted step */
+    char why[2048];
+    snprintf(why, sizeof why, "%s", npde_last_error());
     npde_status keep = npde_backend_copy(c.be, &Y, &th);
+    if (keep == NPDE_OK && c.have_state && rs->dir) keep = checkpoint(&c, &c.last_state, &Y);
+    if (keep == NPDE_OK && rs->dir) keep = npde__results_write(rs);
+    if (c.have_state && rs->dir)
+      npde_log(NPDE_LOG_ERROR, "evolve stopped at t = %.9g; the last good state (t = %.9g, step %lld) is kept in "
+               "%s/checkpoint.npz: `npde resume %s [key=value ...]` continues from it", is.t_reached,
+               c.last_state.t, (long long)c.last_state.accepted, rs->dir, rs->dir);
     (void)keep;
+    st = npde_set_error(st, __FILE__, __LINE__, "%s", why);
   }
-  npde_linearization_destroy(&c.lin);
+  evolve_free(&c);
   npde_backend_free(c.be, y);
-  npde_backend_free(c.be, c.x);
-  npde_backend_free(c.be, c.f);
-  npde_backend_free(c.be, c.rhs);
-  free(c.xh);
-  free(c.val);
-  free(c.grad);
-  free(c.sec);
-  free(c.fh);
   free(t_out);
   return st;
 }

@@ -6,6 +6,7 @@
  * head tuning. */
 #include <lapacke.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -255,9 +256,17 @@ static npde_status fit_run(npde__run_state *rs, const npde_config *params) {
     if (st == NPDE_OK) st = relative_error(&c, eval_points, &err_after);
   }
   if (st == NPDE_OK) {
-    npde__metric(rs, "fit.loss", loss);
-    npde__metric(rs, "fit.rel_error_before_head", err_before);
-    npde__metric(rs, "fit.rel_error", head_tuning ? err_after : err_before);
+    /* a refit (restart) reports apart from the initial fit */
+    const char *what = c.target_network ? "refit" : "fit";
+    char name[48];
+    snprintf(name, sizeof name, "%s.loss", what);
+    npde__metric(rs, name, loss);
+    snprintf(name, sizeof name, "%s.rel_error_before_head", what);
+    npde__metric(rs, name, err_before);
+    snprintf(name, sizeof name, "%s.seconds", what);
+    npde__metric(rs, name, npde__now_seconds() - t0);
+    snprintf(name, sizeof name, "%s.rel_error", what);
+    npde__metric(rs, name, head_tuning ? err_after : err_before);
     if (head_tuning)
       npde_log(NPDE_LOG_INFO, "fit: relative L2 error on %lld held-out points: %.3e after Adam, %.3e after head "
                "tuning", (long long)eval_points, err_before, err_after);

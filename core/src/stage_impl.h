@@ -2,9 +2,11 @@
 #ifndef NPDE_STAGE_IMPL_H
 #define NPDE_STAGE_IMPL_H
 
+#include <stdio.h>
 #include <time.h>
 
 #include "npde/npde_backend.h"
+#include "npde/npde_io.h"
 #include "npde/npde_network.h"
 #include "npde/npde_pde.h"
 #include "npde/npde_pipeline.h"
@@ -20,10 +22,21 @@ enum {
   NPDE__STREAM_HEAD = 0x7f020000, /* + fit index: head-tuning points */
   NPDE__STREAM_EVAL = 0x7f030000,  /* held-out evaluation points */
   NPDE__STREAM_EVOLVE = 0x7f040000, /* evolve: samples per step attempt */
-  NPDE__STREAM_SKETCH = 0x7f050000  /* evolve: Nystrom test matrices */
+  NPDE__STREAM_SKETCH = 0x7f050000,  /* evolve: Nystrom test matrices */
+  NPDE__STREAM_RESIDUAL = 0x7f060000 /* evolve: the fixed residual evaluation set */
 };
 
 #define NPDE__MAX_METRICS 64
+#define NPDE__MAX_RESULTS 32
+
+/* An array bound for results.npz. */
+typedef struct npde__result {
+  char name[64];
+  npde_npy_type type;
+  int ndim;
+  int64_t shape[NPDE_NPY_MAX_DIMS];
+  void *data;
+} npde__result;
 
 /* What stages share while a pipeline runs. */
 typedef struct npde__run_state {
@@ -43,7 +56,41 @@ typedef struct npde__run_state {
   char metric_names[NPDE__MAX_METRICS][48];
   double metric_values[NPDE__MAX_METRICS];
   int n_metrics;
+  /* theta at the output times so far (host; evolve appends, eval reads) */
+  int64_t n_snap, snap_cap;
+  double *snap_t, *snap_theta, *snap_error; /* n_snap, n_snap x p, n_snap (NaN: no exact solution) */
+  /* the run directory (dir NULL: the run writes no files) */
+  char *dir;
+  FILE *log, *metrics;
+  int64_t metrics_bytes; /* length of metrics.csv after its last complete row */
+  double checkpoint_every; /* seconds of wall time between checkpoints */
+  npde__result results[NPDE__MAX_RESULTS]; /* arrays for results.npz besides the snapshots */
+  int n_results;
+  size_t stage_index;      /* the stage running */
+  const char *resume_from; /* checkpoint to continue from (the running stage reads its part), or NULL */
 } npde__run_state;
+
+/* Run directory (rundir.c). All writes go to a temporary name and are
+ * renamed. Functions are no-ops returning NPDE_OK without a directory. */
+/* Append theta (p values, backend memory) at time t with its error (NaN if none). */
+npde_status npde__snapshot_add(npde__run_state *rs, double t, const npde_mat *theta, double error);
+/* Put an array into results.npz (copied; replaces one of the same name). */
+npde_status npde__result_put(npde__run_state *rs, const char *name, npde_npy_type type, const void *data, int ndim,
+                             const int64_t *shape);
+/* Write results.npz now: times, theta snapshots, errors, the put arrays. */
+npde_status npde__results_write(npde__run_state *rs);
+/* One row of metrics.csv (the header is written before the first row). */
+npde_status npde__metrics_row(npde__run_state *rs, const char *header, const char *fmt, ...) NPDE_PRINTF(3, 4);
+/* Start a checkpoint with the pipeline's part (stage, theta, counters,
+ * figures, snapshots, results); the running stage adds its members, then
+ * npde_npz_commit. *w is NULL without a run directory. */
+npde_status npde__checkpoint_begin(npde__run_state *rs, size_t stage, npde_npz_writer **w);
+/* Read the pipeline's part of a checkpoint back into rs; *stage is the stage to continue with. */
+npde_status npde__checkpoint_load(npde__run_state *rs, const char *path, size_t *stage);
+/* Create dir (fresh: refuse one that holds a run), write config.yaml, open
+ * log.txt and copy the log there; close releases it all. */
+npde_status npde__rundir_open(npde__run_state *rs, const char *dir, bool resuming);
+void npde__rundir_close(npde__run_state *rs);
 
 /* Seconds on a monotonic clock (progress lines, timings). */
 static inline double npde__now_seconds(void) {
@@ -65,6 +112,8 @@ void npde__heldout_free(npde__heldout *h);
 
 /* Record a figure under name (e.g. "fit.rel_error"). */
 void npde__metric(npde__run_state *rs, const char *name, double value);
+/* The figure recorded under name, if any. */
+bool npde__metric_get(const npde__run_state *rs, const char *name, double *value);
 
 typedef struct npde__stage {
   const char *name;

@@ -58,6 +58,10 @@ Test(abi, test_abi_layout_frozen_at_1_0) {
   OFF(npde_ode, begin_attempt, 24);
   OFF(npde_ode, after_step, 32);
   OFF(npde_ode, ctx, 40);
+  SIZE(npde_step_state, 80);
+  OFF(npde_step_state, t, 8);
+  OFF(npde_step_state, attempts, 40);
+  OFF(npde_step_state, rhs_evals, 72);
   cr_expect_geq(sizeof(npde_solve_stats), 56);
   OFF(npde_solve_stats, iterations, 8);
   OFF(npde_solve_stats, rhs_norm, 16);

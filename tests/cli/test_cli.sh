@@ -6,6 +6,7 @@ set -u
 npde=$1; src=$2
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/npde-cli.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
+cd "$tmp" || exit 1 # runs/ directories land here
 failures=0
 
 # expect CODE "substring" -- command...
@@ -60,6 +61,27 @@ expect 2 "plugin path '$tmp/nowhere'" -- env NPDE_PLUGIN_PATH="$tmp/nowhere" "$n
 
 # f32 runs through the same backend
 expect 0 "in f32" -- "$npde" run "$demo" dtype=f32 stages.0.probe.points=4000 stages.0.probe.width=8
+
+# run directories: runs/NAME-DATE-TIME by default, `output:` when given, none with --no-output
+count_runs() { ls -d runs/probe-* 2>/dev/null | wc -l; }
+before=$(count_runs)
+expect 0 "run directory: runs/probe-" -- "$npde" run "$demo" stages.0.probe.points=4000 stages.0.probe.width=8
+[ "$(count_runs)" -eq $((before + 1)) ] || { echo "FAIL: no new runs/probe-* directory"; failures=$((failures + 1)); }
+expect 0 "run directory: $tmp/out" -- "$npde" run "$demo" stages.0.probe.points=4000 output="$tmp/out"
+for f in config.yaml log.txt results.npz checkpoint.npz; do
+  [ -s "$tmp/out/$f" ] || { echo "FAIL: run directory lacks $f"; failures=$((failures + 1)); }
+done
+expect 2 "already holds a run" -- "$npde" run "$demo" stages.0.probe.points=4000 output="$tmp/out"
+expect 0 "is complete" -- "$npde" resume "$tmp/out"
+before=$(count_runs)
+expect 0 "probe: gemm" -- "$npde" run "$demo" --no-output stages.0.probe.points=4000
+[ "$(count_runs)" -eq "$before" ] || { echo "FAIL: --no-output wrote a run directory"; failures=$((failures + 1)); }
+expect 0 "probe: gemm" -- "$npde" run "$demo" output="$tmp/none" --no-output stages.0.probe.points=4000
+[ ! -e "$tmp/none" ] || { echo "FAIL: --no-output wrote $tmp/none"; failures=$((failures + 1)); }
+expect 2 "missing DIR" -- "$npde" resume
+expect 2 "cannot open '$tmp/nowhere/config.yaml'" -- "$npde" resume "$tmp/nowhere"
+mkdir -p "$tmp/bare" && cp "$tmp/out/config.yaml" "$tmp/bare/"
+expect 1 "has no checkpoint.npz" -- "$npde" resume "$tmp/bare"
 
 if [ "$failures" -ne 0 ]; then echo "test_cli: $failures failures"; exit 1; fi
 echo "test_cli: all passed"

@@ -111,8 +111,9 @@ static npde_status begin_attempt(void *vctx, double t, double h, int64_t attempt
   return NPDE_OK;
 }
 
-static npde_status after_step(void *vctx, double t, npde_mat *y, double h_next) {
+static npde_status after_step(void *vctx, const npde_step_state *state, npde_mat *y) {
   ode_ctx *c = vctx;
+  double t = state->t, h_next = state->h;
   if (c->afters < MAXREC) {
     c->after_t[c->afters] = t;
     c->after_h[c->afters] = h_next;
@@ -709,4 +710,76 @@ Test(rk, factor_clamps) {
   }
   cr_expect(fabs(c.after_h[0] - 1.5e-3) <= 1e-18, "a tiny first step grows by exactly factor_max: %.17g",
             c.after_h[0]);
+}
+
+/* ---------------------------------------------------------------- resume */
+
+/* A hook that saves the state and y after its k-th accepted step (a checkpoint). */
+typedef struct saver {
+  ode_ctx c;
+  int64_t at, seen;
+  npde_step_state saved;
+  double y[2];
+} saver;
+
+static npde_status saver_rhs(void *ctx, double t, const npde_mat *y, npde_mat *dydt) {
+  return rhs(&((saver *)ctx)->c, t, y, dydt);
+}
+
+static npde_status saver_after(void *ctx, const npde_step_state *state, npde_mat *y) {
+  saver *s = ctx;
+  cr_expect_geq(state->struct_size, sizeof *state);
+  if (++s->seen == s->at) {
+    s->saved = *state;
+    for (int64_t i = 0; i < s->c.n; ++i) s->y[i] = vget(y, i);
+  }
+  return NPDE_OK;
+}
+
+/* Resuming from a saved state and y ends bit for bit where the uninterrupted
+ * run ends, with the same counters and without repeating earlier outputs. */
+Test(rk, resume_is_bitwise_the_uninterrupted_run) {
+  const char *names[] = {"rk23", "rk45", "rk4", "rk23"};
+  const char *yamls[] = {"{rtol: 1e-5}", "{rtol: 1e-6, error_norm: mixed}", "{dt: 0.0625}", "{rtol: 1e-4}"};
+  const int64_t at[] = {5, 3, 9, 1};
+  for (int m = 0; m < 4; ++m) {
+    npde_integrator *in = make(names[m], yamls[m]);
+    double tout[3] = {0.7, 1.3, 2.0};
+    void *d = NULL;
+    cr_assert_eq(npde_backend_alloc(be, 2 * sizeof(double), &d), NPDE_OK);
+    npde_mat y = npde_mat_view(d, NPDE_F64, 2, 1);
+    saver s = {.c = make_ctx(m % 2 ? LOTKA : ROTATION), .at = at[m]};
+    npde_ode ode = {.n = 2, .dtype = NPDE_F64, .rhs = saver_rhs, .after_step = saver_after, .ctx = &s};
+    vset(&y, 0, 1.2);
+    vset(&y, 1, 0.7);
+    outrec full = {0}, rest = {0};
+    npde_integrate_stats a = {.struct_size = sizeof a}, b = {.struct_size = sizeof b};
+    cr_assert_eq(npde_integrator_integrate(in, &ode, 0.0, &y, tout, 3, on_output, &full, &a), NPDE_OK, "%s",
+                 npde_last_error());
+    double yend[2] = {vget(&y, 0), vget(&y, 1)};
+    cr_assert_eq(s.seen, a.accepted);
+    cr_assert_geq(a.accepted, at[m] + 2, "%s: too few steps (%lld) for the test", names[m], (long long)a.accepted);
+    /* resume from step at[m] */
+    npde_step_state saved = s.saved;
+    vset(&y, 0, s.y[0]);
+    vset(&y, 1, s.y[1]);
+    s.at = -1;
+    cr_assert_eq(npde_integrator_resume(in, &ode, &saved, &y, tout, 3, on_output, &rest, &b), NPDE_OK, "%s",
+                 npde_last_error());
+    cr_expect(vget(&y, 0) == yend[0] && vget(&y, 1) == yend[1], "%s: resumed %.17g %.17g vs %.17g %.17g", names[m],
+              vget(&y, 0), vget(&y, 1), yend[0], yend[1]);
+    cr_expect(b.accepted == a.accepted && b.rejected == a.rejected && b.rhs_evals == a.rhs_evals, "%s", names[m]);
+    cr_expect_eq(rest.n, 3 - saved.next_output, "%s: outputs after the resume", names[m]);
+    for (int64_t k = 0; k < rest.n; ++k) {
+      cr_expect_eq(rest.idx[k], saved.next_output + k);
+      cr_expect(rest.y[k][0] == full.y[saved.next_output + k][0], "%s: output %lld", names[m],
+                (long long)rest.idx[k]);
+    }
+    /* a state that does not fit the output times is refused */
+    npde_step_state bad = saved;
+    bad.next_output = 7;
+    cr_expect_eq(npde_integrator_resume(in, &ode, &bad, &y, tout, 3, NULL, NULL, NULL), NPDE_ERR_INVALID_ARG);
+    npde_backend_free(be, d);
+    npde_integrator_destroy(&in);
+  }
 }

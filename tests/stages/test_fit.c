@@ -79,7 +79,7 @@ Test(fit, test_fit_to_the_network_itself_restarts_from_the_initial_parameters) {
   double refit = run(PIPELINE("  - fit: {epochs: 600, lr: 1e-2, batch: 500, head_points: 10000, eval_points: 2000}\n"
                               "  - fit: {target: network, epochs: 600, lr: 1e-2, batch: 500, head_points: 10000, "
                               "eval_points: 2000}\n"),
-                     "fit.rel_error");
+                     "refit.rel_error");
   cr_expect_lt(refit, 5e-2, "refit to the current network: relative error %g", refit);
 }
 

@@ -3,6 +3,7 @@
 #define NPDE_H
 
 #include "npde_backend.h"
+#include "npde_io.h"
 #include "npde_config.h"
 #include "npde_error.h"
 #include "npde_log.h"

@@ -39,17 +39,37 @@ NPDE_API NPDE_NODISCARD npde_status npde_linop_apply_block(const npde_linop *A, 
  * rhs may return NPDE_STEP_REJECTED (or any error) to make the integrator
  * reject the attempt; a NaN or Inf in dydt is rejected too.
  * begin_attempt (optional) runs before each step attempt (fresh samples).
- * after_step (optional) runs after each accepted step and may change y
- * (restarts); a negative status stops the integration.
+ * after_step (optional) runs after each accepted step, once the output at
+ * that time (if any) has been emitted; it may change y (restarts) and may
+ * save *state with y to continue the integration later (checkpoints); a
+ * negative status stops the integration.
  */
+typedef struct npde_step_state npde_step_state;
 typedef struct npde_ode {
   int64_t n;
   npde_dtype dtype;
   npde_status (*rhs)(void *ctx, double t, const npde_mat *y, npde_mat *dydt);
   npde_status (*begin_attempt)(void *ctx, double t, double h, int64_t attempt);
-  npde_status (*after_step)(void *ctx, double t, npde_mat *y, double h_next);
+  npde_status (*after_step)(void *ctx, const npde_step_state *state, npde_mat *y);
   void *ctx;
 } npde_ode;
+
+/**
+ * Where an integration stands after an accepted step: with y, everything an
+ * integrator needs to continue it bit for bit (a checkpoint). Integrators
+ * fill it for after_step and accept it back to resume. The integrator sets
+ * struct_size; readers check it.
+ */
+struct npde_step_state {
+  uint32_t struct_size;
+  double t;            /* the time reached */
+  double t_comp;       /* compensation of the summed time (0 after landing on an output time) */
+  double h;            /* the step size the controller proposes next */
+  double err_target;   /* an error target fixed at the start of the run (0 when the method has none) */
+  int64_t attempts;    /* step attempts so far: the next attempt's index */
+  int64_t next_output; /* index in t_out of the next output time */
+  int64_t accepted, rejected, rhs_evals;
+};
 
 #ifdef __cplusplus
 }

@@ -26,8 +26,20 @@ NPDE_API NPDE_NODISCARD npde_status npde_pipeline_create(npde_registry *reg, con
 NPDE_API void npde_pipeline_destroy(npde_pipeline **pl);
 /** The validated configuration, defaults filled in. Borrowed. */
 NPDE_API const npde_config *npde_pipeline_config(const npde_pipeline *pl);
-/** Instantiate the backend and components, then run the stages in order. */
+/**
+ * Instantiate the backend and components, then run the stages in order.
+ * With `output: DIR` in the configuration the run writes DIR/config.yaml,
+ * log.txt, metrics.csv, results.npz and checkpoint.npz (refusing a DIR that
+ * already holds a run).
+ */
 NPDE_API NPDE_NODISCARD npde_status npde_pipeline_run(npde_pipeline *pl);
+/**
+ * Continue the run in dir from dir/checkpoint.npz: the stages before the
+ * checkpoint's are skipped, the checkpointed one continues where it was, and
+ * on the CPU backend the results are bitwise those of an uninterrupted run.
+ * pl is normally made from dir/config.yaml. Since: ABI 1.0
+ */
+NPDE_API NPDE_NODISCARD npde_status npde_pipeline_resume(npde_pipeline *pl, const char *dir);
 
 /**
  * A figure the last run reported, by name ("fit.rel_error",

@@ -52,6 +52,12 @@ NPDE_API NPDE_NODISCARD npde_status npde_integrator_integrate(npde_integrator *i
                                                               npde_mat *y, const double *t_out, int64_t n_out,
                                                               npde_output_fn output, void *output_ctx,
                                                               npde_integrate_stats *st);
+/** Continue an integration from a state an after_step hook saved (with y as
+ * it was then): bitwise the uninterrupted run. Since: ABI 1.0 */
+NPDE_API NPDE_NODISCARD npde_status npde_integrator_resume(npde_integrator *in, const npde_ode *ode,
+                                                           const npde_step_state *state, npde_mat *y,
+                                                           const double *t_out, int64_t n_out, npde_output_fn output,
+                                                           void *output_ctx, npde_integrate_stats *st);
 
 #ifdef __cplusplus
 }

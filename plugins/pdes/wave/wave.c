@@ -69,6 +69,7 @@
 #include "npde/plugin/npde_ext.h"
 
 #include "../common/pde_gaussian.h"
+#include "../common/pde_packet.h"
 
 #define WAVE_MAX_DIM 8
 
@@ -80,7 +81,7 @@ typedef struct wave_state {
   pde_gaussian ic; /* dim, s, scale, center (the translation x0 of every IC) */
   double c;
   wave_ic initial;
-  double s1, s2, freq; /* packet */
+  pde_packet packet;
 } wave_state;
 
 static npde_status wave_create(npde_pde *p, const npde_config *cfg, npde_backend *be) {
@@ -100,9 +101,7 @@ static npde_status wave_create(npde_pde *p, const npde_config *cfg, npde_backend
     return npde_config_error(npde_config_get(cfg, "initial"),
                              "wave: initial '%s' is a 3D initial condition; it needs dim = 3, found dim = %lld", name,
                              (long long)s->ic.d);
-  NPDE_TRY(pde_read_real(cfg, "wave", "s1", &s->s1));
-  NPDE_TRY(pde_read_real(cfg, "wave", "s2", &s->s2));
-  return pde_read_real(cfg, "wave", "frequency", &s->freq);
+  return pde_packet_read(cfg, "wave", &s->packet);
 }
 
 static void wave_destroy(npde_pde *p) { (void)p; }
@@ -130,17 +129,6 @@ static void wave_radial(double c, double r, double t, double *U) {
   U[1] = c * (800.0 * s * s - 4.0) * q * e;
 }
 
-/* The wave packet of spec 7.2 at y = x - x0 (d = 3). */
-static double wave_packet(const wave_state *s, const double *y) {
-  const double inv_sqrt2 = 0.70710678118654752440084436210484903;
-  const double v0 = y[0], v1 = y[1] - 0.5, v2 = y[2] - 0.5;
-  const double w0 = y[0] + 1.0 / 6.0, w1 = y[1] + 1.0 / 6.0, w2 = y[2] + 1.0 / 6.0;
-  const double xn = (y[0] + y[1]) * inv_sqrt2, xm = y[0] / 6.0 + 0.5 * y[1];
-  const double s1sq = s->s1 * s->s1, s2sq = s->s2 * s->s2, k = PDE_TWO_PI * s->freq;
-  return 30.0 / (PDE_TWO_PI * s1sq) * exp(-(v0 * v0 + v1 * v1 + v2 * v2) / (2.0 * s1sq)) * cos(k * xn) +
-         24.0 / (PDE_TWO_PI * s2sq) * exp(-(w0 * w0 + w1 * w1 + w2 * w2) / (2.0 * s2sq)) * cos(k * xm);
-}
-
 static npde_status wave_initial(const npde_pde *p, const double *x, int64_t n, double *U) {
   const wave_state *s = npde_pde_state(p);
   const int64_t d = s->ic.d;
@@ -160,7 +148,7 @@ static npde_status wave_initial(const npde_pde *p, const double *x, int64_t n, d
     for (int64_t i = 0; i < n; ++i) {
       double y[3];
       for (int j = 0; j < 3; ++j) y[j] = x[i * d + j] - s->ic.center[j];
-      U[2 * i] = wave_packet(s, y);
+      U[2 * i] = pde_packet_eval(&s->packet, y);
       U[2 * i + 1] = 0.0;
     }
     break;
@@ -228,12 +216,7 @@ static const npde_param_spec wave_params[] = {
     {.name = "center", .type = NPDE_PARAM_REAL_LIST, .default_value = "[0]",
      .doc = "x0: every IC is u0(x - x0) (the Gaussian's center, the radial wave's origin): dim entries, or one "
             "for every axis"},
-    {.name = "s1", .type = NPDE_PARAM_REAL, .default_value = "0.15", .doc = "packet: width of the first term",
-     .min = 1e-6, .flags = NPDE_PARAM_HAS_MIN},
-    {.name = "s2", .type = NPDE_PARAM_REAL, .default_value = "0.25", .doc = "packet: width of the second term",
-     .min = 1e-6, .flags = NPDE_PARAM_HAS_MIN},
-    {.name = "frequency", .type = NPDE_PARAM_REAL, .default_value = "1",
-     .doc = "packet: f in its cosines cos(2 pi f x . n)"},
+    PDE_PACKET_PARAMS,
     {0},
 };
 

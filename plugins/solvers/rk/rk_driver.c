@@ -228,21 +228,36 @@ static double step_factor(const rk_run *r, double err, double e_tgt) {
 }
 
 static npde_status run(rk_run *r, double t0, npde_mat *y, const double *t_out, int64_t n_out,
-                       npde_output_fn output, void *octx) {
+                       npde_output_fn output, void *octx, const npde_step_state *resume) {
   const rk_state *s = r->s;
   const npde_ode *ode = r->ode;
   double t = t0, t_comp = 0.0; /* Kahan-compensated time: no sliver steps after many steps */
   int64_t idx = 0, attempts = 0, consecutive = 0;
-  r->stats.t_reached = t0;
-  if (n_out > 0 && t_out[0] == t0) {
+  double e_tgt = 0.0, h = 0.0;
+  if (resume) {
+    t = resume->t;
+    t_comp = resume->t_comp;
+    idx = resume->next_output;
+    attempts = resume->attempts;
+    e_tgt = resume->err_target;
+    h = resume->h;
+    r->stats.accepted = resume->accepted;
+    r->stats.rejected = resume->rejected;
+    r->stats.rhs_evals = resume->rhs_evals;
+    if (!(h > 0) || !isfinite(h) || (r->estimate && s->norm == RK_NORM_REFERENCE && !(e_tgt > 0)))
+      return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "%s: cannot resume from a state with h = %g and error target %g",
+                        r->tab->name, h, e_tgt);
+  }
+  r->stats.t_reached = t;
+  r->stats.h_last = h;
+  if (!resume && n_out > 0 && t_out[0] == t0) {
     if (output) NPDE_TRY(output(octx, 0, t0, y));
     idx = 1;
   }
   if (idx >= n_out) return NPDE_OK;
   const double t_end = t_out[n_out - 1];
 
-  double e_tgt = 0.0;
-  if (r->estimate && s->norm == RK_NORM_REFERENCE) {
+  if (!resume && r->estimate && s->norm == RK_NORM_REFERENCE) {
     double y0;
     NPDE_TRY(npde_backend_nrm2(r->be, y, &y0));
     e_tgt = s->rtol * y0; /* fixed for the whole run, also after restarts (5.2) */
@@ -252,7 +267,7 @@ static npde_status run(rk_run *r, double t0, npde_mat *y, const double *t_out, i
                         "(||y(t0)||_2 = %g); use error_norm: mixed",
                         r->tab->name, e_tgt, y0);
   }
-  double h = !s->adaptive ? s->dt : s->h0 > 0 ? s->h0 : 20.0 * (t_end - t0) * s->rtol;
+  if (!resume) h = !s->adaptive ? s->dt : s->h0 > 0 ? s->h0 : 20.0 * (t_end - t0) * s->rtol;
   r->stats.h_last = h;
 
   while (idx < n_out) {
@@ -296,10 +311,16 @@ static npde_status run(rk_run *r, double t0, npde_mat *y, const double *t_out, i
       else if (step == h) h *= step_factor(r, err, e_tgt); /* a clipped step keeps h (5.2) */
       if (h < s->h_min) h = s->h_min;
       r->stats.h_last = h;
-      if (ode->after_step) NPDE_TRY(ode->after_step(ode->ctx, t, y, h));
       if (land) {
         if (output) NPDE_TRY(output(octx, idx, t, y));
         idx++;
+      }
+      if (ode->after_step) {
+        npde_step_state state = {.struct_size = sizeof state, .t = t, .t_comp = t_comp, .h = h,
+                                 .err_target = e_tgt, .attempts = attempts, .next_output = idx,
+                                 .accepted = r->stats.accepted, .rejected = r->stats.rejected,
+                                 .rhs_evals = r->stats.rhs_evals};
+        NPDE_TRY(ode->after_step(ode->ctx, &state, y));
       }
       continue;
     }
@@ -322,7 +343,8 @@ static npde_status run(rk_run *r, double t0, npde_mat *y, const double *t_out, i
 }
 
 npde_status rk_integrate(npde_integrator *in, const npde_ode *ode, double t0, npde_mat *y, const double *t_out,
-                         int64_t n_out, npde_output_fn output, void *output_ctx, npde_integrate_stats *st) {
+                         int64_t n_out, npde_output_fn output, void *output_ctx, const npde_step_state *resume,
+                         npde_integrate_stats *st) {
   rk_state *s = npde_integrator_state(in);
   if (st && st->struct_size < sizeof *st)
     return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "%s: npde_integrate_stats.struct_size is %u; set it to sizeof "
@@ -350,7 +372,7 @@ npde_status rk_integrate(npde_integrator *in, const npde_ode *ode, double t0, np
       else if (i == r.stages + 1) r.ynew = v;
       else r.err = v;
     }
-    status = run(&r, t0, y, t_out, n_out, output, output_ctx);
+    status = run(&r, t0, y, t_out, n_out, output, output_ctx, resume);
   }
   if (r.host) npde_free(r.host);
   if (r.block) npde_backend_free(r.be, r.block);

@@ -31,7 +31,8 @@ typedef struct rk_state {
 npde_status rk_create(npde_integrator *in, const npde_config *cfg, npde_backend *be, const rk_tableau *tab);
 void rk_destroy(npde_integrator *in);
 npde_status rk_integrate(npde_integrator *in, const npde_ode *ode, double t0, npde_mat *y, const double *t_out,
-                         int64_t n_out, npde_output_fn output, void *output_ctx, npde_integrate_stats *st);
+                         int64_t n_out, npde_output_fn output, void *output_ctx, const npde_step_state *resume,
+                         npde_integrate_stats *st);
 
 /* One component per row of rk_tableaux.def: rk_component_EULER, ... */
 #define RK_METHOD(ID, ...) extern const npde_component_desc rk_component_##ID;

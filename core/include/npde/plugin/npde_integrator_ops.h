@@ -31,12 +31,16 @@ typedef struct npde_integrator_ops {
   /**
    * Integrate y from t0 through t_out[0] < t_out[1] < ... (all > t0 or equal
    * to it), calling output at each. y holds y(t0) on entry and y at the last
-   * time reached on exit. Returns NPDE_OK, or the first fatal status (from
-   * rhs, a hook, or too many consecutive rejections), with y the last
-   * accepted state. Required.
+   * time reached on exit. With resume non-NULL (a state an after_step hook
+   * was given, and y as it was then), continue that integration instead:
+   * t0 is resume->t, outputs before resume->next_output are not repeated,
+   * and the result is bitwise the uninterrupted one. Returns NPDE_OK, or
+   * the first fatal status (from rhs, a hook, or too many consecutive
+   * rejections), with y the last accepted state. Required.
    */
   npde_status (*integrate)(npde_integrator *in, const npde_ode *ode, double t0, npde_mat *y, const double *t_out,
-                           int64_t n_out, npde_output_fn output, void *output_ctx, npde_integrate_stats *st);
+                           int64_t n_out, npde_output_fn output, void *output_ctx, const npde_step_state *resume,
+                           npde_integrate_stats *st);
   /* ABI 1.1 and later: append below this line, never reorder */
 } npde_integrator_ops;
 

@@ -1,0 +1,85 @@
+/* Logging: one sink (stderr), an optional copy into the run's log file, and
+ * a live progress line when stderr is a terminal. */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log_impl.h"
+
+#define LOG_CAP 4096
+
+static npde_log_level threshold = NPDE_LOG_INFO;
+static FILE *tee;
+static bool progress_shown;
+
+void npde_log_set_level(npde_log_level lvl) { threshold = lvl; }
+npde_log_level npde_log_get_level(void) { return threshold; }
+
+void npde__log_tee(FILE *f) { tee = f; }
+
+static void write_tee(const char *prefix, const char *line) {
+  if (!tee) return;
+  char stamp[32];
+  time_t now = time(NULL);
+  struct tm tm;
+  strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", localtime_r(&now, &tm));
+  fprintf(tee, "%s %s%s\n", stamp, prefix, line);
+  fflush(tee); /* a killed run keeps its log up to the last line */
+}
+
+static void clear_progress(void) {
+  if (!progress_shown) return;
+  fputs("\r\033[K", stderr);
+  progress_shown = false;
+}
+
+void npde_log(npde_log_level lvl, const char *fmt, ...) {
+  if (lvl > threshold) return;
+  static const char *const prefix[] = {"error: ", "warning: ", "", "debug: "};
+  char buf[LOG_CAP];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  clear_progress();
+  fprintf(stderr, "%s%s\n", prefix[lvl], buf);
+  write_tee(prefix[lvl], buf);
+}
+
+bool npde__log_live(void) {
+  static int tty = -1;
+  if (tty < 0) {
+    const char *env = getenv("NPDE_PROGRESS");
+    tty = isatty(STDERR_FILENO) && !(env && strcmp(env, "0") == 0);
+  }
+  return tty && threshold >= NPDE_LOG_INFO;
+}
+
+void npde__log_progress(const char *fmt, ...) {
+  if (!npde__log_live()) return;
+  char buf[LOG_CAP];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "\r%s\033[K", buf);
+  fflush(stderr);
+  progress_shown = true;
+}
+
+void npde__log_progress_end(void) {
+  clear_progress();
+  fflush(stderr);
+}
+
+void npde__log_file(const char *fmt, ...) {
+  if (!tee || threshold < NPDE_LOG_INFO) return;
+  char buf[LOG_CAP];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  write_tee("", buf);
+}

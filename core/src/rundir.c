@@ -1,0 +1,274 @@
+/* The run directory: config.yaml (the resolved configuration), log.txt,
+ * metrics.csv (one row per accepted step), results.npz (times, theta
+ * snapshots, errors and evaluated fields) and checkpoint.npz (everything a
+ * killed run needs to continue bit for bit). Every file but the two
+ * append-only logs is written to a temporary name and renamed; the logs are
+ * flushed line by line, and a resumed run cuts metrics.csv back to the
+ * length its checkpoint recorded. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log_impl.h"
+#include "npde/npde_log.h"
+#include "stage_impl.h"
+
+static char *join(const char *dir, const char *name) {
+  size_t n = strlen(dir) + strlen(name) + 2;
+  char *p = malloc(n);
+  if (p) snprintf(p, n, "%s/%s", dir, name);
+  return p;
+}
+
+static bool exists(const char *path) {
+  struct stat sb;
+  return stat(path, &sb) == 0;
+}
+
+npde_status npde__rundir_open(npde__run_state *rs, const char *dir, bool resuming) {
+  NPDE_TRY(npde_mkdir_p(dir));
+  rs->dir = strdup(dir);
+  if (!rs->dir) return NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
+  char *cfg = join(dir, "config.yaml"), *log = join(dir, "log.txt");
+  npde_status st = cfg && log ? NPDE_OK : NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
+  if (st == NPDE_OK && !resuming && exists(cfg))
+    st = NPDE_ERROR(NPDE_ERR_CONFIG, "'%s' already holds a run (config.yaml): choose another output directory, "
+                    "remove it, or continue it with `npde resume %s`", dir, dir);
+  if (st == NPDE_OK && !resuming) {
+    char *text = NULL;
+    st = npde_config_to_yaml(rs->cfg, &text);
+    if (st == NPDE_OK) st = npde_write_file_atomic(cfg, text, strlen(text));
+    free(text);
+  }
+  if (st == NPDE_OK) {
+    rs->log = fopen(log, "a");
+    if (!rs->log) st = NPDE_ERROR(NPDE_ERR_IO, "cannot open '%s': %s", log, strerror(errno));
+    else npde__log_tee(rs->log);
+  }
+  free(cfg);
+  free(log);
+  return st;
+}
+
+void npde__rundir_close(npde__run_state *rs) {
+  if (rs->log) {
+    npde__log_tee(NULL);
+    fclose(rs->log);
+  }
+  if (rs->metrics) fclose(rs->metrics);
+  for (int i = 0; i < rs->n_results; ++i) free(rs->results[i].data);
+  free(rs->snap_t);
+  free(rs->snap_theta);
+  free(rs->snap_error);
+  free(rs->dir);
+  rs->log = rs->metrics = NULL;
+  rs->dir = NULL;
+  rs->n_results = 0;
+  rs->snap_t = rs->snap_theta = rs->snap_error = NULL;
+  rs->n_snap = rs->snap_cap = 0;
+}
+
+static npde_status snap_reserve(npde__run_state *rs, int64_t n, int64_t p) {
+  if (n <= rs->snap_cap) return NPDE_OK;
+  int64_t cap = rs->snap_cap ? 2 * rs->snap_cap : 8;
+  while (cap < n) cap *= 2;
+  double *t = realloc(rs->snap_t, (size_t)cap * sizeof *t);
+  if (t) rs->snap_t = t;
+  double *e = realloc(rs->snap_error, (size_t)cap * sizeof *e);
+  if (e) rs->snap_error = e;
+  double *th = realloc(rs->snap_theta, (size_t)(cap * (p > 0 ? p : 1)) * sizeof *th);
+  if (th) rs->snap_theta = th;
+  if (!t || !e || !th) return NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory for %lld snapshots", (long long)cap);
+  rs->snap_cap = cap;
+  return NPDE_OK;
+}
+
+npde_status npde__snapshot_add(npde__run_state *rs, double t, const npde_mat *theta, double error) {
+  int64_t p = theta->rows * theta->cols;
+  NPDE_TRY(snap_reserve(rs, rs->n_snap + 1, p));
+  npde_mat dense = *theta;
+  NPDE_TRY(npde_backend_download(rs->backend, rs->snap_theta + rs->n_snap * p, dense.data,
+                                 (size_t)p * sizeof(double)));
+  rs->snap_t[rs->n_snap] = t;
+  rs->snap_error[rs->n_snap] = error;
+  rs->n_snap++;
+  return NPDE_OK;
+}
+
+npde_status npde__result_put(npde__run_state *rs, const char *name, npde_npy_type type, const void *data, int ndim,
+                             const int64_t *shape) {
+  int i = 0;
+  while (i < rs->n_results && strcmp(rs->results[i].name, name) != 0) ++i;
+  if (i == NPDE__MAX_RESULTS)
+    return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "results.npz: more than %d arrays", NPDE__MAX_RESULTS);
+  int64_t count = 1;
+  for (int k = 0; k < ndim; ++k) count *= shape[k];
+  size_t bytes = (size_t)count * 8; /* every npde_npy_type is 8 bytes but f32 */
+  if (type == NPDE_NPY_F32) bytes = (size_t)count * 4;
+  void *copy = malloc(bytes ? bytes : 1);
+  if (!copy) return NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory for result '%s'", name);
+  if (bytes) memcpy(copy, data, bytes);
+  npde__result *r = &rs->results[i];
+  if (i == rs->n_results) rs->n_results++;
+  else free(r->data);
+  snprintf(r->name, sizeof r->name, "%s", name);
+  r->type = type;
+  r->ndim = ndim;
+  for (int k = 0; k < ndim; ++k) r->shape[k] = shape[k];
+  r->data = copy;
+  return NPDE_OK;
+}
+
+/* The snapshot arrays and the put results into w, names prefixed. */
+static npde_status add_results(const npde__run_state *rs, npde_npz_writer *w, const char *prefix) {
+  int64_t p = rs->net ? npde_network_n_params(rs->net) : 0;
+  int64_t n = rs->n_snap, shape2[2] = {n, p};
+  char name[96];
+  snprintf(name, sizeof name, "%st", prefix);
+  NPDE_TRY(npde_npz_add(w, name, NPDE_NPY_F64, rs->snap_t, 1, &n));
+  snprintf(name, sizeof name, "%stheta", prefix);
+  NPDE_TRY(npde_npz_add(w, name, NPDE_NPY_F64, rs->snap_theta, 2, shape2));
+  snprintf(name, sizeof name, "%srel_error", prefix);
+  NPDE_TRY(npde_npz_add(w, name, NPDE_NPY_F64, rs->snap_error, 1, &n));
+  for (int i = 0; i < rs->n_results; ++i) {
+    const npde__result *r = &rs->results[i];
+    snprintf(name, sizeof name, "%s%s", prefix, r->name);
+    NPDE_TRY(npde_npz_add(w, name, r->type, r->data, r->ndim, r->shape));
+  }
+  return NPDE_OK;
+}
+
+npde_status npde__results_write(npde__run_state *rs) {
+  if (!rs->dir) return NPDE_OK;
+  char *path = join(rs->dir, "results.npz");
+  if (!path) return NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
+  npde_npz_writer *w = NULL;
+  npde_status st = npde_npz_create(path, &w);
+  if (st == NPDE_OK) st = add_results(rs, w, "");
+  if (st == NPDE_OK) st = npde_npz_commit(&w);
+  else npde_npz_abort(&w);
+  free(path);
+  return st;
+}
+
+npde_status npde__metrics_row(npde__run_state *rs, const char *header, const char *fmt, ...) {
+  if (!rs->dir) return NPDE_OK;
+  if (!rs->metrics) {
+    char *path = join(rs->dir, "metrics.csv");
+    if (!path) return NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
+    /* a resumed run continues the file from the checkpoint's last row */
+    bool cont = rs->metrics_bytes > 0 && truncate(path, (off_t)rs->metrics_bytes) == 0;
+    rs->metrics = fopen(path, cont ? "a" : "w");
+    npde_status st = rs->metrics ? NPDE_OK : NPDE_ERROR(NPDE_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+    free(path);
+    NPDE_TRY(st);
+    if (!cont) rs->metrics_bytes = fprintf(rs->metrics, "%s\n", header);
+  }
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vfprintf(rs->metrics, fmt, ap);
+  va_end(ap);
+  n += fprintf(rs->metrics, "\n");
+  if (n <= 1 || fflush(rs->metrics) != 0)
+    return NPDE_ERROR(NPDE_ERR_IO, "writing %s/metrics.csv: %s", rs->dir, strerror(errno));
+  rs->metrics_bytes += n;
+  return NPDE_OK;
+}
+
+npde_status npde__checkpoint_begin(npde__run_state *rs, size_t stage, npde_npz_writer **w) {
+  *w = NULL;
+  if (!rs->dir) return NPDE_OK;
+  char *path = join(rs->dir, "checkpoint.npz");
+  if (!path) return NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
+  npde_status st = npde_npz_create(path, w);
+  free(path);
+  NPDE_TRY(st);
+  int64_t counters[3] = {(int64_t)stage, rs->n_fits, rs->metrics_bytes}, three = 3;
+  st = npde_npz_add(*w, "pipeline_counters", NPDE_NPY_I64, counters, 1, &three);
+  if (st == NPDE_OK && rs->theta) {
+    int64_t p = npde_network_n_params(rs->net);
+    double *h = malloc((size_t)p * sizeof *h);
+    st = h ? npde_backend_download(rs->backend, h, rs->theta, (size_t)p * sizeof *h)
+           : NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
+    if (st == NPDE_OK) st = npde_npz_add(*w, "theta", NPDE_NPY_F64, h, 1, &p);
+    free(h);
+  }
+  if (st == NPDE_OK) {
+    /* figures as "name value" lines, values in hexadecimal floating point (exact) */
+    size_t cap = (size_t)rs->n_metrics * 96 + 1, used = 0;
+    char *text = malloc(cap);
+    if (!text) st = NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
+    for (int i = 0; text && i < rs->n_metrics; ++i)
+      used += (size_t)snprintf(text + used, cap - used, "%s %a\n", rs->metric_names[i], rs->metric_values[i]);
+    if (st == NPDE_OK) st = npde_npz_add_bytes(*w, "figures.txt", text, used);
+    free(text);
+  }
+  if (st == NPDE_OK) st = add_results(rs, *w, "results.");
+  if (st != NPDE_OK) npde_npz_abort(w);
+  return st;
+}
+
+static npde_status read_array(const char *path, const char *name, npde_npy_type type, int64_t count,
+                              npde_npy_array *a) {
+  NPDE_TRY(npde_npz_read(path, name, a));
+  if (a->type != type || (count >= 0 && a->count != count)) {
+    int64_t got = a->count;
+    npde_npy_array_free(a);
+    return NPDE_ERROR(NPDE_ERR_IO, "checkpoint '%s': '%s' has %lld entries of another type or count than this "
+                      "run's %lld (a checkpoint of a different configuration?)", path, name, (long long)got,
+                      (long long)count);
+  }
+  return NPDE_OK;
+}
+
+npde_status npde__checkpoint_load(npde__run_state *rs, const char *path, size_t *stage) {
+  npde_npy_array a = {0};
+  NPDE_TRY(read_array(path, "pipeline_counters", NPDE_NPY_I64, 3, &a));
+  const int64_t *c = a.data;
+  *stage = (size_t)c[0];
+  rs->n_fits = c[1];
+  rs->metrics_bytes = c[2];
+  npde_npy_array_free(&a);
+  int64_t p = rs->net ? npde_network_n_params(rs->net) : 0;
+  if (rs->theta) {
+    NPDE_TRY(read_array(path, "theta", NPDE_NPY_F64, p, &a));
+    npde_status st = npde_backend_upload(rs->backend, rs->theta, a.data, (size_t)p * sizeof(double));
+    npde_npy_array_free(&a);
+    NPDE_TRY(st);
+  }
+  void *text = NULL;
+  size_t size = 0;
+  NPDE_TRY(npde_npz_read_bytes(path, "figures.txt", &text, &size));
+  char *line = text;
+  for (size_t used = 0; used < size;) {
+    char *end = memchr(line, '\n', size - used);
+    if (!end) break;
+    *end = '\0';
+    char name[48];
+    double v;
+    if (sscanf(line, "%47s %la", name, &v) == 2) npde__metric(rs, name, v);
+    used += (size_t)(end - line) + 1;
+    line = end + 1;
+  }
+  free(text);
+  npde_npy_array t = {0}, th = {0}, e = {0};
+  npde_status st = read_array(path, "results.t", NPDE_NPY_F64, -1, &t);
+  if (st == NPDE_OK) st = read_array(path, "results.theta", NPDE_NPY_F64, t.count * p, &th);
+  if (st == NPDE_OK) st = read_array(path, "results.rel_error", NPDE_NPY_F64, t.count, &e);
+  if (st == NPDE_OK) st = snap_reserve(rs, t.count, p);
+  if (st == NPDE_OK && t.count > 0) {
+    memcpy(rs->snap_t, t.data, (size_t)t.count * sizeof(double));
+    memcpy(rs->snap_error, e.data, (size_t)t.count * sizeof(double));
+    memcpy(rs->snap_theta, th.data, (size_t)(t.count * p) * sizeof(double));
+  }
+  if (st == NPDE_OK) rs->n_snap = t.count;
+  npde_npy_array_free(&t);
+  npde_npy_array_free(&th);
+  npde_npy_array_free(&e);
+  rs->resume_from = path;
+  return st;
+}

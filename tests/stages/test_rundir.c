@@ -1,0 +1,306 @@
+/* Run directories, restarts, the residual metric, divergence and resume: a
+ * small advection run writes config.yaml, log.txt, metrics.csv, results.npz
+ * and checkpoint.npz; a run killed with SIGKILL and resumed ends bitwise
+ * where the uninterrupted run ends. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "npde/npde.h"
+
+extern char **environ;
+
+static npde_registry *reg;
+static char tmp[256];
+
+static void setup(void) {
+  npde_log_set_level(NPDE_LOG_WARN);
+  cr_assert_eq(npde_registry_create(&reg), NPDE_OK);
+  cr_assert_eq(npde_registry_load_defaults(reg), NPDE_OK, "%s", npde_last_error());
+  snprintf(tmp, sizeof tmp, "/tmp/npde-rundir-XXXXXX");
+  cr_assert_not_null(mkdtemp(tmp));
+}
+static void teardown(void) {
+  char cmd[300];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+  cr_expect_eq(system(cmd), 0);
+  npde_registry_destroy(&reg);
+}
+TestSuite(rundir, .init = setup, .fini = teardown, .timeout = 240);
+
+/* A small advection run: enough accepted steps to kill it in the middle. */
+#define SMALL(extra, evolve)                                                                       \
+  "seed: 3\n"                                                                                      \
+  "pde: {type: advection, dim: 2, s: 0.25}\n"                                                       \
+  "network:\n"                                                                                     \
+  "  layers: [{type: sinusoidal, frequencies: 2}, {type: mlp, width: 16, depth: 2}]\n"            \
+  "samples: {n: 400}\n"                                                                            \
+  "linsolver: {type: cg, tol: 1e-7, max_iters: 1000}\n"                                            \
+  "precond: {type: nystrom, rank: 40, mu: 1e-6}\n"                                                 \
+  "integrator: {type: rk23, rtol: 1e-6}\n" extra                                                   \
+  "stages:\n"                                                                                      \
+  "  - fit: {epochs: 300, lr: 1e-2, batch: 400, head_points: 4000, eval_points: 1000}\n"          \
+  "  - evolve: {t_end: 0.03, snapshots: [0.01, 0.02], eval_points: 1000, residual_points: 800" evolve "}\n"
+
+static npde_status run_yaml(const char *yaml, npde_pipeline **out) {
+  npde_config *cfg;
+  cr_assert_eq(npde_config_load_string(yaml, "rundir.yaml", &cfg), NPDE_OK, "%s", npde_last_error());
+  npde_pipeline *pl;
+  cr_assert_eq(npde_pipeline_create(reg, cfg, &pl), NPDE_OK, "%s", npde_last_error());
+  npde_config_destroy(&cfg);
+  npde_status st = npde_pipeline_run(pl);
+  if (out) *out = pl;
+  else npde_pipeline_destroy(&pl);
+  return st;
+}
+
+static char *slurp(const char *path, size_t *size) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *buf = malloc((size_t)n + 1);
+  size_t got = fread(buf, 1, (size_t)n, f);
+  buf[got] = '\0';
+  fclose(f);
+  if (size) *size = got;
+  return buf;
+}
+
+static int count_lines(const char *text) {
+  int n = 0;
+  for (const char *c = text; *c; ++c) n += *c == '\n';
+  return n;
+}
+
+static npde_npy_array read_npz(const char *dir, const char *file, const char *name) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/%s", dir, file);
+  npde_npy_array a = {0};
+  cr_assert_eq(npde_npz_read(path, name, &a), NPDE_OK, "%s: %s", path, npde_last_error());
+  return a;
+}
+
+static double metric(npde_pipeline *pl, const char *name) {
+  double v = NAN;
+  cr_assert_eq(npde_pipeline_metric(pl, name, &v), NPDE_OK, "%s", npde_last_error());
+  return v;
+}
+
+Test(rundir, test_run_writes_config_log_metrics_results_and_checkpoint) {
+  npde_log_set_level(NPDE_LOG_INFO); /* what log.txt receives */
+  char yaml[4096], dir[300];
+  snprintf(dir, sizeof dir, "%s/a", tmp);
+  snprintf(yaml, sizeof yaml, SMALL("output: %s\n", ""), dir);
+  npde_pipeline *pl = NULL;
+  cr_assert_eq(run_yaml(yaml, &pl), NPDE_OK, "%s", npde_last_error());
+  double accepted = metric(pl, "evolve.accepted"), r = metric(pl, "evolve.residual");
+  npde_pipeline_destroy(&pl);
+  char path[512];
+  const char *files[] = {"config.yaml", "log.txt", "metrics.csv", "results.npz", "checkpoint.npz"};
+  for (int i = 0; i < 5; ++i) {
+    struct stat sb;
+    snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+    cr_expect_eq(stat(path, &sb), 0, "%s is missing", path);
+  }
+  /* no temporary file is left behind */
+  snprintf(path, sizeof path, "ls -a '%s' | grep -q tmp", dir);
+  cr_expect_neq(system(path), 0, "a temporary file is left in %s", dir);
+  /* config.yaml is the resolved configuration and loads back */
+  snprintf(path, sizeof path, "%s/config.yaml", dir);
+  npde_config *cfg = NULL;
+  cr_expect_eq(npde_config_load_file(path, &cfg), NPDE_OK, "%s", npde_last_error());
+  cr_expect_not_null(npde_config_find(cfg, "precond.rank"));
+  cr_expect_not_null(npde_config_find(cfg, "integrator.rtol"));
+  npde_config_destroy(&cfg);
+  /* metrics.csv: a header and one row per accepted step, residuals finite */
+  snprintf(path, sizeof path, "%s/metrics.csv", dir);
+  char *csv = slurp(path, NULL);
+  cr_assert_not_null(csv);
+  cr_expect(strncmp(csv, "step,t,h,cg_iterations,cg_max,residual_true,residual_code,lambda_max,mu_a", 70) == 0,
+            "header: %.80s", csv);
+  cr_expect_eq(count_lines(csv), (int)accepted + 1, "%d lines for %g steps", count_lines(csv), accepted);
+  const char *row2 = strchr(strchr(csv, '\n') + 1, '\n') + 1;
+  long step;
+  double t, h, rt, rc;
+  long cg, cgmax;
+  cr_assert_eq(sscanf(row2, "%ld,%lf,%lf,%ld,%ld,%lf,%lf", &step, &t, &h, &cg, &cgmax, &rt, &rc), 7, "%s", row2);
+  cr_expect_eq(step, 2);
+  cr_expect(cg > 0 && cgmax <= cg && h > 0 && t > h);
+  cr_expect(isfinite(rt) && rt > 0 && rt < 1, "R_true %g", rt);
+  cr_expect_lt(fabs(rc - rt / sqrt(800.0)), 1e-9 * rt, "R_code = R_true / sqrt(N_eval): %g vs %g", rc, rt);
+  cr_expect(isfinite(r) && r > 0);
+  free(csv);
+  /* log.txt holds the log lines */
+  snprintf(path, sizeof path, "%s/log.txt", dir);
+  char *log = slurp(path, NULL);
+  cr_assert_not_null(log);
+  cr_expect(strstr(log, "evolve: done"), "log.txt: %.400s", log);
+  free(log);
+  /* results.npz: t = [0, 0.01, 0.02, 0.03], theta per time, errors, the final theta */
+  npde_npy_array tt = read_npz(dir, "results.npz", "t"), th = read_npz(dir, "results.npz", "theta"),
+                 err = read_npz(dir, "results.npz", "rel_error"), fin = read_npz(dir, "results.npz", "theta_final");
+  cr_assert_eq(tt.count, 4);
+  const double *tv = tt.data;
+  cr_expect(tv[0] == 0 && tv[1] == 0.01 && tv[2] == 0.02 && tv[3] == 0.03);
+  cr_expect(th.ndim == 2 && th.shape[0] == 4 && th.shape[1] == fin.count);
+  cr_expect_eq(memcmp((double *)th.data + 3 * fin.count, fin.data, (size_t)fin.count * sizeof(double)), 0,
+               "the last snapshot is the final theta");
+  for (int i = 0; i < 4; ++i) cr_expect(((double *)err.data)[i] > 0 && ((double *)err.data)[i] < 0.5);
+  npde_npy_array_free(&tt);
+  npde_npy_array_free(&th);
+  npde_npy_array_free(&err);
+  npde_npy_array_free(&fin);
+  /* a second run into the same directory is refused: nothing is overwritten */
+  cr_expect_eq(run_yaml(yaml, NULL), NPDE_ERR_CONFIG);
+  cr_expect(strstr(npde_last_error(), "already holds a run"), "%s", npde_last_error());
+}
+
+/* Restarts: fixed_count runs `count` refits at equally spaced times; the work
+ * policy is reproducible bit for bit. */
+Test(rundir, test_restart_policies) {
+  npde_pipeline *pl = NULL;
+  cr_assert_eq(run_yaml(SMALL("", ", restarts: {policy: fixed_count, count: 2}"), &pl), NPDE_OK, "%s",
+               npde_last_error());
+  cr_expect_eq(metric(pl, "evolve.restarts"), 2.0);
+  double refit = metric(pl, "refit.rel_error"), err = metric(pl, "evolve.rel_error");
+  cr_expect_lt(refit, 0.2, "a refit reproduces the network: %g", refit);
+  cr_expect_lt(err, 0.5, "error after restarts %g", err);
+  npde_pipeline_destroy(&pl);
+  double e[2], r[2];
+  for (int i = 0; i < 2; ++i) {
+    cr_assert_eq(run_yaml(SMALL("", ", restarts: {policy: work, time_fraction: 0.5, fit: {epochs: 100}}"), &pl),
+                 NPDE_OK, "%s", npde_last_error());
+    e[i] = metric(pl, "evolve.rel_error");
+    r[i] = metric(pl, "evolve.restarts");
+    npde_pipeline_destroy(&pl);
+  }
+  cr_expect_gt(r[0], 0.0, "the work rule restarted");
+  cr_expect(e[0] == e[1] && r[0] == r[1], "work restarts are reproducible: %.17g vs %.17g", e[0], e[1]);
+}
+
+/* A residual beyond max_residual stops the run with a message, keeping the
+ * last good state in the checkpoint; resume with the limit lifted finishes. */
+Test(rundir, test_divergence_stops_and_keeps_the_last_good_state) {
+  char yaml[4096], dir[300];
+  snprintf(dir, sizeof dir, "%s/div", tmp);
+  snprintf(yaml, sizeof yaml, SMALL("output: %s\ncheckpoint_every: 1e9\n", ", max_residual: 1e-12"), dir);
+  cr_assert_eq(run_yaml(yaml, NULL), NPDE_ERR_NUMERIC);
+  cr_expect(strstr(npde_last_error(), "max_residual"), "%s", npde_last_error());
+  npde_npy_array ints = read_npz(dir, "checkpoint.npz", "evolve.ints");
+  cr_expect_eq(((int64_t *)ints.data)[2], 1, "the checkpoint holds the state after the first accepted step");
+  npde_npy_array_free(&ints);
+  char path[512];
+  snprintf(path, sizeof path, "%s/config.yaml", dir);
+  npde_config *cfg = NULL;
+  cr_assert_eq(npde_config_load_file(path, &cfg), NPDE_OK, "%s", npde_last_error());
+  cr_assert_eq(npde_config_apply_override(cfg, "stages.1.evolve.max_residual=0"), NPDE_OK, "%s", npde_last_error());
+  npde_pipeline *pl = NULL;
+  cr_assert_eq(npde_pipeline_create(reg, cfg, &pl), NPDE_OK, "%s", npde_last_error());
+  npde_config_destroy(&cfg);
+  cr_expect_eq(npde_pipeline_resume(pl, dir), NPDE_OK, "%s", npde_last_error());
+  cr_expect_eq(metric(pl, "evolve.t"), 0.03);
+  npde_pipeline_destroy(&pl);
+}
+
+/* ------------------------------------------------ kill and resume via the CLI */
+
+static pid_t spawn_npde(char *const argv[]) {
+  pid_t pid;
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", 0x1 /* O_WRONLY */, 0);
+  cr_assert_eq(posix_spawn(&pid, argv[0], &fa, NULL, argv, environ), 0, "cannot run %s", argv[0]);
+  posix_spawn_file_actions_destroy(&fa);
+  return pid;
+}
+
+static int wait_exit(pid_t pid) {
+  int status = 0;
+  cr_assert_eq(waitpid(pid, &status, 0), pid);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* Rows of metrics.csv, without the wall_s column. */
+static char *rows_without_wall_time(const char *dir) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/metrics.csv", dir);
+  char *csv = slurp(path, NULL);
+  cr_assert_not_null(csv);
+  char *out = calloc(strlen(csv) + 1, 1), *o = out;
+  for (char *line = csv; *line;) {
+    char *end = strchr(line, '\n');
+    if (!end) break;
+    char *comma = end;
+    while (comma > line && *comma != ',') --comma;
+    memcpy(o, line, (size_t)(comma - line));
+    o += comma - line;
+    *o++ = '\n';
+    line = end + 1;
+  }
+  free(csv);
+  return out;
+}
+
+Test(rundir, test_killed_run_resumes_to_the_same_bits) {
+  char cfgpath[300], a[300], b[300], oa[320], ob[320], npde[512];
+  snprintf(npde, sizeof npde, "%s/bin/npde", NPDE_BINARY_DIR);
+  snprintf(cfgpath, sizeof cfgpath, "%s/small.yaml", tmp);
+  snprintf(a, sizeof a, "%s/a", tmp);
+  snprintf(b, sizeof b, "%s/b", tmp);
+  FILE *f = fopen(cfgpath, "w");
+  cr_assert_not_null(f);
+  fputs(SMALL("checkpoint_every: 0\n", ", restarts: {policy: fixed_count, count: 1}"), f);
+  fclose(f);
+  snprintf(oa, sizeof oa, "output=%s", a);
+  snprintf(ob, sizeof ob, "output=%s", b);
+  /* slower steps (more samples) and more of them, so that the kill lands mid-run */
+  char *run_a[] = {npde, "run", cfgpath, oa, "samples.n=3000", "integrator.rtol=1e-8", NULL};
+  cr_assert_eq(wait_exit(spawn_npde(run_a)), 0, "the uninterrupted run failed");
+  /* the same run, killed once it is a few steps into evolve */
+  char *run_b[] = {npde, "run", cfgpath, ob, "samples.n=3000", "integrator.rtol=1e-8", NULL};
+  pid_t pid = spawn_npde(run_b);
+  char csv[512];
+  snprintf(csv, sizeof csv, "%s/metrics.csv", b);
+  bool killed = false;
+  for (int i = 0; i < 6000 && !killed; ++i) {
+    size_t size = 0;
+    char *text = slurp(csv, &size);
+    int lines = text ? count_lines(text) : 0;
+    free(text);
+    if (lines >= 6) {
+      kill(pid, SIGKILL);
+      killed = true;
+    } else {
+      int status;
+      if (waitpid(pid, &status, WNOHANG) == pid) cr_assert_fail("the run ended before it could be killed");
+      struct timespec ts = {0, 10 * 1000 * 1000};
+      nanosleep(&ts, NULL);
+    }
+  }
+  cr_assert(killed, "the run never reached 5 steps");
+  wait_exit(pid);
+  char *resume[] = {npde, "resume", b, NULL};
+  cr_assert_eq(wait_exit(spawn_npde(resume)), 0, "resume failed");
+  npde_npy_array ta = read_npz(a, "results.npz", "theta"), tb = read_npz(b, "results.npz", "theta");
+  cr_assert_eq(ta.count, tb.count);
+  cr_expect_eq(memcmp(ta.data, tb.data, (size_t)ta.count * sizeof(double)), 0,
+               "resumed theta snapshots differ from the uninterrupted run's");
+  npde_npy_array_free(&ta);
+  npde_npy_array_free(&tb);
+  char *ra = rows_without_wall_time(a), *rb = rows_without_wall_time(b);
+  cr_expect_str_eq(ra, rb, "metrics.csv differs after the resume");
+  free(ra);
+  free(rb);
+  /* resuming a finished run does nothing */
+  cr_expect_eq(wait_exit(spawn_npde(resume)), 0);
+}
