@@ -18,8 +18,9 @@
 static const npde_param_spec network_params[] = {
     {.name = "envelope", .type = NPDE_PARAM_ENUM, .default_value = "none", .choices = "none|dirichlet",
      .doc = "multiply each output by prod(1 - x_i^2) (dirichlet) or not"},
-    {.name = "outputs", .type = NPDE_PARAM_INT, .default_value = "1", .min = 1, .max = 64,
-     .flags = NPDE_PARAM_HAS_MIN | NPDE_PARAM_HAS_MAX, .doc = "number of outputs, one branch of layers each"},
+    {.name = "outputs", .type = NPDE_PARAM_INT, .default_value = "0", .min = 0, .max = 64,
+     .flags = NPDE_PARAM_HAS_MIN | NPDE_PARAM_HAS_MAX,
+     .doc = "number of outputs, one branch of layers each; 0: the PDE's number of components (1 without a PDE)"},
     {.name = "sides", .type = NPDE_PARAM_ANY, .flags = NPDE_PARAM_OPTIONAL,
      .doc = "NBM: names of the networks, one per side of the interface"},
     {.name = "layers", .type = NPDE_PARAM_ANY, .doc = "list of {type: LAYER, ...}, applied in order"},
@@ -225,6 +226,7 @@ npde_status npde_network_create(const npde_registry *reg, const npde_config *nod
     st = npde_config_get_string(cfg, "envelope", &env);
   }
   if (st == NPDE_OK) st = npde_config_get_int(cfg, "outputs", &outputs);
+  if (outputs == 0) outputs = 1; /* pipelines set the PDE's count before this */
   if (st == NPDE_OK) st = npde_config_get_int(cfg, "chunk", &net->chunk);
   const npde_config *layers = npde_config_get(cfg, "layers");
   if (st == NPDE_OK && (npde_config_node_type(layers) != NPDE_CONFIG_SEQUENCE || npde_config_size(layers) == 0))

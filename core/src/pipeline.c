@@ -10,7 +10,8 @@
 #include "npde/npde_pipeline.h"
 #include "stage_impl.h"
 
-static const npde__stage *const stages[] = {&npde__stage_probe, &npde__stage_fit, &npde__stage_evolve};
+static const npde__stage *const stages[] = {&npde__stage_probe, &npde__stage_fit, &npde__stage_evolve,
+                                            &npde__stage_eval};
 #define N_STAGES (sizeof stages / sizeof stages[0])
 
 const npde__stage *npde__stage_find(const char *name) {
@@ -306,7 +307,23 @@ static npde_status create_components(npde_pipeline *pl, npde__run_state *rs) {
     return npde_config_error(net, "a network needs a 'pde:' to know the dimension of its inputs");
   if (rs->dtype != NPDE_F64) return npde_config_error(net, "networks run in f64 for now (dtype: f64)");
   npde_pde_info info = npde_pde_get_info(rs->pde);
-  NPDE_TRY(npde_network_create(pl->reg, net, rs->backend, info.dim, &rs->net));
+  int64_t outputs = 0;
+  if (npde_config_get(net, "outputs")) NPDE_TRY(npde_config_get_int(net, "outputs", &outputs));
+  if (outputs == 0) {
+    /* as many outputs as the PDE has components */
+    char k[32];
+    snprintf(k, sizeof k, "%lld", (long long)info.outputs);
+    npde_config *copy = NULL, *value = npde__config_new_scalar(k, net->file, net->line, net->column);
+    npde_status st = value ? npde_config_clone(net, &copy) : NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
+    if (st == NPDE_OK && !npde__config_set(copy, "outputs", value)) st = NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
+    else if (st == NPDE_OK) value = NULL;
+    if (st == NPDE_OK) st = npde_network_create(pl->reg, copy, rs->backend, info.dim, &rs->net);
+    npde__config_free(value);
+    npde__config_free(copy);
+    NPDE_TRY(st);
+  } else {
+    NPDE_TRY(npde_network_create(pl->reg, net, rs->backend, info.dim, &rs->net));
+  }
   if (npde_network_outputs(rs->net) != info.outputs)
     return npde_config_error(net, "the network has %lld outputs, the pde %lld components: set network.outputs: %lld",
                              (long long)npde_network_outputs(rs->net), (long long)info.outputs,

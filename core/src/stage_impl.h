@@ -126,6 +126,7 @@ typedef struct npde__stage {
 extern const npde__stage npde__stage_probe;
 extern const npde__stage npde__stage_fit;
 extern const npde__stage npde__stage_evolve;
+extern const npde__stage npde__stage_eval;
 
 /* The schema of the `network:` node (network.c). */
 const npde_param_spec *npde__network_params(void);

@@ -41,6 +41,7 @@ TestSuite(rundir, .init = setup, .fini = teardown, .timeout = 240);
   "seed: 3\n"                                                                                      \
   "pde: {type: advection, dim: 2, s: 0.25}\n"                                                       \
   "network:\n"                                                                                     \
+  "  envelope: dirichlet\n"                                                                       \
   "  layers: [{type: sinusoidal, frequencies: 2}, {type: mlp, width: 16, depth: 2}]\n"            \
   "samples: {n: 400}\n"                                                                            \
   "linsolver: {type: cg, tol: 1e-7, max_iters: 1000}\n"                                            \
@@ -210,6 +211,54 @@ Test(rundir, test_divergence_stops_and_keeps_the_last_good_state) {
   cr_expect_eq(npde_pipeline_resume(pl, dir), NPDE_OK, "%s", npde_last_error());
   cr_expect_eq(metric(pl, "evolve.t"), 0.03);
   npde_pipeline_destroy(&pl);
+}
+
+/* eval: fields on a grid at every snapshot into results.npz and .vti files,
+ * the relative error against the exact solution at every snapshot. */
+Test(rundir, test_eval_writes_fields_and_errors) {
+  char yaml[4096], dir[300];
+  snprintf(dir, sizeof dir, "%s/ev", tmp);
+  snprintf(yaml, sizeof yaml, SMALL("output: %s\n", "") "  - eval: {grid: [17, 9], points: 1000}\n", dir);
+  npde_pipeline *pl = NULL;
+  cr_assert_eq(run_yaml(yaml, &pl), NPDE_OK, "%s", npde_last_error());
+  double e_eval = metric(pl, "eval.rel_error"), e_evolve = metric(pl, "evolve.rel_error");
+  cr_expect_eq(e_eval, e_evolve, "the same points, the same final theta: %g vs %g", e_eval, e_evolve);
+  npde_pipeline_destroy(&pl);
+  npde_npy_array u = read_npz(dir, "results.npz", "field_u"), ex = read_npz(dir, "results.npz", "field_exact"),
+                 x0 = read_npz(dir, "results.npz", "grid_x0"), x1 = read_npz(dir, "results.npz", "grid_x1"),
+                 er = read_npz(dir, "results.npz", "eval_rel_error");
+  cr_assert(u.ndim == 4 && u.shape[0] == 4 && u.shape[1] == 17 && u.shape[2] == 9 && u.shape[3] == 1,
+            "field_u shape (%lld, %lld, %lld, %lld)", (long long)u.shape[0], (long long)u.shape[1],
+            (long long)u.shape[2], (long long)u.shape[3]);
+  cr_expect_eq(x0.count, 17);
+  cr_expect(((double *)x0.data)[0] == -1.0 && ((double *)x0.data)[16] == 1.0 && ((double *)x1.data)[4] == 0.0);
+  /* u = 0 on the boundary (the envelope); the exact solution is the translated Gaussian */
+  const double *uv = u.data, *ev = ex.data;
+  cr_expect_eq(uv[0], 0.0);
+  double num = 0, den = 0;
+  for (int64_t i = 17 * 9; i < 2 * 17 * 9; ++i) { /* snapshot 1 (t = 0.01) */
+    num += (uv[i] - ev[i]) * (uv[i] - ev[i]);
+    den += ev[i] * ev[i];
+  }
+  cr_expect_lt(sqrt(num / den), 0.2, "grid error at t = 0.01: %g", sqrt(num / den));
+  cr_expect_eq(er.count, 4);
+  npde_npy_array_free(&u);
+  npde_npy_array_free(&ex);
+  npde_npy_array_free(&x0);
+  npde_npy_array_free(&x1);
+  npde_npy_array_free(&er);
+  char path[512];
+  snprintf(path, sizeof path, "%s/fields/u_0003.vti", dir);
+  char *vti = slurp(path, NULL);
+  cr_assert_not_null(vti, "%s is missing", path);
+  cr_expect(strstr(vti, "WholeExtent=\"0 16 0 8 0 0\""), "%.300s", vti);
+  cr_expect(strstr(vti, "Name=\"u\"") && strstr(vti, "Name=\"exact\"") && strstr(vti, "Name=\"error\""));
+  free(vti);
+  snprintf(path, sizeof path, "%s/fields.pvd", dir);
+  char *pvd = slurp(path, NULL);
+  cr_assert_not_null(pvd);
+  cr_expect(strstr(pvd, "fields/u_0000.vti") && strstr(pvd, "fields/u_0003.vti"), "%s", pvd);
+  free(pvd);
 }
 
 /* ------------------------------------------------ kill and resume via the CLI */
