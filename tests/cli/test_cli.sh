@@ -71,6 +71,13 @@ expect 0 "run directory: $tmp/out" -- "$npde" run "$demo" stages.0.probe.points=
 for f in config.yaml log.txt results.npz checkpoint.npz; do
   [ -s "$tmp/out/$f" ] || { echo "FAIL: run directory lacks $f"; failures=$((failures + 1)); }
 done
+# results.npz loads where users load it (numpy), when the system python has numpy
+for py in python3 /usr/bin/python3; do
+  if $py -c 'import numpy' 2>/dev/null; then
+    expect 0 "loaded t (0,)" -- $py -c "import numpy as np; r = np.load('$tmp/out/results.npz'); print('loaded t', r['t'].shape)"
+    break
+  fi
+done
 expect 2 "already holds a run" -- "$npde" run "$demo" stages.0.probe.points=4000 output="$tmp/out"
 expect 0 "is complete" -- "$npde" resume "$tmp/out"
 before=$(count_runs)
