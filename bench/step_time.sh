@@ -20,7 +20,7 @@ NPDE_PROGRESS=0 "$npde" run configs/wave-3d-paper.yaml output="$tmp/run" stages.
   stages.0.fit.head_points=20000 "stages.1.evolve.snapshots=[]" stages.1.evolve.t_end="$t_end" \
   stages.1.evolve.restarts.policy=none integrator.adaptive=false integrator.dt="$dt" "$@" 2>&1 |
   grep -E "^(backend|network|evolve: done)" || true
-awk -F, 'NR == 2 {w0 = 0} NR > 1 {printf "step_time: step %d: %.1f s wall, %d CG iterations (largest solve %d), lambda_max %.3e\n", $1, $12 - w, $4, $5, $8; w = $12}' \
+awk -F, 'NR == 2 {w0 = 0} NR > 1 {printf "step_time: step %d: %.1f s wall, %d CG iterations (largest solve %d), lambda_max %.3e\n", $1, $13 - w, $4, $5, $8; w = $13}' \
   "$tmp/run/metrics.csv"
-awk -F, 'NR > 1 {n++; last = $12} END {if (n) printf "step_time: %.1f s per accepted step (mean of %d)\n", last / n, n}' \
+awk -F, 'NR > 1 {n++; last = $13} END {if (n) printf "step_time: %.1f s per accepted step (mean of %d)\n", last / n, n}' \
   "$tmp/run/metrics.csv"

@@ -6,9 +6,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "npde/npde.h"
-
-enum { EXIT_RUN_FAILURE = 1, EXIT_USAGE = 2 };
+#include "cli.h"
 
 static const char usage[] =
     "usage: npde [-v|-q] COMMAND [ARGS]\n"
@@ -18,9 +16,15 @@ static const char usage[] =
     "commands:\n"
     "  run CONFIG [key.path=value ...]    validate CONFIG and run its stages; the run directory is\n"
     "                                     `output:` or runs/NAME-DATE-TIME (--no-output: write no files)\n"
+    "  run CONFIG -m key=a,b key2=c,d     a sweep: one run per combination of the lists, each in its own\n"
+    "                                     directory under the sweep's, and sweep.csv with their figures\n"
     "  resume DIR [key.path=value ...]    continue a stopped run from DIR/checkpoint.npz\n"
+    "  eval RUNDIR --points P.npy [--time T] [--out U.npy] [--grad]\n"
+    "                                     evaluate a run's network at the points of P.npy (n x d)\n"
     "  check CONFIG [key.path=value ...]  validate CONFIG and load its plugins; run nothing\n"
     "                                     (--print: show the resolved configuration)\n"
+    "  plot RUNDIR [--out DIR] [--snapshots 0,3,-1]\n"
+    "                                     PNG figures of a run into RUNDIR/plots (PLplot)\n"
     "  plugins                            list the loaded components: kind, name, version, file\n"
     "  plugins show NAME                  parameters of a component (NAME or KIND/NAME)\n"
     "\n"
@@ -34,14 +38,14 @@ static const char usage[] =
     "then `plugin_path:` in the configuration.\n"
     "Exit status: 0 success, 1 the run failed, 2 usage or configuration error.\n";
 
-static int fail(npde_status st, int code) {
+int cli_fail(npde_status st, int code) {
   (void)st;
   fprintf(stderr, "npde: error: %s\n", npde_last_error()[0] ? npde_last_error() : npde_status_str(st));
   return code;
 }
 
 /* Configuration problems are the user's to fix (2); others are run failures (1). */
-static int exit_code_for(npde_status st) {
+int cli_exit_code_for(npde_status st) {
   switch (st) {
     case NPDE_ERR_CONFIG:
     case NPDE_ERR_NOT_FOUND:
@@ -60,7 +64,7 @@ static npde_status load_registry(npde_registry **reg) {
 typedef enum mode { MODE_RUN, MODE_CHECK, MODE_RESUME } mode;
 
 /* runs/STEM-YYYYmmdd-HHMMSS, made unique with -2, -3, ... */
-static void default_output(const npde_config *cfg, const char *path, char *out, size_t size) {
+void cli_default_output(const npde_config *cfg, const char *path, const char *suffix, char *out, size_t size) {
   const npde_config *name = npde_config_get(cfg, "name");
   char stem[128];
   if (name && npde_config_scalar(name)) snprintf(stem, sizeof stem, "%s", npde_config_scalar(name));
@@ -77,8 +81,8 @@ static void default_output(const npde_config *cfg, const char *path, char *out, 
   struct tm tm;
   strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", localtime_r(&now, &tm));
   struct stat sb;
-  snprintf(out, size, "runs/%s-%s", stem, stamp);
-  for (int k = 2; stat(out, &sb) == 0 && k < 1000; ++k) snprintf(out, size, "runs/%s-%s-%d", stem, stamp, k);
+  snprintf(out, size, "runs/%s%s-%s", stem, suffix, stamp);
+  for (int k = 2; stat(out, &sb) == 0 && k < 1000; ++k) snprintf(out, size, "runs/%s%s-%s-%d", stem, suffix, stamp, k);
 }
 
 /* Load CONFIG (or DIR/config.yaml), apply overrides, choose the run directory, validate. */
@@ -105,11 +109,11 @@ static int prepare(int argc, char **argv, mode m, npde_registry **reg, npde_pipe
   snprintf(file, sizeof file, m == MODE_RESUME ? "%s/config.yaml" : "%s", path);
   npde_config *cfg = NULL;
   npde_status st = npde_config_load_file(file, &cfg);
-  if (st != NPDE_OK) return fail(st, st == NPDE_ERR_IO ? EXIT_USAGE : exit_code_for(st));
+  if (st != NPDE_OK) return cli_fail(st, st == NPDE_ERR_IO ? EXIT_USAGE : cli_exit_code_for(st));
   for (int i = first_override; i < argc; ++i) {
     if (!strchr(argv[i], '=')) continue;
     st = npde_config_apply_override(cfg, argv[i]);
-    if (st != NPDE_OK) { npde_config_destroy(&cfg); return fail(st, EXIT_USAGE); }
+    if (st != NPDE_OK) { npde_config_destroy(&cfg); return cli_fail(st, EXIT_USAGE); }
   }
   /* the run directory: resume continues DIR wherever it was moved to */
   static char out[4096 + 16];
@@ -117,21 +121,27 @@ static int prepare(int argc, char **argv, mode m, npde_registry **reg, npde_pipe
   if (m == MODE_RESUME) snprintf(out, sizeof out, "output=%s", path);
   else if (m == MODE_RUN && !no_output && !(given && npde_config_scalar(given))) {
     char dir[4000];
-    default_output(cfg, path, dir, sizeof dir);
+    cli_default_output(cfg, path, "", dir, sizeof dir);
     snprintf(out, sizeof out, "output=%s", dir);
   } else if (no_output && given) snprintf(out, sizeof out, "output=~");
   else out[0] = '\0';
   if (out[0]) st = npde_config_apply_override(cfg, out);
-  if (st != NPDE_OK) { npde_config_destroy(&cfg); return fail(st, EXIT_USAGE); }
+  if (st != NPDE_OK) { npde_config_destroy(&cfg); return cli_fail(st, EXIT_USAGE); }
   st = load_registry(reg);
   if (st == NPDE_OK) st = npde_pipeline_create(*reg, cfg, pl);
   npde_config_destroy(&cfg);
-  if (st != NPDE_OK) return fail(st, exit_code_for(st));
+  if (st != NPDE_OK) return cli_fail(st, cli_exit_code_for(st));
   if (dir_out) *dir_out = path;
   return 0;
 }
 
+int cli_prepare_run(int argc, char **argv, npde_registry **reg, npde_pipeline **pl) {
+  return prepare(argc, argv, MODE_RUN, reg, pl, NULL, NULL);
+}
+
 static int cmd_run(int argc, char **argv, mode m) {
+  for (int i = 0; m == MODE_RUN && i < argc; ++i)
+    if (strcmp(argv[i], "-m") == 0 || strcmp(argv[i], "--multirun") == 0) return cli_cmd_sweep(argc, argv);
   npde_registry *reg = NULL;
   npde_pipeline *pl = NULL;
   bool print = false;
@@ -149,7 +159,7 @@ static int cmd_run(int argc, char **argv, mode m) {
              npde_config_scalar(npde_config_find(cfg, "backend.type")));
   } else if (code == 0) {
     npde_status st = m == MODE_RESUME ? npde_pipeline_resume(pl, dir) : npde_pipeline_run(pl);
-    if (st != NPDE_OK) code = fail(st, exit_code_for(st) == EXIT_USAGE ? EXIT_USAGE : EXIT_RUN_FAILURE);
+    if (st != NPDE_OK) code = cli_fail(st, cli_exit_code_for(st) == EXIT_USAGE ? EXIT_USAGE : EXIT_RUN_FAILURE);
   }
   npde_pipeline_destroy(&pl);
   npde_registry_destroy(&reg);
@@ -175,7 +185,7 @@ static int cmd_plugins(int argc, char **argv) {
   npde_status st = load_registry(&reg);
   if (st != NPDE_OK) {
     npde_registry_destroy(&reg);
-    return fail(st, EXIT_USAGE);
+    return cli_fail(st, EXIT_USAGE);
   }
   int code = 0;
   if (argc == 0) {
@@ -241,7 +251,9 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "check")) return cmd_run(argc - i, argv + i, MODE_CHECK);
   if (!strcmp(cmd, "resume")) return cmd_run(argc - i, argv + i, MODE_RESUME);
   if (!strcmp(cmd, "plugins")) return cmd_plugins(argc - i, argv + i);
+  if (!strcmp(cmd, "plot")) return cli_cmd_plot(argc - i, argv + i);
+  if (!strcmp(cmd, "eval")) return cli_cmd_eval(argc - i, argv + i);
   if (!strcmp(cmd, "help")) { fputs(usage, stdout); return 0; }
-  fprintf(stderr, "npde: error: unknown command '%s'; commands: run, check, resume, plugins\n", cmd);
+  fprintf(stderr, "npde: error: unknown command '%s'; commands: run, check, resume, eval, plot, plugins\n", cmd);
   return EXIT_USAGE;
 }

@@ -8,6 +8,7 @@
 #include "config_impl.h"
 #include "npde/npde_log.h"
 #include "npde/npde_pipeline.h"
+#include "npde/npde_plot.h"
 #include "stage_impl.h"
 
 static const npde__stage *const stages[] = {&npde__stage_probe, &npde__stage_fit, &npde__stage_evolve,
@@ -62,6 +63,14 @@ npde_status npde_pipeline_metric(const npde_pipeline *pl, const char *name, doub
   return NPDE_ERROR(NPDE_ERR_NOT_FOUND, "the last run reported no figure '%s'", name);
 }
 
+npde_status npde_pipeline_metric_at(const npde_pipeline *pl, int i, const char **name, double *value) {
+  if (!pl || !name || !value) return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_pipeline_metric_at: NULL argument");
+  if (i < 0 || i >= pl->last.n_metrics) return NPDE_ERR_NOT_FOUND;
+  *name = pl->last.metric_names[i];
+  *value = pl->last.metric_values[i];
+  return NPDE_OK;
+}
+
 /* The top-level keys of a pipeline file. Component keys name the kind whose
  * plugin `type:` selects. */
 static const struct component_key {
@@ -95,6 +104,8 @@ static const npde_param_spec pipeline_params[] = {
     {.name = "output", .type = NPDE_PARAM_STRING, .flags = NPDE_PARAM_OPTIONAL,
      .doc = "run directory: config.yaml, log.txt, metrics.csv, results.npz, checkpoint.npz (none: no files; `npde "
             "run` picks runs/NAME-TIME)"},
+    {.name = "plots", .type = NPDE_PARAM_BOOL, .default_value = "true",
+     .doc = "draw the run's figures into DIR/plots at its end (`npde plot DIR`; needs PLplot)"},
     {.name = "checkpoint_every", .type = NPDE_PARAM_REAL, .default_value = "300", .min = 0,
      .flags = NPDE_PARAM_HAS_MIN, .doc = "seconds of wall time between checkpoints of a long stage (0: every step)"},
     {0},
@@ -368,8 +379,7 @@ static npde_status final_results(npde__run_state *rs) {
   return st;
 }
 
-static npde_status run_impl(npde_pipeline *pl, const char *resume_dir) {
-  npde__run_state *rs = &pl->last;
+npde_status npde__pipeline_instantiate(npde_pipeline *pl, npde__run_state *rs) {
   memset(rs, 0, sizeof *rs);
   rs->cfg = pl->cfg;
   rs->reg = pl->reg;
@@ -380,13 +390,19 @@ static npde_status run_impl(npde_pipeline *pl, const char *resume_dir) {
   NPDE_TRY(npde_config_get_string(pl->cfg, "dtype", &dtype));
   rs->dtype = strcmp(dtype, "f32") == 0 ? NPDE_F32 : NPDE_F64;
   NPDE_TRY(npde_config_get_real(pl->cfg, "checkpoint_every", &rs->checkpoint_every));
+  NPDE_TRY(npde_backend_create(pl->reg, NULL, npde_config_get(pl->cfg, "backend"), &rs->backend));
+  npde_log(NPDE_LOG_INFO, "backend: %s", npde_backend_describe(rs->backend));
+  return create_components(pl, rs);
+}
+
+void npde__pipeline_release(npde__run_state *rs) { destroy_components(rs); }
+
+static npde_status run_impl(npde_pipeline *pl, const char *resume_dir) {
+  npde__run_state *rs = &pl->last;
   const char *dir = resume_dir;
   const npde_config *output = npde_config_get(pl->cfg, "output"); /* `output: ~` (--no-output): no files */
   if (!dir && output && !npde__config_is_null(output)) NPDE_TRY(npde_config_get_string(pl->cfg, "output", &dir));
-  NPDE_TRY(npde_backend_create(pl->reg, NULL, npde_config_get(pl->cfg, "backend"), &rs->backend));
-  npde_log(NPDE_LOG_INFO, "backend: %s", npde_backend_describe(rs->backend));
-
-  npde_status st = create_components(pl, rs);
+  npde_status st = npde__pipeline_instantiate(pl, rs);
   char *ckpt = NULL;
   size_t first = 0;
   const npde_config *list = npde_config_get(pl->cfg, "stages");
@@ -420,6 +436,14 @@ static npde_status run_impl(npde_pipeline *pl, const char *resume_dir) {
   }
   if (st == NPDE_OK) st = final_results(rs);
   if (st == NPDE_OK && rs->dir) npde_log(NPDE_LOG_INFO, "results: %s/results.npz", rs->dir);
+  bool plots = false;
+  if (st == NPDE_OK && rs->dir && npde_config_get_bool(pl->cfg, "plots", &plots) == NPDE_OK && plots) {
+    if (!npde_plot_available())
+      npde_log(NPDE_LOG_INFO, "plots: this build has no PLplot (install libplplot-dev and plplot-driver-cairo, "
+               "rebuild, then `npde plot %s`)", rs->dir);
+    else if (npde_plot_run(rs->dir, NULL) != NPDE_OK) /* figures never fail a finished run */
+      npde_log(NPDE_LOG_WARN, "plots: %s", npde_last_error());
+  }
   if (st != NPDE_OK && rs->dir) {
     char why[4096];
     snprintf(why, sizeof why, "%s", npde_last_error());

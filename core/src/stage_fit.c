@@ -218,6 +218,9 @@ static npde_status fit_run(npde__run_state *rs, const npde_config *params) {
   if (st == NPDE_OK) st = npde_backend_fill(be, &V, 0.0);
   uint64_t per_batch = npde_philox_blocks((uint64_t)(batch * c.d));
   double t0 = npde__now_seconds(), last_log = t0, loss = NAN;
+  /* the loss of every epoch, for results.npz (fit_loss, or refit_loss of the last restart) */
+  double *history = epochs > 0 ? malloc((size_t)epochs * sizeof *history) : NULL;
+  if (epochs > 0 && !history && st == NPDE_OK) st = NPDE_ERROR(NPDE_ERR_NOMEM, "fit: out of memory");
   for (int64_t e = 1; st == NPDE_OK && e <= epochs; ++e) {
     st = npde_backend_rng_uniform(be, rs->seed, NPDE__STREAM_FIT + fit_index, (uint64_t)(e - 1) * per_batch, -1.0,
                                   1.0, &X);
@@ -230,6 +233,7 @@ static npde_status fit_run(npde__run_state *rs, const npde_config *params) {
     if (st == NPDE_OK) st = npde_backend_nrm2(be, &W, &r);
     if (st != NPDE_OK) break;
     loss = r * r / (double)(batch * c.K);
+    history[e - 1] = loss;
     if (!isfinite(loss)) {
       st = NPDE_ERROR(NPDE_ERR_NUMERIC, "fit: the loss is %g at epoch %lld; lower lr (now %g)", loss, (long long)e, lr);
       break;
@@ -263,6 +267,8 @@ static npde_status fit_run(npde__run_state *rs, const npde_config *params) {
     npde__metric(rs, name, loss);
     snprintf(name, sizeof name, "%s.rel_error_before_head", what);
     npde__metric(rs, name, err_before);
+    snprintf(name, sizeof name, "%s_loss", what);
+    if (epochs > 0) st = npde__result_put(rs, name, NPDE_NPY_F64, history, 1, &epochs);
     snprintf(name, sizeof name, "%s.seconds", what);
     npde__metric(rs, name, npde__now_seconds() - t0);
     snprintf(name, sizeof name, "%s.rel_error", what);
@@ -275,6 +281,7 @@ static npde_status fit_run(npde__run_state *rs, const npde_config *params) {
                err_before);
   }
   npde_backend_free(be, c.theta_target);
+  free(history);
   free(c.xh);
   free(c.uh);
   return st;

@@ -128,6 +128,12 @@ extern const npde__stage npde__stage_fit;
 extern const npde__stage npde__stage_evolve;
 extern const npde__stage npde__stage_eval;
 
+/* Create the backend and the components a pipeline names, with the network's
+ * initial parameters, into a zeroed rs (pipeline.c); release undoes it. A
+ * failure leaves what was made for release. */
+npde_status npde__pipeline_instantiate(npde_pipeline *pl, npde__run_state *rs);
+void npde__pipeline_release(npde__run_state *rs);
+
 /* The schema of the `network:` node (network.c). */
 const npde_param_spec *npde__network_params(void);
 

@@ -90,5 +90,16 @@ expect 2 "cannot open '$tmp/nowhere/config.yaml'" -- "$npde" resume "$tmp/nowher
 mkdir -p "$tmp/bare" && cp "$tmp/out/config.yaml" "$tmp/bare/"
 expect 1 "has no checkpoint.npz" -- "$npde" resume "$tmp/bare"
 
+# sweeps: the product of the lists, one run directory each, sweep.csv with a row per run
+expect 0 "sweep: 4 of 4 runs finished" -- "$npde" run "$demo" -m stages.0.probe.points=1000,2000 \
+  stages.0.probe.width=8,16 output="$tmp/sweep"
+[ "$(ls -d "$tmp"/sweep/run-* | wc -l)" -eq 4 ] || { echo "FAIL: the sweep made no 4 run directories"; failures=$((failures + 1)); }
+[ "$(wc -l < "$tmp/sweep/sweep.csv")" -eq 5 ] || { echo "FAIL: sweep.csv has no 4 rows"; failures=$((failures + 1)); }
+grep -q "^run-003,ok,2000,16," "$tmp/sweep/sweep.csv" || { echo "FAIL: sweep.csv rows:"; cat "$tmp/sweep/sweep.csv"; failures=$((failures + 1)); }
+# a failing member is recorded and the sweep goes on (exit 1)
+expect 1 "sweep: 1 of 2 runs finished" -- "$npde" run "$demo" -m stages.0.probe.points=1,1000 output="$tmp/sweep2"
+grep -q "^run-000,failed,1" "$tmp/sweep2/sweep.csv" || { echo "FAIL: the failed member is not in sweep.csv"; failures=$((failures + 1)); }
+expect 2 "-m needs at least one key=v1,v2 list" -- "$npde" run "$demo" -m seed=1
+
 if [ "$failures" -ne 0 ]; then echo "test_cli: $failures failures"; exit 1; fi
 echo "test_cli: all passed"

@@ -1,7 +1,8 @@
 #!/bin/sh
-# Install npde into a temporary prefix, build the out-of-tree example plugin
-# against the installed SDK twice (CMake package and pkg-config), load it
-# through NPDE_PLUGIN_PATH and run the installed demo pipeline with it.
+# Install npde into a temporary prefix, build the out-of-tree example plugins
+# (examples/naive-backend, examples/third-party-pde) against the installed
+# SDK twice each (CMake package and pkg-config), load them through
+# NPDE_PLUGIN_PATH and run pipelines with them.
 #   test_install.sh BUILD_DIR SOURCE_DIR
 set -eu
 build=$1; src=$2
@@ -49,4 +50,48 @@ for dir in "$tmp/naive-cmake" "$tmp/naive-pc"; do
   NPDE_PLUGIN_PATH=$dir "$npde" -q run "$prefix/share/npde/configs/probe.yaml" backend=naive \
     stages.0.probe.points=20000 stages.0.probe.width=16 || fail "demo with backend=naive from $dir"
 done
+# A third-party PDE (examples/third-party-pde, the Allen-Cahn equation), the
+# way an outside scientist builds it: with the CMake package, then with
+# pkg-config and a bare compiler; its unit test (rhs against hand-derived
+# values, through the installed public API) from both builds; then the
+# installed command lists it and runs the example pipeline with it.
+ex=$src/examples/third-party-pde
+libdir=$(PKG_CONFIG_PATH=$prefix/lib/pkgconfig pkg-config --variable=libdir npde)
+# An application linking a sanitized libnpde (scripts/test's build-asan) must
+# load the ASan runtime first: instrument test_rhs (and the plugin) the same way.
+san=
+if readelf -d "$libdir/libnpde.so" | grep -q 'libasan'; then san=-fsanitize=address,undefined; fi
+cmake -S "$ex" -B "$tmp/ac-cmake" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_C_FLAGS="$san" >/dev/null \
+  || fail "configuring examples/third-party-pde against the installed SDK"
+cmake --build "$tmp/ac-cmake" >/dev/null || fail "building the PDE plugin with find_package(npde)"
+[ -f "$tmp/ac-cmake/npde_allen_cahn.so" ] || fail "no npde_allen_cahn.so from the CMake build"
+"$tmp/ac-cmake/test_rhs" "$tmp/ac-cmake/npde_allen_cahn.so" >/dev/null || fail "test_rhs of the CMake build"
+
+mkdir -p "$tmp/ac-pc"
+libs=$(PKG_CONFIG_PATH=$prefix/lib/pkgconfig pkg-config --libs npde)
+# shellcheck disable=SC2086
+cc -std=gnu11 -shared -fPIC -fvisibility=hidden -Wall -Wextra -Werror $cflags \
+  "$ex/allen_cahn.c" -o "$tmp/ac-pc/npde_allen_cahn.so" -lm || fail "pkg-config build of the PDE plugin"
+# shellcheck disable=SC2086
+cc -std=gnu11 -Wall -Wextra -Werror $san $cflags "$ex/test_rhs.c" -o "$tmp/ac-pc/test_rhs" $libs \
+  -Wl,-rpath,"$libdir" -lm || fail "pkg-config build of test_rhs (an application: pkg-config --cflags --libs)"
+"$tmp/ac-pc/test_rhs" "$tmp/ac-pc/npde_allen_cahn.so" >/dev/null || fail "test_rhs of the pkg-config build"
+exports=$(nm -D --defined-only "$tmp/ac-pc/npde_allen_cahn.so" | awk '$2 ~ /^[TDBR]$/ {print $3}' | grep -v '^_' || true)
+[ "$exports" = "npde_plugin_entry" ] || fail "the PDE plugin exports more than npde_plugin_entry: $exports"
+
+for dir in "$tmp/ac-cmake" "$tmp/ac-pc"; do
+  # KIND NAME VERSION PLUGIN FILE
+  row=$(NPDE_PLUGIN_PATH=$dir "$npde" plugins | awk '$1 == "pde" && $2 == "allen-cahn"')
+  [ "$(echo "$row" | awk '{print $3, $4}')" = "0.1.0 allen-cahn" ] || fail "npde plugins from $dir: '$row'"
+  [ "$(echo "$row" | awk '{print $5}')" = "$(cd "$dir" && pwd -P)/npde_allen_cahn.so" ] \
+    || fail "npde plugins names another file: '$row'"
+done
+NPDE_PLUGIN_PATH=$tmp/ac-pc "$npde" plugins show pde/allen-cahn | grep -q "eps .*default 0.1" \
+  || fail "npde plugins show pde/allen-cahn lacks the eps parameter"
+NPDE_PLUGIN_PATH=$tmp/ac-pc "$npde" -q check "$ex/allen-cahn.yaml" || fail "npde check of the example with the pkg-config build"
+NPDE_PLUGIN_PATH=$tmp/ac-cmake "$npde" -q run "$ex/allen-cahn.yaml" output="$tmp/run" \
+  || fail "npde run examples/third-party-pde/allen-cahn.yaml"
+[ -s "$tmp/run/results.npz" ] || fail "the example run wrote no results.npz"
+[ "$(wc -l <"$tmp/run/metrics.csv")" -ge 2 ] || fail "the example run's metrics.csv has no step rows"
+
 echo "test_install: ok (prefix $prefix)"

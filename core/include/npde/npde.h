@@ -4,6 +4,8 @@
 
 #include "npde_backend.h"
 #include "npde_io.h"
+#include "npde_plot.h"
+#include "npde_model.h"
 #include "npde_config.h"
 #include "npde_error.h"
 #include "npde_log.h"

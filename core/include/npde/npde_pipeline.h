@@ -48,6 +48,10 @@ NPDE_API NPDE_NODISCARD npde_status npde_pipeline_resume(npde_pipeline *pl, cons
  */
 NPDE_API NPDE_NODISCARD npde_status npde_pipeline_metric(const npde_pipeline *pl, const char *name, double *value);
 
+/** The i-th figure of the last run (in the order first reported); NPDE_ERR_NOT_FOUND past the last. Since: ABI 1.0 */
+NPDE_API NPDE_NODISCARD npde_status npde_pipeline_metric_at(const npde_pipeline *pl, int i, const char **name,
+                                                            double *value);
+
 /** Names of the stages the core knows, comma-separated; static string. */
 NPDE_API const char *npde_stage_names(void);
 

@@ -1,0 +1,182 @@
+/* A trained network loaded from a run directory (npde_model.h): the run's
+ * own pipeline is instantiated from its config.yaml (so plugins, backend,
+ * PDE and network are exactly the run's), then theta is taken from
+ * results.npz. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "npde/npde_model.h"
+#include "stage_impl.h"
+
+struct npde_model {
+  npde_registry *reg;
+  npde_pipeline *pl;
+  npde__run_state rs;
+  int64_t d, K, p, n_times;
+  double *times, *thetas; /* n_times, n_times x p (host) */
+  int64_t loaded;         /* index of the theta now in rs.theta, or -1 */
+};
+
+static npde_status read_member(const char *path, const char *name, int64_t count, npde_npy_array *a) {
+  NPDE_TRY(npde_npz_read(path, name, a));
+  if (a->type != NPDE_NPY_F64 || (count >= 0 && a->count % (count ? count : 1) != 0)) {
+    npde_npy_array_free(a);
+    return NPDE_ERROR(NPDE_ERR_IO, "'%s': '%s' does not hold f64 parameters of this network (%lld per row)", path,
+                      name, (long long)count);
+  }
+  return NPDE_OK;
+}
+
+static npde_status load_thetas(npde_model *m, const char *dir) {
+  size_t n = strlen(dir) + sizeof "/results.npz";
+  char *path = malloc(n);
+  if (!path) return NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
+  snprintf(path, n, "%s/results.npz", dir);
+  npde_npy_array t = {0}, th = {0};
+  npde_status st = read_member(path, "t", -1, &t);
+  if (st == NPDE_OK && t.count > 0) st = read_member(path, "theta", m->p, &th);
+  if (st == NPDE_OK && t.count > 0 && th.count != t.count * m->p)
+    st = NPDE_ERROR(NPDE_ERR_IO, "'%s': %lld times but %lld parameter values (%lld per network)", path,
+                    (long long)t.count, (long long)th.count, (long long)m->p);
+  if (st == NPDE_OK && t.count == 0) { /* a run without snapshots: its final parameters */
+    st = read_member(path, "theta_final", m->p, &th);
+    if (st == NPDE_OK && th.count != m->p)
+      st = NPDE_ERROR(NPDE_ERR_IO, "'%s': theta_final has %lld values, the network %lld", path, (long long)th.count,
+                      (long long)m->p);
+    if (st == NPDE_OK) {
+      free(t.data);
+      t.count = 1;
+      t.data = malloc(sizeof(double));
+      if (!t.data) st = NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
+      else *(double *)t.data = NAN;
+    }
+  }
+  if (st == NPDE_OK) {
+    m->n_times = t.count;
+    m->times = t.data;
+    m->thetas = th.data;
+    t.data = th.data = NULL;
+  }
+  npde_npy_array_free(&t);
+  npde_npy_array_free(&th);
+  free(path);
+  return st;
+}
+
+npde_status npde_model_load(const char *dir, const npde_model_options *opt, npde_model **out) {
+  if (!dir || !out) return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_model_load: NULL argument");
+  if (opt && opt->struct_size < sizeof *opt)
+    return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_model_load: set npde_model_options.struct_size");
+  *out = NULL;
+  npde_model *m = calloc(1, sizeof *m);
+  if (!m) return NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
+  m->loaded = -1;
+  size_t n = strlen(dir) + sizeof "/config.yaml";
+  char *path = malloc(n);
+  npde_config *cfg = NULL;
+  npde_status st = path ? NPDE_OK : NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
+  if (st == NPDE_OK) {
+    snprintf(path, n, "%s/config.yaml", dir);
+    st = npde_config_load_file(path, &cfg);
+  }
+  /* evaluation writes nothing and needs no solver: no output, and the backend the caller asks for */
+  if (st == NPDE_OK) st = npde_config_apply_override(cfg, "output=~");
+  if (st == NPDE_OK && opt && opt->backend) {
+    char o[128];
+    snprintf(o, sizeof o, "backend=%s", opt->backend);
+    st = npde_config_apply_override(cfg, o);
+  }
+  if (st == NPDE_OK) st = npde_registry_create(&m->reg);
+  if (st == NPDE_OK) st = npde_registry_load_defaults(m->reg);
+  if (st == NPDE_OK) st = npde_pipeline_create(m->reg, cfg, &m->pl);
+  if (st == NPDE_OK) st = npde__pipeline_instantiate(m->pl, &m->rs);
+  if (st == NPDE_OK && !m->rs.net)
+    st = NPDE_ERROR(NPDE_ERR_CONFIG, "'%s' is a run without a network: nothing to evaluate", path);
+  if (st == NPDE_OK) {
+    m->d = npde_network_dim(m->rs.net);
+    m->K = npde_network_outputs(m->rs.net);
+    m->p = npde_network_n_params(m->rs.net);
+    st = load_thetas(m, dir);
+  }
+  npde_config_destroy(&cfg);
+  free(path);
+  if (st != NPDE_OK) {
+    npde_model_free(&m);
+    return st;
+  }
+  *out = m;
+  return NPDE_OK;
+}
+
+void npde_model_free(npde_model **mp) {
+  if (!mp || !*mp) return;
+  npde_model *m = *mp;
+  npde__pipeline_release(&m->rs);
+  npde_pipeline_destroy(&m->pl);
+  npde_registry_destroy(&m->reg);
+  free(m->times);
+  free(m->thetas);
+  free(m);
+  *mp = NULL;
+}
+
+int64_t npde_model_dim(const npde_model *m) { return m ? m->d : 0; }
+int64_t npde_model_outputs(const npde_model *m) { return m ? m->K : 0; }
+int64_t npde_model_n_params(const npde_model *m) { return m ? m->p : 0; }
+int64_t npde_model_n_times(const npde_model *m) { return m ? m->n_times : 0; }
+double npde_model_time(const npde_model *m, int64_t i) {
+  return m && i >= 0 && i < m->n_times ? m->times[i] : NAN;
+}
+
+/* The index of the saved time t (NaN: the last). */
+static npde_status find_time(const npde_model *m, double t, int64_t *idx) {
+  if (isnan(t)) {
+    *idx = m->n_times - 1;
+    return NPDE_OK;
+  }
+  for (int64_t i = 0; i < m->n_times; ++i)
+    if (fabs(m->times[i] - t) <= 1e-12 * fmax(1.0, fabs(t))) {
+      *idx = i;
+      return NPDE_OK;
+    }
+  char list[512] = "";
+  size_t used = 0;
+  for (int64_t i = 0; i < m->n_times && used + 32 < sizeof list; ++i)
+    used += (size_t)snprintf(list + used, sizeof list - used, "%s%.9g", i ? ", " : "", m->times[i]);
+  return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_model_eval: theta is saved at t = %s only, not at t = %.9g (add "
+                    "it to the run's snapshots)", list, t);
+}
+
+npde_status npde_model_eval(npde_model *m, double t, const double *x, int64_t n, double *u, double *grad) {
+  if (!m || (n > 0 && (!x || !u)) || n < 0) return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_model_eval: bad argument");
+  for (int64_t i = 0; i < n * m->d; ++i)
+    if (!isfinite(x[i]))
+      return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_model_eval: point %lld has a non-finite coordinate",
+                        (long long)(i / m->d));
+  int64_t k = 0;
+  NPDE_TRY(find_time(m, t, &k));
+  npde_backend *be = m->rs.backend;
+  if (m->loaded != k) {
+    NPDE_TRY(npde_backend_upload(be, m->rs.theta, m->thetas + k * m->p, (size_t)m->p * sizeof(double)));
+    m->loaded = k;
+  }
+  if (n == 0) return NPDE_OK;
+  void *xb = NULL;
+  NPDE_TRY(npde_backend_alloc(be, (size_t)(n * m->d) * sizeof(double), &xb));
+  npde_mat X = npde_mat_view(xb, NPDE_F64, n, m->d), th = npde_mat_view(m->rs.theta, NPDE_F64, m->p, 1);
+  npde_status st = npde_backend_upload(be, xb, x, (size_t)(n * m->d) * sizeof(double));
+  if (st == NPDE_OK && grad) {
+    st = npde_network_jet(m->rs.net, &th, &X, NPDE_JET_GRAD, u, grad, NULL);
+  } else if (st == NPDE_OK) {
+    void *ub = NULL;
+    st = npde_backend_alloc(be, (size_t)(n * m->K) * sizeof(double), &ub);
+    npde_mat U = npde_mat_view(ub, NPDE_F64, n, m->K);
+    if (st == NPDE_OK) st = npde_network_eval(m->rs.net, &th, &X, &U);
+    if (st == NPDE_OK) st = npde_backend_download(be, u, ub, (size_t)(n * m->K) * sizeof(double));
+    npde_backend_free(be, ub);
+  }
+  npde_backend_free(be, xb);
+  return st;
+}

@@ -1,0 +1,948 @@
+/* Figures of a run directory (npde_plot.h), drawn with PLplot's cairo PNG
+ * driver ("pngcairo") into DIR/plots (or the caller's directory).
+ *
+ * What is drawn, and why:
+ *  - metrics.png (from metrics.csv, one row per accepted step of `evolve`):
+ *    four panels against t that say whether an evolution can be trusted.
+ *    The relative PDE residual R_true (spec 3.4; log scale) shows how well
+ *    the network follows the PDE; the CG iterations of each step (all solves,
+ *    and the largest one) show the cost and the conditioning that restarts
+ *    are meant to reset; the step size h (log scale) shows the integrator's
+ *    view of stiffness; the relative L2 error against the exact solution at
+ *    the snapshots (results.npz `rel_error`, and `eval_rel_error` on the eval
+ *    grid; log scale) is the ground truth when the PDE has one. Restarts
+ *    (where the `restarts` column increments) are dashed vertical lines in
+ *    every panel, so their effect on residual and CG work is visible.
+ *  - fit_loss.png: the loss of every Adam epoch of the initial fit (log
+ *    scale), with the refit of the last restart overlaid: whether the fit
+ *    converged, and how much cheaper a refit is than the first fit.
+ *  - fields_NNNN.png (from results.npz field_u, field_exact, grid_x<axis>):
+ *    for snapshot NNNN, a filled-contour colour map of component 0 of the
+ *    network's field; beside it the exact solution on the same colour scale
+ *    and the error u - exact on a symmetric diverging scale, when the PDE has
+ *    an exact solution. A 3D grid is cut at the middle of its last axis; a
+ *    1D grid is drawn as curves.
+ *
+ * PLplot keeps global state: every figure gets its own stream (plmkstrm,
+ * then plend1, then the caller's stream is made current again), and a mutex
+ * serialises the drawing. PLplot calls exit() when it cannot open its output
+ * file, so the temporary file is created here first (npde__afile_open) and
+ * PLplot only rewrites it; the file is then checked to be a complete PNG of
+ * the requested size before it is renamed into place. Text given to PLplot
+ * goes through pltext_escape, since '#' starts a PLplot escape sequence. */
+#include "npde/npde_plot.h"
+
+#if NPDE_HAVE_PLPLOT
+
+#include <errno.h>
+#include <math.h>
+#include <plplot.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "io_impl.h"
+#include "npde/npde_config.h"
+#include "npde/npde_io.h"
+#include "npde/npde_log.h"
+
+/* Figure sizes in pixels (npde_plot.h documents them). */
+enum {
+  METRICS_W = 1400, METRICS_H = 1000,
+  LOSS_W = 1000, LOSS_H = 700,
+  FIELDS_W = 2000, FIELDS_W1 = 820, FIELDS_H = 660, /* three maps / one map */
+  CURVES_W = 1400, CURVES_H = 640                    /* a 1D grid */
+};
+
+/* cmap0: background, axes, then the series colours. */
+enum { C_WHITE, C_BLACK, C_BLUE, C_RED, C_ORANGE, C_MARK, C_GRID, C_COUNT };
+static const PLINT cmap0_r[C_COUNT] = {255, 0, 31, 214, 255, 110, 222};
+static const PLINT cmap0_g[C_COUNT] = {255, 0, 119, 39, 127, 110, 222};
+static const PLINT cmap0_b[C_COUNT] = {255, 0, 180, 40, 14, 110, 222};
+
+#define N_LEVELS 40                /* colour bands of a map */
+#define DOT "\xe2\x97\x8f"          /* U+25CF, a filled circle */
+#define RING "\xe2\x97\x8b"         /* U+25CB, a circle: visible around a dot at the same point */
+
+/* Character height of the current figure relative to PLplot's default
+ * (which grows with the page); set by figure_begin, under plot_lock. */
+static double text_base = 0.6;
+
+/* Character height `scale` times the figure's base size. */
+static void text_size(double scale) { plschr(0.0, text_base * scale); }
+
+static pthread_mutex_t plot_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* --------------------------------------------------------------- helpers */
+
+static char *join(const char *dir, const char *name) {
+  size_t n = strlen(dir) + strlen(name) + 2;
+  char *p = malloc(n);
+  if (p) snprintf(p, n, "%s/%s", dir, name);
+  return p;
+}
+
+/* PLplot text: '#' starts an escape sequence, so user text doubles it. */
+static void pltext_escape(const char *in, char *out, size_t size) {
+  size_t k = 0;
+  for (; *in && k + 2 < size; ++in) {
+    if (*in == '#') out[k++] = '#';
+    out[k++] = *in;
+  }
+  out[k] = '\0';
+}
+
+static bool pngcairo_present(void) {
+  const char *menu_buf[128], *name_buf[128], **menu = menu_buf, **names = name_buf;
+  int n = 128;
+  plgFileDevs(&menu, &names, &n);
+  for (int i = 0; i < n; ++i)
+    if (names[i] && strcmp(names[i], "pngcairo") == 0) return true;
+  return false;
+}
+
+/* ------------------------------------------------------- the run's data */
+
+/* The metrics.csv columns the figures use. */
+enum { M_T, M_H, M_CG, M_CG_MAX, M_RES, M_RESTARTS, M_COUNT };
+static const char *const metric_names[M_COUNT] = {"t", "h", "cg_iterations", "cg_max", "residual_true", "restarts"};
+
+typedef struct metrics {
+  int64_t n;
+  double *col[M_COUNT];
+} metrics;
+
+/* Everything the figures read; arrays converted to f64, absent ones empty. */
+typedef struct run {
+  const char *dir;
+  char title[256];     /* the run's name, escaped for PLplot */
+  bool have_metrics, have_results;
+  metrics m;
+  npde_npy_array t, rel, fit_loss, refit_loss, field_t, eval_rel, field_u, field_exact;
+  int n_axes, axes[3];
+  npde_npy_array grid[3];
+} run;
+
+static void run_free(run *r) {
+  for (int c = 0; c < M_COUNT; ++c) free(r->m.col[c]);
+  npde_npy_array *a[] = {&r->t, &r->rel, &r->fit_loss, &r->refit_loss, &r->field_t, &r->eval_rel,
+                         &r->field_u, &r->field_exact, &r->grid[0], &r->grid[1], &r->grid[2]};
+  for (size_t i = 0; i < sizeof a / sizeof *a; ++i) npde_npy_array_free(a[i]);
+}
+
+/* Read member `name` of results.npz as f64; a missing member leaves *a empty. */
+static npde_status read_member(const char *path, const char *name, npde_npy_array *a) {
+  npde_status st = npde_npz_read(path, name, a);
+  if (st == NPDE_ERR_NOT_FOUND) return NPDE_OK;
+  NPDE_TRY(st);
+  if (a->type == NPDE_NPY_F64) return NPDE_OK;
+  double *d = malloc((size_t)(a->count > 0 ? a->count : 1) * sizeof *d);
+  if (!d) {
+    npde_npy_array_free(a);
+    return NPDE_ERROR(NPDE_ERR_NOMEM, "cannot plot: out of memory reading '%s' of %s", name, path);
+  }
+  for (int64_t i = 0; i < a->count; ++i) {
+    switch (a->type) {
+      case NPDE_NPY_F32: d[i] = ((const float *)a->data)[i]; break;
+      case NPDE_NPY_I64: d[i] = (double)((const int64_t *)a->data)[i]; break;
+      default: d[i] = (double)((const uint64_t *)a->data)[i]; break;
+    }
+  }
+  free(a->data);
+  a->data = d;
+  a->type = NPDE_NPY_F64;
+  return NPDE_OK;
+}
+
+/* Split a CSV line in place; returns the number of fields (at most max). */
+static int split_csv(char *line, char **fields, int max) {
+  int n = 0;
+  for (char *p = line;; ++p) {
+    if (n < max) fields[n] = p;
+    ++n;
+    p = strchr(p, ',');
+    if (!p) break;
+    *p = '\0';
+  }
+  return n;
+}
+
+/* metrics.csv by column name (columns may be added or reordered). A missing
+ * or empty file leaves *found false; a malformed one is an error naming the line.
+ * A last line without its newline (a run writing it) is ignored. */
+static npde_status read_metrics(const char *path, metrics *m, bool *found) {
+  *found = false;
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    if (errno == ENOENT) return NPDE_OK;
+    return NPDE_ERROR(NPDE_ERR_IO, "cannot plot: cannot read '%s': %s", path, strerror(errno));
+  }
+  char *text = NULL;
+  long size = -1;
+  if (fseek(f, 0, SEEK_END) == 0) size = ftell(f);
+  if (size >= 0 && fseek(f, 0, SEEK_SET) == 0 && (text = malloc((size_t)size + 1)) != NULL) {
+    if (fread(text, 1, (size_t)size, f) != (size_t)size) {
+      free(text);
+      text = NULL;
+    } else text[size] = '\0';
+  }
+  int err = errno;
+  fclose(f);
+  if (!text) return NPDE_ERROR(NPDE_ERR_IO, "cannot plot: cannot read '%s': %s", path, strerror(err));
+
+  if (size == 0) { /* created, nothing written yet */
+    free(text);
+    return NPDE_OK;
+  }
+  npde_status st = NPDE_OK;
+  enum { MAX_COLS = 64 };
+  char *fields[MAX_COLS];
+  int where[M_COUNT], n_cols = 0;
+  char *line = text, *nl = strchr(line, '\n');
+  if (!nl) st = NPDE_ERROR(NPDE_ERR_IO, "cannot plot: '%s' has no header line", path);
+  else {
+    *nl = '\0';
+    if (nl > line && nl[-1] == '\r') nl[-1] = '\0';
+    n_cols = split_csv(line, fields, MAX_COLS);
+    if (n_cols > MAX_COLS) st = NPDE_ERROR(NPDE_ERR_IO, "cannot plot: '%s' has %d columns (at most %d)", path, n_cols, MAX_COLS);
+    for (int c = 0; st == NPDE_OK && c < M_COUNT; ++c) {
+      where[c] = -1;
+      for (int k = 0; k < n_cols; ++k)
+        if (strcmp(fields[k], metric_names[c]) == 0) where[c] = k;
+      if (where[c] < 0)
+        st = NPDE_ERROR(NPDE_ERR_IO, "cannot plot: '%s' has no column '%s' in its header line", path, metric_names[c]);
+    }
+  }
+  int64_t cap = 0, lineno = 1;
+  for (line = nl ? nl + 1 : NULL; st == NPDE_OK && line && *line; line = nl ? nl + 1 : NULL) {
+    ++lineno;
+    nl = strchr(line, '\n');
+    if (nl) *nl = '\0';
+    int n = split_csv(line, fields, MAX_COLS);
+    if (n != n_cols) {
+      if (!nl) break; /* a row being written */
+      st = NPDE_ERROR(NPDE_ERR_IO, "cannot plot: '%s' line %lld has %d fields, the header %d", path,
+                      (long long)lineno, n, n_cols);
+      break;
+    }
+    if (m->n == cap) {
+      cap = cap ? 2 * cap : 256;
+      for (int c = 0; c < M_COUNT && st == NPDE_OK; ++c) {
+        double *p = realloc(m->col[c], (size_t)cap * sizeof *p);
+        if (!p) st = NPDE_ERROR(NPDE_ERR_NOMEM, "cannot plot: out of memory reading '%s'", path);
+        else m->col[c] = p;
+      }
+      if (st != NPDE_OK) break;
+    }
+    for (int c = 0; c < M_COUNT; ++c) {
+      char *end;
+      const char *s = fields[where[c]];
+      m->col[c][m->n] = strtod(s, &end);
+      if (end == s || (*end && *end != '\r')) {
+        st = NPDE_ERROR(NPDE_ERR_IO, "cannot plot: '%s' line %lld: column '%s' is '%s', not a number", path,
+                        (long long)lineno, metric_names[c], s);
+        break;
+      }
+    }
+    ++m->n;
+  }
+  free(text);
+  if (st == NPDE_OK) *found = true;
+  return st;
+}
+
+/* The grid axes of the fields: the last eval stage's `axes` in config.yaml
+ * (their order is the order of field_u's axes), else the grid_x<axis>
+ * members in increasing axis order (the eval stage's default). */
+static npde_status read_grid(const char *results, const npde_config *cfg, run *r) {
+  r->n_axes = r->field_u.ndim - 2;
+  if (r->n_axes < 1 || r->n_axes > 3)
+    return NPDE_ERROR(NPDE_ERR_IO, "cannot plot: field_u of '%s' has %d dimensions; expected 3 to 5 (snapshot, "
+                      "1 to 3 grid axes, component)", results, r->field_u.ndim);
+  const npde_config *stages = cfg ? npde_config_get(cfg, "stages") : NULL, *axes = NULL;
+  for (size_t i = 0; stages && i < npde_config_size(stages); ++i) {
+    const npde_config *eval = npde_config_get(npde_config_at(stages, i), "eval");
+    if (eval && npde_config_get(eval, "axes")) axes = npde_config_get(eval, "axes");
+  }
+  int found = 0;
+  if (axes && (int)npde_config_size(axes) == r->n_axes) {
+    for (int i = 0; i < r->n_axes; ++i) {
+      int64_t a = -1;
+      if (npde_config_as_int(npde_config_at(axes, (size_t)i), &a) != NPDE_OK || a < 0 || a > 9999) break;
+      r->axes[found++] = (int)a;
+    }
+  }
+  char name[32];
+  if (found == r->n_axes) {
+    for (int i = 0; i < r->n_axes; ++i) {
+      snprintf(name, sizeof name, "grid_x%d", r->axes[i]);
+      NPDE_TRY(read_member(results, name, &r->grid[i]));
+    }
+  } else {
+    found = 0;
+    for (int a = 0; a < 1024 && found < r->n_axes; ++a) {
+      snprintf(name, sizeof name, "grid_x%d", a);
+      NPDE_TRY(read_member(results, name, &r->grid[found]));
+      if (r->grid[found].data) r->axes[found++] = a;
+    }
+  }
+  for (int i = 0; i < r->n_axes; ++i) {
+    if (!r->grid[i].data)
+      return NPDE_ERROR(NPDE_ERR_IO, "cannot plot: '%s' has field_u but not the coordinates of its grid axis %d "
+                        "(grid_x<axis>)", results, i);
+    if (r->grid[i].ndim != 1 || r->grid[i].count != r->field_u.shape[i + 1] || r->grid[i].count < 2)
+      return NPDE_ERROR(NPDE_ERR_IO, "cannot plot: grid_x%d of '%s' has %lld points, field_u %lld along that axis "
+                        "(at least 2 are needed)", r->axes[i], results, (long long)r->grid[i].count,
+                        (long long)r->field_u.shape[i + 1]);
+  }
+  return NPDE_OK;
+}
+
+static npde_status read_results(const char *path, const npde_config *cfg, run *r) {
+  NPDE_TRY(read_member(path, "t", &r->t));
+  NPDE_TRY(read_member(path, "rel_error", &r->rel));
+  NPDE_TRY(read_member(path, "fit_loss", &r->fit_loss));
+  NPDE_TRY(read_member(path, "refit_loss", &r->refit_loss));
+  if (r->rel.data && r->rel.count != r->t.count)
+    return NPDE_ERROR(NPDE_ERR_IO, "cannot plot: '%s' has %lld times t but %lld rel_error values", path,
+                      (long long)r->t.count, (long long)r->rel.count);
+  NPDE_TRY(read_member(path, "field_u", &r->field_u));
+  if (!r->field_u.data) return NPDE_OK;
+  NPDE_TRY(read_member(path, "field_exact", &r->field_exact));
+  NPDE_TRY(read_member(path, "field_t", &r->field_t));
+  NPDE_TRY(read_member(path, "eval_rel_error", &r->eval_rel));
+  if (r->field_exact.data && (r->field_exact.ndim != r->field_u.ndim ||
+                              memcmp(r->field_exact.shape, r->field_u.shape, sizeof r->field_u.shape) != 0))
+    return NPDE_ERROR(NPDE_ERR_IO, "cannot plot: field_exact of '%s' does not have the shape of field_u", path);
+  if (r->field_t.count != r->field_u.shape[0])
+    return NPDE_ERROR(NPDE_ERR_IO, "cannot plot: '%s' has %lld field snapshots but %lld times field_t", path,
+                      (long long)r->field_u.shape[0], (long long)r->field_t.count);
+  if (r->eval_rel.data && r->eval_rel.count != r->field_t.count) npde_npy_array_free(&r->eval_rel);
+  return read_grid(path, cfg, r);
+}
+
+/* Everything in dir that the figures use. */
+static npde_status read_run(const char *dir, run *r) {
+  r->dir = dir;
+  char *csv = join(dir, "metrics.csv"), *npz = join(dir, "results.npz"), *yaml = join(dir, "config.yaml");
+  npde_config *cfg = NULL;
+  npde_status st = NPDE_OK;
+  struct stat sb;
+  if (!csv || !npz || !yaml) st = NPDE_ERROR(NPDE_ERR_NOMEM, "cannot plot '%s': out of memory", dir);
+  if (st == NPDE_OK && stat(yaml, &sb) == 0 && npde_config_load_file(yaml, &cfg) != NPDE_OK) cfg = NULL;
+  const char *name = NULL;
+  if (cfg && npde_config_get_string(cfg, "name", &name) != NPDE_OK) name = NULL;
+  if (!name) {
+    const char *slash = strrchr(dir, '/');
+    name = slash && slash[1] ? slash + 1 : dir;
+  }
+  pltext_escape(name, r->title, sizeof r->title);
+  if (st == NPDE_OK) st = read_metrics(csv, &r->m, &r->have_metrics);
+  if (st == NPDE_OK && stat(npz, &sb) == 0) {
+    r->have_results = true;
+    st = read_results(npz, cfg, r);
+  }
+  if (st == NPDE_OK && !r->have_metrics && !r->have_results)
+    st = NPDE_ERROR(NPDE_ERR_IO, "cannot plot '%s': it has neither metrics.csv nor results.npz (is it a run "
+                    "directory? a run writes results.npz after its first stage)", dir);
+  npde_config_destroy(&cfg);
+  free(csv);
+  free(npz);
+  free(yaml);
+  return st;
+}
+
+/* ------------------------------------------------------------- figures */
+
+/* One PNG being drawn on its own PLplot stream into a temporary file. */
+typedef struct figure {
+  npde__afile file;
+  PLINT prev, strm;
+  int w, h;
+} figure;
+
+/* The file must be a complete PNG of w x h pixels: signature, IHDR, IEND. */
+static npde_status check_png(const figure *fig) {
+  static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  static const unsigned char iend[12] = {0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xae, 0x42, 0x60, 0x82};
+  unsigned char head[24], tail[12];
+  FILE *f = fopen(fig->file.tmp, "rb");
+  bool ok = f && fread(head, 1, 24, f) == 24 && fseek(f, -12, SEEK_END) == 0 && fread(tail, 1, 12, f) == 12;
+  if (f) fclose(f);
+  ok = ok && memcmp(head, sig, 8) == 0 && memcmp(head + 12, "IHDR", 4) == 0 && memcmp(tail, iend, 12) == 0;
+  uint32_t w = ok ? (uint32_t)head[16] << 24 | (uint32_t)head[17] << 16 | (uint32_t)head[18] << 8 | head[19] : 0;
+  uint32_t h = ok ? (uint32_t)head[20] << 24 | (uint32_t)head[21] << 16 | (uint32_t)head[22] << 8 | head[23] : 0;
+  if (!ok || w != (uint32_t)fig->w || h != (uint32_t)fig->h)
+    return NPDE_ERROR(NPDE_ERR_IO, "cannot write '%s': PLplot's pngcairo driver did not write a complete %dx%d PNG "
+                      "to '%s' (disk full?)", fig->file.path, fig->w, fig->h, fig->file.tmp);
+  return NPDE_OK;
+}
+
+static npde_status figure_begin(figure *fig, const char *out_dir, const char *name, int w, int h, double text) {
+  char *path = join(out_dir, name);
+  if (!path) return NPDE_ERROR(NPDE_ERR_NOMEM, "cannot plot: out of memory");
+  npde_status st = npde__afile_open(path, &fig->file); /* PLplot exits if it cannot open its file */
+  free(path);
+  NPDE_TRY(st);
+  fig->w = w;
+  fig->h = h;
+  plgstrm(&fig->prev);
+  plmkstrm(&fig->strm);
+  if (fig->strm < 0) {
+    plsstrm(fig->prev);
+    npde__afile_abort(&fig->file);
+    return NPDE_ERROR(NPDE_ERR_NOMEM, "cannot plot: PLplot has no free stream");
+  }
+  plsdev("pngcairo");
+  plsfnam(fig->file.tmp);
+  plspage(0.0, 0.0, w, h, 0, 0);
+  plscmap0(cmap0_r, cmap0_g, cmap0_b, C_COUNT);
+  plinit();
+  pladv(0);
+  text_base = text;
+  text_size(1.0);
+  return NPDE_OK;
+}
+
+/* Finish the page, close the stream, check the PNG and rename it into place. */
+static npde_status figure_end(figure *fig) {
+  plend1();
+  plsstrm(fig->prev);
+  npde_status st = check_png(fig);
+  if (st != NPDE_OK) {
+    npde__afile_abort(&fig->file);
+    return st;
+  }
+  return npde__afile_commit(&fig->file);
+}
+
+/* A title over the whole page. */
+static void page_title(const char *text) {
+  plvpor(0.0, 1.0, 0.0, 1.0);
+  plwind(0.0, 1.0, 0.0, 1.0);
+  plcol0(C_BLACK);
+  text_size(1.35);
+  plmtex("t", -1.5, 0.5, 0.5, text);
+  text_size(1.0);
+}
+
+/* ------------------------------------------------------- curve panels */
+
+typedef struct series {
+  const double *x, *y;
+  int64_t n;
+  int color;         /* cmap0 index */
+  const char *symbol; /* also this marker at every point (sparse series); NULL: none */
+  const char *label; /* legend text; NULL: no legend entry */
+} series;
+
+typedef struct panel {
+  double vp[4]; /* viewport in normalised page coordinates: xmin xmax ymin ymax */
+  const char *title, *xlabel, *ylabel;
+  bool logy, from_zero;
+  double xr[2]; /* x range when xr[1] > xr[0]; else that of the data */
+  const series *s;
+  int n_series;
+  const double *marks; /* x of dashed vertical lines (restarts) */
+  int64_t n_marks;
+  const char *empty; /* the text of a panel without data */
+} panel;
+
+enum { MAX_SERIES = 3 };
+
+static bool point_ok(const series *s, int64_t i, bool logy) {
+  return isfinite(s->x[i]) && isfinite(s->y[i]) && (!logy || s->y[i] > 0);
+}
+
+/* The corner of the window (world coordinates, y as drawn) where the fewest
+ * points lie, for the legend: top right, top left, bottom right, bottom left. */
+static PLINT legend_corner(const panel *p, const double win[4]) {
+  static const PLINT corners[4] = {PL_POSITION_TOP | PL_POSITION_RIGHT, PL_POSITION_TOP | PL_POSITION_LEFT,
+                                   PL_POSITION_BOTTOM | PL_POSITION_RIGHT, PL_POSITION_BOTTOM | PL_POSITION_LEFT};
+  int64_t count[4] = {0};
+  for (int k = 0; k < p->n_series; ++k)
+    for (int64_t i = 0; i < p->s[k].n; ++i) {
+      if (!point_ok(&p->s[k], i, p->logy)) continue;
+      double fx = (p->s[k].x[i] - win[0]) / (win[1] - win[0]);
+      double y = p->logy ? log10(p->s[k].y[i]) : p->s[k].y[i], fy = (y - win[2]) / (win[3] - win[2]);
+      bool right = fx > 0.5, left = fx < 0.5, top = fy > 0.65, bottom = fy < 0.35;
+      count[0] += top && right;
+      count[1] += top && left;
+      count[2] += bottom && right;
+      count[3] += bottom && left;
+    }
+  int best = 0;
+  for (int c = 1; c < 4; ++c)
+    if (count[c] < count[best]) best = c;
+  return corners[best];
+}
+
+static void draw_legend(const panel *p, PLINT corner) {
+  PLINT opt[MAX_SERIES + 1], text_colors[MAX_SERIES + 1], line_colors[MAX_SERIES + 1], styles[MAX_SERIES + 1];
+  PLINT sym_colors[MAX_SERIES + 1], sym_numbers[MAX_SERIES + 1];
+  PLFLT widths[MAX_SERIES + 1], sym_scales[MAX_SERIES + 1];
+  const char *text[MAX_SERIES + 1], *symbols[MAX_SERIES + 1];
+  int n = 0;
+  for (int k = 0; k <= p->n_series; ++k) {
+    bool mark = k == p->n_series;
+    if (mark ? p->n_marks == 0 : !p->s[k].label) continue;
+    opt[n] = PL_LEGEND_LINE | (!mark && p->s[k].symbol ? PL_LEGEND_SYMBOL : 0);
+    text[n] = mark ? "restart" : p->s[k].label;
+    text_colors[n] = C_BLACK;
+    line_colors[n] = sym_colors[n] = mark ? C_MARK : p->s[k].color;
+    styles[n] = mark ? 2 : 1;
+    widths[n] = 2.0;
+    sym_scales[n] = text_base * 1.2; /* pllegend's scales are relative to PLplot's default height */
+    sym_numbers[n] = 1;
+    symbols[n] = mark || !p->s[k].symbol ? DOT : p->s[k].symbol;
+    ++n;
+  }
+  if (n < 2 && !(n == 1 && p->n_marks > 0)) return; /* one curve needs no legend */
+  PLFLT lw, lh;
+  pllegend(&lw, &lh, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX, corner | PL_POSITION_INSIDE, 0.02, 0.03, 0.06,
+           C_WHITE, C_BLACK, 1, 0, 0, n, opt, 1.0, text_base * 0.95, 2.0, 0.0, text_colors, text, NULL, NULL, NULL, NULL,
+           line_colors, styles, widths, sym_colors, sym_scales, sym_numbers, symbols);
+}
+
+/* Curves in one viewport: log or linear y, restart lines, a legend. */
+static npde_status draw_panel(const panel *p) {
+  double xlo = INFINITY, xhi = -INFINITY, ylo = INFINITY, yhi = -INFINITY;
+  int64_t nmax = 0;
+  for (int k = 0; k < p->n_series; ++k) {
+    const series *s = &p->s[k];
+    nmax = s->n > nmax ? s->n : nmax;
+    for (int64_t i = 0; i < s->n; ++i) {
+      if (!point_ok(s, i, p->logy)) continue;
+      xlo = fmin(xlo, s->x[i]);
+      xhi = fmax(xhi, s->x[i]);
+      ylo = fmin(ylo, s->y[i]);
+      yhi = fmax(yhi, s->y[i]);
+    }
+  }
+  plvpor(p->vp[0], p->vp[1], p->vp[2], p->vp[3]);
+  plcol0(C_BLACK);
+  plwidth(1.0);
+  if (!(xlo <= xhi)) { /* nothing to draw */
+    plwind(0.0, 1.0, 0.0, 1.0);
+    plbox("bc", 0.0, 0, "bc", 0.0, 0);
+    pllab(p->xlabel, p->ylabel, p->title);
+    plptex(0.5, 0.5, 1.0, 0.0, 0.5, p->empty ? p->empty : "no data");
+    return NPDE_OK;
+  }
+  double *ty = malloc((size_t)nmax * sizeof *ty);
+  if (!ty) return NPDE_ERROR(NPDE_ERR_NOMEM, "cannot plot: out of memory");
+  int n_legend = p->n_marks > 0;
+  for (int k = 0; k < p->n_series; ++k) n_legend += p->s[k].label != NULL;
+  if (p->xr[1] > p->xr[0]) {
+    xlo = p->xr[0];
+    xhi = p->xr[1];
+  } else if (xhi == xlo) {
+    double d = fmax(fabs(xlo) * 0.05, 0.5);
+    xlo -= d;
+    xhi += d;
+  }
+  if (p->logy) { /* whole decades, so that the axis has labelled ticks at both ends */
+    ylo = floor(log10(ylo));
+    yhi = ceil(log10(yhi));
+    if (yhi <= ylo) yhi = ylo + 1.0;
+  } else {
+    if (p->from_zero) ylo = fmin(ylo, 0.0);
+    double d = yhi > ylo ? 0.05 * (yhi - ylo) : fmax(fabs(ylo) * 0.1, 0.5);
+    ylo -= p->from_zero && ylo == 0.0 ? 0.0 : d;
+    yhi += n_legend > 1 ? 6 * d : d; /* room for the legend above the curves */
+  }
+  plwind(xlo, xhi, ylo, yhi);
+  plcol0(C_GRID);
+  plbox("g", 0.0, 0, p->logy ? "gl" : "g", 0.0, 0);
+  plcol0(C_BLACK);
+  plbox("bcnst", 0.0, 0, p->logy ? "bcnstlv" : "bcnstv", 0.0, 0);
+  pllab(p->xlabel, p->ylabel, p->title);
+  plcol0(C_MARK);
+  pllsty(2);
+  plwidth(1.5);
+  for (int64_t i = 0; i < p->n_marks; ++i)
+    if (p->marks[i] >= xlo && p->marks[i] <= xhi) pljoin(p->marks[i], ylo, p->marks[i], yhi);
+  pllsty(1);
+  plwidth(2.5);
+  for (int k = 0; k < p->n_series; ++k) {
+    const series *s = &p->s[k];
+    plcol0(s->color);
+    for (int64_t i = 0; i < s->n; ++i) ty[i] = p->logy && s->y[i] > 0 ? log10(s->y[i]) : s->y[i];
+    for (int64_t i = 0; i < s->n;) { /* runs of drawable points; gaps at NaN */
+      while (i < s->n && !point_ok(s, i, p->logy)) ++i;
+      int64_t start = i;
+      while (i < s->n && point_ok(s, i, p->logy)) ++i;
+      if (i - start > 1) plline((PLINT)(i - start), s->x + start, ty + start);
+      if (i > start && (s->symbol || i - start == 1))
+        plstring((PLINT)(i - start), s->x + start, ty + start, s->symbol ? s->symbol : DOT);
+    }
+  }
+  plwidth(1.0);
+  free(ty);
+  const double win[4] = {xlo, xhi, ylo, yhi};
+  draw_legend(p, legend_corner(p, win));
+  return NPDE_OK;
+}
+
+/* Viewport of panel (row, col) of a rows x cols grid below a page title. */
+static void grid_viewport(double vp[4], int rows, int cols, int row, int col) {
+  const double left = 0.08, right = 0.03, top = 0.10, bottom = 0.08, gap_x = 0.09, gap_y = 0.11;
+  double w = (1.0 - left - right - (cols - 1) * gap_x) / cols, h = (1.0 - top - bottom - (rows - 1) * gap_y) / rows;
+  vp[0] = left + col * (w + gap_x);
+  vp[1] = vp[0] + w;
+  vp[3] = 1.0 - top - row * (h + gap_y);
+  vp[2] = vp[3] - h;
+}
+
+/* metrics.png: residual, CG iterations, step size and error against t. */
+static npde_status plot_metrics(const run *r, const char *out_dir) {
+  const metrics *m = &r->m;
+  double *marks = malloc((size_t)(m->n > 0 ? m->n : 1) * sizeof *marks);
+  if (!marks) return NPDE_ERROR(NPDE_ERR_NOMEM, "cannot plot: out of memory");
+  int64_t n_marks = 0;
+  for (int64_t i = 1; i < m->n; ++i) /* the row of step i is written before the restart after step i */
+    if (m->col[M_RESTARTS][i] > m->col[M_RESTARTS][i - 1]) marks[n_marks++] = m->col[M_T][i - 1];
+  const double *t = m->col[M_T];
+  const series res = {t, m->col[M_RES], m->n, C_BLUE, NULL, NULL};
+  const series cg[2] = {{t, m->col[M_CG], m->n, C_BLUE, NULL, "all solves of the step"},
+                        {t, m->col[M_CG_MAX], m->n, C_RED, NULL, "largest solve"}};
+  const series h = {t, m->col[M_H], m->n, C_BLUE, NULL, NULL};
+  const series err[2] = {
+      {r->t.data, r->rel.data, r->rel.data ? r->t.count : 0, C_BLUE, DOT, "snapshots (held-out points)"},
+      {r->field_t.data, r->eval_rel.data, r->eval_rel.data ? r->eval_rel.count : 0, C_ORANGE, RING, "eval grid"}};
+  panel panels[4] = {
+      {.title = "PDE residual R#dtrue#u (spec 3.4)", .xlabel = "t", .ylabel = "R#dtrue#u", .logy = true,
+       .s = &res, .n_series = 1},
+      {.title = "CG iterations per step", .xlabel = "t", .ylabel = "iterations", .from_zero = true, .s = cg,
+       .n_series = 2},
+      {.title = "Step size", .xlabel = "t", .ylabel = "h", .logy = true, .s = &h, .n_series = 1},
+      {.title = "Relative L#d2#u error against the exact solution", .xlabel = "t", .ylabel = "relative error",
+       .logy = true, .s = err, .n_series = 2,
+       .empty = r->have_results ? "no exact solution for this PDE" : "no results.npz"}};
+  figure fig;
+  npde_status st = figure_begin(&fig, out_dir, "metrics.png", METRICS_W, METRICS_H, 0.6);
+  if (st == NPDE_OK) {
+    char title[512];
+    snprintf(title, sizeof title, "%s: %lld accepted steps to t = %.4g, %lld restart%s", r->title, (long long)m->n,
+             t[m->n - 1], (long long)n_marks, n_marks == 1 ? "" : "s");
+    page_title(title);
+    double t0 = fmin(0.0, t[0]), t1 = t[m->n - 1]; /* one time axis for all panels */
+    for (int64_t i = 0; i < r->t.count; ++i) t1 = fmax(t1, ((const double *)r->t.data)[i]);
+    for (int k = 0; k < 4 && st == NPDE_OK; ++k) {
+      grid_viewport(panels[k].vp, 2, 2, k / 2, k % 2);
+      panels[k].xr[0] = t0;
+      panels[k].xr[1] = t1;
+      panels[k].marks = marks;
+      panels[k].n_marks = n_marks;
+      st = draw_panel(&panels[k]);
+    }
+    npde_status end = figure_end(&fig);
+    st = st != NPDE_OK ? st : end;
+  }
+  free(marks);
+  return st;
+}
+
+/* fit_loss.png: the loss of every epoch of the initial fit and of the refit. */
+static npde_status plot_fit_loss(const run *r, const char *out_dir) {
+  int64_t n = r->fit_loss.count > r->refit_loss.count ? r->fit_loss.count : r->refit_loss.count;
+  double *epoch = malloc((size_t)(n > 0 ? n : 1) * sizeof *epoch);
+  if (!epoch) return NPDE_ERROR(NPDE_ERR_NOMEM, "cannot plot: out of memory");
+  for (int64_t i = 0; i < n; ++i) epoch[i] = (double)(i + 1);
+  const series s[2] = {{epoch, r->fit_loss.data, r->fit_loss.count, C_BLUE, NULL, "initial fit"},
+                       {epoch, r->refit_loss.data, r->refit_loss.count, C_RED, NULL, "refit of the last restart"}};
+  panel p = {.vp = {0.10, 0.96, 0.12, 0.84}, .title = "Fit: mean squared error per Adam epoch", .xlabel = "epoch",
+             .ylabel = "loss", .logy = true, .s = s, .n_series = r->refit_loss.data ? 2 : 1};
+  figure fig;
+  npde_status st = figure_begin(&fig, out_dir, "fit_loss.png", LOSS_W, LOSS_H, 0.75);
+  if (st == NPDE_OK) {
+    page_title(r->title);
+    st = draw_panel(&p);
+    npde_status end = figure_end(&fig);
+    st = st != NPDE_OK ? st : end;
+  }
+  free(epoch);
+  return st;
+}
+
+/* --------------------------------------------------------- field maps */
+
+typedef struct map {
+  double box[4];      /* area for the map (not its colour bar), normalised page coordinates */
+  const double *z;    /* nx x ny values, z[i * ny + j] at (x[i], y[j]) */
+  const double *x, *y;
+  int64_t nx, ny;
+  double lo, hi;      /* colour range */
+  bool diverging;     /* blue-white-red (an error) instead of sequential */
+  const char *title, *xlabel, *ylabel;
+} map;
+
+/* cmap1: a viridis-like sequential map, or blue-white-red centred at 0.5. */
+static void set_cmap1(bool diverging) {
+  static const PLFLT pos[5] = {0.0, 0.25, 0.5, 0.75, 1.0};
+  static const PLFLT seq[3][5] = {{0.267, 0.229, 0.128, 0.369, 0.993},
+                                  {0.005, 0.322, 0.567, 0.789, 0.906},
+                                  {0.329, 0.546, 0.551, 0.383, 0.144}};
+  static const PLFLT div[3][5] = {{0.019, 0.263, 0.969, 0.839, 0.404},
+                                  {0.188, 0.576, 0.969, 0.376, 0.000},
+                                  {0.380, 0.765, 0.969, 0.302, 0.122}};
+  const PLFLT(*c)[5] = diverging ? div : seq;
+  plscmap1n(256);
+  plscmap1l(1, 5, pos, c[0], c[1], c[2], NULL);
+}
+
+static npde_status draw_map(const map *m) {
+  const double **rows = malloc((size_t)m->nx * sizeof *rows);
+  if (!rows) return NPDE_ERROR(NPDE_ERR_NOMEM, "cannot plot: out of memory");
+  for (int64_t i = 0; i < m->nx; ++i) rows[i] = m->z + i * m->ny;
+  double x0 = m->x[0], x1 = m->x[m->nx - 1], y0 = m->y[0], y1 = m->y[m->ny - 1];
+  double lo = m->lo, hi = m->hi;
+  if (!(hi > lo)) { /* a constant field */
+    double d = fmax(fabs(lo) * 0.01, 1e-12);
+    lo -= d;
+    hi += d;
+  }
+  PLFLT levels[N_LEVELS + 1];
+  for (int k = 0; k <= N_LEVELS; ++k) levels[k] = lo + (hi - lo) * k / N_LEVELS;
+  plvpas(m->box[0], m->box[1], m->box[2], m->box[3], fabs((y1 - y0) / (x1 - x0)));
+  plwind(x0, x1, y0, y1);
+  set_cmap1(m->diverging);
+  plpsty(0);
+  PLcGrid grid = {.xg = (PLFLT *)m->x, .yg = (PLFLT *)m->y, .nx = (PLINT)m->nx, .ny = (PLINT)m->ny};
+  plshades(rows, (PLINT)m->nx, (PLINT)m->ny, NULL, x0, x1, y0, y1, levels, N_LEVELS + 1, 1.0, 0, 0.0, plfill, 1,
+           pltr1, &grid);
+  plcol0(C_BLACK);
+  plbox("bcnst", 0.0, 0, "bcnstv", 0.0, 0);
+  pllab(m->xlabel, m->ylabel, m->title);
+  PLFLT bw, bh;
+  PLINT n_values = N_LEVELS + 1, label_opt = PL_COLORBAR_LABEL_TOP, sub_ticks = 0;
+  PLFLT ticks = 0.0;
+  const PLFLT *values = levels;
+  const char *axis = "bcvtm", *label = "";
+  text_size(0.9);
+  plcolorbar(&bw, &bh, PL_COLORBAR_SHADE, PL_POSITION_RIGHT | PL_POSITION_OUTSIDE | PL_POSITION_VIEWPORT, 0.04, 0.0,
+             0.06, 1.0, C_WHITE, C_BLACK, 1, 0.0, 0.0, 0, 0.0, 1, &label_opt, &label, 1, &axis, &ticks, &sub_ticks,
+             &n_values, &values);
+  text_size(1.0);
+  free(rows);
+  return NPDE_OK;
+}
+
+/* Finite minimum and maximum of z (lo > hi when none is finite). */
+static void finite_range(const double *z, int64_t n, double *lo, double *hi) {
+  for (int64_t i = 0; i < n; ++i)
+    if (isfinite(z[i])) {
+      *lo = fmin(*lo, z[i]);
+      *hi = fmax(*hi, z[i]);
+    }
+}
+
+/* The 2D slice of component 0 of snapshot s (3D: the middle of the last
+ * axis) into out[i * ny + j]; non-finite values become NaN for curves and
+ * are counted. */
+static int64_t extract_slice(const npde_npy_array *f, int64_t s, int n_axes, double *out) {
+  const double *d = f->data;
+  int64_t nx = f->shape[1], ny = n_axes >= 2 ? f->shape[2] : 1, nz = n_axes == 3 ? f->shape[3] : 1;
+  int64_t K = f->shape[f->ndim - 1], kz = nz / 2, bad = 0;
+  for (int64_t i = 0; i < nx; ++i)
+    for (int64_t j = 0; j < ny; ++j) {
+      double v = d[(((s * nx + i) * ny + j) * nz + kz) * K];
+      bad += !isfinite(v);
+      out[i * ny + j] = v;
+    }
+  return bad;
+}
+
+/* fields_NNNN.png for snapshot s. */
+static npde_status plot_fields(const run *r, const char *out_dir, int64_t s, const char *name) {
+  const npde_npy_array *fu = &r->field_u;
+  bool exact = r->field_exact.data != NULL;
+  int64_t nx = fu->shape[1], ny = r->n_axes >= 2 ? fu->shape[2] : 1, n = nx * ny, K = fu->shape[fu->ndim - 1];
+  double *u = malloc((size_t)n * 3 * sizeof *u);
+  if (!u) return NPDE_ERROR(NPDE_ERR_NOMEM, "cannot plot: out of memory");
+  double *e = u + n, *err = u + 2 * n;
+  int64_t bad = extract_slice(fu, s, r->n_axes, u);
+  if (exact) {
+    bad += extract_slice(&r->field_exact, s, r->n_axes, e);
+    for (int64_t i = 0; i < n; ++i) err[i] = u[i] - e[i];
+  }
+  double lo = INFINITY, hi = -INFINITY, elo = INFINITY, ehi = -INFINITY;
+  finite_range(u, n, &lo, &hi);
+  if (exact) finite_range(e, n, &lo, &hi);
+  if (exact) finite_range(err, n, &elo, &ehi);
+  double emax = fmax(fabs(elo), fabs(ehi));
+  if (!(lo <= hi)) lo = hi = 0.0;
+  if (!(emax > 0)) emax = 1e-12;
+
+  char title[768], comp[64] = "", slice[96] = "", rel[64] = "", extra[64] = "";
+  if (K > 1) snprintf(comp, sizeof comp, ", component 0 of %lld", (long long)K);
+  if (r->n_axes == 3)
+    snprintf(slice, sizeof slice, ", slice x#d%d#u = %.3g", r->axes[2], ((const double *)r->grid[2].data)[fu->shape[3] / 2]);
+  if (r->eval_rel.data && isfinite(((const double *)r->eval_rel.data)[s]))
+    snprintf(rel, sizeof rel, ", relative L#d2#u error %.3e", ((const double *)r->eval_rel.data)[s]);
+  if (bad) snprintf(extra, sizeof extra, " (not finite: %lld values)", (long long)bad);
+  snprintf(title, sizeof title, "%s: t = %.4g (snapshot %lld of %lld)%s%s%s%s", r->title,
+           ((const double *)r->field_t.data)[s], (long long)s, (long long)fu->shape[0], comp, slice, rel, extra);
+  char xlabel[32], ylabel[32] = "u";
+  snprintf(xlabel, sizeof xlabel, "x#d%d#u", r->axes[0]);
+  if (r->n_axes >= 2) snprintf(ylabel, sizeof ylabel, "x#d%d#u", r->axes[1]);
+
+  int w = r->n_axes == 1 ? CURVES_W : exact ? FIELDS_W : FIELDS_W1, h = r->n_axes == 1 ? CURVES_H : FIELDS_H;
+  figure fig;
+  npde_status st = figure_begin(&fig, out_dir, name, w, h, w == FIELDS_W1 ? 0.8 : 0.6);
+  if (st != NPDE_OK) {
+    free(u);
+    return st;
+  }
+  page_title(title);
+  const double *x = r->grid[0].data;
+  if (r->n_axes == 1) { /* curves: u with the exact solution, and the error */
+    const series both[2] = {{x, u, nx, C_BLUE, NULL, "network u"}, {x, e, exact ? nx : 0, C_BLACK, NULL, "exact"}};
+    const series diff = {x, err, exact ? nx : 0, C_RED, NULL, NULL};
+    panel p[2] = {{.title = "network u and the exact solution", .xlabel = xlabel, .ylabel = "u", .s = both,
+                   .n_series = exact ? 2 : 1},
+                  {.title = "error u - exact", .xlabel = xlabel, .ylabel = "u - exact", .s = &diff, .n_series = 1,
+                   .empty = "no exact solution for this PDE"}};
+    for (int k = 0; k < 2 && st == NPDE_OK; ++k) {
+      grid_viewport(p[k].vp, 1, 2, 0, k);
+      p[k].vp[2] += 0.04;
+      p[k].vp[3] -= 0.07;
+      st = draw_panel(&p[k]);
+    }
+  } else {
+    for (int64_t i = 0; i < n; ++i) { /* plshades needs finite values; the title counts the others */
+      if (!isfinite(u[i])) u[i] = lo;
+      if (exact && !isfinite(e[i])) e[i] = lo;
+      if (exact && !isfinite(err[i])) err[i] = 0.0;
+    }
+    const double *y = r->grid[1].data;
+    map maps[3] = {
+        {.z = u, .x = x, .y = y, .nx = nx, .ny = ny, .lo = lo, .hi = hi, .title = "network u"},
+        {.z = e, .x = x, .y = y, .nx = nx, .ny = ny, .lo = lo, .hi = hi, .title = "exact solution"},
+        {.z = err, .x = x, .y = y, .nx = nx, .ny = ny, .lo = -emax, .hi = emax, .diverging = true,
+         .title = "error u - exact"}};
+    int n_maps = exact ? 3 : 1;
+    for (int k = 0; k < n_maps && st == NPDE_OK; ++k) { /* pixel margins: axis labels, colour bar, titles */
+      double width = 1.0 / n_maps;
+      maps[k].box[0] = k * width + 90.0 / w;
+      maps[k].box[1] = (k + 1) * width - 150.0 / w;
+      maps[k].box[2] = 70.0 / h;
+      maps[k].box[3] = 1.0 - 110.0 / h;
+      maps[k].xlabel = xlabel;
+      maps[k].ylabel = ylabel;
+      st = draw_map(&maps[k]);
+    }
+  }
+  npde_status end = figure_end(&fig);
+  free(u);
+  return st != NPDE_OK ? st : end;
+}
+
+/* ------------------------------------------------------------ the entry */
+
+/* Append " name" to the list of figures written (for the log line). */
+static void note_done(char *done, size_t size, const char *name, int *n_done) {
+  size_t k = strlen(done);
+  if (k + strlen(name) + 5 < size) snprintf(done + k, size - k, " %s", name);
+  else if (k + 5 < size && (k < 4 || strcmp(done + k - 4, " ...") != 0)) snprintf(done + k, size - k, " ...");
+  ++*n_done;
+}
+
+bool npde_plot_available(void) {
+  pthread_mutex_lock(&plot_lock);
+  bool ok = pngcairo_present();
+  pthread_mutex_unlock(&plot_lock);
+  return ok;
+}
+
+/* The snapshots to draw: the caller's (negative counts from the end), or
+ * the first, middle and last. */
+static npde_status pick_snapshots(const run *r, const npde_plot_options *opt, int64_t *pick, int *n_pick) {
+  *n_pick = 0;
+  int64_t n = r->field_u.data ? r->field_u.shape[0] : 0;
+  if (opt && opt->snapshots) {
+    if (n == 0)
+      return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "cannot plot snapshots of '%s': results.npz has no field_u (the "
+                        "pipeline has no eval stage)", r->dir);
+    for (int k = 0; k < opt->n_snapshots; ++k) {
+      int64_t s = opt->snapshots[k] < 0 ? n + opt->snapshots[k] : opt->snapshots[k];
+      if (s < 0 || s >= n)
+        return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "cannot plot snapshot %d of '%s': its fields have %lld snapshots "
+                          "(0..%lld, or -1 for the last)", opt->snapshots[k], r->dir, (long long)n, (long long)(n - 1));
+      pick[(*n_pick)++] = s;
+    }
+    return NPDE_OK;
+  }
+  const int64_t dflt[3] = {0, (n - 1) / 2, n - 1};
+  for (int k = 0; k < 3 && n > 0; ++k)
+    if (*n_pick == 0 || pick[*n_pick - 1] != dflt[k]) pick[(*n_pick)++] = dflt[k];
+  return NPDE_OK;
+}
+
+npde_status npde_plot_run(const char *dir, const npde_plot_options *opt) {
+  if (!dir || !*dir) return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_plot_run: no run directory");
+  if (opt && opt->struct_size < sizeof(npde_plot_options))
+    return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_plot_run: options.struct_size is %u; set it to "
+                      "sizeof(npde_plot_options)", opt->struct_size);
+  if (opt && (opt->n_snapshots < 0 || (opt->n_snapshots > 0 && !opt->snapshots)))
+    return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_plot_run: %d snapshots but no array", opt->n_snapshots);
+  struct stat sb;
+  if (stat(dir, &sb) != 0)
+    return NPDE_ERROR(NPDE_ERR_IO, "cannot plot '%s': %s", dir, strerror(errno));
+  if (!S_ISDIR(sb.st_mode)) return NPDE_ERROR(NPDE_ERR_IO, "cannot plot '%s': not a directory", dir);
+
+  run r = {0};
+  int64_t *pick = NULL;
+  char *out = opt && opt->out_dir ? NULL : join(dir, "plots");
+  const char *out_dir = opt && opt->out_dir ? opt->out_dir : out;
+  char done[1024] = "";
+  int n_pick = 0, n_done = 0;
+  pthread_mutex_lock(&plot_lock);
+  npde_status st = out_dir ? NPDE_OK : NPDE_ERROR(NPDE_ERR_NOMEM, "cannot plot: out of memory");
+  if (st == NPDE_OK && !pngcairo_present())
+    st = NPDE_ERROR(NPDE_ERR_NOT_IMPLEMENTED, "cannot plot '%s': PLplot has no 'pngcairo' driver; install "
+                    "plplot-driver-cairo (the cairo drivers of libplplot-dev)", dir);
+  if (st == NPDE_OK) st = read_run(dir, &r);
+  if (st == NPDE_OK) {
+    pick = malloc(((opt && opt->snapshots ? (size_t)opt->n_snapshots : 0) + 3) * sizeof *pick);
+    st = pick ? pick_snapshots(&r, opt, pick, &n_pick) : NPDE_ERROR(NPDE_ERR_NOMEM, "cannot plot: out of memory");
+  }
+  if (st == NPDE_OK) st = npde_mkdir_p(out_dir);
+  if (st == NPDE_OK && r.have_metrics && r.m.n > 0) {
+    st = plot_metrics(&r, out_dir);
+    if (st == NPDE_OK) note_done(done, sizeof done, "metrics.png", &n_done);
+  } else if (st == NPDE_OK)
+    npde_log(NPDE_LOG_DEBUG, "plot: %s has no metrics (no evolve stage): no metrics.png", dir);
+  if (st == NPDE_OK && r.fit_loss.count + r.refit_loss.count > 0) {
+    st = plot_fit_loss(&r, out_dir);
+    if (st == NPDE_OK) note_done(done, sizeof done, "fit_loss.png", &n_done);
+  }
+  for (int k = 0; k < n_pick && st == NPDE_OK; ++k) {
+    char name[32];
+    snprintf(name, sizeof name, "fields_%04lld.png", (long long)pick[k]);
+    st = plot_fields(&r, out_dir, pick[k], name);
+    if (st == NPDE_OK) note_done(done, sizeof done, name, &n_done);
+  }
+  pthread_mutex_unlock(&plot_lock);
+  if (st == NPDE_OK)
+    npde_log(NPDE_LOG_INFO, "plot: %d figure%s in %s:%s", n_done, n_done == 1 ? "" : "s", out_dir, done);
+  run_free(&r);
+  free(pick);
+  free(out);
+  return st;
+}
+
+#else /* no PLplot: the figures need it */
+
+bool npde_plot_available(void) { return false; }
+
+npde_status npde_plot_run(const char *dir, const npde_plot_options *opt) {
+  (void)opt;
+  return NPDE_ERROR(NPDE_ERR_NOT_IMPLEMENTED, "cannot plot '%s': npde was built without PLplot; install "
+                    "libplplot-dev and plplot-driver-cairo (scripts/install-deps does) and rebuild", dir ? dir : "");
+}
+
+#endif
