@@ -258,6 +258,25 @@ Test(rundir, test_eval_writes_fields_and_errors) {
   char *pvd = slurp(path, NULL);
   cr_assert_not_null(pvd);
   cr_expect(strstr(pvd, "fields/u_0000.vti") && strstr(pvd, "fields/u_0003.vti"), "%s", pvd);
+  cr_expect(strstr(pvd, "<VTKFile type=\"Collection\"") && strstr(pvd, "</VTKFile>"), "%s", pvd);
+  /* every DataSet names a file that exists, at increasing times */
+  double last_t = -1;
+  int n_sets = 0;
+  for (const char *p = strstr(pvd, "<DataSet"); p; p = strstr(p + 1, "<DataSet")) {
+    const char *ts = strstr(p, "timestep=\""), *fs = strstr(p, "file=\"");
+    cr_assert(ts && fs, "%s", p);
+    double tv = strtod(ts + 10, NULL);
+    cr_expect_gt(tv, last_t, "timesteps increase: %g after %g", tv, last_t);
+    last_t = tv;
+    char file[256], full[600];
+    sscanf(fs + 6, "%255[^\"]", file);
+    snprintf(full, sizeof full, "%s/%s", dir, file);
+    struct stat sb;
+    cr_expect_eq(stat(full, &sb), 0, "%s does not exist", full);
+    n_sets++;
+  }
+  cr_expect_eq(n_sets, 4);
+  cr_expect_eq(last_t, 0.03);
   free(pvd);
 }
 
