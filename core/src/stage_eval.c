@@ -120,30 +120,6 @@ static npde_status network_on_grid(npde__run_state *rs, const double *theta_h, c
   return npde_backend_download(rs->backend, U, ub, (size_t)(g->count * K) * sizeof(double));
 }
 
-/* Relative L2 error against the exact solution at held-out points. */
-static npde_status heldout_error(npde__run_state *rs, double t, int64_t n, double *err) {
-  int64_t d = npde_network_dim(rs->net), K = npde_network_outputs(rs->net);
-  double *xh = malloc((size_t)(n * d) * sizeof *xh), *uh = malloc((size_t)(n * K) * sizeof *uh),
-         *eh = malloc((size_t)(n * K) * sizeof *eh);
-  npde__heldout h = {.be = rs->backend};
-  npde_status st = xh && uh && eh ? NPDE_OK : NPDE_ERROR(NPDE_ERR_NOMEM, "eval: out of memory");
-  if (st == NPDE_OK) st = npde__heldout_eval(rs, n, &h);
-  if (st == NPDE_OK) st = npde_backend_download(rs->backend, xh, h.x, (size_t)(n * d) * sizeof(double));
-  if (st == NPDE_OK) st = npde_backend_download(rs->backend, uh, h.u, (size_t)(n * K) * sizeof(double));
-  if (st == NPDE_OK) st = npde_pde_exact(rs->pde, t, xh, n, eh);
-  double num = 0, den = 0;
-  for (int64_t i = 0; st == NPDE_OK && i < n * K; ++i) {
-    num += (uh[i] - eh[i]) * (uh[i] - eh[i]);
-    den += eh[i] * eh[i];
-  }
-  *err = den > 0 ? sqrt(num / den) : sqrt(num);
-  npde__heldout_free(&h);
-  free(xh);
-  free(uh);
-  free(eh);
-  return st;
-}
-
 /* fields (count x K, 'ij' order) into VTK's x-fastest order, one field per output. */
 static void to_vtk_order(const eval_grid *g, const double *src, int64_t K, int64_t k, double *dst) {
   for (int64_t p = 0; p < g->count; ++p) {
@@ -242,7 +218,7 @@ static npde_status eval_run(npde__run_state *rs, const npde_config *params) {
     st = network_on_grid(rs, thetas + s * p, &g, xb, ub, Us);
     if (st == NPDE_OK && exact) st = npde_pde_exact(rs->pde, times[s], g.x, g.count, Es);
     errors[s] = NAN;
-    if (st == NPDE_OK && exact) st = heldout_error(rs, times[s], points, &errors[s]);
+    if (st == NPDE_OK && exact) st = npde__exact_error(rs, times[s], points, &errors[s]);
     if (st == NPDE_OK && exact) {
       if (errors[s] > worst) worst = errors[s];
       npde_log(NPDE_LOG_INFO, "eval: t = %.6g: relative L2 error against the exact solution %.3e", times[s],

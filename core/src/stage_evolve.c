@@ -435,32 +435,6 @@ static npde_status evolve_after_step(void *ctx, const npde_step_state *s, npde_m
   return NPDE_OK;
 }
 
-/* sqrt(sum (N - u)^2 / sum u^2) against the exact solution at time t, at
- * held-out points, for the parameters theta. */
-static npde_status exact_error(evolve_ctx *c, const npde_mat *theta, double t, int64_t n, double *err) {
-  double *xh = malloc((size_t)(n * c->d) * sizeof *xh), *uh = malloc((size_t)(n * c->K) * sizeof *uh),
-         *eh = malloc((size_t)(n * c->K) * sizeof *eh);
-  npde__heldout h = {.be = c->be};
-  npde_mat keep = npde_mat_view(c->rs->theta, NPDE_F64, c->p, 1);
-  npde_status st = xh && uh && eh ? NPDE_OK : NPDE_ERROR(NPDE_ERR_NOMEM, "evolve: out of memory");
-  if (st == NPDE_OK && theta->data != keep.data) st = npde_backend_copy(c->be, theta, &keep);
-  if (st == NPDE_OK) st = npde__heldout_eval(c->rs, n, &h);
-  if (st == NPDE_OK) st = npde_backend_download(c->be, xh, h.x, (size_t)(n * c->d) * sizeof(double));
-  if (st == NPDE_OK) st = npde_backend_download(c->be, uh, h.u, (size_t)(n * c->K) * sizeof(double));
-  if (st == NPDE_OK) st = npde_pde_exact(c->rs->pde, t, xh, n, eh);
-  double num = 0, den = 0;
-  for (int64_t i = 0; st == NPDE_OK && i < n * c->K; ++i) {
-    num += (uh[i] - eh[i]) * (uh[i] - eh[i]);
-    den += eh[i] * eh[i];
-  }
-  *err = den > 0 ? sqrt(num / den) : sqrt(num);
-  npde__heldout_free(&h);
-  free(xh);
-  free(uh);
-  free(eh);
-  return st;
-}
-
 typedef struct output_ctx {
   evolve_ctx *c;
   int64_t eval_points;
@@ -472,7 +446,9 @@ static npde_status record_output(output_ctx *o, double t, const npde_mat *y) {
   npde_pde_info info = npde_pde_get_info(c->rs->pde);
   double err = NAN;
   if (info.has_exact) {
-    NPDE_TRY(exact_error(c, y, t, o->eval_points, &err));
+    npde_mat keep = npde_mat_view(c->rs->theta, NPDE_F64, c->p, 1);
+    if (y->data != keep.data) NPDE_TRY(npde_backend_copy(c->be, y, &keep));
+    NPDE_TRY(npde__exact_error(c->rs, t, o->eval_points, &err));
     npde_log(NPDE_LOG_INFO, "evolve: t = %.6g: relative L2 error against the exact solution %.3e", t, err);
     npde__metric(c->rs, "evolve.rel_error", err);
   } else {

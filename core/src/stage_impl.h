@@ -109,6 +109,8 @@ typedef struct npde__heldout {
 } npde__heldout;
 npde_status npde__heldout_eval(npde__run_state *rs, int64_t n, npde__heldout *h);
 void npde__heldout_free(npde__heldout *h);
+/* Relative L2 error of the network (rs->theta) against the PDE's exact solution at time t on n held-out points. */
+npde_status npde__exact_error(npde__run_state *rs, double t, int64_t n, double *err);
 
 /* Record a figure under name (e.g. "fit.rel_error"). */
 void npde__metric(npde__run_state *rs, const char *name, double value);
