@@ -140,11 +140,15 @@ static void jet_set_free(evolve_ctx *c, jet_set *s) {
   memset(s, 0, sizeof *s);
 }
 
-/* f = L[N](x, t) at the set's points, on the host from the network's x-jets, then uploaded. */
+/* The set's points on the host (s->xh), once per new sample set, not per RHS evaluation. */
+static npde_status jet_set_points_to_host(evolve_ctx *c, jet_set *s) {
+  return npde_backend_download(c->be, s->xh, s->x, (size_t)(s->n * c->d) * sizeof(double));
+}
+
+/* f = L[N](x, t) at the set's points (s->xh current), on the host from the network's x-jets, then uploaded. */
 static npde_status jet_set_rhs(evolve_ctx *c, jet_set *s, const npde_mat *theta, double t) {
   npde_mat X = npde_mat_view(s->x, NPDE_F64, s->n, c->d);
   NPDE_TRY(npde_network_jet(c->net, theta, &X, c->order, s->val, s->grad, s->sec));
-  NPDE_TRY(npde_backend_download(c->be, s->xh, s->x, (size_t)(s->n * c->d) * sizeof(double)));
   npde_pde_jets jets = {.n = s->n, .d = c->d, .K = c->K, .order = c->order, .x = s->xh, .value = s->val,
                         .grad = s->grad, .second = s->sec};
   NPDE_TRY(npde_pde_rhs(c->rs->pde, t, &jets, s->fh));
@@ -160,9 +164,10 @@ static npde_status evolve_begin_attempt(void *ctx, double t, double h, int64_t a
   c->t_prev = t;
   /* one fresh sample set per attempt, shared by all its stages (spec 1.3) */
   npde_mat X = npde_mat_view(c->samples.x, NPDE_F64, c->samples.n, c->d);
-  return npde_backend_rng_uniform(c->be, c->rs->seed, NPDE__STREAM_EVOLVE,
-                                  (uint64_t)attempt * npde_philox_blocks((uint64_t)(c->samples.n * c->d)), -1.0,
-                                  1.0, &X);
+  NPDE_TRY(npde_backend_rng_uniform(c->be, c->rs->seed, NPDE__STREAM_EVOLVE,
+                                    (uint64_t)attempt * npde_philox_blocks((uint64_t)(c->samples.n * c->d)), -1.0,
+                                    1.0, &X));
+  return jet_set_points_to_host(c, &c->samples);
 }
 
 /* R_true = ||J theta_dot - f|| / ||f|| on the fixed residual set (spec 3.4). */
@@ -559,6 +564,7 @@ static npde_status evolve_run(npde__run_state *rs, const npde_config *params) {
   if (st == NPDE_OK && residual_points > 0) {
     npde_mat X = npde_mat_view(c.resid.x, NPDE_F64, residual_points, c.d);
     st = npde_backend_rng_uniform(c.be, rs->seed, NPDE__STREAM_RESIDUAL, 0, -1.0, 1.0, &X);
+    if (st == NPDE_OK) st = jet_set_points_to_host(&c, &c.resid);
   }
   if (st == NPDE_OK) st = npde_backend_alloc(c.be, (size_t)c.p * sizeof(double), &c.rhs);
   if (st == NPDE_OK) st = npde_backend_alloc(c.be, (size_t)c.p * sizeof(double), &c.prev_dot);
