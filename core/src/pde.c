@@ -1,6 +1,8 @@
 /* The pde dispatcher. */
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "npde/npde_pde.h"
 #include "registry_impl.h"
@@ -11,6 +13,8 @@ struct npde_pde {
 };
 
 #define OPS(p) NPDE__OPS(p, npde_pde_ops)
+/* Slots appended after ABI 1.0 exist only in ops tables that were compiled with them. */
+#define HAS_SLOT(p, slot) (OPS(p)->struct_size >= offsetof(npde_pde_ops, slot) + sizeof(OPS(p)->slot))
 
 void npde_pde_destroy(npde_pde **pde) { npde_object_destroy((npde_object **)pde); }
 
@@ -20,12 +24,21 @@ npde_status npde_pde_create(const npde_registry *reg, const char *name, const np
   npde_pde *p = NULL;
   NPDE_TRY(npde__object_create_sized(reg, NPDE_KIND_PDE, name, node, NULL, sizeof *p, (npde_object **)&p));
   npde_status st = NPDE_OK;
-  if (!OPS(p)->info || !OPS(p)->initial)
-    st = NPDE_ERROR(NPDE_ERR_NOT_IMPLEMENTED, "pde '%s' lacks 'info' or 'initial'", p->hdr.type_name);
+  if (!OPS(p)->info)
+    st = NPDE_ERROR(NPDE_ERR_NOT_IMPLEMENTED, "pde '%s' lacks 'info'", p->hdr.type_name);
   if (st == NPDE_OK) {
     p->info.struct_size = sizeof p->info;
     st = OPS(p)->info(p, &p->info);
   }
+  if (st == NPDE_OK && p->info.sides == 0 && !OPS(p)->initial)
+    st = NPDE_ERROR(NPDE_ERR_NOT_IMPLEMENTED, "pde '%s' lacks 'initial'", p->hdr.type_name);
+  if (st == NPDE_OK && p->info.sides != 0 &&
+      (p->info.sides != 2 || p->info.dim > 3 || p->info.stencil_max < 1 || !HAS_SLOT(p, level_set) ||
+       !OPS(p)->stencil || !OPS(p)->level_set))
+    st = NPDE_ERROR(NPDE_ERR_INVALID_ARG,
+                    "pde '%s' reports %lld sides: a discrete PDE needs 2 sides, dim <= 3, stencil_max >= 1 and the "
+                    "'stencil' and 'level_set' calls (ABI 1.1)",
+                    p->hdr.type_name, (long long)p->info.sides);
   if (st == NPDE_OK && (p->info.dim < 1 || p->info.outputs < 1 || (unsigned)p->info.order > NPDE_JET_HESSIAN))
     st = NPDE_ERROR(NPDE_ERR_INVALID_ARG, "pde '%s' reports dim %lld, outputs %lld, order %d", p->hdr.type_name,
                     (long long)p->info.dim, (long long)p->info.outputs, (int)p->info.order);
@@ -55,6 +68,9 @@ static npde_status check_finite(const npde_pde *pde, const char *what, const dou
 
 npde_status npde_pde_initial(const npde_pde *pde, const double *x, int64_t n, double *U) {
   NPDE_TRY(npde__object_check(pde, NPDE_KIND_PDE, "npde_pde_initial"));
+  if (!OPS(pde)->initial)
+    return NPDE_ERROR(NPDE_ERR_NOT_IMPLEMENTED, "pde '%s' has no initial condition (it is a discrete interface PDE: "
+                      "use the train stage)", pde->hdr.type_name);
   if (n < 0 || (n && (!x || !U))) return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_pde_initial: NULL arrays");
   NPDE_TRY(OPS(pde)->initial(pde, x, n, U));
   return check_finite(pde, "initial", U, n * pde->info.outputs);
@@ -80,4 +96,48 @@ npde_status npde_pde_rhs(const npde_pde *pde, double t, const npde_pde_jets *jet
     return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_pde_rhs: the jets lack an array their order needs");
   NPDE_TRY(OPS(pde)->rhs(pde, t, jets, F));
   return check_finite(pde, "rhs", F, jets->n * pde->info.outputs);
+}
+
+static npde_status check_discrete(const npde_pde *pde, const char *call) {
+  NPDE_TRY(npde__object_check(pde, NPDE_KIND_PDE, call));
+  if (pde->info.sides == 0)
+    return NPDE_ERROR(NPDE_ERR_NOT_IMPLEMENTED, "%s: pde '%s' is not a discrete (interface) PDE", call,
+                      pde->hdr.type_name);
+  return NPDE_OK;
+}
+
+npde_status npde_pde_stencil(const npde_pde *pde, const double *p, const double *h, npde_stencil *st) {
+  NPDE_TRY(check_discrete(pde, "npde_pde_stencil"));
+  if (!p || !h || !st || st->struct_size < sizeof *st || !st->samples || st->capacity < pde->info.stencil_max)
+    return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_pde_stencil: needs p, h and a stencil with room for %lld samples",
+                      (long long)pde->info.stencil_max);
+  NPDE_TRY(OPS(pde)->stencil(pde, p, h, st));
+  if (st->n < 1 || st->n > st->capacity || !isfinite(st->w0) || !isfinite(st->diag))
+    return NPDE_ERROR(NPDE_ERR_NUMERIC, "pde '%s': stencil at (%g, %g, %g) is degenerate (%lld samples, w0 %g)",
+                      pde->hdr.type_name, p[0], pde->info.dim > 1 ? p[1] : 0.0, pde->info.dim > 2 ? p[2] : 0.0,
+                      (long long)st->n, st->w0);
+  for (int64_t j = 0; j < st->n; ++j)
+    if (!isfinite(st->samples[j].weight) || (unsigned)st->samples[j].side > 1u)
+      return NPDE_ERROR(NPDE_ERR_NUMERIC, "pde '%s': stencil at (%g, ...) has a bad sample %lld", pde->hdr.type_name,
+                        p[0], (long long)j);
+  return NPDE_OK;
+}
+
+npde_status npde_pde_level_set(const npde_pde *pde, const double *x, int64_t n, double *phi) {
+  NPDE_TRY(check_discrete(pde, "npde_pde_level_set"));
+  if (n < 0 || (n && (!x || !phi))) return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_pde_level_set: NULL arrays");
+  NPDE_TRY(OPS(pde)->level_set(pde, x, n, phi));
+  return check_finite(pde, "level_set", phi, n);
+}
+
+npde_grid npde_pde_box_grid(const npde_pde *pde, int64_t N) {
+  npde_grid g;
+  memset(&g, 0, sizeof g);
+  const npde_pde_info info = npde_pde_get_info(pde);
+  for (int a = 0; a < 3; ++a) {
+    g.n[a] = N;
+    g.lo[a] = info.box_lo[a];
+    g.spacing[a] = N > 1 ? (info.box_hi[a] - info.box_lo[a]) / (double)(N - 1) : 0.0;
+  }
+  return g;
 }

@@ -121,6 +121,25 @@ Test(abi, test_abi_layout_frozen_at_1_0) {
   OFF(npde_pde_info, order, 24);
   OFF(npde_pde_info, has_exact, 28);
   OFF(npde_pde_info, dirichlet_zero, 29);
+  /* discrete PDEs (ABI 1.1) */
+  OFF(npde_pde_ops, stencil, 64);
+  OFF(npde_pde_ops, level_set, 72);
+  OFF(npde_pde_info, sides, 32);
+  OFF(npde_pde_info, stencil_max, 40);
+  OFF(npde_pde_info, box_lo, 48);
+  OFF(npde_pde_info, box_hi, 72);
+  SIZE(npde_stencil_sample, 40);
+  OFF(npde_stencil_sample, side, 24);
+  OFF(npde_stencil_sample, weight, 32);
+  SIZE(npde_stencil, 48);
+  OFF(npde_stencil, flags, 4);
+  OFF(npde_stencil, capacity, 8);
+  OFF(npde_stencil, samples, 16);
+  OFF(npde_stencil, n, 24);
+  OFF(npde_stencil, w0, 32);
+  OFF(npde_stencil, diag, 40);
+  OFF(npde_host_api, npy_load, 456);
+  OFF(npde_host_api, npy_array_free, 464);
   SIZE(npde_pde_jets, 64);
   OFF(npde_pde_jets, order, 24);
   OFF(npde_pde_jets, x, 32);

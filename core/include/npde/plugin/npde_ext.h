@@ -75,6 +75,8 @@ extern __attribute__((visibility("hidden"))) const npde_host_api *npde_host;
 #define npde_precond_apply npde_host->precond_apply
 #define npde_backend_transpose npde_host->backend_transpose
 #define npde_backend_adam npde_host->backend_adam
+#define npde_npy_load npde_host->npy_load
+#define npde_npy_array_free npde_host->npy_array_free
 
 /* Per-kind state accessors: the bytes the core allocated for an instance. */
 #define npde_backend_state(h) npde_object_state(h)

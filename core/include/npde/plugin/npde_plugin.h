@@ -18,6 +18,7 @@
 #include "../npde_backend.h"
 #include "../npde_config.h"
 #include "../npde_error.h"
+#include "../npde_io.h"
 #include "../npde_export.h"
 #include "../npde_log.h"
 #include "../npde_mat.h"
@@ -28,7 +29,7 @@ extern "C" {
 #endif
 
 #define NPDE_ABI_MAJOR 1
-#define NPDE_ABI_MINOR 0
+#define NPDE_ABI_MINOR 1
 
 /** Name of the one symbol every plugin exports. */
 #define NPDE_PLUGIN_ENTRY_SYMBOL "npde_plugin_entry"
@@ -205,7 +206,9 @@ NPDE_API void *npde_object_state(const void *handle);
   X(npde_status, precond_apply, (npde_precond * pc, const npde_mat *r, npde_mat *z))                       \
   X(npde_status, backend_transpose, (npde_backend * be, const npde_mat *A, npde_mat *B))                    \
   X(npde_status, backend_adam, (npde_backend * be, npde_mat *theta, const npde_mat *g, npde_mat *m,         \
-                                npde_mat *v, double lr, double b1, double b2, double eps, int64_t step))
+                                npde_mat *v, double lr, double b1, double b2, double eps, int64_t step))     \
+  X(npde_status, npy_load, (const char *path, npde_npy_array *out)) /* ABI 1.1 */                           \
+  X(void, npy_array_free, (npde_npy_array * a))
 
 /**
  * The table of core functions handed to every plugin's entry point. Plugins
