@@ -276,6 +276,7 @@ npde_status npde_network_create(const npde_registry *reg, const npde_config *nod
 int64_t npde_network_n_params(const npde_network *net) { return net ? net->p : 0; }
 int64_t npde_network_outputs(const npde_network *net) { return net ? net->K : 0; }
 int64_t npde_network_dim(const npde_network *net) { return net ? net->d : 0; }
+npde_backend *npde_network_backend(const npde_network *net) { return net ? net->be : NULL; }
 int64_t npde_network_feature_dim(const npde_network *net, int64_t k) {
   return net && k >= 0 && k < net->K ? net->br[k].k : 0;
 }

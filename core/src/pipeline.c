@@ -12,7 +12,7 @@
 #include "stage_impl.h"
 
 static const npde__stage *const stages[] = {&npde__stage_probe, &npde__stage_fit, &npde__stage_evolve,
-                                            &npde__stage_eval};
+                                            &npde__stage_train, &npde__stage_eval};
 #define N_STAGES (sizeof stages / sizeof stages[0])
 
 const npde__stage *npde__stage_find(const char *name) {
@@ -320,10 +320,11 @@ static npde_status create_components(npde_pipeline *pl, npde__run_state *rs) {
   npde_pde_info info = npde_pde_get_info(rs->pde);
   int64_t outputs = 0;
   if (npde_config_get(net, "outputs")) NPDE_TRY(npde_config_get_int(net, "outputs", &outputs));
+  /* one output per component, or for discrete interface PDEs one per side (the inside and outside networks) */
+  const int64_t want = info.sides > 0 ? info.sides : info.outputs;
   if (outputs == 0) {
-    /* as many outputs as the PDE has components */
     char k[32];
-    snprintf(k, sizeof k, "%lld", (long long)info.outputs);
+    snprintf(k, sizeof k, "%lld", (long long)want);
     npde_config *copy = NULL, *value = npde__config_new_scalar(k, net->file, net->line, net->column);
     npde_status st = value ? npde_config_clone(net, &copy) : NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
     if (st == NPDE_OK && !npde__config_set(copy, "outputs", value)) st = NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
@@ -335,16 +336,16 @@ static npde_status create_components(npde_pipeline *pl, npde__run_state *rs) {
   } else {
     NPDE_TRY(npde_network_create(pl->reg, net, rs->backend, info.dim, &rs->net));
   }
-  if (npde_network_outputs(rs->net) != info.outputs)
-    return npde_config_error(net, "the network has %lld outputs, the pde %lld components: set network.outputs: %lld",
-                             (long long)npde_network_outputs(rs->net), (long long)info.outputs,
-                             (long long)info.outputs);
+  if (npde_network_outputs(rs->net) != want)
+    return npde_config_error(net, "the network has %lld outputs, the pde %lld %s: set network.outputs: %lld",
+                             (long long)npde_network_outputs(rs->net), (long long)want,
+                             info.sides > 0 ? "sides (one network each)" : "components", (long long)want);
   int64_t p = npde_network_n_params(rs->net);
   NPDE_TRY(npde_backend_alloc(rs->backend, (size_t)p * sizeof(double), &rs->theta));
   npde_mat t = npde_mat_view(rs->theta, NPDE_F64, p, 1);
   NPDE_TRY(npde_network_init(rs->net, &t, rs->seed));
-  npde_log(NPDE_LOG_INFO, "network: %lld parameters, %lld outputs, %lld inputs", (long long)p,
-           (long long)info.outputs, (long long)info.dim);
+  npde_log(NPDE_LOG_INFO, "network: %lld parameters, %lld outputs, %lld inputs", (long long)p, (long long)want,
+           (long long)info.dim);
   return NPDE_OK;
 }
 

@@ -23,7 +23,8 @@ enum {
   NPDE__STREAM_EVAL = 0x7f030000,  /* held-out evaluation points */
   NPDE__STREAM_EVOLVE = 0x7f040000, /* evolve: samples per step attempt */
   NPDE__STREAM_SKETCH = 0x7f050000,  /* evolve: Nystrom test matrices */
-  NPDE__STREAM_RESIDUAL = 0x7f060000 /* evolve: the fixed residual evaluation set */
+  NPDE__STREAM_RESIDUAL = 0x7f060000, /* evolve: the fixed residual evaluation set */
+  NPDE__STREAM_TRAIN = 0x7f070000     /* train: random points (+0), epoch shuffles (+1), sketches (+2) */
 };
 
 #define NPDE__MAX_METRICS 64
@@ -128,6 +129,7 @@ typedef struct npde__stage {
 extern const npde__stage npde__stage_probe;
 extern const npde__stage npde__stage_fit;
 extern const npde__stage npde__stage_evolve;
+extern const npde__stage npde__stage_train;
 extern const npde__stage npde__stage_eval;
 
 /* Create the backend and the components a pipeline names, with the network's

@@ -1,0 +1,441 @@
+/* The `train` stage (nbm.md §4, §8.4): the Neural Bootstrapping Method.
+ *
+ * A discrete PDE returns, at each collocation point p and cell size h, its
+ * residual as an affine function of network samples, r_p = sum_j w_pj v_j
+ * + w0_p, v_j the value at x_j of the network of side j. The weights do not
+ * depend on theta, so they are built once per resolution into a sparse
+ * table over the distinct samples (dedupe across points), and a training
+ * step is: evaluate the network at the batch's samples, r = W v + w0, the
+ * loss mean(1/2 (m r)^2) with the domain-switching mask m, the cotangent
+ * dL/dv = W^T (m^2 r) / B, one pull-back through the network (J^T), then
+ * global-norm clipping and Adam with lr_k = lr d^(k / T) (§4.5).
+ *
+ * Gauss-Newton / Levenberg-Marquardt (optimizer: gauss-newton): the residual
+ * is affine in v, so J_r = W J and each step solves
+ * (J_r^T J_r / B + lambda I) d = -J_r^T r / B matrix-free with the
+ * pipeline's linear solver and preconditioner (CG and Nystrom), accepting
+ * the step when the loss falls (lambda / 3) and retrying otherwise
+ * (lambda * 4).
+ *
+ * The network has one output per side (`outputs: 2`, two independent
+ * branches: the inside and outside networks); a sample reads the output of
+ * its side. Errors are measured at the nodes of the n^3 grid against the
+ * PDE's exact solution. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log_impl.h"
+#include "npde/npde_discrete.h"
+#include "npde/npde_log.h"
+#include "npde/npde_philox.h"
+#include "stage_impl.h"
+
+static const npde_param_spec train_params[] = {
+    {.name = "n", .type = NPDE_PARAM_INT, .default_value = "32", .min = 3, .max = 2048,
+     .flags = NPDE_PARAM_HAS_MIN | NPDE_PARAM_HAS_MAX,
+     .doc = "nodes per axis of the grid (collocation and error points); cell size h0 = box / (n - 1)"},
+    {.name = "points", .type = NPDE_PARAM_ENUM, .default_value = "grid", .choices = "grid|random",
+     .doc = "collocation points: the grid nodes, or random interior points plus the grid's boundary nodes"},
+    {.name = "random_points", .type = NPDE_PARAM_INT, .default_value = "0", .min = 0, .flags = NPDE_PARAM_HAS_MIN,
+     .doc = "points: random: interior points (uniform, at least h0 from the box); 0: as many as grid nodes"},
+    {.name = "epochs", .type = NPDE_PARAM_INT, .default_value = "10000", .min = 0, .flags = NPDE_PARAM_HAS_MIN,
+     .doc = "passes over the collocation points"},
+    {.name = "batch", .type = NPDE_PARAM_INT, .default_value = "0", .min = 0, .flags = NPDE_PARAM_HAS_MIN,
+     .doc = "points per optimiser step; 0: all (full batch)"},
+    {.name = "shuffle", .type = NPDE_PARAM_BOOL, .default_value = "true",
+     .doc = "reshuffle the points into new batches every epoch (Philox, reproducible)"},
+    {.name = "optimizer", .type = NPDE_PARAM_ENUM, .default_value = "adam", .choices = "adam|gauss-newton",
+     .doc = "Adam with clipping and exponential decay, or Levenberg-Marquardt Gauss-Newton"},
+    {.name = "lr", .type = NPDE_PARAM_REAL, .default_value = "1e-2", .min = 0, .flags = NPDE_PARAM_HAS_MIN,
+     .doc = "Adam learning rate lr0 (beta1 0.9, beta2 0.999, eps 1e-8)"},
+    {.name = "decay", .type = NPDE_PARAM_REAL, .default_value = "0.975", .min = 0, .max = 1,
+     .flags = NPDE_PARAM_HAS_MIN | NPDE_PARAM_HAS_MAX, .doc = "lr_k = lr0 decay^(k / decay_steps), k = steps taken"},
+    {.name = "decay_steps", .type = NPDE_PARAM_REAL, .default_value = "100", .min = 1e-9,
+     .flags = NPDE_PARAM_HAS_MIN, .doc = "T of the exponential learning-rate decay"},
+    {.name = "clip", .type = NPDE_PARAM_REAL, .default_value = "1", .min = 0, .flags = NPDE_PARAM_HAS_MIN,
+     .doc = "clip the gradient to this global L2 norm (0: no clipping)"},
+    {.name = "levels", .type = NPDE_PARAM_INT, .default_value = "1", .min = 1, .max = 12,
+     .flags = NPDE_PARAM_HAS_MIN | NPDE_PARAM_HAS_MAX,
+     .doc = "resolutions h0, h0/2, ... (implicit refinement, nbm.md 4.3); 1: a single resolution"},
+    {.name = "schedule", .type = NPDE_PARAM_ENUM, .default_value = "cycle", .choices = "cycle|quarters",
+     .doc = "levels > 1: level = epoch mod levels (cycle), or sequential blocks of epochs / levels (quarters)"},
+    {.name = "switching", .type = NPDE_PARAM_INT, .default_value = "1", .min = 1, .flags = NPDE_PARAM_HAS_MIN,
+     .doc = "domain switching period tau (nbm.md 4.4): epoch e trains the whole domain when e mod tau = 0, the "
+            "inside only otherwise; 1: always the whole domain, unmasked"},
+    {.name = "damping", .type = NPDE_PARAM_REAL, .default_value = "1e-3", .min = 0, .flags = NPDE_PARAM_HAS_MIN,
+     .doc = "gauss-newton: initial Levenberg-Marquardt lambda"},
+    {.name = "error_every", .type = NPDE_PARAM_INT, .default_value = "100", .min = 0, .flags = NPDE_PARAM_HAS_MIN,
+     .doc = "epochs between error measurements against the exact solution (0: at the end only)"},
+    {.name = "log_every", .type = NPDE_PARAM_REAL, .default_value = "2", .min = 0, .flags = NPDE_PARAM_HAS_MIN,
+     .doc = "seconds between progress lines"},
+    {0},
+};
+
+typedef struct train_ctx {
+  npde__run_state *rs;
+  npde_backend *be;
+  npde_network *net;
+  const npde_pde *pde;
+  npde_pde_info info;
+  int64_t p;
+  int64_t n_points;
+  double *points;        /* n_points x 3 (host) */
+  double *masks[3];      /* domain switching: whole (1), whole (1/2), inside only */
+  int64_t n_eval;        /* the n^3 grid nodes where errors are measured */
+  double *eval_x, *eval_u, *eval_phi;
+  double lo[3], h0[3];
+  int levels;
+  npde_discrete_loss **loss; /* one per level */
+} train_ctx;
+
+/* -------------------------------------------------------------- errors */
+
+static npde_status grid_errors(train_ctx *c, double *rmse, double *linf, double *u_net) {
+  void *x = NULL, *u = NULL;
+  npde_status st = npde_backend_alloc(c->be, (size_t)c->n_eval * 3 * sizeof(double), &x);
+  if (st == NPDE_OK) st = npde_backend_alloc(c->be, (size_t)c->n_eval * 2 * sizeof(double), &u);
+  if (st == NPDE_OK) st = npde_backend_upload(c->be, x, c->eval_x, (size_t)c->n_eval * 3 * sizeof(double));
+  npde_mat X = npde_mat_view(x, NPDE_F64, c->n_eval, 3), U = npde_mat_view(u, NPDE_F64, c->n_eval, 2);
+  npde_mat theta = npde_mat_view(c->rs->theta, NPDE_F64, c->p, 1);
+  double *uh = st == NPDE_OK ? malloc((size_t)c->n_eval * 2 * sizeof *uh) : NULL;
+  if (st == NPDE_OK && !uh) st = NPDE_ERROR(NPDE_ERR_NOMEM, "train: out of memory");
+  if (st == NPDE_OK) st = npde_network_eval(c->net, &theta, &X, &U);
+  if (st == NPDE_OK) st = npde_backend_download(c->be, uh, u, (size_t)c->n_eval * 2 * sizeof(double));
+  if (st == NPDE_OK) {
+    double s = 0.0, m = 0.0;
+    for (int64_t i = 0; i < c->n_eval; ++i) {
+      const double v = uh[2 * i + (c->eval_phi[i] >= 0.0)];
+      if (u_net) u_net[i] = v;
+      const double d = fabs(v - c->eval_u[i]);
+      s += d * d;
+      m = fmax(m, d);
+    }
+    *rmse = sqrt(s / (double)c->n_eval);
+    *linf = m;
+  }
+  free(uh);
+  npde_backend_free(c->be, x);
+  npde_backend_free(c->be, u);
+  return st;
+}
+
+/* ---------------------------------------------------------- the stage */
+
+static int level_of(int64_t epoch, int64_t epochs, int levels, bool cycle) {
+  if (levels <= 1) return 0;
+  if (cycle) return (int)(epoch % levels);
+  int64_t block = epochs / levels;
+  if (block < 1) block = 1;
+  int64_t l = epoch / block;
+  return l >= levels ? levels - 1 : (int)l;
+}
+
+static npde_status make_points(train_ctx *c, int64_t N, bool random, int64_t n_random) {
+  const int64_t n_grid = N * N * N;
+  c->n_eval = n_grid;
+  c->eval_x = malloc((size_t)n_grid * 3 * sizeof(double));
+  c->eval_u = malloc((size_t)n_grid * sizeof(double));
+  c->eval_phi = malloc((size_t)n_grid * sizeof(double));
+  if (!c->eval_x || !c->eval_u || !c->eval_phi) return NPDE_ERROR(NPDE_ERR_NOMEM, "train: out of memory");
+  int64_t n_boundary = 0;
+  for (int64_t i = 0; i < N; ++i)
+    for (int64_t j = 0; j < N; ++j)
+      for (int64_t k = 0; k < N; ++k) {
+        double *x = c->eval_x + 3 * ((i * N + j) * N + k);
+        const int64_t ijk[3] = {i, j, k};
+        bool edge = false;
+        for (int a = 0; a < 3; ++a) {
+          x[a] = c->lo[a] + (double)ijk[a] * c->h0[a];
+          edge |= ijk[a] == 0 || ijk[a] == N - 1;
+        }
+        n_boundary += edge;
+      }
+  NPDE_TRY(npde_pde_exact(c->pde, 0.0, c->eval_x, n_grid, c->eval_u));
+  NPDE_TRY(npde_pde_level_set(c->pde, c->eval_x, n_grid, c->eval_phi));
+  if (!random) {
+    c->n_points = n_grid;
+    c->points = malloc((size_t)n_grid * 3 * sizeof(double));
+    if (!c->points) return NPDE_ERROR(NPDE_ERR_NOMEM, "train: out of memory");
+    memcpy(c->points, c->eval_x, (size_t)n_grid * 3 * sizeof(double));
+  } else {
+    if (n_random == 0) n_random = n_grid - n_boundary;
+    c->n_points = n_random + n_boundary;
+    c->points = malloc((size_t)c->n_points * 3 * sizeof(double));
+    if (!c->points) return NPDE_ERROR(NPDE_ERR_NOMEM, "train: out of memory");
+    /* interior points at least h0 from the box, so every stencil stays inside; the boundary nodes impose g */
+    for (int64_t i = 0; i < n_random; ++i)
+      for (int a = 0; a < 3; ++a) {
+        const double u01 = npde_philox_uniform_at(c->rs->seed, NPDE__STREAM_TRAIN, 0, (uint64_t)(3 * i + a));
+        c->points[3 * i + a] = c->lo[a] + c->h0[a] + u01 * (double)(N - 3) * c->h0[a];
+      }
+    int64_t q = n_random;
+    for (int64_t g = 0; g < n_grid; ++g) {
+      const int64_t k = g % N, j = (g / N) % N, i = g / (N * N);
+      if (i == 0 || j == 0 || k == 0 || i == N - 1 || j == N - 1 || k == N - 1)
+        memcpy(c->points + 3 * q++, c->eval_x + 3 * g, 3 * sizeof(double));
+    }
+  }
+  /* domain switching (nbm.md 4.4): the whole domain weighs every residual by 1/2, the inside phase keeps phi < 0 */
+  for (int k = 0; k < 3; ++k) {
+    c->masks[k] = malloc((size_t)c->n_points * sizeof(double));
+    if (!c->masks[k]) return NPDE_ERROR(NPDE_ERR_NOMEM, "train: out of memory");
+  }
+  NPDE_TRY(npde_pde_level_set(c->pde, c->points, c->n_points, c->masks[2]));
+  for (int64_t i = 0; i < c->n_points; ++i) {
+    c->masks[0][i] = 1.0;
+    c->masks[1][i] = 0.5;
+    c->masks[2][i] = c->masks[2][i] < 0.0 ? 1.0 : 0.0;
+  }
+  return NPDE_OK;
+}
+
+static void ctx_free(train_ctx *c) {
+  for (int l = 0; c->loss && l < c->levels; ++l) npde_discrete_loss_destroy(&c->loss[l]);
+  free(c->loss);
+  free(c->points), free(c->eval_x), free(c->eval_u), free(c->eval_phi);
+  for (int k = 0; k < 3; ++k) free(c->masks[k]);
+}
+
+/* A reproducible permutation of 0..n-1 for epoch e (Fisher-Yates on Philox uniforms). */
+static void shuffle(int64_t *perm, int64_t n, uint64_t seed, int64_t epoch) {
+  for (int64_t i = 0; i < n; ++i) perm[i] = i;
+  for (int64_t i = n - 1; i > 0; --i) {
+    const double u = npde_philox_uniform_at(seed, NPDE__STREAM_TRAIN + 1, (uint64_t)epoch << 32, (uint64_t)i);
+    const int64_t j = (int64_t)(u * (double)(i + 1));
+    const int64_t s = perm[i];
+    perm[i] = perm[j];
+    perm[j] = s;
+  }
+}
+
+
+/* One Levenberg-Marquardt step on the rows: solve (J_r^T J_r / B + lambda I) d = -J_r^T r / B with the
+ * pipeline's solver, keep theta + d if the loss falls (lambda / 3), else retry with lambda * 4. loss is the
+ * loss at theta on entry and the loss of the kept parameters on return. */
+static npde_status gauss_newton_step(train_ctx *c, npde_discrete_loss *L, const int64_t *rows, int64_t nrows,
+                                     const double *mask, npde_mat *theta, npde_mat *G, npde_mat *D, npde_mat *saved,
+                                     uint64_t step, double *lambda, double *loss, int64_t *cg_iterations) {
+  npde__run_state *rs = c->rs;
+  NPDE_TRY(npde_backend_scal(c->be, -1.0, G)); /* G holds the gradient J_r^T r / B on entry */
+  NPDE_TRY(npde_backend_copy(c->be, theta, saved));
+  const npde_linop A = npde_discrete_loss_gauss_newton(L);
+  if (rs->precond) {
+    npde_precond_info pinfo = {.struct_size = sizeof pinfo};
+    NPDE_TRY(npde_precond_setup(rs->precond, &A, rs->seed, NPDE__STREAM_TRAIN + 2, step << 20, &pinfo));
+  }
+  *cg_iterations = 0;
+  for (int tries = 0; tries < 10; ++tries) {
+    NPDE_TRY(npde_backend_fill(c->be, D, 0.0));
+    npde_solve_stats ss = {.struct_size = sizeof ss};
+    npde_status st = npde_linsolver_solve(rs->linsolver, &A, *lambda, rs->precond, G, D, &ss);
+    if (st == NPDE_NOT_CONVERGED) {
+      npde_clear_error(); /* an inexact step of CG on an SPD system still descends */
+      st = NPDE_OK;
+    }
+    NPDE_TRY(st);
+    *cg_iterations += ss.iterations;
+    NPDE_TRY(npde_backend_axpy(c->be, 1.0, D, theta));
+    double trial = INFINITY;
+    st = npde_discrete_loss_eval(L, theta, rows, nrows, mask, &trial, NULL);
+    if (st == NPDE_ERR_NUMERIC) {
+      npde_clear_error();
+      st = NPDE_OK;
+      trial = INFINITY;
+    }
+    NPDE_TRY(st);
+    if (trial < *loss) {
+      *loss = trial;
+      *lambda = fmax(*lambda / 3.0, 1e-15);
+      return NPDE_OK;
+    }
+    *lambda *= 4.0;
+    NPDE_TRY(npde_backend_copy(c->be, saved, theta));
+  }
+  /* no decrease at any damping: keep theta, relinearise there */
+  double back;
+  return npde_discrete_loss_eval(L, theta, rows, nrows, mask, &back, NULL);
+}
+
+typedef struct history {
+  int64_t n, cap;
+  double *v; /* rows of: epoch, level, loss, rmse, linf, wall */
+} history;
+
+static npde_status history_add(history *h, const double row[6]) {
+  if (h->n == h->cap) {
+    int64_t cap = h->cap ? 2 * h->cap : 1024;
+    double *v = realloc(h->v, (size_t)cap * 6 * sizeof *v);
+    if (!v) return NPDE_ERROR(NPDE_ERR_NOMEM, "train: out of memory");
+    h->v = v;
+    h->cap = cap;
+  }
+  memcpy(h->v + 6 * h->n++, row, 6 * sizeof *row);
+  return NPDE_OK;
+}
+
+static npde_status train_run(npde__run_state *rs, const npde_config *params) {
+  if (!rs->pde || !rs->net) return npde_config_error(params, "train: the pipeline needs a 'pde:' and a 'network:'");
+  train_ctx c = {.rs = rs, .be = rs->backend, .net = rs->net, .pde = rs->pde};
+  c.info = npde_pde_get_info(rs->pde);
+  if (c.info.sides != 2)
+    return npde_config_error(params, "train: the pde is not a discrete interface PDE (train needs one such as "
+                                     "nbm-interface; time-dependent PDEs use fit and evolve)");
+  if (npde_network_outputs(rs->net) != 2 || npde_network_dim(rs->net) != 3)
+    return npde_config_error(params, "train: the network needs 3 inputs and 2 outputs (inside, outside)");
+  int64_t N, n_random, epochs, batch, levels, switching, error_every;
+  double lr, decay, decay_steps, clip, damping, log_every;
+  bool shuffle_on;
+  const char *points, *optimizer, *schedule;
+  NPDE_TRY(npde_config_get_int(params, "n", &N));
+  NPDE_TRY(npde_config_get_int(params, "random_points", &n_random));
+  NPDE_TRY(npde_config_get_int(params, "epochs", &epochs));
+  NPDE_TRY(npde_config_get_int(params, "batch", &batch));
+  NPDE_TRY(npde_config_get_int(params, "levels", &levels));
+  NPDE_TRY(npde_config_get_int(params, "switching", &switching));
+  NPDE_TRY(npde_config_get_int(params, "error_every", &error_every));
+  NPDE_TRY(npde_config_get_real(params, "lr", &lr));
+  NPDE_TRY(npde_config_get_real(params, "decay", &decay));
+  NPDE_TRY(npde_config_get_real(params, "decay_steps", &decay_steps));
+  NPDE_TRY(npde_config_get_real(params, "clip", &clip));
+  NPDE_TRY(npde_config_get_real(params, "damping", &damping));
+  NPDE_TRY(npde_config_get_real(params, "log_every", &log_every));
+  NPDE_TRY(npde_config_get_bool(params, "shuffle", &shuffle_on));
+  NPDE_TRY(npde_config_get_string(params, "points", &points));
+  NPDE_TRY(npde_config_get_string(params, "optimizer", &optimizer));
+  NPDE_TRY(npde_config_get_string(params, "schedule", &schedule));
+  const bool gn = strcmp(optimizer, "gauss-newton") == 0;
+  if (gn && !rs->linsolver)
+    return npde_config_error(params, "train: optimizer gauss-newton solves its steps with the pipeline's linsolver: "
+                                     "add 'linsolver: {type: cg}' (and optionally 'precond: {type: nystrom}')");
+  c.p = npde_network_n_params(rs->net);
+  c.levels = (int)levels;
+  for (int a = 0; a < 3; ++a) {
+    c.lo[a] = c.info.box_lo[a];
+    c.h0[a] = (c.info.box_hi[a] - c.info.box_lo[a]) / (double)(N - 1);
+  }
+  const double t0 = npde__now_seconds();
+  npde_status st = make_points(&c, N, strcmp(points, "random") == 0, n_random);
+  c.loss = st == NPDE_OK ? calloc((size_t)levels, sizeof *c.loss) : NULL;
+  if (st == NPDE_OK && !c.loss) st = NPDE_ERROR(NPDE_ERR_NOMEM, "train: out of memory");
+  for (int l = 0; st == NPDE_OK && l < c.levels; ++l) {
+    const double h[3] = {c.h0[0] / (double)(1 << l), c.h0[1] / (double)(1 << l), c.h0[2] / (double)(1 << l)};
+    st = npde_discrete_loss_create(c.pde, c.net, c.points, c.n_points, h, &c.loss[l]);
+    int64_t samples = 0, crossed = 0, weights = 0;
+    npde_discrete_loss_sizes(c.loss[l], &samples, &crossed, &weights);
+    if (st == NPDE_OK)
+      npde_log(NPDE_LOG_INFO, "train: level %d (h = %.4g): %lld points, %lld crossed stencils, %lld distinct samples, "
+               "%lld weights", l, h[0], (long long)c.n_points, (long long)crossed, (long long)samples,
+               (long long)weights);
+  }
+  if (batch <= 0 || batch > c.n_points) batch = c.n_points;
+  const int64_t n_batches = (c.n_points + batch - 1) / batch;
+  const bool full = n_batches == 1;
+  int64_t *perm = st == NPDE_OK ? malloc((size_t)c.n_points * sizeof *perm) : NULL;
+  if (st == NPDE_OK && !perm) st = NPDE_ERROR(NPDE_ERR_NOMEM, "train: out of memory");
+  for (int64_t i = 0; st == NPDE_OK && i < c.n_points; ++i) perm[i] = i;
+  if (st == NPDE_OK)
+    npde_log(NPDE_LOG_INFO, "train: %s, %lld collocation points in %lld batch%s, %lld epochs, %d level%s; set up in "
+             "%.2f s", gn ? "Gauss-Newton" : "Adam", (long long)c.n_points, (long long)n_batches,
+             n_batches == 1 ? "" : "es", (long long)epochs, c.levels, c.levels == 1 ? "" : "s",
+             npde__now_seconds() - t0);
+
+  /* optimiser state */
+  void *g = NULL, *mo = NULL, *vo = NULL, *d = NULL, *th = NULL;
+  void **bufs[] = {&g, &mo, &vo, &d, &th};
+  for (size_t i = 0; i < 5 && st == NPDE_OK; ++i) st = npde_backend_alloc(c.be, (size_t)c.p * sizeof(double), bufs[i]);
+  npde_mat theta = npde_mat_view(rs->theta, NPDE_F64, c.p, 1), G = npde_mat_view(g, NPDE_F64, c.p, 1),
+           M = npde_mat_view(mo, NPDE_F64, c.p, 1), V = npde_mat_view(vo, NPDE_F64, c.p, 1),
+           D = npde_mat_view(d, NPDE_F64, c.p, 1), TH = npde_mat_view(th, NPDE_F64, c.p, 1);
+  if (st == NPDE_OK) st = npde_backend_fill(c.be, &M, 0.0);
+  if (st == NPDE_OK) st = npde_backend_fill(c.be, &V, 0.0);
+  double lambda = damping > 0 ? damping : 1e-3;
+  int64_t step = 0, cg_total = 0;
+  history hist = {0};
+  double loss = NAN, rmse = NAN, linf = NAN, last_log = t0, last_live = 0.0;
+  const double train_t0 = npde__now_seconds();
+  const bool live = npde__log_live();
+  for (int64_t e = 0; st == NPDE_OK && e < epochs; ++e) {
+    const int level = level_of(e, epochs, c.levels, strcmp(schedule, "cycle") == 0);
+    const double *mask = switching <= 1 ? NULL : c.masks[e % switching == 0 ? 1 : 2];
+    if (shuffle_on && !full) shuffle(perm, c.n_points, rs->seed, e);
+    double epoch_loss = 0.0;
+    int64_t epoch_cg = 0;
+    for (int64_t b = 0; st == NPDE_OK && b < n_batches; ++b) {
+      const int64_t r0 = b * batch, nr = r0 + batch > c.n_points ? c.n_points - r0 : batch;
+      const int64_t *rows = full ? NULL : perm + r0;
+      double bl = 0.0;
+      st = npde_discrete_loss_eval(c.loss[level], &theta, rows, nr, mask, &bl, &G);
+      if (st == NPDE_OK && !gn) {
+        double gnorm = 0.0;
+        st = npde_backend_nrm2(c.be, &G, &gnorm);
+        if (st == NPDE_OK && clip > 0 && gnorm > clip) st = npde_backend_scal(c.be, clip / gnorm, &G);
+        const double lr_k = lr * pow(decay, (double)step / decay_steps);
+        if (st == NPDE_OK) st = npde_backend_adam(c.be, &theta, &G, &M, &V, lr_k, 0.9, 0.999, 1e-8, step + 1);
+      } else if (st == NPDE_OK) {
+        int64_t cg = 0;
+        st = gauss_newton_step(&c, c.loss[level], rows, nr, mask, &theta, &G, &D, &TH, (uint64_t)step, &lambda, &bl,
+                               &cg);
+        epoch_cg += cg;
+      }
+      epoch_loss += bl * (double)nr;
+      step++;
+    }
+    if (st != NPDE_OK) break;
+    cg_total += epoch_cg;
+    loss = epoch_loss / (double)c.n_points;
+    const bool measure = (error_every > 0 && (e + 1) % error_every == 0) || e + 1 == epochs;
+    if (measure) st = grid_errors(&c, &rmse, &linf, NULL);
+    const double now = npde__now_seconds(), wall = now - train_t0;
+    const double row[6] = {(double)(e + 1), level, loss, measure ? rmse : NAN, measure ? linf : NAN, wall};
+    if (st == NPDE_OK) st = history_add(&hist, row);
+    if (st == NPDE_OK)
+      st = npde__metrics_row(rs, "epoch,level,h,loss,rmse,linf,lambda,cg_iterations,wall_s",
+                             "%lld,%d,%.9g,%.9e,%.9e,%.9e,%.3e,%lld,%.3f", (long long)(e + 1), level,
+                             c.h0[0] / (double)(1 << level), loss, row[3], row[4], gn ? lambda : NAN,
+                             (long long)epoch_cg, wall);
+    if (st != NPDE_OK) break;
+    const double per = wall / (double)(e + 1);
+    char line[256];
+    snprintf(line, sizeof line, "train: epoch %lld/%lld  loss %.3e  RMSE %.3e  Linf %.3e  %.3g s/epoch, ~%.0f s left",
+             (long long)(e + 1), (long long)epochs, loss, rmse, linf, per, per * (double)(epochs - e - 1));
+    if (live && now - last_live >= 0.2) {
+      npde__log_progress("%s", line);
+      last_live = now;
+    }
+    if (now - last_log >= log_every || e + 1 == epochs) {
+      if (live) npde__log_file("%s", line);
+      else npde_log(NPDE_LOG_INFO, "%s", line);
+      last_log = now;
+    }
+  }
+  npde__log_progress_end();
+  const double train_s = npde__now_seconds() - train_t0;
+  if (st == NPDE_OK && epochs == 0) st = grid_errors(&c, &rmse, &linf, NULL);
+  if (st == NPDE_OK) {
+    npde__metric(rs, "train.loss", loss);
+    npde__metric(rs, "train.rmse", rmse);
+    npde__metric(rs, "train.linf", linf);
+    npde__metric(rs, "train.seconds", train_s);
+    npde__metric(rs, "train.seconds_per_epoch", epochs > 0 ? train_s / (double)epochs : NAN);
+    if (gn) npde__metric(rs, "train.cg_iterations", (double)cg_total);
+    const int64_t shape[2] = {hist.n, 6};
+    if (hist.n > 0) st = npde__result_put(rs, "train_history", NPDE_NPY_F64, hist.v, 2, shape);
+    npde_log(NPDE_LOG_INFO, "train: %lld epochs in %.1f s (%.3g s/epoch): loss %.3e, RMSE %.3e, Linf %.3e against the "
+             "exact solution on the %lld^3 grid", (long long)epochs, train_s, epochs ? train_s / (double)epochs : 0.0,
+             loss, rmse, linf, (long long)N);
+  }
+  free(hist.v);
+  free(perm);
+  for (size_t i = 0; i < 5; ++i) npde_backend_free(c.be, *bufs[i]);
+  ctx_free(&c);
+  return st;
+}
+
+const npde__stage npde__stage_train = {
+    .name = "train",
+    .summary = "Neural Bootstrapping Method: train the inside/outside networks on the discrete residual",
+    .params = train_params,
+    .run = train_run,
+};
