@@ -41,9 +41,9 @@ expect 2 "override 'seed=': the value is empty" -- "$npde" check "$demo" seed=
 expect 2 "'points' = 1 is out of range" -- "$npde" check "$demo" stages.0.probe.points=1
 expect 2 "unknown backend type 'gpu'; valid types: cpu" -- "$npde" check "$demo" backend=gpu
 
-printf 'include: %s\nstages:\n  - probe: {points: 1000}\n  - train: {epochs: 1}\n' "$src/configs/base/defaults.yaml" \
+printf 'include: %s\nstages:\n  - probe: {points: 1000}\n  - solve: {epochs: 1}\n' "$src/configs/base/defaults.yaml" \
   > "$tmp/bad-stage.yaml"
-expect 2 "bad-stage.yaml:4:5: unknown stage 'train'; valid stages: probe, fit, evolve" -- "$npde" run "$tmp/bad-stage.yaml"
+expect 2 "bad-stage.yaml:4:5: unknown stage 'solve'; valid stages: probe, fit, evolve, train, eval" -- "$npde" run "$tmp/bad-stage.yaml"
 printf 'stages: [probe]\nsed: 1\n' > "$tmp/typo.yaml"
 expect 2 "typo.yaml:2:6: pipeline: unknown key 'sed'; valid keys: name, seed, dtype" -- "$npde" check "$tmp/typo.yaml"
 printf 'stages: [probe\n' > "$tmp/syntax.yaml"

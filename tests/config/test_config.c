@@ -898,7 +898,7 @@ Test(config_pipeline, unknown_backend_lists_valid_types) {
 
 Test(config_pipeline, unknown_stage_lists_probe) {
   assert_fails(create_pipeline(DATA("pipe_bad_stage.yaml")), NPDE_ERR_CONFIG);
-  assert_msg("data/pipe_bad_stage.yaml:4:5: unknown stage 'train'; valid stages: probe");
+  assert_msg("data/pipe_bad_stage.yaml:4:5: unknown stage 'solve'; valid stages: probe");
 }
 
 Test(config_pipeline, bad_stage_param_names_its_location) {
