@@ -5,7 +5,8 @@
  * there when the PDE has one, and the relative L2 error against the exact
  * solution on held-out points. Fields go to results.npz (indexing 'ij':
  * field_u[snapshot, i0, i1(, i2), component]) and, per snapshot, to
- * DIR/fields/u_NNNN.vti with a fields.pvd time series for ParaView. */
+ * DIR/fields/u_NNNN.vti with a fields.pvd time series for ParaView.
+ * Interface PDEs (NBM) are evaluated by stage_eval_discrete.c. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +27,9 @@ static const npde_param_spec eval_params[] = {
     {.name = "points", .type = NPDE_PARAM_INT, .default_value = "10000", .min = 1, .flags = NPDE_PARAM_HAS_MIN,
      .doc = "held-out points of the relative L2 error"},
     {.name = "vti", .type = NPDE_PARAM_BOOL, .default_value = "true",
-     .doc = "write fields/u_NNNN.vti and fields.pvd into the run directory"},
+     .doc = "write fields/u_NNNN.vti and fields.pvd (interface PDEs: solution.vti) into the run directory"},
+    {.name = "reference", .type = NPDE_PARAM_ENUM, .default_value = "none", .choices = "none|grid",
+     .doc = "interface PDEs: also solve the grid reference (nbm.md 7.3) and compare the network with it"},
     {0},
 };
 
@@ -173,6 +176,7 @@ static npde_status write_vti(npde__run_state *rs, const eval_grid *g, int64_t K,
 
 static npde_status eval_run(npde__run_state *rs, const npde_config *params) {
   if (!rs->net || !rs->pde) return npde_config_error(params, "eval: the pipeline needs a 'pde:' and a 'network:'");
+  if (npde_pde_get_info(rs->pde).sides > 0) return npde__eval_discrete(rs, params);
   bool want_exact, vti;
   int64_t points;
   NPDE_TRY(npde_config_get_bool(params, "exact", &want_exact));

@@ -113,6 +113,9 @@ void npde__heldout_free(npde__heldout *h);
 /* Relative L2 error of the network (rs->theta) against the PDE's exact solution at time t on n held-out points. */
 npde_status npde__exact_error(npde__run_state *rs, double t, int64_t n, double *err);
 
+/* The eval stage of discrete interface PDEs (stage_eval_discrete.c). */
+npde_status npde__eval_discrete(npde__run_state *rs, const npde_config *params);
+
 /* Record a figure under name (e.g. "fit.rel_error"). */
 void npde__metric(npde__run_state *rs, const char *name, double value);
 /* The figure recorded under name, if any. */

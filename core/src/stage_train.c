@@ -275,6 +275,71 @@ static npde_status history_add(history *h, const double row[6]) {
   return NPDE_OK;
 }
 
+/* ---------------------------------------------------------- checkpoints */
+
+typedef struct train_state {
+  int64_t epoch, step, cg_total;
+  double lambda, elapsed;
+} train_state;
+
+static npde_status checkpoint(train_ctx *c, const train_state *ts, const npde_mat *M, const npde_mat *V,
+                              const history *h) {
+  npde_npz_writer *w = NULL;
+  NPDE_TRY(npde__checkpoint_begin(c->rs, c->rs->stage_index, &w));
+  if (!w) return NPDE_OK;
+  double *mv = malloc(2 * (size_t)c->p * sizeof *mv);
+  npde_status st = mv ? NPDE_OK : NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
+  if (st == NPDE_OK) st = npde_backend_download(c->be, mv, M->data, (size_t)c->p * sizeof *mv);
+  if (st == NPDE_OK) st = npde_backend_download(c->be, mv + c->p, V->data, (size_t)c->p * sizeof *mv);
+  const int64_t ints[3] = {ts->epoch, ts->step, ts->cg_total}, ni = 3, nr = 2, two[2] = {2, c->p},
+                hs[2] = {h->n, 6};
+  const double reals[2] = {ts->lambda, ts->elapsed};
+  if (st == NPDE_OK) st = npde_npz_add(w, "train.ints", NPDE_NPY_I64, ints, 1, &ni);
+  if (st == NPDE_OK) st = npde_npz_add(w, "train.reals", NPDE_NPY_F64, reals, 1, &nr);
+  if (st == NPDE_OK) st = npde_npz_add(w, "train.adam", NPDE_NPY_F64, mv, 2, two);
+  if (st == NPDE_OK) st = npde_npz_add(w, "train.history", NPDE_NPY_F64, h->v, 2, hs);
+  free(mv);
+  if (st == NPDE_OK) st = npde_npz_commit(&w);
+  else npde_npz_abort(&w);
+  return st;
+}
+
+/* The train part of the checkpoint being resumed, if it has one (*found). */
+static npde_status load_checkpoint(train_ctx *c, train_state *ts, npde_mat *M, npde_mat *V, history *h,
+                                   bool *found) {
+  *found = false;
+  const char *path = c->rs->resume_from;
+  if (!path) return NPDE_OK;
+  npde_npy_array in = {0}, re = {0}, ad = {0}, hi = {0};
+  npde_status st = npde_npz_read(path, "train.ints", &in);
+  if (st == NPDE_ERR_NOT_FOUND) {
+    npde_clear_error();
+    return NPDE_OK; /* checkpointed before this stage began */
+  }
+  if (st == NPDE_OK) st = npde_npz_read(path, "train.reals", &re);
+  if (st == NPDE_OK) st = npde_npz_read(path, "train.adam", &ad);
+  if (st == NPDE_OK) st = npde_npz_read(path, "train.history", &hi);
+  if (st == NPDE_OK && (in.count != 3 || re.count != 2 || ad.count != 2 * c->p || in.type != NPDE_NPY_I64 ||
+                        re.type != NPDE_NPY_F64 || ad.type != NPDE_NPY_F64 || hi.type != NPDE_NPY_F64 ||
+                        hi.count % 6 != 0))
+    st = NPDE_ERROR(NPDE_ERR_IO, "checkpoint '%s': the train state does not match this run (%lld parameters)", path,
+                    (long long)c->p);
+  if (st == NPDE_OK) {
+    const int64_t *iv = in.data;
+    const double *rv = re.data, *mv = ad.data;
+    *ts = (train_state){.epoch = iv[0], .step = iv[1], .cg_total = iv[2], .lambda = rv[0], .elapsed = rv[1]};
+    st = npde_backend_upload(c->be, M->data, mv, (size_t)c->p * sizeof(double));
+    if (st == NPDE_OK) st = npde_backend_upload(c->be, V->data, mv + c->p, (size_t)c->p * sizeof(double));
+    for (int64_t r = 0; st == NPDE_OK && r < hi.count / 6; ++r) st = history_add(h, (const double *)hi.data + 6 * r);
+    *found = st == NPDE_OK;
+  }
+  npde_npy_array_free(&in);
+  npde_npy_array_free(&re);
+  npde_npy_array_free(&ad);
+  npde_npy_array_free(&hi);
+  return st;
+}
+
 static npde_status train_run(npde__run_state *rs, const npde_config *params) {
   if (!rs->pde || !rs->net) return npde_config_error(params, "train: the pipeline needs a 'pde:' and a 'network:'");
   train_ctx c = {.rs = rs, .be = rs->backend, .net = rs->net, .pde = rs->pde};
@@ -351,12 +416,21 @@ static npde_status train_run(npde__run_state *rs, const npde_config *params) {
   if (st == NPDE_OK) st = npde_backend_fill(c.be, &M, 0.0);
   if (st == NPDE_OK) st = npde_backend_fill(c.be, &V, 0.0);
   double lambda = damping > 0 ? damping : 1e-3;
-  int64_t step = 0, cg_total = 0;
+  int64_t step = 0, cg_total = 0, e0 = 0;
   history hist = {0};
-  double loss = NAN, rmse = NAN, linf = NAN, last_log = t0, last_live = 0.0;
-  const double train_t0 = npde__now_seconds();
+  double loss = NAN, rmse = NAN, linf = NAN, last_log = t0, last_live = 0.0, elapsed0 = 0.0;
+  train_state ts = {0};
+  bool resumed = false;
+  if (st == NPDE_OK) st = load_checkpoint(&c, &ts, &M, &V, &hist, &resumed);
+  if (resumed) {
+    e0 = ts.epoch, step = ts.step, cg_total = ts.cg_total, lambda = ts.lambda, elapsed0 = ts.elapsed;
+    if (hist.n > 0) loss = hist.v[6 * (hist.n - 1) + 2];
+    npde_log(NPDE_LOG_INFO, "train: resuming after epoch %lld of %lld", (long long)e0, (long long)epochs);
+  }
+  const double train_t0 = npde__now_seconds() - elapsed0;
+  double last_ckpt = npde__now_seconds();
   const bool live = npde__log_live();
-  for (int64_t e = 0; st == NPDE_OK && e < epochs; ++e) {
+  for (int64_t e = e0; st == NPDE_OK && e < epochs; ++e) {
     const int level = level_of(e, epochs, c.levels, strcmp(schedule, "cycle") == 0);
     const double *mask = switching <= 1 ? NULL : c.masks[e % switching == 0 ? 1 : 2];
     if (shuffle_on && !full) shuffle(perm, c.n_points, rs->seed, e);
@@ -409,11 +483,18 @@ static npde_status train_run(npde__run_state *rs, const npde_config *params) {
       else npde_log(NPDE_LOG_INFO, "%s", line);
       last_log = now;
     }
+    if (rs->dir && e + 1 < epochs && now - last_ckpt >= rs->checkpoint_every) {
+      const train_state now_state = {.epoch = e + 1, .step = step, .cg_total = cg_total, .lambda = lambda,
+                                     .elapsed = wall};
+      st = checkpoint(&c, &now_state, &M, &V, &hist);
+      last_ckpt = npde__now_seconds();
+    }
   }
   npde__log_progress_end();
   const double train_s = npde__now_seconds() - train_t0;
-  if (st == NPDE_OK && epochs == 0) st = grid_errors(&c, &rmse, &linf, NULL);
+  if (st == NPDE_OK && (epochs == 0 || e0 >= epochs)) st = grid_errors(&c, &rmse, &linf, NULL);
   if (st == NPDE_OK) {
+    npde__metric(rs, "train.n", (double)N);
     npde__metric(rs, "train.loss", loss);
     npde__metric(rs, "train.rmse", rmse);
     npde__metric(rs, "train.linf", linf);

@@ -372,3 +372,63 @@ Test(rundir, test_killed_run_resumes_to_the_same_bits) {
   /* resuming a finished run does nothing */
   cr_expect_eq(wait_exit(spawn_npde(resume)), 0);
 }
+
+/* The same for an NBM train run: killed between epochs, resumed, bitwise equal. */
+Test(rundir, test_killed_train_run_resumes_to_the_same_bits) {
+  char cfgpath[300], a[300], b[300], oa[320], ob[320], npde[512];
+  snprintf(npde, sizeof npde, "%s/bin/npde", NPDE_BINARY_DIR);
+  snprintf(cfgpath, sizeof cfgpath, "%s/nbm.yaml", tmp);
+  snprintf(a, sizeof a, "%s/ta", tmp);
+  snprintf(b, sizeof b, "%s/tb", tmp);
+  FILE *f = fopen(cfgpath, "w");
+  cr_assert_not_null(f);
+  fputs("backend: cpu\nseed: 3\ncheckpoint_every: 0\nplots: false\n"
+        "pde: {type: nbm-interface, problem: sphere}\n"
+        "network: {layers: [{type: mlp, width: 16, depth: 3, activation: sin}]}\n"
+        "stages:\n  - train: {n: 14, epochs: 400, batch: 700, error_every: 50}\n",
+        f);
+  fclose(f);
+  snprintf(oa, sizeof oa, "output=%s", a);
+  snprintf(ob, sizeof ob, "output=%s", b);
+  char *run_a[] = {npde, "run", cfgpath, oa, NULL};
+  cr_assert_eq(wait_exit(spawn_npde(run_a)), 0, "the uninterrupted run failed");
+  char *run_b[] = {npde, "run", cfgpath, ob, NULL};
+  pid_t pid = spawn_npde(run_b);
+  char csv[512];
+  snprintf(csv, sizeof csv, "%s/metrics.csv", b);
+  bool killed = false;
+  for (int i = 0; i < 6000 && !killed; ++i) {
+    char *text = slurp(csv, NULL);
+    int lines = text ? count_lines(text) : 0;
+    free(text);
+    if (lines >= 40) {
+      kill(pid, SIGKILL);
+      killed = true;
+    } else {
+      int status;
+      if (waitpid(pid, &status, WNOHANG) == pid) cr_assert_fail("the train run ended before it could be killed");
+      struct timespec ts = {0, 5 * 1000 * 1000};
+      nanosleep(&ts, NULL);
+    }
+  }
+  cr_assert(killed, "the train run never reached 40 epochs");
+  wait_exit(pid);
+  char *resume[] = {npde, "resume", b, NULL};
+  cr_assert_eq(wait_exit(spawn_npde(resume)), 0, "resume failed");
+  char log[512];
+  snprintf(log, sizeof log, "%s/log.txt", b);
+  char *text = slurp(log, NULL);
+  cr_assert_not_null(text);
+  cr_expect(strstr(text, "train: resuming after epoch") != NULL, "the resume did not continue mid-train:\n%s", text);
+  free(text);
+  npde_npy_array ta = read_npz(a, "results.npz", "theta_final"), tb = read_npz(b, "results.npz", "theta_final");
+  cr_assert_eq(ta.count, tb.count);
+  cr_expect_eq(memcmp(ta.data, tb.data, (size_t)ta.count * sizeof(double)), 0,
+               "the resumed train run's theta differs from the uninterrupted run's");
+  npde_npy_array_free(&ta);
+  npde_npy_array_free(&tb);
+  char *ra = rows_without_wall_time(a), *rb = rows_without_wall_time(b);
+  cr_expect_str_eq(ra, rb, "metrics.csv differs after the resume");
+  free(ra);
+  free(rb);
+}
