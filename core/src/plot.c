@@ -23,6 +23,17 @@
  *    an exact solution. A 3D grid is cut at the middle of its last axis; a
  *    1D grid is drawn as curves.
  *
+ * A train run (NBM; metrics.csv has 'epoch', not 't'; results.npz has one
+ * field_u[i, j, k] and no field_t) gets instead:
+ *  - metrics.png: against epoch, the training loss (one curve per level of
+ *    a multilevel run, as a cycle alternates them every epoch), RMSE and
+ *    L-infinity against the exact solution where measured, and for
+ *    Gauss-Newton the damping lambda and the CG iterations per epoch; level
+ *    changes of sequential levels are dashed vertical lines.
+ *  - fields.png: the slice z = middle of u, of the exact solution (else the
+ *    grid reference) and of their difference, with the interface (zero
+ *    contour of field_phi) over each map.
+ *
  * PLplot keeps global state: every figure gets its own stream (plmkstrm,
  * then plend1, then the caller's stream is made current again), and a mutex
  * serialises the drawing. PLplot calls exit() when it cannot open its output
@@ -58,10 +69,10 @@ enum {
 };
 
 /* cmap0: background, axes, then the series colours. */
-enum { C_WHITE, C_BLACK, C_BLUE, C_RED, C_ORANGE, C_MARK, C_GRID, C_COUNT };
-static const PLINT cmap0_r[C_COUNT] = {255, 0, 31, 214, 255, 110, 222};
-static const PLINT cmap0_g[C_COUNT] = {255, 0, 119, 39, 127, 110, 222};
-static const PLINT cmap0_b[C_COUNT] = {255, 0, 180, 40, 14, 110, 222};
+enum { C_WHITE, C_BLACK, C_BLUE, C_RED, C_ORANGE, C_MARK, C_GRID, C_GREEN, C_COUNT };
+static const PLINT cmap0_r[C_COUNT] = {255, 0, 31, 214, 255, 110, 222, 44};
+static const PLINT cmap0_g[C_COUNT] = {255, 0, 119, 39, 127, 110, 222, 160};
+static const PLINT cmap0_b[C_COUNT] = {255, 0, 180, 40, 14, 110, 222, 44};
 
 #define N_LEVELS 40                /* colour bands of a map */
 #define DOT "\xe2\x97\x8f"          /* U+25CF, a filled circle */
@@ -106,13 +117,22 @@ static bool pngcairo_present(void) {
 
 /* ------------------------------------------------------- the run's data */
 
-/* The metrics.csv columns the figures use. */
+/* The metrics.csv columns the figures use: an evolve run's (one row per
+ * step, a column t) or a train run's (one row per epoch, a column epoch). */
 enum { M_T, M_H, M_CG, M_CG_MAX, M_RES, M_RESTARTS, M_COUNT };
 static const char *const metric_names[M_COUNT] = {"t", "h", "cg_iterations", "cg_max", "residual_true", "restarts"};
+enum { E_EPOCH, E_LEVEL, E_H, E_LOSS, E_RMSE, E_LINF, E_LAMBDA, E_CG, E_COUNT };
+static const char *const train_names[E_COUNT] = {"epoch", "level", "h", "loss", "rmse", "linf", "lambda",
+                                                 "cg_iterations"};
+/* Columns a train run's figures can do without (read as NaN). */
+static const bool train_optional[E_COUNT] = {[E_LEVEL] = true, [E_H] = true, [E_LAMBDA] = true, [E_CG] = true};
+enum { MAX_METRICS = 8 };
+_Static_assert((int)M_COUNT <= (int)MAX_METRICS && (int)E_COUNT <= (int)MAX_METRICS, "MAX_METRICS");
 
 typedef struct metrics {
+  bool train; /* the columns are train_names (E_*), else metric_names (M_*) */
   int64_t n;
-  double *col[M_COUNT];
+  double *col[MAX_METRICS];
 } metrics;
 
 /* Everything the figures read; arrays converted to f64, absent ones empty. */
@@ -122,14 +142,18 @@ typedef struct run {
   bool have_metrics, have_results;
   metrics m;
   npde_npy_array t, rel, fit_loss, refit_loss, field_t, eval_rel, field_u, field_exact;
+  /* volume: field_u is one [i, j, k] grid without snapshots or components
+   * (a train run's eval), with the level set and maybe the grid reference */
+  bool volume;
+  npde_npy_array field_phi, field_ref;
   int n_axes, axes[3];
   npde_npy_array grid[3];
 } run;
 
 static void run_free(run *r) {
-  for (int c = 0; c < M_COUNT; ++c) free(r->m.col[c]);
-  npde_npy_array *a[] = {&r->t, &r->rel, &r->fit_loss, &r->refit_loss, &r->field_t, &r->eval_rel,
-                         &r->field_u, &r->field_exact, &r->grid[0], &r->grid[1], &r->grid[2]};
+  for (int c = 0; c < MAX_METRICS; ++c) free(r->m.col[c]);
+  npde_npy_array *a[] = {&r->t, &r->rel, &r->fit_loss, &r->refit_loss, &r->field_t, &r->eval_rel, &r->field_u,
+                         &r->field_exact, &r->field_phi, &r->field_ref, &r->grid[0], &r->grid[1], &r->grid[2]};
   for (size_t i = 0; i < sizeof a / sizeof *a; ++i) npde_npy_array_free(a[i]);
 }
 
@@ -170,9 +194,10 @@ static int split_csv(char *line, char **fields, int max) {
   return n;
 }
 
-/* metrics.csv by column name (columns may be added or reordered). A missing
- * or empty file leaves *found false; a malformed one is an error naming the line.
- * A last line without its newline (a run writing it) is ignored. */
+/* metrics.csv by column name (columns may be added or reordered); a header
+ * with 'epoch' and no 't' is a train run's. A missing or empty file leaves
+ * *found false; a malformed one is an error naming the line. A last line
+ * without its newline (a run writing it) is ignored. */
 static npde_status read_metrics(const char *path, metrics *m, bool *found) {
   *found = false;
   FILE *f = fopen(path, "rb");
@@ -200,7 +225,8 @@ static npde_status read_metrics(const char *path, metrics *m, bool *found) {
   npde_status st = NPDE_OK;
   enum { MAX_COLS = 64 };
   char *fields[MAX_COLS];
-  int where[M_COUNT], n_cols = 0;
+  int where[MAX_METRICS], n_cols = 0, n_names = M_COUNT;
+  const char *const *names = metric_names;
   char *line = text, *nl = strchr(line, '\n');
   if (!nl) st = NPDE_ERROR(NPDE_ERR_IO, "cannot plot: '%s' has no header line", path);
   else {
@@ -208,12 +234,25 @@ static npde_status read_metrics(const char *path, metrics *m, bool *found) {
     if (nl > line && nl[-1] == '\r') nl[-1] = '\0';
     n_cols = split_csv(line, fields, MAX_COLS);
     if (n_cols > MAX_COLS) st = NPDE_ERROR(NPDE_ERR_IO, "cannot plot: '%s' has %d columns (at most %d)", path, n_cols, MAX_COLS);
-    for (int c = 0; st == NPDE_OK && c < M_COUNT; ++c) {
+    bool has_t = false, has_epoch = false;
+    for (int k = 0; st == NPDE_OK && k < n_cols; ++k) {
+      has_t = has_t || strcmp(fields[k], "t") == 0;
+      has_epoch = has_epoch || strcmp(fields[k], "epoch") == 0;
+    }
+    if (st == NPDE_OK && !has_t && !has_epoch)
+      st = NPDE_ERROR(NPDE_ERR_IO, "cannot plot: '%s' has no column 't' (an evolve run) or 'epoch' (a train run) in "
+                      "its header line", path);
+    if (has_epoch && !has_t) {
+      m->train = true;
+      names = train_names;
+      n_names = E_COUNT;
+    }
+    for (int c = 0; st == NPDE_OK && c < n_names; ++c) {
       where[c] = -1;
       for (int k = 0; k < n_cols; ++k)
-        if (strcmp(fields[k], metric_names[c]) == 0) where[c] = k;
-      if (where[c] < 0)
-        st = NPDE_ERROR(NPDE_ERR_IO, "cannot plot: '%s' has no column '%s' in its header line", path, metric_names[c]);
+        if (strcmp(fields[k], names[c]) == 0) where[c] = k;
+      if (where[c] < 0 && !(m->train && train_optional[c]))
+        st = NPDE_ERROR(NPDE_ERR_IO, "cannot plot: '%s' has no column '%s' in its header line", path, names[c]);
     }
   }
   int64_t cap = 0, lineno = 1;
@@ -230,20 +269,24 @@ static npde_status read_metrics(const char *path, metrics *m, bool *found) {
     }
     if (m->n == cap) {
       cap = cap ? 2 * cap : 256;
-      for (int c = 0; c < M_COUNT && st == NPDE_OK; ++c) {
+      for (int c = 0; c < n_names && st == NPDE_OK; ++c) {
         double *p = realloc(m->col[c], (size_t)cap * sizeof *p);
         if (!p) st = NPDE_ERROR(NPDE_ERR_NOMEM, "cannot plot: out of memory reading '%s'", path);
         else m->col[c] = p;
       }
       if (st != NPDE_OK) break;
     }
-    for (int c = 0; c < M_COUNT; ++c) {
+    for (int c = 0; c < n_names; ++c) {
+      if (where[c] < 0) {
+        m->col[c][m->n] = NAN;
+        continue;
+      }
       char *end;
       const char *s = fields[where[c]];
       m->col[c][m->n] = strtod(s, &end);
       if (end == s || (*end && *end != '\r')) {
         st = NPDE_ERROR(NPDE_ERR_IO, "cannot plot: '%s' line %lld: column '%s' is '%s', not a number", path,
-                        (long long)lineno, metric_names[c], s);
+                        (long long)lineno, names[c], s);
         break;
       }
     }
@@ -301,6 +344,37 @@ static npde_status read_grid(const char *results, const npde_config *cfg, run *r
   return NPDE_OK;
 }
 
+/* A train run's eval: field_u[i, j, k] ('ij' order, the last axis fastest),
+ * field_exact, field_phi and field_reference alike, over grid_x0..2. */
+static npde_status read_volume(const char *path, run *r) {
+  r->volume = true;
+  r->n_axes = 3;
+  NPDE_TRY(read_member(path, "field_phi", &r->field_phi));
+  NPDE_TRY(read_member(path, "field_reference", &r->field_ref));
+  const struct {
+    const char *name;
+    const npde_npy_array *a;
+  } same[] = {{"field_exact", &r->field_exact}, {"field_phi", &r->field_phi}, {"field_reference", &r->field_ref}};
+  for (size_t f = 0; f < sizeof same / sizeof *same; ++f)
+    if (same[f].a->data &&
+        (same[f].a->ndim != 3 || memcmp(same[f].a->shape, r->field_u.shape, 3 * sizeof *r->field_u.shape) != 0))
+      return NPDE_ERROR(NPDE_ERR_IO, "cannot plot: %s of '%s' does not have the shape of field_u", same[f].name, path);
+  for (int i = 0; i < 3; ++i) {
+    char name[16];
+    snprintf(name, sizeof name, "grid_x%d", i);
+    r->axes[i] = i;
+    NPDE_TRY(read_member(path, name, &r->grid[i]));
+    if (!r->grid[i].data)
+      return NPDE_ERROR(NPDE_ERR_IO, "cannot plot: '%s' has field_u but not the coordinates of its grid axis %d "
+                        "(grid_x%d)", path, i, i);
+    if (r->grid[i].ndim != 1 || r->grid[i].count != r->field_u.shape[i] || r->grid[i].count < 2)
+      return NPDE_ERROR(NPDE_ERR_IO, "cannot plot: grid_x%d of '%s' has %lld points, field_u %lld along that axis "
+                        "(at least 2 are needed)", i, path, (long long)r->grid[i].count,
+                        (long long)r->field_u.shape[i]);
+  }
+  return NPDE_OK;
+}
+
 static npde_status read_results(const char *path, const npde_config *cfg, run *r) {
   NPDE_TRY(read_member(path, "t", &r->t));
   NPDE_TRY(read_member(path, "rel_error", &r->rel));
@@ -313,6 +387,7 @@ static npde_status read_results(const char *path, const npde_config *cfg, run *r
   if (!r->field_u.data) return NPDE_OK;
   NPDE_TRY(read_member(path, "field_exact", &r->field_exact));
   NPDE_TRY(read_member(path, "field_t", &r->field_t));
+  if (!r->field_t.data && r->field_u.ndim == 3) return read_volume(path, r); /* snapshots would have times */
   NPDE_TRY(read_member(path, "eval_rel_error", &r->eval_rel));
   if (r->field_exact.data && (r->field_exact.ndim != r->field_u.ndim ||
                               memcmp(r->field_exact.shape, r->field_u.shape, sizeof r->field_u.shape) != 0))
@@ -448,10 +523,11 @@ typedef struct panel {
   int n_series;
   const double *marks; /* x of dashed vertical lines (restarts) */
   int64_t n_marks;
+  const char *mark_label; /* legend text of the lines; NULL: "restart" */
   const char *empty; /* the text of a panel without data */
 } panel;
 
-enum { MAX_SERIES = 3 };
+enum { MAX_SERIES = 4 };
 
 static bool point_ok(const series *s, int64_t i, bool logy) {
   return isfinite(s->x[i]) && isfinite(s->y[i]) && (!logy || s->y[i] > 0);
@@ -490,7 +566,7 @@ static void draw_legend(const panel *p, PLINT corner) {
     bool mark = k == p->n_series;
     if (mark ? p->n_marks == 0 : !p->s[k].label) continue;
     opt[n] = PL_LEGEND_LINE | (!mark && p->s[k].symbol ? PL_LEGEND_SYMBOL : 0);
-    text[n] = mark ? "restart" : p->s[k].label;
+    text[n] = mark ? (p->mark_label ? p->mark_label : "restart") : p->s[k].label;
     text_colors[n] = C_BLACK;
     line_colors[n] = sym_colors[n] = mark ? C_MARK : p->s[k].color;
     styles[n] = mark ? 2 : 1;
@@ -646,6 +722,114 @@ static npde_status plot_metrics(const run *r, const char *out_dir) {
   return st;
 }
 
+/* Copy the rows i of (x, y) where y[i] is finite and keep(i) into (ox, oy);
+ * returns how many. Sparse measurements become one connected curve. */
+static int64_t compact(const double *x, const double *y, int64_t n, const double *level, double want, double *ox,
+                       double *oy) {
+  int64_t k = 0;
+  for (int64_t i = 0; i < n; ++i)
+    if (isfinite(x[i]) && isfinite(y[i]) && (!level || level[i] == want)) {
+      ox[k] = x[i];
+      oy[k++] = y[i];
+    }
+  return k;
+}
+
+/* Last finite value of y (NaN if none). */
+static double last_finite(const double *y, int64_t n) {
+  for (int64_t i = n - 1; i >= 0; --i)
+    if (isfinite(y[i])) return y[i];
+  return NAN;
+}
+
+/* metrics.png of a train run: loss, errors against the exact solution and,
+ * for Gauss-Newton, lambda and CG iterations, against epoch. */
+static npde_status plot_train_metrics(const run *r, const char *out_dir) {
+  enum { MAX_LEVELS = 4, MAX_LEVEL_MARKS = 20 }; /* one colour per level; more lines than that are a cycle */
+  const metrics *m = &r->m;
+  const int64_t n = m->n;
+  const double *ep = m->col[E_EPOCH], *lv = m->col[E_LEVEL];
+  double *buf = malloc((size_t)n * 9 * sizeof *buf);
+  if (!buf) return NPDE_ERROR(NPDE_ERR_NOMEM, "cannot plot: out of memory");
+  double *lx = buf, *ly = buf + n, *rx = buf + 2 * n, *ry = buf + 3 * n, *ix = buf + 4 * n, *iy = buf + 5 * n,
+         *gx = buf + 6 * n, *gy = buf + 7 * n, *marks = buf + 8 * n;
+
+  /* the loss of each resolution level as its own curve: a cycle alternates levels every epoch */
+  int n_levels = 1;
+  bool gn = false;
+  int64_t n_changes = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    if (isfinite(lv[i]) && lv[i] >= 0 && lv[i] < 64 && (int)lv[i] + 1 > n_levels) n_levels = (int)lv[i] + 1;
+    gn = gn || isfinite(m->col[E_LAMBDA][i]);
+    if (i > 0 && lv[i] != lv[i - 1] && isfinite(lv[i]) && isfinite(lv[i - 1])) n_changes++;
+  }
+  bool per_level = n_levels > 1 && n_levels <= MAX_LEVELS;
+  series loss[MAX_LEVELS];
+  char labels[MAX_LEVELS][48];
+  static const int level_colors[MAX_LEVELS] = {C_BLUE, C_RED, C_ORANGE, C_GREEN};
+  int64_t used = 0;
+  for (int l = 0; l < (per_level ? n_levels : 1); ++l) {
+    int64_t k = compact(ep, m->col[E_LOSS], n, per_level ? lv : NULL, l, lx + used, ly + used);
+    double h = NAN;
+    for (int64_t i = 0; i < n && !isfinite(h); ++i)
+      if (lv[i] == l) h = m->col[E_H][i];
+    if (isfinite(h)) snprintf(labels[l], sizeof labels[l], "level %d (h = %.3g)", l, h);
+    else snprintf(labels[l], sizeof labels[l], "level %d", l);
+    loss[l] = (series){lx + used, ly + used, k, level_colors[l], NULL, per_level ? labels[l] : NULL};
+    used += k;
+  }
+  int64_t n_marks = 0;
+  if (n_changes <= MAX_LEVEL_MARKS)
+    for (int64_t i = 1; i < n; ++i)
+      if (lv[i] != lv[i - 1] && isfinite(lv[i]) && isfinite(lv[i - 1])) marks[n_marks++] = 0.5 * (ep[i - 1] + ep[i]);
+
+  int64_t n_rmse = compact(ep, m->col[E_RMSE], n, NULL, 0, rx, ry);
+  int64_t n_linf = compact(ep, m->col[E_LINF], n, NULL, 0, ix, iy);
+  int64_t n_lambda = compact(ep, m->col[E_LAMBDA], n, NULL, 0, gx, gy);
+  const bool dots = n_rmse + n_linf <= 120; /* markers while they stay apart */
+  const series err[2] = {{rx, ry, n_rmse, C_BLUE, dots ? DOT : NULL, "RMSE"},
+                         {ix, iy, n_linf, C_RED, dots ? RING : NULL, "L\xe2\x88\x9e"}};
+  const series lambda = {gx, gy, n_lambda, C_BLUE, NULL, NULL};
+  const series cg = {ep, m->col[E_CG], n, C_BLUE, NULL, NULL};
+  panel panels[4] = {
+      {.title = "Training loss: mean of r#u2#d/2 over the collocation points", .xlabel = "epoch",
+       .ylabel = "loss", .logy = true, .s = loss, .n_series = per_level ? n_levels : 1},
+      {.title = "Error against the exact solution at the grid nodes", .xlabel = "epoch", .ylabel = "error",
+       .logy = true, .s = err, .n_series = 2, .empty = "no exact solution for this PDE"},
+      {.title = "Levenberg-Marquardt damping #gl", .xlabel = "epoch", .ylabel = "#gl", .logy = true, .s = &lambda,
+       .n_series = 1},
+      {.title = "CG iterations per epoch", .xlabel = "epoch", .ylabel = "iterations", .from_zero = true, .s = &cg,
+       .n_series = 1}};
+  figure fig;
+  npde_status st = figure_begin(&fig, out_dir, "metrics.png", METRICS_W, METRICS_H, 0.6);
+  if (st == NPDE_OK) {
+    char title[512], errs[128] = "", levels[32] = "";
+    double rmse = last_finite(m->col[E_RMSE], n), linf = last_finite(m->col[E_LINF], n);
+    if (isfinite(rmse) || isfinite(linf))
+      snprintf(errs, sizeof errs, ", RMSE %.3e, L\xe2\x88\x9e %.3e", rmse, linf);
+    if (n_levels > 1) snprintf(levels, sizeof levels, ", %d levels", n_levels);
+    snprintf(title, sizeof title, "%s: %lld epochs (%s%s): loss %.3e%s", r->title, (long long)n,
+             gn ? "Gauss-Newton" : "Adam", levels, last_finite(m->col[E_LOSS], n), errs);
+    page_title(title);
+    double x0 = fmin(0.0, ep[0]), x1 = ep[n - 1]; /* one epoch axis for all panels */
+    const int n_panels = gn ? 4 : 2;
+    for (int k = 0; k < n_panels && st == NPDE_OK; ++k) {
+      if (gn) grid_viewport(panels[k].vp, 2, 2, k / 2, k % 2);
+      else grid_viewport(panels[k].vp, 2, 1, k, 0);
+      panels[k].xr[0] = x0;
+      panels[k].xr[1] = x1;
+      panels[k].marks = marks;
+      panels[k].n_marks = n_marks;
+      panels[k].mark_label = "level change";
+      st = draw_panel(&panels[k]);
+    }
+    npde_status end = figure_end(&fig);
+    st = st != NPDE_OK ? st : end;
+  }
+  free(buf);
+  return st;
+}
+
 /* fit_loss.png: the loss of every epoch of the initial fit and of the refit. */
 static npde_status plot_fit_loss(const run *r, const char *out_dir) {
   int64_t n = r->fit_loss.count > r->refit_loss.count ? r->fit_loss.count : r->refit_loss.count;
@@ -677,6 +861,7 @@ typedef struct map {
   int64_t nx, ny;
   double lo, hi;      /* colour range */
   bool diverging;     /* blue-white-red (an error) instead of sequential */
+  const double *zero; /* nx x ny values whose zero contour is drawn over the map (an interface); NULL: none */
   const char *title, *xlabel, *ylabel;
 } map;
 
@@ -714,6 +899,22 @@ static npde_status draw_map(const map *m) {
   PLcGrid grid = {.xg = (PLFLT *)m->x, .yg = (PLFLT *)m->y, .nx = (PLINT)m->nx, .ny = (PLINT)m->ny};
   plshades(rows, (PLINT)m->nx, (PLINT)m->ny, NULL, x0, x1, y0, y1, levels, N_LEVELS + 1, 1.0, 0, 0.0, plfill, 1,
            pltr1, &grid);
+  if (m->zero) { /* black on a white halo: visible on either colour map, at either end */
+    const double **zrows = malloc((size_t)m->nx * sizeof *zrows);
+    if (!zrows) {
+      free(rows);
+      return NPDE_ERROR(NPDE_ERR_NOMEM, "cannot plot: out of memory");
+    }
+    for (int64_t i = 0; i < m->nx; ++i) zrows[i] = m->zero + i * m->ny;
+    const PLFLT zero_level = 0.0;
+    for (int pass = 0; pass < 2; ++pass) {
+      plcol0(pass ? C_BLACK : C_WHITE);
+      plwidth(pass ? 1.8 : 5.0);
+      plcont(zrows, (PLINT)m->nx, (PLINT)m->ny, 1, (PLINT)m->nx, 1, (PLINT)m->ny, &zero_level, 1, pltr1, &grid);
+    }
+    plwidth(1.0);
+    free(zrows);
+  }
   plcol0(C_BLACK);
   plbox("bcnst", 0.0, 0, "bcnstv", 0.0, 0);
   pllab(m->xlabel, m->ylabel, m->title);
@@ -841,6 +1042,96 @@ static npde_status plot_fields(const run *r, const char *out_dir, int64_t s, con
   return st != NPDE_OK ? st : end;
 }
 
+/* fields.png of a train run: the slice k = nz / 2 of the last axis (z) of
+ * u, of the exact solution (or, without one, the grid reference) and of the
+ * difference, with the interface (zero contour of phi) over each map. */
+static npde_status plot_volume(const run *r, const char *out_dir, const char *name) {
+  const npde_npy_array *fu = &r->field_u;
+  const npde_npy_array *other = r->field_exact.data ? &r->field_exact : r->field_ref.data ? &r->field_ref : NULL;
+  const bool exact = other == &r->field_exact, have_phi = r->field_phi.data != NULL;
+  const int64_t nx = fu->shape[0], ny = fu->shape[1], nz = fu->shape[2], kz = nz / 2, n = nx * ny;
+  double *u = malloc((size_t)n * 4 * sizeof *u);
+  if (!u) return NPDE_ERROR(NPDE_ERR_NOMEM, "cannot plot: out of memory");
+  double *e = u + n, *err = u + 2 * n, *phi = u + 3 * n;
+  const double *fd = fu->data, *od = other ? other->data : NULL, *pd = r->field_phi.data;
+  int64_t bad = 0;
+  for (int64_t p = 0; p < n; ++p) { /* p = i * ny + j of the slice, so (i, j, kz) is p * nz + kz */
+    const int64_t at = p * nz + kz;
+    u[p] = fd[at];
+    bad += !isfinite(u[p]);
+    if (od) {
+      e[p] = od[at];
+      bad += !isfinite(e[p]);
+      err[p] = u[p] - e[p];
+    }
+    if (have_phi) phi[p] = isfinite(pd[at]) ? pd[at] : 0.0;
+  }
+  /* the norms of the whole volume, as the train and eval stages report them */
+  double sum = 0.0, linf = 0.0;
+  int64_t n_all = nx * ny * nz, n_finite = 0;
+  for (int64_t i = 0; od && i < n_all; ++i) {
+    double d = fd[i] - od[i];
+    if (!isfinite(d)) continue;
+    sum += d * d;
+    linf = fmax(linf, fabs(d));
+    ++n_finite;
+  }
+  double lo = INFINITY, hi = -INFINITY, elo = INFINITY, ehi = -INFINITY;
+  finite_range(u, n, &lo, &hi);
+  if (od) finite_range(e, n, &lo, &hi);
+  if (od) finite_range(err, n, &elo, &ehi);
+  double emax = fmax(fabs(elo), fabs(ehi));
+  if (!(lo <= hi)) lo = hi = 0.0;
+  if (!(emax > 0)) emax = 1e-12;
+  for (int64_t i = 0; i < n; ++i) { /* plshades needs finite values; the title counts the others */
+    if (!isfinite(u[i])) u[i] = lo;
+    if (od && !isfinite(e[i])) e[i] = lo;
+    if (od && !isfinite(err[i])) err[i] = 0.0;
+  }
+
+  char title[768], norms[128] = "", extra[64] = "";
+  if (n_finite > 0)
+    snprintf(norms, sizeof norms, "; u - %s on the grid: RMSE %.3e, L\xe2\x88\x9e %.3e", exact ? "exact" : "reference",
+             sqrt(sum / (double)n_finite), linf);
+  if (bad) snprintf(extra, sizeof extra, " (not finite: %lld values)", (long long)bad);
+  const double z = ((const double *)r->grid[2].data)[kz];
+  snprintf(title, sizeof title, "%s: slice z = %.4g (node %lld) of the %lldx%lldx%lld grid%s%s", r->title, z,
+           (long long)kz, (long long)nx, (long long)ny, (long long)nz, norms, extra);
+  char t_u[64];
+  snprintf(t_u, sizeof t_u, "network u%s", have_phi ? " (line: the interface #gf = 0)" : "");
+  const char *t_o = exact ? "exact solution" : "grid reference solution";
+  const char *t_err = exact ? "error u - exact" : "u - reference";
+
+  int w = od ? FIELDS_W : FIELDS_W1, h = FIELDS_H;
+  figure fig;
+  npde_status st = figure_begin(&fig, out_dir, name, w, h, w == FIELDS_W1 ? 0.8 : 0.6);
+  if (st != NPDE_OK) {
+    free(u);
+    return st;
+  }
+  page_title(title);
+  const double *x = r->grid[0].data, *y = r->grid[1].data, *zero = have_phi ? phi : NULL;
+  map maps[3] = {
+      {.z = u, .x = x, .y = y, .nx = nx, .ny = ny, .lo = lo, .hi = hi, .zero = zero, .title = t_u},
+      {.z = e, .x = x, .y = y, .nx = nx, .ny = ny, .lo = lo, .hi = hi, .zero = zero, .title = t_o},
+      {.z = err, .x = x, .y = y, .nx = nx, .ny = ny, .lo = -emax, .hi = emax, .diverging = true, .zero = zero,
+       .title = t_err}};
+  int n_maps = od ? 3 : 1;
+  for (int k = 0; k < n_maps && st == NPDE_OK; ++k) { /* the margins of plot_fields */
+    double width = 1.0 / n_maps;
+    maps[k].box[0] = k * width + 90.0 / w;
+    maps[k].box[1] = (k + 1) * width - 150.0 / w;
+    maps[k].box[2] = 70.0 / h;
+    maps[k].box[3] = 1.0 - 110.0 / h;
+    maps[k].xlabel = "x";
+    maps[k].ylabel = "y";
+    st = draw_map(&maps[k]);
+  }
+  npde_status end = figure_end(&fig);
+  free(u);
+  return st != NPDE_OK ? st : end;
+}
+
 /* ------------------------------------------------------------ the entry */
 
 /* Append " name" to the list of figures written (for the log line). */
@@ -862,13 +1153,16 @@ bool npde_plot_available(void) {
  * the first, middle and last. */
 static npde_status pick_snapshots(const run *r, const npde_plot_options *opt, int64_t *pick, int *n_pick) {
   *n_pick = 0;
-  int64_t n = r->field_u.data ? r->field_u.shape[0] : 0;
+  int64_t n = !r->field_u.data ? 0 : r->volume ? 1 : r->field_u.shape[0]; /* a volume: one "snapshot" */
   if (opt && opt->snapshots) {
     if (n == 0)
       return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "cannot plot snapshots of '%s': results.npz has no field_u (the "
                         "pipeline has no eval stage)", r->dir);
     for (int k = 0; k < opt->n_snapshots; ++k) {
       int64_t s = opt->snapshots[k] < 0 ? n + opt->snapshots[k] : opt->snapshots[k];
+      if ((s < 0 || s >= n) && r->volume)
+        return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "cannot plot snapshot %d of '%s': its fields are one 3D grid (a "
+                          "train run), not snapshots; 0 or -1 draws it", opt->snapshots[k], r->dir);
       if (s < 0 || s >= n)
         return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "cannot plot snapshot %d of '%s': its fields have %lld snapshots "
                           "(0..%lld, or -1 for the last)", opt->snapshots[k], r->dir, (long long)n, (long long)(n - 1));
@@ -912,18 +1206,19 @@ npde_status npde_plot_run(const char *dir, const npde_plot_options *opt) {
   }
   if (st == NPDE_OK) st = npde_mkdir_p(out_dir);
   if (st == NPDE_OK && r.have_metrics && r.m.n > 0) {
-    st = plot_metrics(&r, out_dir);
+    st = r.m.train ? plot_train_metrics(&r, out_dir) : plot_metrics(&r, out_dir);
     if (st == NPDE_OK) note_done(done, sizeof done, "metrics.png", &n_done);
   } else if (st == NPDE_OK)
-    npde_log(NPDE_LOG_DEBUG, "plot: %s has no metrics (no evolve stage): no metrics.png", dir);
+    npde_log(NPDE_LOG_DEBUG, "plot: %s has no metrics (no evolve or train stage): no metrics.png", dir);
   if (st == NPDE_OK && r.fit_loss.count + r.refit_loss.count > 0) {
     st = plot_fit_loss(&r, out_dir);
     if (st == NPDE_OK) note_done(done, sizeof done, "fit_loss.png", &n_done);
   }
   for (int k = 0; k < n_pick && st == NPDE_OK; ++k) {
     char name[32];
-    snprintf(name, sizeof name, "fields_%04lld.png", (long long)pick[k]);
-    st = plot_fields(&r, out_dir, pick[k], name);
+    if (r.volume) snprintf(name, sizeof name, "fields.png");
+    else snprintf(name, sizeof name, "fields_%04lld.png", (long long)pick[k]);
+    st = r.volume ? plot_volume(&r, out_dir, name) : plot_fields(&r, out_dir, pick[k], name);
     if (st == NPDE_OK) note_done(done, sizeof done, name, &n_done);
   }
   pthread_mutex_unlock(&plot_lock);

@@ -1,9 +1,11 @@
 /* npde_plot_run and `npde plot`: a small heat pipeline's run directory gets
  * metrics.png, fit_loss.png and fields_NNNN.png of the documented sizes, each
  * a complete PNG that is not blank (decoded with libpng when the build has
- * it); synthetic run directories cover 1D and 3D grids, slices whose axes
- * come from config.yaml, metrics without results, the options, and the
- * errors (each names its file). Without PLplot the tests skip, saying so,
+ * it); a small NBM (train, eval) run gets metrics.png against epoch and
+ * fields.png of its 3D grid; synthetic run directories cover 1D and 3D
+ * grids, slices whose axes come from config.yaml, metrics without results,
+ * train runs without an exact solution, the options, and the errors (each
+ * names its file). Without PLplot the tests skip, saying so,
  * and one checks that npde_plot_run says which packages to install. */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -267,7 +269,156 @@ Test(plot, test_plot_small_run_draws_every_figure) {
   cr_expect_eq(count_files(out), 3, "%s: metrics, fit_loss and the last fields", out);
 }
 
+static int npde_cmd(const char *args);
+
+/* A train run (NBM): metrics.csv has a column epoch, not t; results.npz has
+ * field_u[i, j, k] and no field_t. */
+#define NBM_RUN(dir)                                                                                   \
+  "{name: plot-nbm, seed: 1, backend: cpu, output: " dir ",\n"                                        \
+  " pde: {type: nbm-interface, problem: sphere},\n"                                                   \
+  " network: {envelope: none, layers: [{type: mlp, width: 8, depth: 2, activation: sin}]},\n"         \
+  " stages: [{train: {n: 10, epochs: 50, error_every: 10}}, {eval: {reference: grid}}]}\n"
+
+Test(plot, test_plot_nbm_run_draws_metrics_against_epoch_and_a_slice) {
+  NEED_PLPLOT();
+  char dir[300], yaml[4096];
+  snprintf(dir, sizeof dir, "%s/run", tmp);
+  snprintf(yaml, sizeof yaml, NBM_RUN("%s"), dir);
+  npde_registry *reg = NULL;
+  cr_assert_eq(npde_registry_create(&reg), NPDE_OK);
+  cr_assert_eq(npde_registry_load_defaults(reg), NPDE_OK, "%s", npde_last_error());
+  npde_config *cfg = NULL;
+  cr_assert_eq(npde_config_load_string(yaml, "nbm.yaml", &cfg), NPDE_OK, "%s", npde_last_error());
+  npde_pipeline *pl = NULL;
+  cr_assert_eq(npde_pipeline_create(reg, cfg, &pl), NPDE_OK, "%s", npde_last_error());
+  npde_config_destroy(&cfg);
+  cr_assert_eq(npde_pipeline_run(pl), NPDE_OK, "%s", npde_last_error());
+  npde_pipeline_destroy(&pl);
+  npde_registry_destroy(&reg);
+
+  /* the end of the run drew both (it used to warn that metrics.csv has no column t) */
+  char plots[320];
+  snprintf(plots, sizeof plots, "%s/plots", dir);
+  cr_expect(exists(path_in(plots, "metrics.png")), "the pipeline drew no %s/metrics.png", plots);
+  cr_expect(exists(path_in(plots, "fields.png")), "the pipeline drew no %s/fields.png", plots);
+  cr_expect_eq(count_files(plots), 2, "%s: metrics and fields", plots);
+  /* and npde_plot_run draws them again */
+  cr_assert_eq(npde_plot_run(dir, NULL), NPDE_OK, "%s", npde_last_error());
+  expect_png(path_in(plots, "metrics.png"), METRICS_W, METRICS_H, 6);
+  expect_png(path_in(plots, "fields.png"), FIELDS_W, FIELDS_H, 40);
+  cr_expect_eq(count_files(plots), 2, "%s: metrics and fields, no fields_NNNN", plots);
+  expect_no_temporary(plots);
+
+  /* one grid, no snapshots: 0 and -1 name it, 1 is out of range, [] draws no fields */
+  char out[320];
+  snprintf(out, sizeof out, "%s/elsewhere", tmp);
+  const int last[] = {-1}, one[] = {1};
+  npde_plot_options opt = {.struct_size = sizeof opt, .out_dir = out, .snapshots = last, .n_snapshots = 1};
+  cr_assert_eq(npde_plot_run(dir, &opt), NPDE_OK, "%s", npde_last_error());
+  expect_png(path_in(out, "fields.png"), FIELDS_W, FIELDS_H, 40);
+  cr_expect_eq(count_files(out), 2, "%s: metrics and fields", out);
+  opt.snapshots = one;
+  cr_expect_eq(npde_plot_run(dir, &opt), NPDE_ERR_INVALID_ARG);
+  cr_expect(strstr(npde_last_error(), "3D grid"), "%s", npde_last_error());
+  opt.n_snapshots = 0;
+  remove(path_in(out, "fields.png"));
+  cr_assert_eq(npde_plot_run(dir, &opt), NPDE_OK, "%s", npde_last_error());
+  cr_expect(!exists(path_in(out, "fields.png")), "no snapshots asked for, yet a fields.png");
+
+  /* `npde plot RUNDIR` */
+  remove(path_in(plots, "metrics.png"));
+  remove(path_in(plots, "fields.png"));
+  char args[400];
+  snprintf(args, sizeof args, "'%s'", dir);
+  cr_expect_eq(npde_cmd(args), 0);
+  expect_png(path_in(plots, "metrics.png"), METRICS_W, METRICS_H, 6);
+  expect_png(path_in(plots, "fields.png"), FIELDS_W, FIELDS_H, 40);
+}
+
 /* ----------------------------------------------------- synthetic runs */
+
+/* results.npz of a train run's eval: field_u[i, j, k] of n^3 nodes on
+ * [-1, 1]^3, the level set of the sphere r = 0.5, and the exact solution
+ * and the grid reference if asked. */
+static void write_volume(const char *dir, int64_t n, bool exact, bool reference) {
+  cr_assert_eq(npde_mkdir_p(dir), NPDE_OK, "%s", npde_last_error());
+  npde_npz_writer *w = NULL;
+  cr_assert_eq(npde_npz_create(path_in(dir, "results.npz"), &w), NPDE_OK, "%s", npde_last_error());
+  const int64_t shape[3] = {n, n, n}, count = n * n * n;
+  double *u = malloc((size_t)count * 4 * sizeof *u), *x = malloc((size_t)n * sizeof *x);
+  cr_assert(u && x);
+  double *e = u + count, *phi = u + 2 * count, *ref = u + 3 * count;
+  for (int64_t i = 0; i < n; ++i) x[i] = -1.0 + 2.0 * (double)i / (double)(n - 1);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < n; ++j)
+      for (int64_t k = 0; k < n; ++k) {
+        const int64_t p = (i * n + j) * n + k;
+        const double r2 = x[i] * x[i] + x[j] * x[j] + x[k] * x[k];
+        phi[p] = sqrt(r2) - 0.5;
+        e[p] = phi[p] < 0 ? 1.0 : x[i] * x[j];
+        ref[p] = e[p] + 1e-3 * sin(5.0 * x[i]);
+        u[p] = e[p] + 0.02 * cos(3.0 * x[j]);
+      }
+  npz_add(w, "field_u", u, 3, shape);
+  if (exact) npz_add(w, "field_exact", e, 3, shape);
+  npz_add(w, "field_phi", phi, 3, shape);
+  if (reference) npz_add(w, "field_reference", ref, 3, shape);
+  for (int a = 0; a < 3; ++a) {
+    char name[16];
+    snprintf(name, sizeof name, "grid_x%d", a);
+    npz_add(w, name, x, 1, &n);
+  }
+  cr_assert_eq(npde_npz_commit(&w), NPDE_OK, "%s", npde_last_error());
+  free(u);
+  free(x);
+}
+
+Test(plot, test_plot_train_runs_without_exact_solution_gauss_newton_and_levels) {
+  NEED_PLPLOT();
+  char ref[300], bare[300];
+  snprintf(ref, sizeof ref, "%s/ref", tmp);
+  snprintf(bare, sizeof bare, "%s/bare", tmp);
+  /* no exact solution but the grid reference: u, the reference and their difference */
+  write_volume(ref, 12, false, true);
+  /* Gauss-Newton (lambda, CG iterations), two levels in sequence, errors
+   * every other epoch and none at all in one row, a row being written */
+  write_text(path_in(ref, "metrics.csv"), "epoch,level,h,loss,rmse,linf,lambda,cg_iterations,wall_s\n"
+                                          "1,0,0.2,1e-1,nan,nan,1e-3,20,0.1\n"
+                                          "2,0,0.2,5e-2,3e-2,9e-2,3e-4,25,0.2\n"
+                                          "3,1,0.1,4e-2,nan,nan,1e-4,40,0.3\n"
+                                          "4,1,0.1,1e-2,1e-2,4e-2,4e-4,35,0.4\n"
+                                          "5,1,0.1,5e-3,8e-3,3e-2,1e-4,30,0.5\n"
+                                          "6,1,0.1,4e-");
+  cr_assert_eq(npde_plot_run(ref, NULL), NPDE_OK, "%s", npde_last_error());
+  expect_png(path_in(ref, "plots/metrics.png"), METRICS_W, METRICS_H, 6);
+  expect_png(path_in(ref, "plots/fields.png"), FIELDS_W, FIELDS_H, 40);
+  /* neither: one map; Adam without errors (all NaN) and without the optional columns */
+  write_volume(bare, 9, false, false);
+  write_text(path_in(bare, "metrics.csv"), "epoch,loss,rmse,linf\n1,1e-1,nan,nan\n2,5e-2,nan,nan\n3,2e-2,nan,nan\n");
+  cr_assert_eq(npde_plot_run(bare, NULL), NPDE_OK, "%s", npde_last_error());
+  expect_png(path_in(bare, "plots/metrics.png"), METRICS_W, METRICS_H, 4);
+  expect_png(path_in(bare, "plots/fields.png"), FIELDS_W1, FIELDS_H, 30);
+  cr_expect_eq(count_files(path_in(bare, "plots")), 2);
+  /* a train run's metrics.csv without its loss, and one that is neither kind */
+  write_text(path_in(bare, "metrics.csv"), "epoch,level,rmse,linf\n1,0,nan,nan\n");
+  cr_expect_eq(npde_plot_run(bare, NULL), NPDE_ERR_IO);
+  cr_expect(strstr(npde_last_error(), "metrics.csv") && strstr(npde_last_error(), "'loss'"), "%s",
+            npde_last_error());
+  write_text(path_in(bare, "metrics.csv"), "step,loss\n1,0.1\n");
+  cr_expect_eq(npde_plot_run(bare, NULL), NPDE_ERR_IO);
+  cr_expect(strstr(npde_last_error(), "'t'") && strstr(npde_last_error(), "'epoch'"), "%s", npde_last_error());
+  /* a volume without its coordinates */
+  remove(path_in(bare, "metrics.csv"));
+  npde_npz_writer *w = NULL;
+  cr_assert_eq(npde_npz_create(path_in(bare, "results.npz"), &w), NPDE_OK, "%s", npde_last_error());
+  const int64_t shape[3] = {3, 3, 3};
+  double u[27] = {0};
+  npz_add(w, "field_u", u, 3, shape);
+  cr_assert_eq(npde_npz_commit(&w), NPDE_OK, "%s", npde_last_error());
+  cr_expect_eq(npde_plot_run(bare, NULL), NPDE_ERR_IO);
+  cr_expect(strstr(npde_last_error(), "grid_x0") && strstr(npde_last_error(), "results.npz"), "%s",
+            npde_last_error());
+}
 
 Test(plot, test_plot_options_choose_snapshots_and_make_the_directory) {
   NEED_PLPLOT();
