@@ -79,6 +79,21 @@ for py in python3 /usr/bin/python3; do
   fi
 done
 expect 2 "already holds a run" -- "$npde" run "$demo" stages.0.probe.points=4000 output="$tmp/out"
+
+# an NBM run: solution.vti with every field on one grid, results.npz fields for numpy
+expect 0 "solution.vti: 7 fields" -- "$npde" run "$src/configs/nbm-sphere.yaml" output="$tmp/nbm" \
+  stages.0.train.n=8 stages.0.train.epochs=20 plots=false
+for field in u exact error phi reference reference_error u_minus_reference; do
+  grep -q "Name=\"$field\"" "$tmp/nbm/solution.vti" || { echo "FAIL: solution.vti lacks $field"; failures=$((failures + 1)); }
+done
+for py in python3 /usr/bin/python3; do
+  if $py -c 'import numpy' 2>/dev/null; then
+    expect 0 "nbm fields (8, 8, 8) (8, 8, 8) (8,)" -- $py -c "import numpy as np; r = np.load('$tmp/nbm/results.npz'); \
+print('nbm fields', r['field_u'].shape, r['field_phi'].shape, r['grid_x2'].shape); \
+assert abs(r['field_error'] - (r['field_u'] - r['field_exact'])).max() < 1e-15"
+    break
+  fi
+done
 expect 0 "is complete" -- "$npde" resume "$tmp/out"
 before=$(count_runs)
 expect 0 "probe: gemm" -- "$npde" run "$demo" --no-output stages.0.probe.points=4000
