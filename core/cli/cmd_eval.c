@@ -73,10 +73,12 @@ int cli_cmd_eval(int argc, char **argv) {
   int64_t shape[3] = {n, K, d};
   if (st == NPDE_OK) st = npde_npy_save(out, NPDE_NPY_F64, u, 2, shape);
   if (st == NPDE_OK && grad) st = npde_npy_save(grad_out, NPDE_NPY_F64, g, 3, shape);
+  const double t_used = isnan(t) ? npde_model_time(m, npde_model_n_times(m) - 1) : t;
+  char when[64] = "with the final parameters"; /* runs without times (NBM) */
+  if (!isnan(t_used)) snprintf(when, sizeof when, "at t = %.9g", t_used);
   if (st == NPDE_OK)
-    npde_log(NPDE_LOG_INFO, "eval: %lld points at t = %.9g -> %s (%lld x %lld)%s%s", (long long)n,
-             isnan(t) ? npde_model_time(m, npde_model_n_times(m) - 1) : t, out, (long long)n, (long long)K,
-             grad ? ", gradients -> " : "", grad ? grad_out : "");
+    npde_log(NPDE_LOG_INFO, "eval: %lld points %s -> %s (%lld x %lld)%s%s", (long long)n, when, out, (long long)n,
+             (long long)K, grad ? ", gradients -> " : "", grad ? grad_out : "");
   int code = st == NPDE_OK ? 0 : cli_fail(st, cli_exit_code_for(st));
   free(x);
   free(u);

@@ -15,6 +15,7 @@ struct npde_model {
   npde_pipeline *pl;
   npde__run_state rs;
   int64_t d, K, p, n_times;
+  int64_t sides; /* 2: an interface PDE, one output per side */
   double *times, *thetas; /* n_times, n_times x p (host) */
   int64_t loaded;         /* index of the theta now in rs.theta, or -1 */
 };
@@ -98,6 +99,7 @@ npde_status npde_model_load(const char *dir, const npde_model_options *opt, npde
     m->d = npde_network_dim(m->rs.net);
     m->K = npde_network_outputs(m->rs.net);
     m->p = npde_network_n_params(m->rs.net);
+    m->sides = m->rs.pde ? npde_pde_get_info(m->rs.pde).sides : 0;
     st = load_thetas(m, dir);
   }
   npde_config_destroy(&cfg);
@@ -123,7 +125,7 @@ void npde_model_free(npde_model **mp) {
 }
 
 int64_t npde_model_dim(const npde_model *m) { return m ? m->d : 0; }
-int64_t npde_model_outputs(const npde_model *m) { return m ? m->K : 0; }
+int64_t npde_model_outputs(const npde_model *m) { return m ? (m->sides > 0 ? 1 : m->K) : 0; }
 int64_t npde_model_n_params(const npde_model *m) { return m ? m->p : 0; }
 int64_t npde_model_n_times(const npde_model *m) { return m ? m->n_times : 0; }
 double npde_model_time(const npde_model *m, int64_t i) {
@@ -149,6 +151,28 @@ static npde_status find_time(const npde_model *m, double t, int64_t *idx) {
                     "it to the run's snapshots)", list, t);
 }
 
+/* A discrete interface PDE: the network has one output per side; u(x) is the output of the side phi(x) selects. */
+static npde_status eval_sides(npde_model *m, double t, const double *x, int64_t n, double *u, double *grad) {
+  const int64_t K = m->K, d = m->d;
+  double *phi = malloc((size_t)n * sizeof *phi), *uk = malloc((size_t)(n * K) * sizeof *uk);
+  double *gk = grad ? malloc((size_t)(n * K * d) * sizeof *gk) : NULL;
+  npde_status st = phi && uk && (!grad || gk) ? NPDE_OK : NPDE_ERROR(NPDE_ERR_NOMEM, "npde_model_eval: out of memory");
+  if (st == NPDE_OK) st = npde_pde_level_set(m->rs.pde, x, n, phi);
+  m->sides = 0; /* evaluate every output, then pick */
+  const int64_t K_saved = m->K;
+  if (st == NPDE_OK) st = npde_model_eval(m, t, x, n, uk, gk);
+  m->sides = 2;
+  m->K = K_saved;
+  for (int64_t i = 0; st == NPDE_OK && i < n; ++i) {
+    const int64_t side = phi[i] >= 0.0;
+    u[i] = uk[i * K + side];
+    if (grad)
+      for (int64_t j = 0; j < d; ++j) grad[i * d + j] = gk[(i * K + side) * d + j];
+  }
+  free(phi), free(uk), free(gk);
+  return st;
+}
+
 npde_status npde_model_eval(npde_model *m, double t, const double *x, int64_t n, double *u, double *grad) {
   if (!m || (n > 0 && (!x || !u)) || n < 0) return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_model_eval: bad argument");
   for (int64_t i = 0; i < n * m->d; ++i)
@@ -163,6 +187,7 @@ npde_status npde_model_eval(npde_model *m, double t, const double *x, int64_t n,
     m->loaded = k;
   }
   if (n == 0) return NPDE_OK;
+  if (m->sides > 0) return eval_sides(m, t, x, n, u, grad);
   void *xb = NULL;
   NPDE_TRY(npde_backend_alloc(be, (size_t)(n * m->d) * sizeof(double), &xb));
   npde_mat X = npde_mat_view(xb, NPDE_F64, n, m->d), th = npde_mat_view(m->rs.theta, NPDE_F64, m->p, 1);

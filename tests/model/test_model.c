@@ -187,3 +187,62 @@ Test(model, test_cli_eval_writes_npy) {
   npde_npy_array_free(&field);
   free(x);
 }
+
+/* An NBM run: u is the output of the side the level set selects; it matches results.npz's field_u. */
+Test(model, test_interface_run_selects_the_side_by_the_level_set) {
+  char dir[320], yaml[1024];
+  snprintf(dir, sizeof dir, "%s/nbm", tmp);
+  snprintf(yaml, sizeof yaml,
+           "{output: %s, plots: false, pde: {type: nbm-interface, problem: sphere}, "
+           "network: {layers: [{type: mlp, width: 6, depth: 2, activation: sin}]}, "
+           "stages: [{train: {n: 6, epochs: 30, error_every: 0}}, {eval: {grid: 5}}]}",
+           dir);
+  npde_config *cfg;
+  cr_assert_eq(npde_config_load_string(yaml, "nbm.yaml", &cfg), NPDE_OK, "%s", npde_last_error());
+  npde_registry *reg;
+  cr_assert_eq(npde_registry_create(&reg), NPDE_OK);
+  cr_assert_eq(npde_registry_load_defaults(reg), NPDE_OK, "%s", npde_last_error());
+  npde_pipeline *pl;
+  cr_assert_eq(npde_pipeline_create(reg, cfg, &pl), NPDE_OK, "%s", npde_last_error());
+  cr_assert_eq(npde_pipeline_run(pl), NPDE_OK, "%s", npde_last_error());
+  npde_pipeline_destroy(&pl);
+  npde_config_destroy(&cfg);
+  npde_registry_destroy(&reg);
+  npde_model *m = NULL;
+  cr_assert_eq(npde_model_load(dir, NULL, &m), NPDE_OK, "%s", npde_last_error());
+  cr_expect_eq(npde_model_outputs(m), 1);
+  char res[400];
+  snprintf(res, sizeof res, "%s/results.npz", dir);
+  npde_npy_array f = {0}, ax = {0};
+  cr_assert_eq(npde_npz_read(res, "field_u", &f), NPDE_OK, "%s", npde_last_error());
+  cr_assert_eq(npde_npz_read(res, "grid_x0", &ax), NPDE_OK, "%s", npde_last_error());
+  cr_assert_eq(f.count, 125);
+  double x[125 * 3], u[125], g[125 * 3];
+  const double *c = ax.data;
+  for (int i = 0; i < 5; ++i)
+    for (int j = 0; j < 5; ++j)
+      for (int k = 0; k < 5; ++k) {
+        double *xi = x + 3 * ((i * 5 + j) * 5 + k);
+        xi[0] = c[i], xi[1] = c[j], xi[2] = c[k];
+      }
+  cr_assert_eq(npde_model_eval(m, NAN, x, 125, u, g), NPDE_OK, "%s", npde_last_error());
+  for (int i = 0; i < 125; ++i)
+    cr_expect(fabs(u[i] - ((const double *)f.data)[i]) < 1e-12, "point %d: %.15g, field_u %.15g", i, u[i],
+              ((const double *)f.data)[i]);
+  /* the gradient is the selected side's: central differences away from the interface */
+  const double p[3] = {0.8, -0.3, 0.1}, e = 1e-6;
+  double up, um, gp[3];
+  cr_assert_eq(npde_model_eval(m, NAN, p, 1, &up, gp), NPDE_OK);
+  for (int a = 0; a < 3; ++a) {
+    double q[3] = {p[0], p[1], p[2]};
+    q[a] += e;
+    cr_assert_eq(npde_model_eval(m, NAN, q, 1, &up, NULL), NPDE_OK);
+    q[a] -= 2 * e;
+    cr_assert_eq(npde_model_eval(m, NAN, q, 1, &um, NULL), NPDE_OK);
+    cr_expect(fabs((up - um) / (2 * e) - gp[a]) < 1e-7, "axis %d: gradient %.10g, finite difference %.10g", a, gp[a],
+              (up - um) / (2 * e));
+  }
+  npde_npy_array_free(&f);
+  npde_npy_array_free(&ax);
+  npde_model_free(&m);
+}
