@@ -5,10 +5,10 @@
  *   npde_model *m;
  *   npde_model_load("runs/heat-2d-20261123-142000", NULL, &m);
  *   npde_model_eval(m, 0.25, x, n, u, NULL);   // u: n x K
+ *   npde_model_free(&m);
  *
  * For an interface (NBM) run u is one value per point: the output of the
  * network of the side the level set selects there (outputs() is 1).
- *   npde_model_free(&m);
  */
 #ifndef NPDE_MODEL_H
 #define NPDE_MODEL_H
