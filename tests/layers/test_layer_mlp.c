@@ -190,6 +190,28 @@ Test(layer_mlp, test_layer_mlp_init_siren) {
   npde_layer_destroy(&l);
 }
 
+/* init_std (haiku's default, nbm.md 5): W = 0.1 T in every layer, |W| <= 0.2, std of a [-2, 2]-truncated normal. */
+Test(layer_mlp, test_layer_mlp_init_std) {
+  const int64_t in = 40, w = 200;
+  npde_layer *l = lf_make("{type: mlp, activation: sin, width: 200, depth: 2, init_std: 0.1}", in);
+  double *th = init_host(l, 3, 0);
+  int64_t off = 0;
+  for (int layer = 0; layer < 2; ++layer) {
+    int64_t nw = (layer ? w : in) * w;
+    double sq = 0, mx = 0;
+    for (int64_t i = 0; i < nw; ++i) {
+      sq += th[off + i] * th[off + i];
+      mx = fabs(th[off + i]) > mx ? fabs(th[off + i]) : mx;
+    }
+    const double sd = sqrt(sq / (double)nw), want = 0.1 * 0.8796; /* std of N(0,1) truncated to [-2, 2] */
+    cr_expect(mx <= 0.2 && mx > 0.19, "layer %d: max |W| = %g", layer, mx);
+    cr_expect(fabs(sd - want) <= 0.02 * want, "layer %d: std %g, expected %g", layer, sd, want);
+    off += nw + w;
+  }
+  free(th);
+  npde_layer_destroy(&l);
+}
+
 /* V6: an mlp on the embedding's 2 L d features has 2Ldk + k + (depth - 1)(k^2 + k) parameters; with the
  * linear head (k + 1) that is neural-ivp.md 2.4's per-output count for depth 3. */
 Test(layer_mlp, test_layer_mlp_param_count) {
@@ -251,6 +273,8 @@ Test(layer_mlp, test_layer_mlp_yaml_errors) {
   expect_config_error("{type: mlp, width: 0}", (const char *[]){"width", NULL});
   expect_config_error("{type: mlp, width: 2.5}", (const char *[]){"width", NULL});
   expect_config_error("{type: mlp, activation: tanh, omega0: 30}", (const char *[]){"omega0", "sin", NULL});
+  expect_config_error("{type: mlp, activation: sin, omega0: 3, init_std: 0.1}",
+                      (const char *[]){"init_std", "omega0", NULL});
   expect_config_error("{type: mlp, activation: sin, omega0: 0}", (const char *[]){"omega0", NULL});
 }
 

@@ -19,6 +19,8 @@
  * W ~ U(-omega0 / fan_in, omega0 / fan_in), later layers
  * W ~ U(-sqrt(6 / fan_in), sqrt(6 / fan_in)); biases zero. This is the same
  * function class as SIREN's sin(omega0 (W x + b)) with W scaled by omega0.
+ * With `init_std` every W entry is init_std T instead (haiku's default
+ * initialiser with 0.1, which the NBM reference networks use).
  */
 #include <math.h>
 #include <stdbool.h>
@@ -32,6 +34,7 @@ typedef struct mlp_state {
   npde_activation act;
   bool siren;
   double omega0;
+  double init_std; /* > 0: W = init_std T for every layer (haiku's default, as JAX-DIPS) */
 } mlp_state;
 
 /* ------------------------------------------------------------ layout */
@@ -100,6 +103,13 @@ static npde_status mlp_create(npde_layer *l, const npde_config *cfg, npde_backen
       return npde_config_error(om, "mlp: 'omega0' = %g must be a finite number > 0", s->omega0);
     s->siren = true;
   }
+  const npde_config *is = npde_config_get(cfg, "init_std");
+  if (is && npde_config_node_type(is) == NPDE_CONFIG_SCALAR && npde_config_scalar(is)[0]) {
+    NPDE_TRY(npde_config_as_real(is, &s->init_std));
+    if (s->siren) return npde_config_error(is, "mlp: 'init_std' and 'omega0' are two different inits: choose one");
+    if (!(s->init_std > 0.0) || !isfinite(s->init_std))
+      return npde_config_error(is, "mlp: 'init_std' = %g must be a finite number > 0", s->init_std);
+  }
   return NPDE_OK;
 }
 
@@ -120,7 +130,7 @@ static npde_status mlp_init(npde_layer *l, npde_mat *theta, uint64_t seed, uint6
   if (!h) return NPDE_ERROR(NPDE_ERR_NOMEM, "mlp init: cannot allocate %lld host values", (long long)p);
   for (int64_t layer = 0; layer < s->depth; ++layer) {
     int64_t fin = fan_in(s, layer), nw = fin * s->width, w0 = w_off(s, layer);
-    double root = sqrt((double)fin);
+    double root = s->init_std > 0.0 ? 1.0 / s->init_std : sqrt((double)fin);
     double bound = layer == 0 ? s->omega0 / (double)fin : sqrt(6.0 / (double)fin);
     /* element e = the parameter's index in theta, so each has its own counters */
     for (int64_t i = w0; i < w0 + nw; ++i)
@@ -372,6 +382,10 @@ static const npde_param_spec mlp_params[] = {
     {.name = "omega0", .type = NPDE_PARAM_REAL,
      .doc = "activation sin only: SIREN init with omega0 folded into the weights (first layer "
             "U(-omega0/in, omega0/in), later U(-sqrt(6/in), sqrt(6/in)))",
+     .min = 0, .flags = NPDE_PARAM_HAS_MIN | NPDE_PARAM_OPTIONAL},
+    {.name = "init_std", .type = NPDE_PARAM_REAL,
+     .doc = "weights init_std T (T standard normal truncated to [-2, 2]) instead of T / sqrt(fan_in); 0.1 is "
+            "haiku's default, the init of the JAX-DIPS networks (nbm.md 5)",
      .min = 0, .flags = NPDE_PARAM_HAS_MIN | NPDE_PARAM_OPTIONAL},
     {0},
 };
