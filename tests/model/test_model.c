@@ -16,6 +16,21 @@ extern char **environ;
 
 static char tmp[256], run[300];
 
+/* Run the pipeline of a YAML text to its end. */
+static void run_yaml(const char *yaml) {
+  npde_config *cfg;
+  cr_assert_eq(npde_config_load_string(yaml, "model.yaml", &cfg), NPDE_OK, "%s", npde_last_error());
+  npde_registry *reg;
+  cr_assert_eq(npde_registry_create(&reg), NPDE_OK);
+  cr_assert_eq(npde_registry_load_defaults(reg), NPDE_OK, "%s", npde_last_error());
+  npde_pipeline *pl;
+  cr_assert_eq(npde_pipeline_create(reg, cfg, &pl), NPDE_OK, "%s", npde_last_error());
+  cr_assert_eq(npde_pipeline_run(pl), NPDE_OK, "%s", npde_last_error());
+  npde_pipeline_destroy(&pl);
+  npde_config_destroy(&cfg);
+  npde_registry_destroy(&reg);
+}
+
 /* One small run with snapshots and an eval grid, shared by the tests. */
 static void setup(void) {
   npde_log_set_level(NPDE_LOG_WARN);
@@ -37,17 +52,7 @@ static void setup(void) {
            "  - evolve: {t_end: 0.02, snapshots: [0.01], eval_points: 500, residual_points: 300}\n"
            "  - eval: {grid: [7, 5], points: 500}\n",
            run);
-  npde_config *cfg;
-  cr_assert_eq(npde_config_load_string(yaml, "model.yaml", &cfg), NPDE_OK, "%s", npde_last_error());
-  npde_registry *reg;
-  cr_assert_eq(npde_registry_create(&reg), NPDE_OK);
-  cr_assert_eq(npde_registry_load_defaults(reg), NPDE_OK, "%s", npde_last_error());
-  npde_pipeline *pl;
-  cr_assert_eq(npde_pipeline_create(reg, cfg, &pl), NPDE_OK, "%s", npde_last_error());
-  cr_assert_eq(npde_pipeline_run(pl), NPDE_OK, "%s", npde_last_error());
-  npde_pipeline_destroy(&pl);
-  npde_config_destroy(&cfg);
-  npde_registry_destroy(&reg);
+  run_yaml(yaml);
 }
 
 static void teardown(void) {
@@ -197,17 +202,7 @@ Test(model, test_interface_run_selects_the_side_by_the_level_set) {
            "network: {layers: [{type: mlp, width: 6, depth: 2, activation: sin}]}, "
            "stages: [{train: {n: 6, epochs: 30, error_every: 0}}, {eval: {grid: 5}}]}",
            dir);
-  npde_config *cfg;
-  cr_assert_eq(npde_config_load_string(yaml, "nbm.yaml", &cfg), NPDE_OK, "%s", npde_last_error());
-  npde_registry *reg;
-  cr_assert_eq(npde_registry_create(&reg), NPDE_OK);
-  cr_assert_eq(npde_registry_load_defaults(reg), NPDE_OK, "%s", npde_last_error());
-  npde_pipeline *pl;
-  cr_assert_eq(npde_pipeline_create(reg, cfg, &pl), NPDE_OK, "%s", npde_last_error());
-  cr_assert_eq(npde_pipeline_run(pl), NPDE_OK, "%s", npde_last_error());
-  npde_pipeline_destroy(&pl);
-  npde_config_destroy(&cfg);
-  npde_registry_destroy(&reg);
+  run_yaml(yaml);
   npde_model *m = NULL;
   cr_assert_eq(npde_model_load(dir, NULL, &m), NPDE_OK, "%s", npde_last_error());
   cr_expect_eq(npde_model_outputs(m), 1);

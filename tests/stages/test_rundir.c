@@ -319,6 +319,25 @@ static char *rows_without_wall_time(const char *dir) {
   return out;
 }
 
+/* SIGKILL the run once its metrics.csv has `lines` lines (header included), and reap it. */
+static void kill_after_rows(pid_t pid, const char *csv, int lines) {
+  for (int i = 0; i < 12000; ++i) {
+    char *text = slurp(csv, NULL);
+    const int have = text ? count_lines(text) : 0;
+    free(text);
+    if (have >= lines) {
+      kill(pid, SIGKILL);
+      wait_exit(pid);
+      return;
+    }
+    int status;
+    if (waitpid(pid, &status, WNOHANG) == pid) cr_assert_fail("the run ended before it could be killed");
+    struct timespec ts = {0, 5 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  cr_assert_fail("the run never wrote %d lines of metrics.csv", lines);
+}
+
 Test(rundir, test_killed_run_resumes_to_the_same_bits) {
   char cfgpath[300], a[300], b[300], oa[320], ob[320], npde[512];
   snprintf(npde, sizeof npde, "%s/bin/npde", NPDE_BINARY_DIR);
@@ -339,24 +358,7 @@ Test(rundir, test_killed_run_resumes_to_the_same_bits) {
   pid_t pid = spawn_npde(run_b);
   char csv[512];
   snprintf(csv, sizeof csv, "%s/metrics.csv", b);
-  bool killed = false;
-  for (int i = 0; i < 6000 && !killed; ++i) {
-    size_t size = 0;
-    char *text = slurp(csv, &size);
-    int lines = text ? count_lines(text) : 0;
-    free(text);
-    if (lines >= 6) {
-      kill(pid, SIGKILL);
-      killed = true;
-    } else {
-      int status;
-      if (waitpid(pid, &status, WNOHANG) == pid) cr_assert_fail("the run ended before it could be killed");
-      struct timespec ts = {0, 10 * 1000 * 1000};
-      nanosleep(&ts, NULL);
-    }
-  }
-  cr_assert(killed, "the run never reached 5 steps");
-  wait_exit(pid);
+  kill_after_rows(pid, csv, 6);
   char *resume[] = {npde, "resume", b, NULL};
   cr_assert_eq(wait_exit(spawn_npde(resume)), 0, "resume failed");
   npde_npy_array ta = read_npz(a, "results.npz", "theta"), tb = read_npz(b, "results.npz", "theta");
@@ -396,23 +398,7 @@ Test(rundir, test_killed_train_run_resumes_to_the_same_bits) {
   pid_t pid = spawn_npde(run_b);
   char csv[512];
   snprintf(csv, sizeof csv, "%s/metrics.csv", b);
-  bool killed = false;
-  for (int i = 0; i < 6000 && !killed; ++i) {
-    char *text = slurp(csv, NULL);
-    int lines = text ? count_lines(text) : 0;
-    free(text);
-    if (lines >= 40) {
-      kill(pid, SIGKILL);
-      killed = true;
-    } else {
-      int status;
-      if (waitpid(pid, &status, WNOHANG) == pid) cr_assert_fail("the train run ended before it could be killed");
-      struct timespec ts = {0, 5 * 1000 * 1000};
-      nanosleep(&ts, NULL);
-    }
-  }
-  cr_assert(killed, "the train run never reached 40 epochs");
-  wait_exit(pid);
+  kill_after_rows(pid, csv, 40);
   char *resume[] = {npde, "resume", b, NULL};
   cr_assert_eq(wait_exit(spawn_npde(resume)), 0, "resume failed");
   char log[512];
