@@ -31,12 +31,19 @@ struct npde_discrete_loss {
   int64_t nrows;
   const double *mask;
   bool gathered_full;  /* the gathered samples are all of them (reusable) */
-  int64_t m, m_cap;
-  int64_t *local, *stamp, stamp_now;
-  double *xh, *uh, *wh, *r, *y;
+  bool linearised;
+  int64_t *local, *stamp, stamp_now; /* sample -> index among its side's samples in the batch */
+  double *r, *y;
   int64_t r_cap;
-  void *x_dev, *u_dev, *w_dev;
-  npde_linearization *lin;
+  /* per side: the branch of the network that side's samples are evaluated with */
+  struct side {
+    npde_network *net; /* a view of the network's output branch (npde_network_branch) */
+    int64_t off, count; /* its parameters in theta */
+    int64_t m, m_cap;
+    double *xh, *uh, *wh;
+    void *x_dev, *u_dev, *w_dev;
+    npde_linearization *lin;
+  } sd[2];
 };
 
 /* ------------------------------------------------------------ the table */
@@ -167,9 +174,14 @@ void npde_discrete_loss_destroy(npde_discrete_loss **loss) {
   if (!loss || !*loss) return;
   npde_discrete_loss *L = *loss;
   free(L->sx), free(L->side), free(L->rowptr), free(L->col), free(L->w), free(L->w0);
-  free(L->local), free(L->stamp), free(L->xh), free(L->uh), free(L->wh), free(L->r), free(L->y);
-  npde_backend_free(L->be, L->x_dev), npde_backend_free(L->be, L->u_dev), npde_backend_free(L->be, L->w_dev);
-  npde_linearization_destroy(&L->lin);
+  free(L->local), free(L->stamp), free(L->r), free(L->y);
+  for (int s = 0; s < 2; ++s) {
+    struct side *d = &L->sd[s];
+    free(d->xh), free(d->uh), free(d->wh);
+    npde_backend_free(L->be, d->x_dev), npde_backend_free(L->be, d->u_dev), npde_backend_free(L->be, d->w_dev);
+    npde_linearization_destroy(&d->lin);
+    npde_network_destroy(&d->net);
+  }
   free(L);
   *loss = NULL;
 }
@@ -194,6 +206,10 @@ npde_status npde_discrete_loss_create(const npde_pde *pde, npde_network *net, co
   L->n_points = n;
   for (int a = 0; a < 3; ++a) L->h[a] = h[a], L->lo[a] = info.box_lo[a];
   npde_status st = build_table(L, pde, points);
+  for (int side = 0; st == NPDE_OK && side < 2; ++side) {
+    st = npde_network_branch(net, side, &L->sd[side].net);
+    npde_network_branch_range(net, side, &L->sd[side].off, &L->sd[side].count);
+  }
   if (st != NPDE_OK) {
     npde_discrete_loss_destroy(&L);
     return st;
@@ -210,83 +226,102 @@ void npde_discrete_loss_sizes(const npde_discrete_loss *L, int64_t *samples, int
 
 /* ---------------------------------------------------------- the batch */
 
-static npde_status ensure_capacity(npde_discrete_loss *L, int64_t m) {
-  if (m <= L->m_cap) return NPDE_OK;
+static npde_status ensure_capacity(npde_discrete_loss *L, struct side *d, int64_t m) {
+  if (m <= d->m_cap) return NPDE_OK;
   const int64_t cap = m + m / 4;
-  free(L->xh), free(L->uh), free(L->wh);
-  npde_backend_free(L->be, L->x_dev), npde_backend_free(L->be, L->u_dev), npde_backend_free(L->be, L->w_dev);
-  L->x_dev = L->u_dev = L->w_dev = NULL;
-  npde_linearization_destroy(&L->lin);
-  L->m_cap = 0;
-  L->xh = malloc((size_t)cap * 3 * sizeof *L->xh);
-  L->uh = malloc((size_t)cap * 2 * sizeof *L->uh);
-  L->wh = malloc((size_t)cap * 2 * sizeof *L->wh);
-  if (!L->xh || !L->uh || !L->wh) return NPDE_ERROR(NPDE_ERR_NOMEM, "discrete loss: out of memory");
-  NPDE_TRY(npde_backend_alloc(L->be, (size_t)cap * 3 * sizeof(double), &L->x_dev));
-  NPDE_TRY(npde_backend_alloc(L->be, (size_t)cap * 2 * sizeof(double), &L->u_dev));
-  NPDE_TRY(npde_backend_alloc(L->be, (size_t)cap * 2 * sizeof(double), &L->w_dev));
-  L->m_cap = cap;
+  free(d->xh), free(d->uh), free(d->wh);
+  npde_backend_free(L->be, d->x_dev), npde_backend_free(L->be, d->u_dev), npde_backend_free(L->be, d->w_dev);
+  d->x_dev = d->u_dev = d->w_dev = NULL;
+  npde_linearization_destroy(&d->lin);
+  d->m_cap = 0;
+  d->xh = malloc((size_t)cap * 3 * sizeof *d->xh);
+  d->uh = malloc((size_t)cap * sizeof *d->uh);
+  d->wh = malloc((size_t)cap * sizeof *d->wh);
+  if (!d->xh || !d->uh || !d->wh) return NPDE_ERROR(NPDE_ERR_NOMEM, "discrete loss: out of memory");
+  NPDE_TRY(npde_backend_alloc(L->be, (size_t)cap * 3 * sizeof(double), &d->x_dev));
+  NPDE_TRY(npde_backend_alloc(L->be, (size_t)cap * sizeof(double), &d->u_dev));
+  NPDE_TRY(npde_backend_alloc(L->be, (size_t)cap * sizeof(double), &d->w_dev));
+  d->m_cap = cap;
   return NPDE_OK;
 }
 
 #define ROW(L, q) ((L)->rows ? (L)->rows[q] : (q))
 
-/* Gather the rows' distinct samples (local numbering) and upload their positions. */
+/* Gather the rows' distinct samples, numbered per side, and upload their positions. */
 static npde_status gather(npde_discrete_loss *L) {
   L->stamp_now++;
-  int64_t m = 0;
+  int64_t m[2] = {0, 0};
   for (int64_t q = 0; q < L->nrows; ++q) {
     const int64_t i = ROW(L, q);
     for (int64_t k = L->rowptr[i]; k < L->rowptr[i + 1]; ++k) {
       const int64_t g = L->col[k];
       if (L->stamp[g] != L->stamp_now) {
         L->stamp[g] = L->stamp_now;
-        L->local[g] = m++;
+        L->local[g] = m[L->side[g]]++;
       }
     }
   }
-  const int64_t old_m = L->m;
-  NPDE_TRY(ensure_capacity(L, m));
-  if (old_m != m) npde_linearization_destroy(&L->lin);
-  L->m = m;
+  for (int s = 0; s < 2; ++s) {
+    struct side *d = &L->sd[s];
+    NPDE_TRY(ensure_capacity(L, d, m[s] > 0 ? m[s] : 1));
+    if (d->m != m[s]) npde_linearization_destroy(&d->lin);
+    d->m = m[s];
+  }
   for (int64_t q = 0; q < L->nrows; ++q) {
     const int64_t i = ROW(L, q);
-    for (int64_t k = L->rowptr[i]; k < L->rowptr[i + 1]; ++k)
-      memcpy(L->xh + 3 * L->local[L->col[k]], L->sx + 3 * L->col[k], 3 * sizeof(double));
+    for (int64_t k = L->rowptr[i]; k < L->rowptr[i + 1]; ++k) {
+      const int64_t g = L->col[k];
+      memcpy(L->sd[L->side[g]].xh + 3 * L->local[g], L->sx + 3 * g, 3 * sizeof(double));
+    }
   }
-  return npde_backend_upload(L->be, L->x_dev, L->xh, (size_t)m * 3 * sizeof(double));
+  for (int s = 0; s < 2; ++s)
+    if (L->sd[s].m > 0)
+      NPDE_TRY(npde_backend_upload(L->be, L->sd[s].x_dev, L->sd[s].xh, (size_t)L->sd[s].m * 3 * sizeof(double)));
+  return NPDE_OK;
 }
 
 static double mask_of(const npde_discrete_loss *L, int64_t i) { return L->mask ? L->mask[i] : 1.0; }
 
-/* out[q] = sum_k w_qk U[local(k), side(k)] over the rows (U host, m x 2). */
-static void apply_weights(const npde_discrete_loss *L, const double *U, bool affine, double *out) {
+/* out[q] = sum_k w_qk U_side(k)[local(k)] over the rows (per-side host values U[side]). */
+static void apply_weights(const npde_discrete_loss *L, double *const U[2], bool affine, double *out) {
   for (int64_t q = 0; q < L->nrows; ++q) {
     const int64_t i = ROW(L, q);
     double s = affine ? L->w0[i] : 0.0;
     for (int64_t k = L->rowptr[i]; k < L->rowptr[i + 1]; ++k) {
       const int64_t g = L->col[k];
-      s += L->w[k] * U[2 * L->local[g] + L->side[g]];
+      s += L->w[k] * U[L->side[g]][L->local[g]];
     }
     out[q] = s;
   }
 }
 
-/* g = alpha J^T (W^T (m^2 y)) over the rows. */
+/* The rows [off, off + count) of a p x 1 parameter vector. */
+static npde_mat slice(const npde_mat *v, const struct side *d) { return npde_mat_sub(*v, d->off, 0, d->count, 1); }
+
+/* g = alpha J^T (W^T (m^2 y)) over the rows, side by side. */
 static npde_status pull_back(npde_discrete_loss *L, const double *y, double alpha, npde_mat *g) {
-  memset(L->wh, 0, (size_t)L->m * 2 * sizeof(double));
+  for (int s = 0; s < 2; ++s) memset(L->sd[s].wh, 0, (size_t)L->sd[s].m * sizeof(double));
   for (int64_t q = 0; q < L->nrows; ++q) {
     const int64_t i = ROW(L, q);
     const double m = mask_of(L, i), yi = m * m * y[q];
     if (yi == 0.0) continue;
     for (int64_t k = L->rowptr[i]; k < L->rowptr[i + 1]; ++k) {
       const int64_t gid = L->col[k];
-      L->wh[2 * L->local[gid] + L->side[gid]] += L->w[k] * yi;
+      L->sd[L->side[gid]].wh[L->local[gid]] += L->w[k] * yi;
     }
   }
-  NPDE_TRY(npde_backend_upload(L->be, L->w_dev, L->wh, (size_t)L->m * 2 * sizeof(double)));
-  npde_mat W = npde_mat_view(L->w_dev, NPDE_F64, L->m, 2);
-  return npde_linearization_vjp(L->lin, &W, alpha, 0.0, g);
+  for (int s = 0; s < 2; ++s) {
+    struct side *d = &L->sd[s];
+    npde_mat gs = slice(g, d);
+    if (d->m == 0) { /* no sample of this side in the batch */
+      NPDE_TRY(npde_backend_fill(L->be, &gs, 0.0));
+      continue;
+    }
+    NPDE_TRY(npde_backend_upload(L->be, d->w_dev, d->wh, (size_t)d->m * sizeof(double)));
+    npde_mat W = npde_mat_view(d->w_dev, NPDE_F64, d->m, 1);
+    NPDE_TRY(npde_linearization_vjp(d->lin, &W, alpha, 0.0, &gs));
+  }
+  return NPDE_OK;
 }
 
 npde_status npde_discrete_loss_eval(npde_discrete_loss *L, const npde_mat *theta, const int64_t *rows, int64_t nrows,
@@ -310,14 +345,22 @@ npde_status npde_discrete_loss_eval(npde_discrete_loss *L, const npde_mat *theta
   L->rows = rows;
   L->nrows = nrows;
   L->mask = mask;
-  if (!(full && L->gathered_full && L->lin)) NPDE_TRY(gather(L));
+  L->linearised = false;
+  if (!(full && L->gathered_full)) NPDE_TRY(gather(L));
   L->gathered_full = full;
-  npde_mat X = npde_mat_view(L->x_dev, NPDE_F64, L->m, 3), U = npde_mat_view(L->u_dev, NPDE_F64, L->m, 2);
-  if (L->lin) NPDE_TRY(npde_linearization_update(L->lin, theta, &X));
-  else NPDE_TRY(npde_linearization_create(L->net, theta, &X, &L->lin));
-  NPDE_TRY(npde_linearization_values(L->lin, &U));
-  NPDE_TRY(npde_backend_download(L->be, L->uh, L->u_dev, (size_t)L->m * 2 * sizeof(double)));
-  apply_weights(L, L->uh, true, L->r);
+  for (int s = 0; s < 2; ++s) {
+    struct side *d = &L->sd[s];
+    if (d->m == 0) continue;
+    npde_mat th = slice(theta, d), X = npde_mat_view(d->x_dev, NPDE_F64, d->m, 3),
+             U = npde_mat_view(d->u_dev, NPDE_F64, d->m, 1);
+    if (d->lin) NPDE_TRY(npde_linearization_update(d->lin, &th, &X));
+    else NPDE_TRY(npde_linearization_create(d->net, &th, &X, &d->lin));
+    NPDE_TRY(npde_linearization_values(d->lin, &U));
+    NPDE_TRY(npde_backend_download(L->be, d->uh, d->u_dev, (size_t)d->m * sizeof(double)));
+  }
+  L->linearised = true;
+  double *const U[2] = {L->sd[0].uh, L->sd[1].uh};
+  apply_weights(L, U, true, L->r);
   double sum = 0.0;
   for (int64_t q = 0; q < nrows; ++q) {
     const double mr = mask_of(L, ROW(L, q)) * L->r[q];
@@ -333,11 +376,16 @@ const double *npde_discrete_loss_residuals(const npde_discrete_loss *L) { return
 
 static npde_status gauss_newton_matvec(void *ctx, const npde_mat *x, npde_mat *y) {
   npde_discrete_loss *L = ctx;
-  if (!L->lin) return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "discrete loss: Gauss-Newton product before any eval");
-  npde_mat dU = npde_mat_view(L->u_dev, NPDE_F64, L->m, 2);
-  NPDE_TRY(npde_linearization_jvp(L->lin, x, &dU));
-  NPDE_TRY(npde_backend_download(L->be, L->uh, L->u_dev, (size_t)L->m * 2 * sizeof(double)));
-  apply_weights(L, L->uh, false, L->y);
+  if (!L->linearised) return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "discrete loss: Gauss-Newton product before any eval");
+  for (int s = 0; s < 2; ++s) {
+    struct side *d = &L->sd[s];
+    if (d->m == 0) continue;
+    npde_mat xs = slice(x, d), dU = npde_mat_view(d->u_dev, NPDE_F64, d->m, 1);
+    NPDE_TRY(npde_linearization_jvp(d->lin, &xs, &dU));
+    NPDE_TRY(npde_backend_download(L->be, d->uh, d->u_dev, (size_t)d->m * sizeof(double)));
+  }
+  double *const U[2] = {L->sd[0].uh, L->sd[1].uh};
+  apply_weights(L, U, false, L->y);
   return pull_back(L, L->y, 1.0 / (double)L->nrows, y);
 }
 

@@ -50,6 +50,7 @@ struct npde_network {
   npde_dtype dtype;
   int64_t d, K, p, chunk, max_width;
   bool envelope;
+  bool borrowed;  /* a branch view: the layers belong to the parent network */
   branch *br;
   /* scratch, grown on demand, reused across calls */
   dbuf acts[2], tan[2], cot[2], work, head, ones, bdev, vt, gt, jets[6], xhost, bhost, envhost;
@@ -184,9 +185,9 @@ static npde_status prepare(npde_network *net, int64_t nc, int64_t m, npde_jet_or
 
 /* ------------------------------------------------------------ creation */
 
-static void branch_free(branch *b) {
-  for (int64_t l = 0; b->layers && l < b->n_layers; ++l) npde_layer_destroy(&b->layers[l]);
-  free(b->layers);
+static void branch_free(branch *b, bool borrowed) {
+  for (int64_t l = 0; !borrowed && b->layers && l < b->n_layers; ++l) npde_layer_destroy(&b->layers[l]);
+  if (!borrowed) free(b->layers);
   free(b->off);
   free(b->width);
   free(b->cache_elems);
@@ -195,7 +196,7 @@ static void branch_free(branch *b) {
 void npde_network_destroy(npde_network **netp) {
   if (!netp || !*netp) return;
   npde_network *net = *netp;
-  for (int64_t o = 0; net->br && o < net->K; ++o) branch_free(&net->br[o]);
+  for (int64_t o = 0; net->br && o < net->K; ++o) branch_free(&net->br[o], net->borrowed);
   free(net->br);
   dbuf *dev[] = {&net->acts[0], &net->acts[1], &net->tan[0], &net->tan[1], &net->cot[0], &net->cot[1], &net->work,
                  &net->head, &net->ones, &net->bdev, &net->vt, &net->gt, &net->jets[0], &net->jets[1], &net->jets[2],
@@ -270,6 +271,42 @@ npde_status npde_network_create(const npde_registry *reg, const npde_config *nod
     return st;
   }
   *out = net;
+  return NPDE_OK;
+}
+
+npde_status npde_network_branch(const npde_network *net, int64_t k, npde_network **out) {
+  if (!net || !out || k < 0 || k >= net->K)
+    return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_network_branch: no output %lld", (long long)k);
+  *out = NULL;
+  const branch *src = &net->br[k];
+  npde_network *v = calloc(1, sizeof *v);
+  branch *b = v ? calloc(1, sizeof *b) : NULL;
+  const size_t L = (size_t)src->n_layers;
+  if (b) {
+    b->off = malloc(L * sizeof *b->off);
+    b->width = malloc(L * sizeof *b->width);
+    b->cache_elems = malloc(L * sizeof *b->cache_elems);
+  }
+  if (!v || !b || !b->off || !b->width || !b->cache_elems) {
+    if (b) free(b->off), free(b->width), free(b->cache_elems);
+    free(b), free(v);
+    return NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
+  }
+  *v = (npde_network){.be = net->be, .dtype = net->dtype, .d = net->d, .K = 1, .p = src->count, .chunk = net->chunk,
+                      .max_width = net->max_width, .envelope = net->envelope, .borrowed = true, .br = b};
+  b->layers = src->layers;
+  b->n_layers = src->n_layers;
+  for (size_t l = 0; l < L; ++l) {
+    b->off[l] = src->off[l] - src->start;
+    b->width[l] = src->width[l];
+    b->cache_elems[l] = src->cache_elems[l];
+  }
+  b->k = src->k;
+  b->off_w = src->off_w - src->start;
+  b->off_b = src->off_b - src->start;
+  b->start = 0;
+  b->count = src->count;
+  *out = v;
   return NPDE_OK;
 }
 

@@ -447,3 +447,40 @@ Test(network, test_network_residual_identity_with_the_cg_solution) {
   dv_free(&th); dv_free(&X); dv_free(&f); dv_free(&F); dv_free(&x); dv_free(&r);
   npde_network_destroy(&net);
 }
+
+/* A branch view evaluates output k from its slice of theta, values and J^T w alike. */
+Test(network, test_network_branch_view_matches_its_output) {
+  npde_network *net = make_net(SMALL, 3);
+  const int64_t p = npde_network_n_params(net), n = 23;
+  dvec th = dv_new(p, 1), X = dv_new(n, 3), U = dv_new(n, 2);
+  npde_mat t = dv_mat(&th);
+  cr_assert_eq(npde_network_init(net, &t, 5), NPDE_OK);
+  fill_points(&X, 3, true);
+  dv_up(&X);
+  npde_mat Xm = dv_mat(&X), Um = dv_mat(&U);
+  cr_assert_eq(npde_network_eval(net, &t, &Xm, &Um), NPDE_OK, "%s", npde_last_error());
+  dv_down(&U);
+  int64_t covered = 0;
+  for (int64_t k = 0; k < 2; ++k) {
+    npde_network *b = NULL;
+    cr_assert_eq(npde_network_branch(net, k, &b), NPDE_OK, "%s", npde_last_error());
+    int64_t off, count;
+    npde_network_branch_range(net, k, &off, &count);
+    cr_expect_eq(npde_network_n_params(b), count);
+    cr_expect_eq(npde_network_outputs(b), 1);
+    covered += count;
+    dvec V = dv_new(n, 1);
+    npde_mat ts = npde_mat_sub(t, off, 0, count, 1), Vm = dv_mat(&V);
+    cr_assert_eq(npde_network_eval(b, &ts, &Xm, &Vm), NPDE_OK, "%s", npde_last_error());
+    dv_down(&V);
+    for (int64_t i = 0; i < n; ++i)
+      cr_expect_eq(V.h[i], U.h[2 * i + k], "output %lld point %lld: branch %.17g, network %.17g", (long long)k,
+                   (long long)i, V.h[i], U.h[2 * i + k]);
+    dv_free(&V);
+    npde_network_destroy(&b);
+  }
+  cr_expect_eq(covered, p, "the branches cover %lld of %lld parameters", (long long)covered, (long long)p);
+  cr_expect_neq(npde_network_branch(net, 2, &(npde_network *){NULL}), NPDE_OK);
+  dv_free(&th), dv_free(&X), dv_free(&U);
+  npde_network_destroy(&net);
+}

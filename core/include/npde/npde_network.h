@@ -46,6 +46,14 @@ NPDE_API int64_t npde_network_head_offset(const npde_network *net, int64_t k);
 /** Where branch k's parameters start and how many there are (layers and head). */
 NPDE_API void npde_network_branch_range(const npde_network *net, int64_t k, int64_t *offset, int64_t *count);
 
+/**
+ * Output k's branch as a network of its own (one output, its layers and
+ * head): its parameters are theta[offset, offset + count) of the parent
+ * (npde_network_branch_range), so a view of that slice evaluates it. It
+ * shares the parent's layers: destroy it before the parent. Since: ABI 1.1
+ */
+NPDE_API NPDE_NODISCARD npde_status npde_network_branch(const npde_network *net, int64_t k, npde_network **out);
+
 /** theta (p x 1, backend) <- the initialisation of spec 2.3, keyed by seed. */
 NPDE_API NPDE_NODISCARD npde_status npde_network_init(npde_network *net, npde_mat *theta, uint64_t seed);
 
