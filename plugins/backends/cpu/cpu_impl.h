@@ -58,4 +58,7 @@ npde_status cpu_rng_uniform(npde_backend *be, uint64_t seed, uint64_t stream, ui
 npde_status cpu_rng_normal(npde_backend *be, uint64_t seed, uint64_t stream, uint64_t counter, double mean, double std,
                            npde_mat *out);
 
+/* s[i] = sin(z[i]), c[i] = cos(z[i]) for i < n (s or c may be NULL); libmvec SIMD (sincos.c). */
+void cpu_sincos_row(const double *z, double *s, double *c, int64_t n);
+
 #endif

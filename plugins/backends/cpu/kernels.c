@@ -3,6 +3,7 @@
  * and f32; arithmetic is done in the element type except transcendental
  * functions, which use the double libm. */
 #include <math.h>
+#include <stdbool.h>
 
 #include "cpu_impl.h"
 
@@ -189,10 +190,36 @@ static inline void act_eval(npde_activation act, double z, double *s0, double *s
 DEFINE_ALL(double, f64)
 DEFINE_ALL(float, f32)
 
+/* sin in f64 through the vectorised cpu_sincos_row (sincos.c): the whole
+ * block in one pass when the views are contiguous, else row by row. */
+static void activation_sin_f64(const npde_mat *Z, npde_mat *S0, npde_mat *S1, npde_mat *S2) {
+  const npde_mat *all[4] = {Z, S0, S1, S2};
+  bool dense = true;
+  for (int k = 0; k < 4; ++k) dense &= !all[k] || all[k]->ld == all[k]->cols;
+  const int64_t rows = dense ? 1 : Z->rows, cols = dense ? Z->rows * Z->cols : Z->cols;
+  const int64_t chunks = dense ? (cols + 8191) / 8192 : rows, step = dense ? 8192 : 0;
+  int par = Z->rows * Z->cols >= PARALLEL_MIN_ELEMS;
+  _Pragma("omp parallel for schedule(static) if(par)")
+  for (int64_t q = 0; q < chunks; ++q) {
+    const int64_t i = dense ? 0 : q, j0 = dense ? q * step : 0;
+    const int64_t n = dense ? (j0 + step < cols ? step : cols - j0) : cols;
+    const double *z = ROW(double, Z, i) + j0;
+    double *o0 = S0 ? ROW(double, S0, i) + j0 : NULL, *o1 = S1 ? ROW(double, S1, i) + j0 : NULL;
+    double *o2 = S2 ? ROW(double, S2, i) + j0 : NULL;
+    cpu_sincos_row(z, o0 ? o0 : o2, o1, n);
+    if (o2 && o0)
+      for (int64_t j = 0; j < n; ++j) o2[j] = -o0[j];
+    else if (o2)
+      for (int64_t j = 0; j < n; ++j) o2[j] = -o2[j];
+  }
+  (void)rows;
+}
+
 npde_status cpu_activation(npde_backend *be, npde_activation act, const npde_mat *Z, npde_mat *S0, npde_mat *S1,
                            npde_mat *S2) {
   (void)be;
-  if (Z->dtype == NPDE_F64) activation_f64(act, Z, S0, S1, S2);
+  if (Z->dtype == NPDE_F64 && act == NPDE_ACT_SIN) activation_sin_f64(Z, S0, S1, S2);
+  else if (Z->dtype == NPDE_F64) activation_f64(act, Z, S0, S1, S2);
   else activation_f32(act, Z, S0, S1, S2);
   return NPDE_OK;
 }
