@@ -2,6 +2,7 @@
  * configuration error. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -228,7 +229,19 @@ static int cmd_plugins(int argc, char **argv) {
   return code;
 }
 
+/* The OpenMP runtime reads OMP_WAIT_POLICY when it is loaded, before main (libnpde depends on it through
+ * SuiteSparse). Its default lets idle workers spin, and spinning workers of the element-wise kernels starve
+ * OpenBLAS's threads and any other process on a small machine (on 2 cores test_evolve ran in 158 s spinning,
+ * 19 s passive). So, unless the user chose a policy, set PASSIVE and run this program again, once. */
+static void prefer_passive_openmp(char **argv) {
+  if (getenv("OMP_WAIT_POLICY") || getenv("NPDE_NO_REEXEC")) return;
+  setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+  setenv("NPDE_NO_REEXEC", "1", 1);
+  execv("/proc/self/exe", argv); /* returns only on failure: then go on as we are */
+}
+
 int main(int argc, char **argv) {
+  prefer_passive_openmp(argv);
   int verbosity = NPDE_LOG_INFO;
   int i = 1;
   for (; i < argc && argv[i][0] == '-'; ++i) {
