@@ -941,6 +941,19 @@ static void finite_range(const double *z, int64_t n, double *lo, double *hi) {
     }
 }
 
+/* The shared colour range of u and e (e may be NULL) and the symmetric range of the error. */
+static void map_ranges(const double *u, const double *e, const double *err, int64_t n, double *lo, double *hi,
+                       double *emax) {
+  double elo = INFINITY, ehi = -INFINITY;
+  *lo = INFINITY, *hi = -INFINITY;
+  finite_range(u, n, lo, hi);
+  if (e) finite_range(e, n, lo, hi);
+  if (err) finite_range(err, n, &elo, &ehi);
+  *emax = fmax(fabs(elo), fabs(ehi));
+  if (!(*lo <= *hi)) *lo = *hi = 0.0;
+  if (!(*emax > 0)) *emax = 1e-12;
+}
+
 /* The 2D slice of component 0 of snapshot s (3D: the middle of the last
  * axis) into out[i * ny + j]; non-finite values become NaN for curves and
  * are counted. */
@@ -970,13 +983,8 @@ static npde_status plot_fields(const run *r, const char *out_dir, int64_t s, con
     bad += extract_slice(&r->field_exact, s, r->n_axes, e);
     for (int64_t i = 0; i < n; ++i) err[i] = u[i] - e[i];
   }
-  double lo = INFINITY, hi = -INFINITY, elo = INFINITY, ehi = -INFINITY;
-  finite_range(u, n, &lo, &hi);
-  if (exact) finite_range(e, n, &lo, &hi);
-  if (exact) finite_range(err, n, &elo, &ehi);
-  double emax = fmax(fabs(elo), fabs(ehi));
-  if (!(lo <= hi)) lo = hi = 0.0;
-  if (!(emax > 0)) emax = 1e-12;
+  double lo, hi, emax;
+  map_ranges(u, exact ? e : NULL, exact ? err : NULL, n, &lo, &hi, &emax);
 
   char title[768], comp[64] = "", slice[96] = "", rel[64] = "", extra[64] = "";
   if (K > 1) snprintf(comp, sizeof comp, ", component 0 of %lld", (long long)K);
@@ -1076,13 +1084,8 @@ static npde_status plot_volume(const run *r, const char *out_dir, const char *na
     linf = fmax(linf, fabs(d));
     ++n_finite;
   }
-  double lo = INFINITY, hi = -INFINITY, elo = INFINITY, ehi = -INFINITY;
-  finite_range(u, n, &lo, &hi);
-  if (od) finite_range(e, n, &lo, &hi);
-  if (od) finite_range(err, n, &elo, &ehi);
-  double emax = fmax(fabs(elo), fabs(ehi));
-  if (!(lo <= hi)) lo = hi = 0.0;
-  if (!(emax > 0)) emax = 1e-12;
+  double lo, hi, emax;
+  map_ranges(u, od ? e : NULL, od ? err : NULL, n, &lo, &hi, &emax);
   for (int64_t i = 0; i < n; ++i) { /* plshades needs finite values; the title counts the others */
     if (!isfinite(u[i])) u[i] = lo;
     if (od && !isfinite(e[i])) e[i] = lo;
