@@ -151,18 +151,35 @@ static npde_status find_time(const npde_model *m, double t, int64_t *idx) {
                     "it to the run's snapshots)", list, t);
 }
 
+/* Every output of the network (at the loaded theta) at n points: u (n x K), grad (n x K x d) or NULL. */
+static npde_status eval_outputs(npde_model *m, const double *x, int64_t n, double *u, double *grad) {
+  npde_backend *be = m->rs.backend;
+  void *xb = NULL;
+  NPDE_TRY(npde_backend_alloc(be, (size_t)(n * m->d) * sizeof(double), &xb));
+  npde_mat X = npde_mat_view(xb, NPDE_F64, n, m->d), th = npde_mat_view(m->rs.theta, NPDE_F64, m->p, 1);
+  npde_status st = npde_backend_upload(be, xb, x, (size_t)(n * m->d) * sizeof(double));
+  if (st == NPDE_OK && grad) {
+    st = npde_network_jet(m->rs.net, &th, &X, NPDE_JET_GRAD, u, grad, NULL);
+  } else if (st == NPDE_OK) {
+    void *ub = NULL;
+    st = npde_backend_alloc(be, (size_t)(n * m->K) * sizeof(double), &ub);
+    npde_mat U = npde_mat_view(ub, NPDE_F64, n, m->K);
+    if (st == NPDE_OK) st = npde_network_eval(m->rs.net, &th, &X, &U);
+    if (st == NPDE_OK) st = npde_backend_download(be, u, ub, (size_t)(n * m->K) * sizeof(double));
+    npde_backend_free(be, ub);
+  }
+  npde_backend_free(be, xb);
+  return st;
+}
+
 /* A discrete interface PDE: the network has one output per side; u(x) is the output of the side phi(x) selects. */
-static npde_status eval_sides(npde_model *m, double t, const double *x, int64_t n, double *u, double *grad) {
+static npde_status eval_sides(npde_model *m, const double *x, int64_t n, double *u, double *grad) {
   const int64_t K = m->K, d = m->d;
   double *phi = malloc((size_t)n * sizeof *phi), *uk = malloc((size_t)(n * K) * sizeof *uk);
   double *gk = grad ? malloc((size_t)(n * K * d) * sizeof *gk) : NULL;
   npde_status st = phi && uk && (!grad || gk) ? NPDE_OK : NPDE_ERROR(NPDE_ERR_NOMEM, "npde_model_eval: out of memory");
   if (st == NPDE_OK) st = npde_pde_level_set(m->rs.pde, x, n, phi);
-  m->sides = 0; /* evaluate every output, then pick */
-  const int64_t K_saved = m->K;
-  if (st == NPDE_OK) st = npde_model_eval(m, t, x, n, uk, gk);
-  m->sides = 2;
-  m->K = K_saved;
+  if (st == NPDE_OK) st = eval_outputs(m, x, n, uk, gk);
   for (int64_t i = 0; st == NPDE_OK && i < n; ++i) {
     const int64_t side = phi[i] >= 0.0;
     u[i] = uk[i * K + side];
@@ -187,21 +204,5 @@ npde_status npde_model_eval(npde_model *m, double t, const double *x, int64_t n,
     m->loaded = k;
   }
   if (n == 0) return NPDE_OK;
-  if (m->sides > 0) return eval_sides(m, t, x, n, u, grad);
-  void *xb = NULL;
-  NPDE_TRY(npde_backend_alloc(be, (size_t)(n * m->d) * sizeof(double), &xb));
-  npde_mat X = npde_mat_view(xb, NPDE_F64, n, m->d), th = npde_mat_view(m->rs.theta, NPDE_F64, m->p, 1);
-  npde_status st = npde_backend_upload(be, xb, x, (size_t)(n * m->d) * sizeof(double));
-  if (st == NPDE_OK && grad) {
-    st = npde_network_jet(m->rs.net, &th, &X, NPDE_JET_GRAD, u, grad, NULL);
-  } else if (st == NPDE_OK) {
-    void *ub = NULL;
-    st = npde_backend_alloc(be, (size_t)(n * m->K) * sizeof(double), &ub);
-    npde_mat U = npde_mat_view(ub, NPDE_F64, n, m->K);
-    if (st == NPDE_OK) st = npde_network_eval(m->rs.net, &th, &X, &U);
-    if (st == NPDE_OK) st = npde_backend_download(be, u, ub, (size_t)(n * m->K) * sizeof(double));
-    npde_backend_free(be, ub);
-  }
-  npde_backend_free(be, xb);
-  return st;
+  return m->sides > 0 ? eval_sides(m, x, n, u, grad) : eval_outputs(m, x, n, u, grad);
 }

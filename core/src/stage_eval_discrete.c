@@ -17,17 +17,6 @@ enum { F_U, F_EXACT, F_ERROR, F_PHI, F_REF, F_REF_ERROR, F_NET_MINUS_REF, F_COUN
 static const char *const field_names[F_COUNT] = {"u", "exact", "error", "phi", "reference", "reference_error",
                                                  "u_minus_reference"};
 
-static void norms(const double *a, const double *b, int64_t n, double *rmse, double *linf) {
-  double s = 0.0, m = 0.0;
-  for (int64_t i = 0; i < n; ++i) {
-    const double d = fabs(a[i] - b[i]);
-    s += d * d;
-    m = fmax(m, d);
-  }
-  *rmse = sqrt(s / (double)n);
-  *linf = m;
-}
-
 static npde_status write_solution_vti(npde__run_state *rs, const npde_grid *g, double *const *fields,
                                       const bool *present) {
   const int64_t N = g->n[0] * g->n[1] * g->n[2];
@@ -82,40 +71,22 @@ npde_status npde__eval_discrete(npde__run_state *rs, const npde_config *params) 
   const npde_pde_info info = npde_pde_get_info(rs->pde);
   const bool exact = want_exact && info.has_exact, with_ref = strcmp(reference, "grid") == 0;
   const npde_grid g = npde_pde_box_grid(rs->pde, N);
-  const int64_t n = N * N * N, p = npde_network_n_params(rs->net);
+  const int64_t n = N * N * N;
   double *fields[F_COUNT] = {0};
   bool present[F_COUNT] = {[F_U] = true, [F_PHI] = true, [F_EXACT] = exact, [F_ERROR] = exact, [F_REF] = with_ref,
                            [F_REF_ERROR] = with_ref && exact, [F_NET_MINUS_REF] = with_ref};
-  double *x = malloc((size_t)n * 3 * sizeof *x), *uh = malloc((size_t)n * 2 * sizeof *uh);
-  npde_status st = x && uh ? NPDE_OK : NPDE_ERROR(NPDE_ERR_NOMEM, "eval: out of memory");
+  double *x = NULL;
+  npde_status st = npde__grid_points(&g, &x);
   for (int f = 0; st == NPDE_OK && f < F_COUNT; ++f)
     if (present[f] && !(fields[f] = malloc((size_t)n * sizeof(double))))
       st = NPDE_ERROR(NPDE_ERR_NOMEM, "eval: out of memory for a %lld^3 grid", (long long)N);
-  for (int64_t i = 0; st == NPDE_OK && i < N; ++i)
-    for (int64_t j = 0; j < N; ++j)
-      for (int64_t k = 0; k < N; ++k) {
-        double *xi = x + 3 * ((i * N + j) * N + k);
-        const int64_t ijk[3] = {i, j, k};
-        for (int a = 0; a < 3; ++a) xi[a] = g.lo[a] + (double)ijk[a] * g.spacing[a];
-      }
   if (st == NPDE_OK) st = npde_pde_level_set(rs->pde, x, n, fields[F_PHI]);
-  /* the network, in backend memory */
-  void *xb = NULL, *ub = NULL;
-  if (st == NPDE_OK) st = npde_backend_alloc(rs->backend, (size_t)n * 3 * sizeof(double), &xb);
-  if (st == NPDE_OK) st = npde_backend_alloc(rs->backend, (size_t)n * 2 * sizeof(double), &ub);
-  if (st == NPDE_OK) st = npde_backend_upload(rs->backend, xb, x, (size_t)n * 3 * sizeof(double));
-  npde_mat th = npde_mat_view(rs->theta, NPDE_F64, p, 1), X = npde_mat_view(xb, NPDE_F64, n, 3),
-           U = npde_mat_view(ub, NPDE_F64, n, 2);
-  if (st == NPDE_OK) st = npde_network_eval(rs->net, &th, &X, &U);
-  if (st == NPDE_OK) st = npde_backend_download(rs->backend, uh, ub, (size_t)n * 2 * sizeof(double));
-  for (int64_t i = 0; st == NPDE_OK && i < n; ++i) fields[F_U][i] = uh[2 * i + (fields[F_PHI][i] >= 0.0)];
-  npde_backend_free(rs->backend, xb);
-  npde_backend_free(rs->backend, ub);
+  if (st == NPDE_OK) st = npde__side_values(rs, x, fields[F_PHI], n, fields[F_U]);
   double rmse = NAN, linf = NAN;
   if (st == NPDE_OK && exact) {
     st = npde_pde_exact(rs->pde, 0.0, x, n, fields[F_EXACT]);
     for (int64_t i = 0; st == NPDE_OK && i < n; ++i) fields[F_ERROR][i] = fields[F_U][i] - fields[F_EXACT][i];
-    norms(fields[F_U], fields[F_EXACT], n, &rmse, &linf);
+    npde__rmse_linf(fields[F_U], fields[F_EXACT], n, &rmse, &linf);
     if (st == NPDE_OK) {
       npde__metric(rs, "eval.rmse", rmse);
       npde__metric(rs, "eval.linf", linf);
@@ -128,10 +99,10 @@ npde_status npde__eval_discrete(npde__run_state *rs, const npde_config *params) 
     st = npde_pde_grid_solve(rs->pde, &g, NULL, fields[F_REF], &rep);
     if (st == NPDE_OK) {
       double r_rmse = NAN, r_linf = NAN, d_rmse, d_linf;
-      norms(fields[F_U], fields[F_REF], n, &d_rmse, &d_linf);
+      npde__rmse_linf(fields[F_U], fields[F_REF], n, &d_rmse, &d_linf);
       for (int64_t i = 0; i < n; ++i) fields[F_NET_MINUS_REF][i] = fields[F_U][i] - fields[F_REF][i];
       if (exact) {
-        norms(fields[F_REF], fields[F_EXACT], n, &r_rmse, &r_linf);
+        npde__rmse_linf(fields[F_REF], fields[F_EXACT], n, &r_rmse, &r_linf);
         for (int64_t i = 0; i < n; ++i) fields[F_REF_ERROR][i] = fields[F_REF][i] - fields[F_EXACT][i];
       }
       npde__metric(rs, "reference.rmse", r_rmse);
@@ -165,6 +136,5 @@ npde_status npde__eval_discrete(npde__run_state *rs, const npde_config *params) 
   }
   for (int f = 0; f < F_COUNT; ++f) free(fields[f]);
   free(x);
-  free(uh);
   return st;
 }

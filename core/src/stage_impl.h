@@ -113,6 +113,12 @@ void npde__heldout_free(npde__heldout *h);
 /* Relative L2 error of the network (rs->theta) against the PDE's exact solution at time t on n held-out points. */
 npde_status npde__exact_error(npde__run_state *rs, double t, int64_t n, double *err);
 
+/* Interface PDEs: the nodes of g ('ij' order, n x 3, malloc'ed into *x); u (n values) = the output of
+ * the network (rs->theta) of the side phi selects, at the n host points x; RMSE and max |a - b|. */
+npde_status npde__grid_points(const npde_grid *g, double **x);
+npde_status npde__side_values(npde__run_state *rs, const double *x, const double *phi, int64_t n, double *u);
+void npde__rmse_linf(const double *a, const double *b, int64_t n, double *rmse, double *linf);
+
 /* The eval stage of discrete interface PDEs (stage_eval_discrete.c). */
 npde_status npde__eval_discrete(npde__run_state *rs, const npde_config *params);
 

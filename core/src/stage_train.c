@@ -82,43 +82,20 @@ typedef struct train_ctx {
   int64_t p;
   int64_t n_points;
   double *points;        /* n_points x 3 (host) */
-  double *masks[3];      /* domain switching: whole (1), whole (1/2), inside only */
-  int64_t n_eval;        /* the n^3 grid nodes where errors are measured */
-  double *eval_x, *eval_u, *eval_phi;
-  double lo[3], h0[3];
+  double *masks[2];      /* domain switching: the whole domain (1/2 each), the inside only */
+  npde_grid grid;        /* the n^3 nodes: error points, and collocation points for points: grid */
+  int64_t n_eval;
+  double *eval_x, *eval_u, *eval_phi, *eval_net;
   int levels;
   npde_discrete_loss **loss; /* one per level */
 } train_ctx;
 
 /* -------------------------------------------------------------- errors */
 
-static npde_status grid_errors(train_ctx *c, double *rmse, double *linf, double *u_net) {
-  void *x = NULL, *u = NULL;
-  npde_status st = npde_backend_alloc(c->be, (size_t)c->n_eval * 3 * sizeof(double), &x);
-  if (st == NPDE_OK) st = npde_backend_alloc(c->be, (size_t)c->n_eval * 2 * sizeof(double), &u);
-  if (st == NPDE_OK) st = npde_backend_upload(c->be, x, c->eval_x, (size_t)c->n_eval * 3 * sizeof(double));
-  npde_mat X = npde_mat_view(x, NPDE_F64, c->n_eval, 3), U = npde_mat_view(u, NPDE_F64, c->n_eval, 2);
-  npde_mat theta = npde_mat_view(c->rs->theta, NPDE_F64, c->p, 1);
-  double *uh = st == NPDE_OK ? malloc((size_t)c->n_eval * 2 * sizeof *uh) : NULL;
-  if (st == NPDE_OK && !uh) st = NPDE_ERROR(NPDE_ERR_NOMEM, "train: out of memory");
-  if (st == NPDE_OK) st = npde_network_eval(c->net, &theta, &X, &U);
-  if (st == NPDE_OK) st = npde_backend_download(c->be, uh, u, (size_t)c->n_eval * 2 * sizeof(double));
-  if (st == NPDE_OK) {
-    double s = 0.0, m = 0.0;
-    for (int64_t i = 0; i < c->n_eval; ++i) {
-      const double v = uh[2 * i + (c->eval_phi[i] >= 0.0)];
-      if (u_net) u_net[i] = v;
-      const double d = fabs(v - c->eval_u[i]);
-      s += d * d;
-      m = fmax(m, d);
-    }
-    *rmse = sqrt(s / (double)c->n_eval);
-    *linf = m;
-  }
-  free(uh);
-  npde_backend_free(c->be, x);
-  npde_backend_free(c->be, u);
-  return st;
+static npde_status grid_errors(train_ctx *c, double *rmse, double *linf) {
+  NPDE_TRY(npde__side_values(c->rs, c->eval_x, c->eval_phi, c->n_eval, c->eval_net));
+  npde__rmse_linf(c->eval_net, c->eval_u, c->n_eval, rmse, linf);
+  return NPDE_OK;
 }
 
 /* ---------------------------------------------------------- the stage */
@@ -135,40 +112,28 @@ static int level_of(int64_t epoch, int64_t epochs, int levels, bool cycle) {
 static npde_status make_points(train_ctx *c, int64_t N, bool random, int64_t n_random) {
   const int64_t n_grid = N * N * N;
   c->n_eval = n_grid;
-  c->eval_x = malloc((size_t)n_grid * 3 * sizeof(double));
+  NPDE_TRY(npde__grid_points(&c->grid, &c->eval_x));
   c->eval_u = malloc((size_t)n_grid * sizeof(double));
   c->eval_phi = malloc((size_t)n_grid * sizeof(double));
-  if (!c->eval_x || !c->eval_u || !c->eval_phi) return NPDE_ERROR(NPDE_ERR_NOMEM, "train: out of memory");
-  int64_t n_boundary = 0;
-  for (int64_t i = 0; i < N; ++i)
-    for (int64_t j = 0; j < N; ++j)
-      for (int64_t k = 0; k < N; ++k) {
-        double *x = c->eval_x + 3 * ((i * N + j) * N + k);
-        const int64_t ijk[3] = {i, j, k};
-        bool edge = false;
-        for (int a = 0; a < 3; ++a) {
-          x[a] = c->lo[a] + (double)ijk[a] * c->h0[a];
-          edge |= ijk[a] == 0 || ijk[a] == N - 1;
-        }
-        n_boundary += edge;
-      }
+  c->eval_net = malloc((size_t)n_grid * sizeof(double));
+  if (!c->eval_u || !c->eval_phi || !c->eval_net) return NPDE_ERROR(NPDE_ERR_NOMEM, "train: out of memory");
   NPDE_TRY(npde_pde_exact(c->pde, 0.0, c->eval_x, n_grid, c->eval_u));
   NPDE_TRY(npde_pde_level_set(c->pde, c->eval_x, n_grid, c->eval_phi));
+  const int64_t n_boundary = n_grid - (N - 2) * (N - 2) * (N - 2);
+  if (!random) n_random = 0;
+  else if (n_random == 0) n_random = n_grid - n_boundary;
+  c->n_points = random ? n_random + n_boundary : n_grid;
+  c->points = malloc((size_t)c->n_points * 3 * sizeof(double));
+  if (!c->points) return NPDE_ERROR(NPDE_ERR_NOMEM, "train: out of memory");
   if (!random) {
-    c->n_points = n_grid;
-    c->points = malloc((size_t)n_grid * 3 * sizeof(double));
-    if (!c->points) return NPDE_ERROR(NPDE_ERR_NOMEM, "train: out of memory");
     memcpy(c->points, c->eval_x, (size_t)n_grid * 3 * sizeof(double));
   } else {
-    if (n_random == 0) n_random = n_grid - n_boundary;
-    c->n_points = n_random + n_boundary;
-    c->points = malloc((size_t)c->n_points * 3 * sizeof(double));
-    if (!c->points) return NPDE_ERROR(NPDE_ERR_NOMEM, "train: out of memory");
     /* interior points at least h0 from the box, so every stencil stays inside; the boundary nodes impose g */
+    const double *lo = c->grid.lo, *h0 = c->grid.spacing;
     for (int64_t i = 0; i < n_random; ++i)
       for (int a = 0; a < 3; ++a) {
         const double u01 = npde_philox_uniform_at(c->rs->seed, NPDE__STREAM_TRAIN, 0, (uint64_t)(3 * i + a));
-        c->points[3 * i + a] = c->lo[a] + c->h0[a] + u01 * (double)(N - 3) * c->h0[a];
+        c->points[3 * i + a] = lo[a] + h0[a] + u01 * (double)(N - 3) * h0[a];
       }
     int64_t q = n_random;
     for (int64_t g = 0; g < n_grid; ++g) {
@@ -178,15 +143,14 @@ static npde_status make_points(train_ctx *c, int64_t N, bool random, int64_t n_r
     }
   }
   /* domain switching (nbm.md 4.4): the whole domain weighs every residual by 1/2, the inside phase keeps phi < 0 */
-  for (int k = 0; k < 3; ++k) {
+  for (int k = 0; k < 2; ++k) {
     c->masks[k] = malloc((size_t)c->n_points * sizeof(double));
     if (!c->masks[k]) return NPDE_ERROR(NPDE_ERR_NOMEM, "train: out of memory");
   }
-  NPDE_TRY(npde_pde_level_set(c->pde, c->points, c->n_points, c->masks[2]));
+  NPDE_TRY(npde_pde_level_set(c->pde, c->points, c->n_points, c->masks[1]));
   for (int64_t i = 0; i < c->n_points; ++i) {
-    c->masks[0][i] = 1.0;
-    c->masks[1][i] = 0.5;
-    c->masks[2][i] = c->masks[2][i] < 0.0 ? 1.0 : 0.0;
+    c->masks[0][i] = 0.5;
+    c->masks[1][i] = c->masks[1][i] < 0.0 ? 1.0 : 0.0;
   }
   return NPDE_OK;
 }
@@ -194,8 +158,8 @@ static npde_status make_points(train_ctx *c, int64_t N, bool random, int64_t n_r
 static void ctx_free(train_ctx *c) {
   for (int l = 0; c->loss && l < c->levels; ++l) npde_discrete_loss_destroy(&c->loss[l]);
   free(c->loss);
-  free(c->points), free(c->eval_x), free(c->eval_u), free(c->eval_phi);
-  for (int k = 0; k < 3; ++k) free(c->masks[k]);
+  free(c->points), free(c->eval_x), free(c->eval_u), free(c->eval_phi), free(c->eval_net);
+  for (int k = 0; k < 2; ++k) free(c->masks[k]);
 }
 
 /* A reproducible permutation of 0..n-1 for epoch e (Fisher-Yates on Philox uniforms). */
@@ -376,16 +340,14 @@ static npde_status train_run(npde__run_state *rs, const npde_config *params) {
                                      "add 'linsolver: {type: cg}' (and optionally 'precond: {type: nystrom}')");
   c.p = npde_network_n_params(rs->net);
   c.levels = (int)levels;
-  for (int a = 0; a < 3; ++a) {
-    c.lo[a] = c.info.box_lo[a];
-    c.h0[a] = (c.info.box_hi[a] - c.info.box_lo[a]) / (double)(N - 1);
-  }
+  c.grid = npde_pde_box_grid(c.pde, N);
   const double t0 = npde__now_seconds();
   npde_status st = make_points(&c, N, strcmp(points, "random") == 0, n_random);
   c.loss = st == NPDE_OK ? calloc((size_t)levels, sizeof *c.loss) : NULL;
   if (st == NPDE_OK && !c.loss) st = NPDE_ERROR(NPDE_ERR_NOMEM, "train: out of memory");
   for (int l = 0; st == NPDE_OK && l < c.levels; ++l) {
-    const double h[3] = {c.h0[0] / (double)(1 << l), c.h0[1] / (double)(1 << l), c.h0[2] / (double)(1 << l)};
+    const double *h0 = c.grid.spacing;
+    const double h[3] = {h0[0] / (double)(1 << l), h0[1] / (double)(1 << l), h0[2] / (double)(1 << l)};
     st = npde_discrete_loss_create(c.pde, c.net, c.points, c.n_points, h, &c.loss[l]);
     int64_t samples = 0, crossed = 0, weights = 0;
     npde_discrete_loss_sizes(c.loss[l], &samples, &crossed, &weights);
@@ -432,7 +394,7 @@ static npde_status train_run(npde__run_state *rs, const npde_config *params) {
   const bool live = npde__log_live();
   for (int64_t e = e0; st == NPDE_OK && e < epochs; ++e) {
     const int level = level_of(e, epochs, c.levels, strcmp(schedule, "cycle") == 0);
-    const double *mask = switching <= 1 ? NULL : c.masks[e % switching == 0 ? 1 : 2];
+    const double *mask = switching <= 1 ? NULL : c.masks[e % switching == 0 ? 0 : 1];
     if (shuffle_on && !full) shuffle(perm, c.n_points, rs->seed, e);
     double epoch_loss = 0.0;
     int64_t epoch_cg = 0;
@@ -460,14 +422,14 @@ static npde_status train_run(npde__run_state *rs, const npde_config *params) {
     cg_total += epoch_cg;
     loss = epoch_loss / (double)c.n_points;
     const bool measure = (error_every > 0 && (e + 1) % error_every == 0) || e + 1 == epochs;
-    if (measure) st = grid_errors(&c, &rmse, &linf, NULL);
+    if (measure) st = grid_errors(&c, &rmse, &linf);
     const double now = npde__now_seconds(), wall = now - train_t0;
     const double row[6] = {(double)(e + 1), level, loss, measure ? rmse : NAN, measure ? linf : NAN, wall};
     if (st == NPDE_OK) st = history_add(&hist, row);
     if (st == NPDE_OK)
       st = npde__metrics_row(rs, "epoch,level,h,loss,rmse,linf,lambda,cg_iterations,wall_s",
                              "%lld,%d,%.9g,%.9e,%.9e,%.9e,%.3e,%lld,%.3f", (long long)(e + 1), level,
-                             c.h0[0] / (double)(1 << level), loss, row[3], row[4], gn ? lambda : NAN,
+                             c.grid.spacing[0] / (double)(1 << level), loss, row[3], row[4], gn ? lambda : NAN,
                              (long long)epoch_cg, wall);
     if (st != NPDE_OK) break;
     const double per = wall / (double)(e + 1);
@@ -492,7 +454,7 @@ static npde_status train_run(npde__run_state *rs, const npde_config *params) {
   }
   npde__log_progress_end();
   const double train_s = npde__now_seconds() - train_t0;
-  if (st == NPDE_OK && (epochs == 0 || e0 >= epochs)) st = grid_errors(&c, &rmse, &linf, NULL);
+  if (st == NPDE_OK && (epochs == 0 || e0 >= epochs)) st = grid_errors(&c, &rmse, &linf);
   if (st == NPDE_OK) {
     npde__metric(rs, "train.n", (double)N);
     npde__metric(rs, "train.loss", loss);

@@ -338,83 +338,71 @@ static void kill_after_rows(pid_t pid, const char *csv, int lines) {
   cr_assert_fail("the run never wrote %d lines of metrics.csv", lines);
 }
 
-Test(rundir, test_killed_run_resumes_to_the_same_bits) {
-  char cfgpath[300], a[300], b[300], oa[320], ob[320], npde[512];
+/* Run the config in tmp/NAME-a to its end; run it again in tmp/NAME-b, SIGKILL it once its metrics.csv has
+ * kill_lines lines and resume it. Both must end with the same bits of results.npz's `member` and the same
+ * metrics.csv rows (wall time aside), and b's log must hold `resume_note` (NULL: no check). */
+static void expect_killed_run_resumes(const char *cfgpath, const char *name, const char *extra[2], int kill_lines,
+                                      const char *member, const char *resume_note) {
+  char a[300], b[300], oa[320], ob[320], npde[512], csv[512], log[512];
   snprintf(npde, sizeof npde, "%s/bin/npde", NPDE_BINARY_DIR);
-  snprintf(cfgpath, sizeof cfgpath, "%s/small.yaml", tmp);
-  snprintf(a, sizeof a, "%s/a", tmp);
-  snprintf(b, sizeof b, "%s/b", tmp);
-  FILE *f = fopen(cfgpath, "w");
-  cr_assert_not_null(f);
-  fputs(SMALL("checkpoint_every: 0\n", ", restarts: {policy: fixed_count, count: 1}"), f);
-  fclose(f);
+  snprintf(a, sizeof a, "%s/%s-a", tmp, name);
+  snprintf(b, sizeof b, "%s/%s-b", tmp, name);
   snprintf(oa, sizeof oa, "output=%s", a);
   snprintf(ob, sizeof ob, "output=%s", b);
-  /* slower steps (more samples) and more of them, so that the kill lands mid-run */
-  char *run_a[] = {npde, "run", cfgpath, oa, "samples.n=3000", "integrator.rtol=1e-8", NULL};
+  char *run_a[] = {npde, "run", (char *)cfgpath, oa, (char *)extra[0], (char *)extra[1], NULL};
   cr_assert_eq(wait_exit(spawn_npde(run_a)), 0, "the uninterrupted run failed");
-  /* the same run, killed once it is a few steps into evolve */
-  char *run_b[] = {npde, "run", cfgpath, ob, "samples.n=3000", "integrator.rtol=1e-8", NULL};
+  char *run_b[] = {npde, "run", (char *)cfgpath, ob, (char *)extra[0], (char *)extra[1], NULL};
   pid_t pid = spawn_npde(run_b);
-  char csv[512];
   snprintf(csv, sizeof csv, "%s/metrics.csv", b);
-  kill_after_rows(pid, csv, 6);
+  kill_after_rows(pid, csv, kill_lines);
   char *resume[] = {npde, "resume", b, NULL};
   cr_assert_eq(wait_exit(spawn_npde(resume)), 0, "resume failed");
-  npde_npy_array ta = read_npz(a, "results.npz", "theta"), tb = read_npz(b, "results.npz", "theta");
+  if (resume_note) {
+    snprintf(log, sizeof log, "%s/log.txt", b);
+    char *text = slurp(log, NULL);
+    cr_assert_not_null(text);
+    cr_expect(strstr(text, resume_note) != NULL, "the resume did not continue mid-stage ('%s'):\n%s", resume_note,
+              text);
+    free(text);
+  }
+  npde_npy_array ta = read_npz(a, "results.npz", member), tb = read_npz(b, "results.npz", member);
   cr_assert_eq(ta.count, tb.count);
   cr_expect_eq(memcmp(ta.data, tb.data, (size_t)ta.count * sizeof(double)), 0,
-               "resumed theta snapshots differ from the uninterrupted run's");
+               "%s: the resumed run's %s differs from the uninterrupted run's", name, member);
   npde_npy_array_free(&ta);
   npde_npy_array_free(&tb);
   char *ra = rows_without_wall_time(a), *rb = rows_without_wall_time(b);
-  cr_expect_str_eq(ra, rb, "metrics.csv differs after the resume");
+  cr_expect_str_eq(ra, rb, "%s: metrics.csv differs after the resume", name);
   free(ra);
   free(rb);
   /* resuming a finished run does nothing */
   cr_expect_eq(wait_exit(spawn_npde(resume)), 0);
 }
 
+static void write_config(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  cr_assert_not_null(f);
+  fputs(text, f);
+  fclose(f);
+}
+
+Test(rundir, test_killed_run_resumes_to_the_same_bits) {
+  char cfgpath[300];
+  snprintf(cfgpath, sizeof cfgpath, "%s/small.yaml", tmp);
+  write_config(cfgpath, SMALL("checkpoint_every: 0\n", ", restarts: {policy: fixed_count, count: 1}"));
+  /* slower steps (more samples) and more of them, so that the kill lands a few steps into evolve */
+  const char *extra[2] = {"samples.n=3000", "integrator.rtol=1e-8"};
+  expect_killed_run_resumes(cfgpath, "evolve", extra, 6, "theta", NULL);
+}
+
 /* The same for an NBM train run: killed between epochs, resumed, bitwise equal. */
 Test(rundir, test_killed_train_run_resumes_to_the_same_bits) {
-  char cfgpath[300], a[300], b[300], oa[320], ob[320], npde[512];
-  snprintf(npde, sizeof npde, "%s/bin/npde", NPDE_BINARY_DIR);
+  char cfgpath[300];
   snprintf(cfgpath, sizeof cfgpath, "%s/nbm.yaml", tmp);
-  snprintf(a, sizeof a, "%s/ta", tmp);
-  snprintf(b, sizeof b, "%s/tb", tmp);
-  FILE *f = fopen(cfgpath, "w");
-  cr_assert_not_null(f);
-  fputs("backend: cpu\nseed: 3\ncheckpoint_every: 0\nplots: false\n"
-        "pde: {type: nbm-interface, problem: sphere}\n"
-        "network: {layers: [{type: mlp, width: 16, depth: 3, activation: sin}]}\n"
-        "stages:\n  - train: {n: 14, epochs: 400, batch: 700, error_every: 50}\n",
-        f);
-  fclose(f);
-  snprintf(oa, sizeof oa, "output=%s", a);
-  snprintf(ob, sizeof ob, "output=%s", b);
-  char *run_a[] = {npde, "run", cfgpath, oa, NULL};
-  cr_assert_eq(wait_exit(spawn_npde(run_a)), 0, "the uninterrupted run failed");
-  char *run_b[] = {npde, "run", cfgpath, ob, NULL};
-  pid_t pid = spawn_npde(run_b);
-  char csv[512];
-  snprintf(csv, sizeof csv, "%s/metrics.csv", b);
-  kill_after_rows(pid, csv, 40);
-  char *resume[] = {npde, "resume", b, NULL};
-  cr_assert_eq(wait_exit(spawn_npde(resume)), 0, "resume failed");
-  char log[512];
-  snprintf(log, sizeof log, "%s/log.txt", b);
-  char *text = slurp(log, NULL);
-  cr_assert_not_null(text);
-  cr_expect(strstr(text, "train: resuming after epoch") != NULL, "the resume did not continue mid-train:\n%s", text);
-  free(text);
-  npde_npy_array ta = read_npz(a, "results.npz", "theta_final"), tb = read_npz(b, "results.npz", "theta_final");
-  cr_assert_eq(ta.count, tb.count);
-  cr_expect_eq(memcmp(ta.data, tb.data, (size_t)ta.count * sizeof(double)), 0,
-               "the resumed train run's theta differs from the uninterrupted run's");
-  npde_npy_array_free(&ta);
-  npde_npy_array_free(&tb);
-  char *ra = rows_without_wall_time(a), *rb = rows_without_wall_time(b);
-  cr_expect_str_eq(ra, rb, "metrics.csv differs after the resume");
-  free(ra);
-  free(rb);
+  write_config(cfgpath, "backend: cpu\nseed: 3\ncheckpoint_every: 0\nplots: false\n"
+                        "pde: {type: nbm-interface, problem: sphere}\n"
+                        "network: {layers: [{type: mlp, width: 16, depth: 3, activation: sin}]}\n"
+                        "stages:\n  - train: {n: 14, epochs: 400, batch: 700, error_every: 50}\n");
+  const char *extra[2] = {NULL, NULL};
+  expect_killed_run_resumes(cfgpath, "train", extra, 40, "theta_final", "train: resuming after epoch");
 }

@@ -196,8 +196,9 @@ static void activation_sin_f64(const npde_mat *Z, npde_mat *S0, npde_mat *S1, np
   const npde_mat *all[4] = {Z, S0, S1, S2};
   bool dense = true;
   for (int k = 0; k < 4; ++k) dense &= !all[k] || all[k]->ld == all[k]->cols;
-  const int64_t rows = dense ? 1 : Z->rows, cols = dense ? Z->rows * Z->cols : Z->cols;
-  const int64_t chunks = dense ? (cols + 8191) / 8192 : rows, step = dense ? 8192 : 0;
+  /* dense: chunks of 8192 values of the flat block; else one chunk per row */
+  const int64_t cols = dense ? Z->rows * Z->cols : Z->cols, step = 8192;
+  const int64_t chunks = dense ? (cols + step - 1) / step : Z->rows;
   int par = Z->rows * Z->cols >= PARALLEL_MIN_ELEMS;
   _Pragma("omp parallel for schedule(static) if(par)")
   for (int64_t q = 0; q < chunks; ++q) {
@@ -212,7 +213,6 @@ static void activation_sin_f64(const npde_mat *Z, npde_mat *S0, npde_mat *S1, np
     else if (o2)
       for (int64_t j = 0; j < n; ++j) o2[j] = -o2[j];
   }
-  (void)rows;
 }
 
 npde_status cpu_activation(npde_backend *be, npde_activation act, const npde_mat *Z, npde_mat *S0, npde_mat *S1,

@@ -70,14 +70,15 @@ static void pinv3(const double G[9], double out[9]) {
   }
 }
 
-/* The pair (u-_q, u+_q) at q = p + o h (§3.4-3.6). */
-static void pair_at(const ctx *c, const int o[3], form *um, form *up) {
+/* The pair (u-_q, u+_q) at q = p + o h (§3.4-3.6); known: the cell of q if the caller has it, else NULL. */
+static void pair_at(const ctx *c, const int o[3], const nbm_cell *known, form *um, form *up) {
   const nbm_problem *pb = c->pb;
   const void *user = pb->user;
   double q[3];
   position(c, o, q);
   nbm_cell cell;
-  nbm_cell_at(pb, q, c->h, &cell);
+  if (known) cell = *known;
+  else nbm_cell_at(pb, q, c->h, &cell);
   form vq;
   sample_form(c, o, &vq);
   form_zero(um);
@@ -220,7 +221,7 @@ static int assemble(const ctx *c, work *wk, nbm_stencil *st) {
   if (!(diag > 0.0) || !isfinite(diag)) return -1;
 
   const int zero[3] = {0, 0, 0};
-  pair_at(c, zero, &wk->pair[0][0], &wk->pair[0][1]);
+  pair_at(c, zero, &cell, &wk->pair[0][0], &wk->pair[0][1]);
   form *lhs = &wk->lhs;
   form_zero(lhs);
   for (int s = 0; s < 2; ++s) form_axpy(lhs, kp[s], &wk->pair[0][s]);
@@ -228,7 +229,7 @@ static int assemble(const ctx *c, work *wk, nbm_stencil *st) {
     if (coef[f][0] == 0.0 && coef[f][1] == 0.0) continue;
     int o[3] = {0, 0, 0};
     o[f / 2] = f % 2 ? 1 : -1;
-    pair_at(c, o, &wk->pair[1 + f][0], &wk->pair[1 + f][1]);
+    pair_at(c, o, NULL, &wk->pair[1 + f][0], &wk->pair[1 + f][1]);
     for (int s = 0; s < 2; ++s) {
       form_axpy(lhs, coef[f][s], &wk->pair[0][s]);
       form_axpy(lhs, -coef[f][s], &wk->pair[1 + f][s]);
