@@ -214,12 +214,13 @@ static npde_status gauss_newton_step(train_ctx *c, npde_discrete_loss *L, const 
       *lambda = fmax(*lambda / 3.0, 1e-15);
       return NPDE_OK;
     }
+    /* rejected: back to theta, and relinearise there, because the trial moved the operator A */
     *lambda *= 4.0;
     NPDE_TRY(npde_backend_copy(c->be, saved, theta));
+    double back;
+    NPDE_TRY(npde_discrete_loss_eval(L, theta, rows, nrows, mask, &back, NULL));
   }
-  /* no decrease at any damping: keep theta, relinearise there */
-  double back;
-  return npde_discrete_loss_eval(L, theta, rows, nrows, mask, &back, NULL);
+  return NPDE_OK; /* no decrease at any damping: theta is kept */
 }
 
 typedef struct history {
