@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <signal.h>
 #include <time.h>
 
 #include "cli.h"
@@ -40,8 +41,9 @@ static const char usage[] =
     "Exit status: 0 success, 1 the run failed, 2 usage or configuration error.\n";
 
 int cli_fail(npde_status st, int code) {
-  (void)st;
-  fprintf(stderr, "npde: error: %s\n", npde_last_error()[0] ? npde_last_error() : npde_status_str(st));
+  const char *why = npde_last_error()[0] ? npde_last_error() : npde_status_str(st);
+  if (npde_comm_size() > 1) fprintf(stderr, "npde: rank %d of %d: error: %s\n", npde_comm_rank(), npde_comm_size(), why);
+  else fprintf(stderr, "npde: error: %s\n", why);
   return code;
 }
 
@@ -140,9 +142,36 @@ int cli_prepare_run(int argc, char **argv, npde_registry **reg, npde_pipeline **
   return prepare(argc, argv, MODE_RUN, reg, pl, NULL, NULL);
 }
 
+/* mpirun stops the other ranks with SIGTERM when one fails or is killed: rank 0 says what is kept. */
+static char stopped_note[4600];
+
+static void on_stopped_by_mpirun(int sig) {
+  ssize_t ignored = write(STDERR_FILENO, stopped_note, strlen(stopped_note));
+  (void)ignored;
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+static void explain_stop_by_mpirun(const npde_pipeline *pl) {
+  if (npde_comm_size() < 2 || npde_comm_rank() != 0) return;
+  const char *dir = npde_config_scalar(npde_config_get(npde_pipeline_config(pl), "output"));
+  if (!dir || !strcmp(dir, "~")) return;
+  snprintf(stopped_note, sizeof stopped_note, "\nnpde: rank 0 of %d: stopped by mpirun, because another rank failed "
+           "or was killed (mpirun names it). %s/checkpoint.npz holds the last checkpoint, intact: `mpirun -np %d npde "
+           "resume %s` continues from it.\n", npde_comm_size(), dir, npde_comm_size(), dir);
+  signal(SIGTERM, on_stopped_by_mpirun);
+}
+
 static int cmd_run(int argc, char **argv, mode m) {
   for (int i = 0; m == MODE_RUN && i < argc; ++i)
-    if (strcmp(argv[i], "-m") == 0 || strcmp(argv[i], "--multirun") == 0) return cli_cmd_sweep(argc, argv);
+    if (strcmp(argv[i], "-m") == 0 || strcmp(argv[i], "--multirun") == 0) {
+      if (npde_comm_size() > 1) {
+        fprintf(stderr, "npde: error: sweeps (-m) run one process per run: start them without mpirun, or run "
+                        "each configuration under mpirun\n");
+        return EXIT_USAGE;
+      }
+      return cli_cmd_sweep(argc, argv);
+    }
   npde_registry *reg = NULL;
   npde_pipeline *pl = NULL;
   bool print = false;
@@ -159,6 +188,7 @@ static int cmd_run(int argc, char **argv, mode m) {
              npde_config_size(npde_config_get(cfg, "stages")),
              npde_config_scalar(npde_config_find(cfg, "backend.type")));
   } else if (code == 0) {
+    explain_stop_by_mpirun(pl);
     npde_status st = m == MODE_RESUME ? npde_pipeline_resume(pl, dir) : npde_pipeline_run(pl);
     if (st != NPDE_OK) code = cli_fail(st, cli_exit_code_for(st) == EXIT_USAGE ? EXIT_USAGE : EXIT_RUN_FAILURE);
   }
@@ -233,15 +263,52 @@ static int cmd_plugins(int argc, char **argv) {
  * SuiteSparse). Its default lets idle workers spin, and spinning workers of the element-wise kernels starve
  * OpenBLAS's threads and any other process on a small machine (on 2 cores test_evolve ran in 158 s spinning,
  * 19 s passive). So, unless the user chose a policy, set PASSIVE and run this program again, once. */
+/* Ranks that mpirun starts on one machine share its cores: unless the user chose thread counts, each rank
+ * gets cores / ranks-on-this-machine threads (OpenBLAS and OpenMP read these when they load). */
+static bool share_cores_between_ranks(void) {
+  const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+  if (!local || getenv("OMP_NUM_THREADS") || getenv("OPENBLAS_NUM_THREADS")) return false;
+  long cores = sysconf(_SC_NPROCESSORS_ONLN), ranks = atol(local), per = ranks > 0 ? cores / ranks : cores;
+  char v[32];
+  snprintf(v, sizeof v, "%ld", per > 1 ? per : 1);
+  setenv("OMP_NUM_THREADS", v, 1);
+  setenv("OPENBLAS_NUM_THREADS", v, 1);
+  return true;
+}
+
 static void prefer_passive_openmp(char **argv) {
-  if (getenv("OMP_WAIT_POLICY") || getenv("NPDE_NO_REEXEC")) return;
-  setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+  if (getenv("NPDE_NO_REEXEC")) return;
+  bool again = share_cores_between_ranks();
+  if (!getenv("OMP_WAIT_POLICY")) {
+    setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+    again = true;
+  }
+  if (!again) return;
   setenv("NPDE_NO_REEXEC", "1", 1);
   execv("/proc/self/exe", argv); /* returns only on failure: then go on as we are */
 }
 
+/* After a failure on one rank of several: stop them all (the others may wait in a reduction). A rank other
+ * than 0 gives rank 0 a moment first: when the failure is everyone's (a diverging run), rank 0 is writing
+ * the last good checkpoint and stops the run itself. */
+static int finish(int code) {
+  if (npde_comm_size() > 1 && code != 0) {
+    if (npde_comm_rank() != 0) sleep(5);
+    npde_comm_abort(code);
+  }
+  npde_comm_finalize();
+  return code;
+}
+
+static int run_command(int argc, char **argv);
+
 int main(int argc, char **argv) {
   prefer_passive_openmp(argv);
+  if (npde_comm_init(&argc, &argv) != NPDE_OK) return cli_fail(NPDE_ERR_IO, EXIT_RUN_FAILURE);
+  return finish(run_command(argc, argv));
+}
+
+static int run_command(int argc, char **argv) {
   int verbosity = NPDE_LOG_INFO;
   int i = 1;
   for (; i < argc && argv[i][0] == '-'; ++i) {
@@ -258,6 +325,7 @@ int main(int argc, char **argv) {
     return EXIT_USAGE;
   }
   npde_log_set_level(verbosity > NPDE_LOG_DEBUG ? NPDE_LOG_DEBUG : (npde_log_level)verbosity);
+  if (npde_comm_rank() != 0 && verbosity < NPDE_LOG_DEBUG) npde_log_set_level(NPDE_LOG_WARN); /* rank 0 reports */
   if (i >= argc) { fputs(usage, stderr); return EXIT_USAGE; }
   const char *cmd = argv[i++];
   if (!strcmp(cmd, "run")) return cmd_run(argc - i, argv + i, MODE_RUN);

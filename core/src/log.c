@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "log_impl.h"
+#include "npde/npde_comm.h"
 
 #define LOG_CAP 4096
 
@@ -44,7 +45,8 @@ void npde_log(npde_log_level lvl, const char *fmt, ...) {
   vsnprintf(buf, sizeof buf, fmt, ap);
   va_end(ap);
   clear_progress();
-  fprintf(stderr, "%s%s\n", prefix[lvl], buf);
+  if (npde_comm_rank() != 0) fprintf(stderr, "rank %d: %s%s\n", npde_comm_rank(), prefix[lvl], buf);
+  else fprintf(stderr, "%s%s\n", prefix[lvl], buf);
   write_tee(prefix[lvl], buf);
 }
 

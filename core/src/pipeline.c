@@ -8,6 +8,7 @@
 #include "config_impl.h"
 #include "npde/npde_log.h"
 #include "npde/npde_pipeline.h"
+#include "npde/npde_comm.h"
 #include "npde/npde_plot.h"
 #include "stage_impl.h"
 
@@ -407,10 +408,14 @@ static npde_status run_impl(npde_pipeline *pl, const char *resume_dir) {
   char *ckpt = NULL;
   size_t first = 0;
   const npde_config *list = npde_config_get(pl->cfg, "stages");
-  if (st == NPDE_OK && dir) {
+  /* on several ranks only rank 0 writes (the run directory, its log, metrics and checkpoints) */
+  if (st == NPDE_OK && dir && npde_comm_rank() == 0) {
     st = npde__rundir_open(rs, dir, resume_dir != NULL);
     if (st == NPDE_OK) npde_log(NPDE_LOG_INFO, "run directory: %s", dir);
   }
+  if (st == NPDE_OK && npde_comm_size() > 1)
+    npde_log(NPDE_LOG_INFO, "data-parallel: %d ranks (%d on this machine), each on its slice of the samples",
+             npde_comm_size(), npde_comm_local_size());
   if (st == NPDE_OK && resume_dir) {
     size_t n = strlen(resume_dir) + sizeof "/checkpoint.npz";
     ckpt = malloc(n);
@@ -437,6 +442,12 @@ static npde_status run_impl(npde_pipeline *pl, const char *resume_dir) {
   }
   if (st == NPDE_OK) st = final_results(rs);
   if (st == NPDE_OK && rs->dir) npde_log(NPDE_LOG_INFO, "results: %s/results.npz", rs->dir);
+  if (st == NPDE_OK && npde_comm_size() > 1) {
+    int64_t calls, doubles;
+    npde_comm_stats(&calls, &doubles);
+    npde_log(NPDE_LOG_INFO, "data-parallel: %lld reductions, %.3g MB contributed by this rank", (long long)calls,
+             8e-6 * (double)doubles);
+  }
   bool plots = false;
   if (st == NPDE_OK && rs->dir && npde_config_get_bool(pl->cfg, "plots", &plots) == NPDE_OK && plots) {
     if (!npde_plot_available())

@@ -84,13 +84,19 @@ npde_status npde__side_values(npde__run_state *rs, const double *x, const double
   return st;
 }
 
-void npde__rmse_linf(const double *a, const double *b, int64_t n, double *rmse, double *linf) {
+void npde__sq_sum_max(const double *a, const double *b, int64_t n, double *sum_sq, double *max_abs) {
   double s = 0.0, m = 0.0;
   for (int64_t i = 0; i < n; ++i) {
     const double d = fabs(a[i] - b[i]);
     s += d * d;
     m = fmax(m, d);
   }
+  *sum_sq = s;
+  *max_abs = m;
+}
+
+void npde__rmse_linf(const double *a, const double *b, int64_t n, double *rmse, double *linf) {
+  double s;
+  npde__sq_sum_max(a, b, n, &s, linf);
   *rmse = sqrt(s / (double)n);
-  *linf = m;
 }

@@ -17,8 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "comm_impl.h"
 #include "config_impl.h"
 #include "log_impl.h"
+#include "npde/npde_comm.h"
 #include "npde/npde_log.h"
 #include "npde/npde_philox.h"
 #include "npde/npde_solvers.h"
@@ -70,9 +72,10 @@ static const npde_param_spec restart_params[] = {
 typedef enum restart_policy { RESTART_NONE, RESTART_WALLTIME, RESTART_WORK, RESTART_FIXED, RESTART_CG } restart_policy;
 
 /* Points with their x-jets, f = L[N] and host scratch: the step's samples and
- * the fixed residual set. */
+ * the fixed residual set. On several ranks each holds its slice [first,
+ * first + n) of the total set. */
 typedef struct jet_set {
-  int64_t n;
+  int64_t n, total, first;
   void *x, *f;                         /* backend: points (n x d), f (n x K) */
   double *xh, *val, *grad, *sec, *fh;  /* host */
 } jet_set;
@@ -92,6 +95,8 @@ typedef struct evolve_ctx {
   void *prev_dot; /* backend: the last theta_dot (warm start) */
   void *resid_jv; /* backend: J theta_dot on the residual set (n_resid x K) */
   npde_linearization *lin, *lin_resid;
+  npde__dist_op m_all;          /* M summed over the ranks' samples */
+  npde__comm_scratch reduce;    /* host staging of F */
   /* counters (checkpointed) */
   int64_t rhs_evals, cg_total, restarts, cg_failures;
   double elapsed0; /* wall time of earlier sessions of this run */
@@ -114,8 +119,16 @@ typedef struct evolve_ctx {
 
 static double elapsed(const evolve_ctx *c) { return c->elapsed0 + npde__now_seconds() - c->t0; }
 
-static npde_status jet_set_alloc(evolve_ctx *c, jet_set *s, int64_t n) {
+/* This rank's slice of a set of `total` points. Slices start on a Philox block (2 values), so that every
+ * rank draws its rows of the very points one process would draw. */
+static npde_status jet_set_alloc(evolve_ctx *c, jet_set *s, int64_t total, const char *what) {
   int64_t sec = c->order == NPDE_JET_HESSIAN ? c->d * c->d : npde_jet_second_blocks(c->order, c->d) ? c->d : 1;
+  int64_t n;
+  s->total = total;
+  npde_comm_slice(total, c->d % 2 ? 2 : 1, &s->first, &n);
+  if (n < 1)
+    return NPDE_ERROR(NPDE_ERR_CONFIG, "evolve: %s = %lld points leave rank %d of %d without any: use at least %d",
+                      what, (long long)total, npde_comm_rank(), npde_comm_size(), 2 * npde_comm_size());
   s->n = n;
   NPDE_TRY(npde_backend_alloc(c->be, (size_t)(n * c->d) * sizeof(double), &s->x));
   NPDE_TRY(npde_backend_alloc(c->be, (size_t)(n * c->K) * sizeof(double), &s->f));
@@ -140,8 +153,12 @@ static void jet_set_free(evolve_ctx *c, jet_set *s) {
   memset(s, 0, sizeof *s);
 }
 
-/* The set's points on the host (s->xh), once per new sample set, not per RHS evaluation. */
-static npde_status jet_set_points_to_host(evolve_ctx *c, jet_set *s) {
+/* Draw the set's points (this rank's rows of draw number `draw` of the stream) and copy them to the host
+ * (s->xh), once per new sample set, not per RHS evaluation. */
+static npde_status jet_set_draw(evolve_ctx *c, jet_set *s, uint64_t stream, uint64_t draw) {
+  npde_mat X = npde_mat_view(s->x, NPDE_F64, s->n, c->d);
+  const uint64_t counter = draw * npde_philox_blocks((uint64_t)(s->total * c->d)) + (uint64_t)(s->first * c->d) / 2;
+  NPDE_TRY(npde_backend_rng_uniform(c->be, c->rs->seed, stream, counter, -1.0, 1.0, &X));
   return npde_backend_download(c->be, s->xh, s->x, (size_t)(s->n * c->d) * sizeof(double));
 }
 
@@ -163,11 +180,7 @@ static npde_status evolve_begin_attempt(void *ctx, double t, double h, int64_t a
   c->att_cg = c->att_cg_max = 0;
   c->t_prev = t;
   /* one fresh sample set per attempt, shared by all its stages (spec 1.3) */
-  npde_mat X = npde_mat_view(c->samples.x, NPDE_F64, c->samples.n, c->d);
-  NPDE_TRY(npde_backend_rng_uniform(c->be, c->rs->seed, NPDE__STREAM_EVOLVE,
-                                    (uint64_t)attempt * npde_philox_blocks((uint64_t)(c->samples.n * c->d)), -1.0,
-                                    1.0, &X));
-  return jet_set_points_to_host(c, &c->samples);
+  return jet_set_draw(c, &c->samples, NPDE__STREAM_EVOLVE, (uint64_t)attempt);
 }
 
 /* R_true = ||J theta_dot - f|| / ||f|| on the fixed residual set (spec 3.4). */
@@ -183,8 +196,14 @@ static npde_status residual(evolve_ctx *c, const npde_mat *theta, double t, cons
   NPDE_TRY(npde_backend_nrm2(c->be, &F, &fn));
   NPDE_TRY(npde_backend_axpy(c->be, -1.0, &F, &JV));
   NPDE_TRY(npde_backend_nrm2(c->be, &JV, &rn));
+  if (npde_comm_size() > 1) { /* the norms over all ranks' slices */
+    double sq[2] = {fn * fn, rn * rn};
+    NPDE_TRY(npde_comm_allreduce(sq, 2, NPDE_COMM_SUM));
+    fn = sqrt(sq[0]);
+    rn = sqrt(sq[1]);
+  }
   c->res_true = fn > 0 ? rn / fn : rn;
-  c->res_code = c->res_true / sqrt((double)s->n);
+  c->res_code = c->res_true / sqrt((double)s->total);
   return NPDE_OK;
 }
 
@@ -197,8 +216,11 @@ static npde_status evolve_rhs(void *ctx, double t, const npde_mat *y, npde_mat *
   NPDE_TRY(c->lin ? npde_linearization_update(c->lin, &theta, &X)
                   : npde_linearization_create(c->net, &theta, &X, &c->lin));
   npde_mat B = npde_mat_view(c->rhs, NPDE_F64, c->p, 1), prev = npde_mat_view(c->prev_dot, NPDE_F64, c->p, 1);
-  NPDE_TRY(npde_linearization_vjp(c->lin, &W, 1.0 / (double)c->samples.n, 0.0, &B));
-  npde_linop M = npde_linearization_operator(c->lin);
+  /* F = J^T f / n and M = J^T J / n over all ranks' samples: each rank sums its own, MPI_Allreduce adds them */
+  NPDE_TRY(npde_linearization_vjp(c->lin, &W, 1.0 / (double)c->samples.total, 0.0, &B));
+  NPDE_TRY(npde__comm_allreduce_mat(c->be, &B, &c->reduce));
+  npde_linop M = npde__dist_op_wrap(&c->m_all, npde_linearization_operator(c->lin),
+                                    (double)c->samples.n / (double)c->samples.total, c->be);
   double shift = c->mu;
   int64_t rank = 0;
   if (c->pc) {
@@ -319,7 +341,8 @@ static npde_status restart_fit_params(evolve_ctx *c, const npde_config *restarts
   NPDE_TRY(npde_config_get_int(c->fit_params, "batch", &batch));
   NPDE_TRY(npde_config_get_int(c->fit_params, "head_points", &head_points));
   NPDE_TRY(npde_config_get_bool(c->fit_params, "head_tuning", &head));
-  c->fit_work = ((double)epochs * (double)batch + (head ? (double)(c->K * head_points) : 0.0)) / (double)c->samples.n;
+  c->fit_work = ((double)epochs * (double)batch + (head ? (double)(c->K * head_points) : 0.0)) /
+                (double)c->samples.total;
   return NPDE_OK;
 }
 
@@ -524,6 +547,8 @@ static void evolve_free(evolve_ctx *c) {
   npde_backend_free(c->be, c->prev_dot);
   npde_backend_free(c->be, c->resid_jv);
   npde__config_free(c->fit_params);
+  npde__comm_scratch_free(&c->reduce);
+  npde__comm_scratch_free(&c->m_all.scratch);
 }
 
 static npde_status evolve_run(npde__run_state *rs, const npde_config *params) {
@@ -551,21 +576,17 @@ static npde_status evolve_run(npde__run_state *rs, const npde_config *params) {
                   .d = info.dim, .K = info.outputs, .p = npde_network_n_params(rs->net), .mu = mu,
                   .warm_start = warm_start, .accept_cg_failure = strcmp(on_cg_failure, "accept") == 0, .order = info.order, .t_end = t_end, .log_every = log_every,
                   .max_residual = max_residual, .res_true = NAN, .res_code = NAN, .lambda_last = NAN};
-  c.samples.n = n;
+  c.samples.total = n; /* the refits' cost is counted against it (read_restarts) */
   double *t_out = NULL;
   size_t n_out = 0;
   void *y = NULL;
   npde_status st = read_output_times(params, t_end, &t_out, &n_out);
   if (st == NPDE_OK) st = read_restarts(&c, params);
-  if (st == NPDE_OK) st = jet_set_alloc(&c, &c.samples, n);
-  if (st == NPDE_OK && residual_points > 0) st = jet_set_alloc(&c, &c.resid, residual_points);
+  if (st == NPDE_OK) st = jet_set_alloc(&c, &c.samples, n, "samples.n");
+  if (st == NPDE_OK && residual_points > 0) st = jet_set_alloc(&c, &c.resid, residual_points, "residual_points");
   if (st == NPDE_OK && residual_points > 0)
-    st = npde_backend_alloc(c.be, (size_t)(residual_points * c.K) * sizeof(double), &c.resid_jv);
-  if (st == NPDE_OK && residual_points > 0) {
-    npde_mat X = npde_mat_view(c.resid.x, NPDE_F64, residual_points, c.d);
-    st = npde_backend_rng_uniform(c.be, rs->seed, NPDE__STREAM_RESIDUAL, 0, -1.0, 1.0, &X);
-    if (st == NPDE_OK) st = jet_set_points_to_host(&c, &c.resid);
-  }
+    st = npde_backend_alloc(c.be, (size_t)(c.resid.n * c.K) * sizeof(double), &c.resid_jv);
+  if (st == NPDE_OK && residual_points > 0) st = jet_set_draw(&c, &c.resid, NPDE__STREAM_RESIDUAL, 0);
   if (st == NPDE_OK) st = npde_backend_alloc(c.be, (size_t)c.p * sizeof(double), &c.rhs);
   if (st == NPDE_OK) st = npde_backend_alloc(c.be, (size_t)c.p * sizeof(double), &c.prev_dot);
   if (st == NPDE_OK) st = npde_backend_alloc(c.be, (size_t)c.p * sizeof(double), &y);
@@ -598,8 +619,9 @@ static npde_status evolve_run(npde__run_state *rs, const npde_config *params) {
       npde_log(NPDE_LOG_INFO, "evolve: resuming at t = %.9g (step %lld) towards t = %g", resume.t,
                (long long)resume.accepted, t_end);
     else
-      npde_log(NPDE_LOG_INFO, "evolve: to t = %g with %lld samples per step attempt, %lld parameters, restarts: %s",
-               t_end, (long long)n, (long long)c.p, policy_names[c.policy]);
+      npde_log(NPDE_LOG_INFO, "evolve: to t = %g with %lld samples per step attempt%s, %lld parameters, restarts: %s",
+               t_end, (long long)n, npde_comm_size() > 1 ? " (split over the ranks)" : "", (long long)c.p,
+               policy_names[c.policy]);
     st = resuming ? npde_integrator_resume(rs->integrator, &ode, &resume, &Y, t_out, (int64_t)n_out, evolve_output,
                                            &oc, &is)
                   : npde_integrator_integrate(rs->integrator, &ode, 0.0, &Y, t_out, (int64_t)n_out, evolve_output,
@@ -616,6 +638,11 @@ static npde_status evolve_run(npde__run_state *rs, const npde_config *params) {
     npde__metric(rs, "evolve.restarts", (double)c.restarts);
     npde__metric(rs, "evolve.cg_failures", (double)c.cg_failures);
     if (c.resid.n > 0) npde__metric(rs, "evolve.residual", c.res_true);
+    if (npde_comm_size() > 1 && c.m_all.products > 0)
+      npde_log(NPDE_LOG_INFO, "data-parallel: %lld M v products, each summed over the ranks with %.0f bytes sent "
+               "per rank (p = %lld doubles; this rank's samples: %lld of %lld)", (long long)c.m_all.products,
+               8.0 * (double)c.m_all.doubles / (double)c.m_all.products, (long long)c.p, (long long)c.samples.n,
+               (long long)c.samples.total);
   } else if (y) {
     /* keep the last good state: the integrator leaves y at the last accepted step */
     char why[2048];

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "comm_impl.h"
+#include "npde/npde_comm.h"
 #include "npde/npde_log.h"
 #include "npde/npde_philox.h"
 #include "stage_impl.h"
@@ -102,7 +104,10 @@ static npde_status tune_head(fit_ctx *c, int64_t o, int64_t n_points, double lam
   const int64_t chunk = 4096;
   int64_t k = npde_network_feature_dim(c->net, o), k1 = k + 1;
   double lambda = lambda_in >= 0 ? lambda_in : 1e-5 * (double)n_points / (double)k1;
-  int64_t rows = n_points < chunk ? n_points : chunk;
+  /* on several ranks, each accumulates the normal equations over its slice of the points */
+  int64_t first, mine;
+  npde_comm_slice(n_points, c->d % 2 ? 2 : 1, &first, &mine);
+  int64_t rows = mine < chunk ? (mine > 0 ? mine : 1) : chunk;
   void *x = NULL, *u = NULL, *phi = NULL, *a = NULL, *g = NULL, *r = NULL, *b = NULL;
   npde_status st = NPDE_OK;
   void **bufs[] = {&x, &u, &phi, &a, &g, &r, &b};
@@ -115,8 +120,8 @@ static npde_status tune_head(fit_ctx *c, int64_t o, int64_t n_points, double lam
   if (st == NPDE_OK) st = npde_backend_fill(c->be, &R, 0.0);
   double *bh = st == NPDE_OK ? malloc((size_t)rows * sizeof *bh) : NULL;
   if (st == NPDE_OK && !bh) st = NPDE_ERROR(NPDE_ERR_NOMEM, "fit: out of memory");
-  for (int64_t r0 = 0; st == NPDE_OK && r0 < n_points; r0 += chunk) {
-    int64_t nc = n_points - r0 < chunk ? n_points - r0 : chunk;
+  for (int64_t r0 = first; st == NPDE_OK && r0 < first + mine; r0 += chunk) {
+    int64_t nc = first + mine - r0 < chunk ? first + mine - r0 : chunk;
     npde_mat X = npde_mat_view(x, NPDE_F64, nc, c->d), U = npde_mat_view(u, NPDE_F64, nc, c->K);
     npde_mat Phi = npde_mat_view(phi, NPDE_F64, nc, k), A = npde_mat_view(a, NPDE_F64, nc, k1);
     npde_mat Bv = npde_mat_view(b, NPDE_F64, nc, 1);
@@ -136,6 +141,7 @@ static npde_status tune_head(fit_ctx *c, int64_t o, int64_t n_points, double lam
   if (st == NPDE_OK && !gh) st = NPDE_ERROR(NPDE_ERR_NOMEM, "fit: out of memory");
   if (st == NPDE_OK) st = npde_backend_download(c->be, gh, g, (size_t)(k1 * k1) * sizeof(double));
   if (st == NPDE_OK) st = npde_backend_download(c->be, gh + k1 * k1, r, (size_t)k1 * sizeof(double));
+  if (st == NPDE_OK) st = npde_comm_allreduce(gh, k1 * k1 + k1, NPDE_COMM_SUM);
   if (st == NPDE_OK) {
     for (int64_t i = 0; i < k1; ++i) gh[i * k1 + i] += lambda;
     lapack_int info = LAPACKE_dposv(LAPACK_ROW_MAJOR, 'L', (lapack_int)k1, 1, gh, (lapack_int)k1, gh + k1 * k1, 1);
@@ -207,12 +213,20 @@ static npde_status fit_run(npde__run_state *rs, const npde_config *params) {
     if (st == NPDE_OK) st = npde_backend_copy(be, &theta, &tt);
     if (st == NPDE_OK) st = npde_network_init(rs->net, &theta, rs->seed);
   }
+  /* on several ranks, each takes its slice of every batch; the loss and gradient are summed over the ranks */
+  int64_t first = 0, mine = batch;
+  npde_comm_slice(batch, c.d % 2 ? 2 : 1, &first, &mine);
+  if (mine < 1 && st == NPDE_OK)
+    st = npde_config_error(npde_config_get(params, "batch"), "fit: batch = %lld leaves rank %d of %d without points: "
+                           "use at least %d", (long long)batch, npde_comm_rank(), npde_comm_size(),
+                           2 * npde_comm_size());
+  npde__comm_scratch reduce = {0};
   void **bufs[] = {&x, &u, &w, &g, &m, &v};
-  size_t sizes[] = {(size_t)(batch * c.d), (size_t)(batch * c.K), (size_t)(batch * c.K), (size_t)c.p, (size_t)c.p,
+  size_t sizes[] = {(size_t)(mine * c.d), (size_t)(mine * c.K), (size_t)(mine * c.K), (size_t)c.p, (size_t)c.p,
                     (size_t)c.p};
   for (size_t i = 0; i < 6 && st == NPDE_OK; ++i) st = npde_backend_alloc(be, sizes[i] * sizeof(double), bufs[i]);
-  npde_mat X = npde_mat_view(x, NPDE_F64, batch, c.d), U = npde_mat_view(u, NPDE_F64, batch, c.K),
-           W = npde_mat_view(w, NPDE_F64, batch, c.K), G = npde_mat_view(g, NPDE_F64, c.p, 1),
+  npde_mat X = npde_mat_view(x, NPDE_F64, mine, c.d), U = npde_mat_view(u, NPDE_F64, mine, c.K),
+           W = npde_mat_view(w, NPDE_F64, mine, c.K), G = npde_mat_view(g, NPDE_F64, c.p, 1),
            M = npde_mat_view(m, NPDE_F64, c.p, 1), V = npde_mat_view(v, NPDE_F64, c.p, 1);
   if (st == NPDE_OK) st = npde_backend_fill(be, &M, 0.0);
   if (st == NPDE_OK) st = npde_backend_fill(be, &V, 0.0);
@@ -222,8 +236,8 @@ static npde_status fit_run(npde__run_state *rs, const npde_config *params) {
   double *history = epochs > 0 ? malloc((size_t)epochs * sizeof *history) : NULL;
   if (epochs > 0 && !history && st == NPDE_OK) st = NPDE_ERROR(NPDE_ERR_NOMEM, "fit: out of memory");
   for (int64_t e = 1; st == NPDE_OK && e <= epochs; ++e) {
-    st = npde_backend_rng_uniform(be, rs->seed, NPDE__STREAM_FIT + fit_index, (uint64_t)(e - 1) * per_batch, -1.0,
-                                  1.0, &X);
+    st = npde_backend_rng_uniform(be, rs->seed, NPDE__STREAM_FIT + fit_index,
+                                  (uint64_t)(e - 1) * per_batch + (uint64_t)(first * c.d) / 2, -1.0, 1.0, &X);
     if (st == NPDE_OK) st = target_values(&c, &X, &U);
     if (st == NPDE_OK) st = lin ? npde_linearization_update(lin, &theta, &X)
                                 : npde_linearization_create(rs->net, &theta, &X, &lin);
@@ -231,8 +245,10 @@ static npde_status fit_run(npde__run_state *rs, const npde_config *params) {
     if (st == NPDE_OK) st = npde_backend_axpy(be, -1.0, &U, &W); /* W = N - u */
     double r = 0;
     if (st == NPDE_OK) st = npde_backend_nrm2(be, &W, &r);
+    double r2 = r * r;
+    if (st == NPDE_OK) st = npde_comm_allreduce(&r2, 1, NPDE_COMM_SUM);
     if (st != NPDE_OK) break;
-    loss = r * r / (double)(batch * c.K);
+    loss = r2 / (double)(batch * c.K);
     history[e - 1] = loss;
     if (!isfinite(loss)) {
       st = NPDE_ERROR(NPDE_ERR_NUMERIC, "fit: the loss is %g at epoch %lld; lower lr (now %g)", loss, (long long)e, lr);
@@ -240,6 +256,7 @@ static npde_status fit_run(npde__run_state *rs, const npde_config *params) {
     }
     /* d loss / d theta = J^T (2 (N - u) / (b K)) */
     st = npde_linearization_vjp(lin, &W, 2.0 / (double)(batch * c.K), 0.0, &G);
+    if (st == NPDE_OK) st = npde__comm_allreduce_mat(be, &G, &reduce);
     double lr_e = learning_rate(lr, decay, decay_rate, decay_every, e, epochs);
     if (st == NPDE_OK) st = npde_backend_adam(be, &theta, &G, &M, &V, lr_e, 0.9, 0.999, 1e-8, e);
     double now = npde__now_seconds();
@@ -251,6 +268,7 @@ static npde_status fit_run(npde__run_state *rs, const npde_config *params) {
     }
   }
   npde_linearization_destroy(&lin);
+  npde__comm_scratch_free(&reduce);
   for (size_t i = 0; i < 6; ++i) npde_backend_free(be, *bufs[i]);
   double err_before = NAN, err_after = NAN;
   if (st == NPDE_OK) st = relative_error(&c, eval_points, &err_before);

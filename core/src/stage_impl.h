@@ -118,6 +118,8 @@ npde_status npde__exact_error(npde__run_state *rs, double t, int64_t n, double *
 npde_status npde__grid_points(const npde_grid *g, double **x);
 npde_status npde__side_values(npde__run_state *rs, const double *x, const double *phi, int64_t n, double *u);
 void npde__rmse_linf(const double *a, const double *b, int64_t n, double *rmse, double *linf);
+/* sum (a - b)^2 and max |a - b| over n values (the parts of RMSE and Linf that add up over ranks). */
+void npde__sq_sum_max(const double *a, const double *b, int64_t n, double *sum_sq, double *max_abs);
 
 /* The eval stage of discrete interface PDEs (stage_eval_discrete.c). */
 npde_status npde__eval_discrete(npde__run_state *rs, const npde_config *params);

@@ -26,7 +26,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "comm_impl.h"
 #include "log_impl.h"
+#include "npde/npde_comm.h"
 #include "npde/npde_discrete.h"
 #include "npde/npde_log.h"
 #include "npde/npde_philox.h"
@@ -88,13 +90,63 @@ typedef struct train_ctx {
   double *eval_x, *eval_u, *eval_phi, *eval_net;
   int levels;
   npde_discrete_loss **loss; /* one per level */
+  /* several ranks: each evaluates its slice of every batch, and the sums meet in MPI_Allreduce. With one
+   * batch of all points each rank's losses hold only its own slice [slice_first, + slice_n) of the points. */
+  bool sliced;
+  int64_t slice_first, slice_n;
+  double share;         /* this rank's rows / the batch's rows, of the last evaluation */
+  npde__dist_op gn_all; /* the Gauss-Newton operator summed over the ranks */
+  npde__comm_scratch reduce;
 } train_ctx;
 
 /* -------------------------------------------------------------- errors */
 
+/* RMSE and Linf at the grid nodes; several ranks split the nodes. */
 static npde_status grid_errors(train_ctx *c, double *rmse, double *linf) {
-  NPDE_TRY(npde__side_values(c->rs, c->eval_x, c->eval_phi, c->n_eval, c->eval_net));
-  npde__rmse_linf(c->eval_net, c->eval_u, c->n_eval, rmse, linf);
+  int64_t first, mine;
+  npde_comm_slice(c->n_eval, 1, &first, &mine);
+  double sq = 0.0, mx = 0.0;
+  if (mine > 0) {
+    NPDE_TRY(npde__side_values(c->rs, c->eval_x + 3 * first, c->eval_phi + first, mine, c->eval_net + first));
+    npde__sq_sum_max(c->eval_net + first, c->eval_u + first, mine, &sq, &mx);
+  }
+  NPDE_TRY(npde_comm_allreduce(&sq, 1, NPDE_COMM_SUM));
+  NPDE_TRY(npde_comm_allreduce(&mx, 1, NPDE_COMM_MAX));
+  *rmse = sqrt(sq / (double)c->n_eval);
+  *linf = mx;
+  return NPDE_OK;
+}
+
+/* The loss (and, with grad, its gradient) of a batch of nrows points (rows into the points; NULL: all), over
+ * all ranks: each evaluates its slice of the rows, weighted by its share of them, and MPI_Allreduce sums. */
+static npde_status batch_loss(train_ctx *c, npde_discrete_loss *L, const npde_mat *theta, const int64_t *rows,
+                              int64_t nrows, const double *mask, double *value, npde_mat *grad) {
+  if (npde_comm_size() == 1) {
+    c->share = 1.0;
+    return npde_discrete_loss_eval(L, theta, rows, nrows, mask, value, grad);
+  }
+  int64_t first, mine;
+  npde_comm_slice(nrows, 1, &first, &mine);
+  if (mine < 1)
+    return NPDE_ERROR(NPDE_ERR_CONFIG, "train: a batch of %lld points leaves rank %d of %d without any: use larger "
+                      "batches or fewer ranks", (long long)nrows, npde_comm_rank(), npde_comm_size());
+  npde_status st;
+  if (c->sliced) st = npde_discrete_loss_eval(L, theta, NULL, mine, mask ? mask + c->slice_first : NULL, value, grad);
+  else st = npde_discrete_loss_eval(L, theta, rows + first, mine, mask, value, grad);
+  /* a NaN on one rank must reach every rank: carry on to the reductions with it */
+  if (st == NPDE_ERR_NUMERIC) {
+    npde_clear_error();
+    *value = NAN;
+  } else NPDE_TRY(st);
+  c->share = (double)mine / (double)nrows;
+  *value *= c->share;
+  NPDE_TRY(npde_comm_allreduce(value, 1, NPDE_COMM_SUM));
+  if (grad) {
+    NPDE_TRY(npde_backend_scal(c->be, c->share, grad));
+    NPDE_TRY(npde__comm_allreduce_mat(c->be, grad, &c->reduce));
+  }
+  if (!isfinite(*value))
+    return NPDE_ERROR(NPDE_ERR_NUMERIC, "train: the loss is %g (a NaN or an overflow in the network)", *value);
   return NPDE_OK;
 }
 
@@ -156,6 +208,8 @@ static npde_status make_points(train_ctx *c, int64_t N, bool random, int64_t n_r
 }
 
 static void ctx_free(train_ctx *c) {
+  npde__comm_scratch_free(&c->reduce);
+  npde__comm_scratch_free(&c->gn_all.scratch);
   for (int l = 0; c->loss && l < c->levels; ++l) npde_discrete_loss_destroy(&c->loss[l]);
   free(c->loss);
   free(c->points), free(c->eval_x), free(c->eval_u), free(c->eval_phi), free(c->eval_net);
@@ -184,7 +238,7 @@ static npde_status gauss_newton_step(train_ctx *c, npde_discrete_loss *L, const 
   npde__run_state *rs = c->rs;
   NPDE_TRY(npde_backend_scal(c->be, -1.0, G)); /* G holds the gradient J_r^T r / B on entry */
   NPDE_TRY(npde_backend_copy(c->be, theta, saved));
-  const npde_linop A = npde_discrete_loss_gauss_newton(L);
+  const npde_linop A = npde__dist_op_wrap(&c->gn_all, npde_discrete_loss_gauss_newton(L), c->share, c->be);
   if (rs->precond) {
     npde_precond_info pinfo = {.struct_size = sizeof pinfo};
     NPDE_TRY(npde_precond_setup(rs->precond, &A, rs->seed, NPDE__STREAM_TRAIN + 2, step << 20, &pinfo));
@@ -202,7 +256,7 @@ static npde_status gauss_newton_step(train_ctx *c, npde_discrete_loss *L, const 
     *cg_iterations += ss.iterations;
     NPDE_TRY(npde_backend_axpy(c->be, 1.0, D, theta));
     double trial = INFINITY;
-    st = npde_discrete_loss_eval(L, theta, rows, nrows, mask, &trial, NULL);
+    st = batch_loss(c, L, theta, rows, nrows, mask, &trial, NULL);
     if (st == NPDE_ERR_NUMERIC) {
       npde_clear_error();
       st = NPDE_OK;
@@ -218,7 +272,7 @@ static npde_status gauss_newton_step(train_ctx *c, npde_discrete_loss *L, const 
     *lambda *= 4.0;
     NPDE_TRY(npde_backend_copy(c->be, saved, theta));
     double back;
-    NPDE_TRY(npde_discrete_loss_eval(L, theta, rows, nrows, mask, &back, NULL));
+    NPDE_TRY(batch_loss(c, L, theta, rows, nrows, mask, &back, NULL));
   }
   return NPDE_OK; /* no decrease at any damping: theta is kept */
 }
@@ -344,22 +398,30 @@ static npde_status train_run(npde__run_state *rs, const npde_config *params) {
   c.grid = npde_pde_box_grid(c.pde, N);
   const double t0 = npde__now_seconds();
   npde_status st = make_points(&c, N, strcmp(points, "random") == 0, n_random);
+  if (batch <= 0 || batch > c.n_points) batch = c.n_points;
+  const int64_t n_batches = (c.n_points + batch - 1) / batch;
+  const bool full = n_batches == 1;
+  /* one batch of all points on several ranks: each rank's stencils cover only its own slice */
+  c.sliced = full && npde_comm_size() > 1;
+  c.slice_first = 0;
+  c.slice_n = c.n_points;
+  if (c.sliced) npde_comm_slice(c.n_points, 1, &c.slice_first, &c.slice_n);
+  if (st == NPDE_OK && c.slice_n < 1)
+    st = npde_config_error(params, "train: %lld points leave rank %d of %d without any", (long long)c.n_points,
+                           npde_comm_rank(), npde_comm_size());
   c.loss = st == NPDE_OK ? calloc((size_t)levels, sizeof *c.loss) : NULL;
   if (st == NPDE_OK && !c.loss) st = NPDE_ERROR(NPDE_ERR_NOMEM, "train: out of memory");
   for (int l = 0; st == NPDE_OK && l < c.levels; ++l) {
     const double *h0 = c.grid.spacing;
     const double h[3] = {h0[0] / (double)(1 << l), h0[1] / (double)(1 << l), h0[2] / (double)(1 << l)};
-    st = npde_discrete_loss_create(c.pde, c.net, c.points, c.n_points, h, &c.loss[l]);
+    st = npde_discrete_loss_create(c.pde, c.net, c.points + 3 * c.slice_first, c.slice_n, h, &c.loss[l]);
     int64_t samples = 0, crossed = 0, weights = 0;
     npde_discrete_loss_sizes(c.loss[l], &samples, &crossed, &weights);
     if (st == NPDE_OK)
       npde_log(NPDE_LOG_INFO, "train: level %d (h = %.4g): %lld points, %lld crossed stencils, %lld distinct samples, "
-               "%lld weights", l, h[0], (long long)c.n_points, (long long)crossed, (long long)samples,
-               (long long)weights);
+               "%lld weights%s", l, h[0], (long long)c.slice_n, (long long)crossed, (long long)samples,
+               (long long)weights, c.sliced ? " (rank 0's slice)" : "");
   }
-  if (batch <= 0 || batch > c.n_points) batch = c.n_points;
-  const int64_t n_batches = (c.n_points + batch - 1) / batch;
-  const bool full = n_batches == 1;
   int64_t *perm = st == NPDE_OK ? malloc((size_t)c.n_points * sizeof *perm) : NULL;
   if (st == NPDE_OK && !perm) st = NPDE_ERROR(NPDE_ERR_NOMEM, "train: out of memory");
   for (int64_t i = 0; st == NPDE_OK && i < c.n_points; ++i) perm[i] = i;
@@ -403,7 +465,7 @@ static npde_status train_run(npde__run_state *rs, const npde_config *params) {
       const int64_t r0 = b * batch, nr = r0 + batch > c.n_points ? c.n_points - r0 : batch;
       const int64_t *rows = full ? NULL : perm + r0;
       double bl = 0.0;
-      st = npde_discrete_loss_eval(c.loss[level], &theta, rows, nr, mask, &bl, &G);
+      st = batch_loss(&c, c.loss[level], &theta, rows, nr, mask, &bl, &G);
       if (st == NPDE_OK && !gn) {
         double gnorm = 0.0;
         st = npde_backend_nrm2(c.be, &G, &gnorm);

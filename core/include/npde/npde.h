@@ -6,6 +6,7 @@
 #include "npde_io.h"
 #include "npde_plot.h"
 #include "npde_model.h"
+#include "npde_comm.h"
 #include "npde_config.h"
 #include "npde_error.h"
 #include "npde_log.h"

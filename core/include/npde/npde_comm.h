@@ -1,0 +1,70 @@
+/**
+ * Data-parallel runs: the processes (ranks) of one run and the reductions
+ * that join their partial sums.
+ *
+ * Started by `mpirun -np K npde ...` (Open MPI, in a build with MPI), a run
+ * has K ranks: each holds the same parameters and works on its own slice of
+ * the collocation samples, and the partial sums of every reduction over
+ * samples (M v, F, losses, gradients) meet in MPI_Allreduce. Otherwise (no
+ * MPI in the build, or not started by mpirun) there is one rank and every
+ * call below is a cheap no-op, so single-process code needs no change.
+ *
+ * Reductions are deterministic: the same ranks and inputs give the same
+ * bits on every rank and every run (MPI_Allreduce's algorithm depends on
+ * the count and the number of ranks, never on timing).
+ */
+#ifndef NPDE_COMM_H
+#define NPDE_COMM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "npde_error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum npde_comm_op { NPDE_COMM_SUM = 0, NPDE_COMM_MAX = 1 } npde_comm_op;
+
+/**
+ * Join the run's ranks when the process was started by mpirun (Open MPI,
+ * PMIx or PMI environment); otherwise stay one rank. Call once, before any
+ * other npde call, with main's arguments. Since: ABI 1.1
+ */
+NPDE_API NPDE_NODISCARD npde_status npde_comm_init(int *argc, char ***argv);
+/** Leave the ranks (MPI_Finalize) after a run that succeeded on every rank. */
+NPDE_API void npde_comm_finalize(void);
+/** Stop every rank of the run (MPI_Abort) with this exit code; exits one rank otherwise. */
+NPDE_API void npde_comm_abort(int code);
+
+/** This build can run on MPI (Open MPI was found when it was built). */
+NPDE_API bool npde_comm_has_mpi(void);
+/** This process's rank, 0 .. size - 1 (0 without MPI). */
+NPDE_API int npde_comm_rank(void);
+/** The number of ranks (1 without MPI). */
+NPDE_API int npde_comm_size(void);
+/** The rank among those on the same machine (selects the GPU), and their number. */
+NPDE_API int npde_comm_local_rank(void);
+NPDE_API int npde_comm_local_size(void);
+
+/** buf[0..n) = the sum (or max) over ranks of each rank's buf, in place. Since: ABI 1.1 */
+NPDE_API NPDE_NODISCARD npde_status npde_comm_allreduce(double *buf, int64_t n, npde_comm_op op);
+
+/**
+ * This rank's share [*begin, *begin + *count) of n items split into size
+ * contiguous slices of nearly equal length whose starts are multiples of
+ * align (>= 1; e.g. 2 to start on a Philox block). The slices of all ranks
+ * cover 0 .. n - 1 once, in rank order.
+ */
+NPDE_API void npde_comm_slice(int64_t n, int64_t align, int64_t *begin, int64_t *count);
+/** The same for any rank. */
+NPDE_API void npde_comm_slice_of(int rank, int64_t n, int64_t align, int64_t *begin, int64_t *count);
+
+/** Allreduce calls and the doubles this rank contributed to them since init. */
+NPDE_API void npde_comm_stats(int64_t *calls, int64_t *doubles);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
