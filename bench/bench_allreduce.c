@@ -3,8 +3,9 @@
  * the bandwidth term of the model in docs/scaling.md. Run it as
  *   mpirun -np 2 build/bin/bench_allreduce
  * Rank 0 prints, per length, the median seconds of one reduction over
- * repeated calls, then a least-squares fit t = alpha + 8 p / B (CSV rows:
- * ranks,doubles,seconds). On one rank (no mpirun) a reduction is free and
+ * repeated calls (CSV rows: ranks,doubles,seconds), then the model
+ * t = alpha + 8 p / B with alpha the one-double time and B the bandwidth of
+ * the longest reduction, against each measurement. On one rank (no mpirun) a reduction is free and
  * the program says so. */
 #define BENCH_NAME "bench_allreduce"
 #include <math.h>
@@ -38,16 +39,15 @@ int main(int argc, char **argv) {
     CHECK(npde_comm_allreduce(&sec[l], 1, NPDE_COMM_MAX));
     if (rank == 0) printf("%d,%lld,%.4e\n", K, (long long)n, sec[l]);
   }
-  /* least squares t = alpha + beta * 8 n over the lengths */
-  double sx = 0, sy = 0, sxx = 0, sxy = 0;
-  for (int l = 0; l < nl; ++l) {
-    const double x = 8.0 * (double)lengths[l];
-    sx += x, sy += sec[l], sxx += x * x, sxy += x * sec[l];
+  /* the model's two constants: the latency (one double) and the bandwidth of the longest reduction */
+  const double alpha = sec[0], bw = 8.0 * (double)lengths[nl - 1] / (sec[nl - 1] - alpha);
+  if (rank == 0) {
+    printf("bench_allreduce: %d ranks: alpha = %.2e s, bandwidth 8p / (t - alpha) = %.2f GB/s at p = %lld\n", K, alpha,
+           1e-9 * bw, (long long)lengths[nl - 1]);
+    for (int l = 0; l < nl; ++l)
+      printf("bench_allreduce: p = %8lld: %.3e s measured, %.3e s modelled\n", (long long)lengths[l], sec[l],
+             alpha + 8.0 * (double)lengths[l] / bw);
   }
-  const double beta = (nl * sxy - sx * sy) / (nl * sxx - sx * sx), alpha = (sy - beta * sx) / nl;
-  if (rank == 0)
-    printf("bench_allreduce: %d ranks: alpha = %.2e s (1 double: %.2e s), bandwidth 8p / (t - alpha) = %.2f GB/s\n", K,
-           alpha, sec[0], 1e-9 / beta);
   free(buf);
   npde_comm_finalize();
   return 0;

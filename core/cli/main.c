@@ -328,6 +328,12 @@ static int run_command(int argc, char **argv) {
   if (npde_comm_rank() != 0 && verbosity < NPDE_LOG_DEBUG) npde_log_set_level(NPDE_LOG_WARN); /* rank 0 reports */
   if (i >= argc) { fputs(usage, stderr); return EXIT_USAGE; }
   const char *cmd = argv[i++];
+  if (npde_comm_size() > 1 && strcmp(cmd, "run") != 0 && strcmp(cmd, "resume") != 0) {
+    if (npde_comm_rank() == 0)
+      fprintf(stderr, "npde: error: '%s' runs on one process; only run and resume are data-parallel: start it "
+              "without mpirun\n", cmd);
+    return EXIT_USAGE;
+  }
   if (!strcmp(cmd, "run")) return cmd_run(argc - i, argv + i, MODE_RUN);
   if (!strcmp(cmd, "check")) return cmd_run(argc - i, argv + i, MODE_CHECK);
   if (!strcmp(cmd, "resume")) return cmd_run(argc - i, argv + i, MODE_RESUME);

@@ -139,6 +139,29 @@ npde_status npde__comm_allreduce_mat(npde_backend *be, npde_mat *m, npde__comm_s
   return npde_backend_upload(be, m->data, s->host, (size_t)n * sizeof(double));
 }
 
+npde_status npde__comm_check_replicated(npde_backend *be, const npde_mat *v, npde__comm_scratch *s, const char *what) {
+  if (world.size == 1) return NPDE_OK;
+  const int64_t n = v->rows * v->cols;
+  if ((size_t)n > s->cap) {
+    double *h = realloc(s->host, (size_t)n * sizeof *h);
+    if (!h) return NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
+    s->host = h;
+    s->cap = (size_t)n;
+  }
+  NPDE_TRY(npde_backend_download(be, s->host, v->data, (size_t)n * sizeof(double)));
+  uint64_t h = 1469598103934665603ull; /* FNV-1a over the bytes */
+  const unsigned char *b = (const unsigned char *)s->host;
+  for (size_t i = 0; i < (size_t)n * sizeof(double); ++i) h = (h ^ b[i]) * 1099511628211ull;
+  double m[4] = {(double)(h >> 32), (double)(h & 0xffffffffu)}; /* exact in a double */
+  m[2] = -m[0];
+  m[3] = -m[1];
+  NPDE_TRY(npde_comm_allreduce(m, 4, NPDE_COMM_MAX));
+  if (m[0] != -m[2] || m[1] != -m[3])
+    return NPDE_ERROR(NPDE_ERR_NUMERIC, "data-parallel: the ranks no longer hold the same %s (rank %d's differ); "
+                      "this is a bug or ranks on different hardware: rerun with fewer ranks", what, world.rank);
+  return NPDE_OK;
+}
+
 void npde__comm_scratch_free(npde__comm_scratch *s) {
   free(s->host);
   s->host = NULL;

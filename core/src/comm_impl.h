@@ -14,6 +14,9 @@ typedef struct npde__comm_scratch {
 /* Sum a contiguous F64 view over the ranks, in place (no-op on one rank). */
 npde_status npde__comm_allreduce_mat(npde_backend *be, npde_mat *m, npde__comm_scratch *s);
 void npde__comm_scratch_free(npde__comm_scratch *s);
+/* Check that every rank holds the same bits in v (the replicated parameters): a mismatch would make the ranks
+ * take different decisions and deadlock, so it stops the run with NPDE_ERR_NUMERIC naming `what`. */
+npde_status npde__comm_check_replicated(npde_backend *be, const npde_mat *v, npde__comm_scratch *s, const char *what);
 
 /* An operator summed over the ranks: A x = sum_r scale * A_r x, A_r the
  * rank's own operator over its samples (scale re-weights a mean over the

@@ -436,6 +436,7 @@ static npde_status run_impl(npde_pipeline *pl, const char *resume_dir) {
     const npde__stage *stage = npde__stage_find(entry->keys[0]);
     npde_log(NPDE_LOG_INFO, "stage %zu/%zu: %s", i + 1, list->n, stage->name);
     rs->stage_index = i;
+    if (stage->rank0_only && npde_comm_rank() != 0) continue;
     st = stage->run(rs, entry->items[0]);
     rs->resume_from = NULL; /* only the first stage continues from the checkpoint */
     if (st == NPDE_OK) st = stage_boundary(rs, i + 1);

@@ -288,4 +288,5 @@ const npde__stage npde__stage_eval = {
     .summary = "errors against the exact solution at every snapshot; fields on a grid for NumPy and ParaView",
     .params = eval_params,
     .run = eval_run,
+    .rank0_only = true,
 };

@@ -266,7 +266,12 @@ static bool restart_due(const evolve_ctx *c, double t) {
     case RESTART_FIXED:
       return c->restarts < c->restart_count &&
              t >= (double)(c->restarts + 1) * c->t_end / (double)(c->restart_count + 1) * (1.0 - 1e-12);
-    case RESTART_WALLTIME: return npde__now_seconds() - c->last_fit_wall > c->fit_seconds_mean / c->time_fraction;
+    case RESTART_WALLTIME: {
+      /* wall clocks differ between ranks: rank 0's decides for all */
+      double due = npde_comm_rank() == 0 && npde__now_seconds() - c->last_fit_wall > c->fit_seconds_mean / c->time_fraction;
+      if (npde_comm_allreduce(&due, 1, NPDE_COMM_MAX) != NPDE_OK) return false;
+      return due > 0;
+    }
     case RESTART_WORK: return c->work_since_fit > c->fit_work_mean / c->time_fraction;
     case RESTART_CG: return c->att_cg_max > c->cg_threshold;
   }
@@ -432,6 +437,7 @@ static npde_status evolve_after_step(void *ctx, const npde_step_state *s, npde_m
                              s->t, h_taken, (long long)c->att_cg, (long long)c->att_cg_max, c->res_true, c->res_code,
                              c->lambda_last, c->mu_last, (long long)s->rejected, (long long)c->restarts,
                              (long long)c->cg_failures, elapsed(c)));
+  NPDE_TRY(npde__comm_check_replicated(c->be, y, &c->reduce, "parameters"));
   c->last_state = *s;
   c->have_state = true;
   if (c->max_residual > 0 && c->res_true > c->max_residual)

@@ -135,6 +135,7 @@ typedef struct npde__stage {
   const npde_param_spec *params;
   /* params: the stage's validated node, defaults filled */
   npde_status (*run)(npde__run_state *rs, const npde_config *params);
+  bool rank0_only; /* data-parallel runs: only rank 0 runs it (no reductions inside; it reports and writes) */
 } npde__stage;
 
 extern const npde__stage npde__stage_probe;

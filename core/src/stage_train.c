@@ -420,7 +420,7 @@ static npde_status train_run(npde__run_state *rs, const npde_config *params) {
     if (st == NPDE_OK)
       npde_log(NPDE_LOG_INFO, "train: level %d (h = %.4g): %lld points, %lld crossed stencils, %lld distinct samples, "
                "%lld weights%s", l, h[0], (long long)c.slice_n, (long long)crossed, (long long)samples,
-               (long long)weights, c.sliced ? " (rank 0's slice)" : "");
+               (long long)weights, c.sliced ? " (this rank's slice)" : "");
   }
   int64_t *perm = st == NPDE_OK ? malloc((size_t)c.n_points * sizeof *perm) : NULL;
   if (st == NPDE_OK && !perm) st = NPDE_ERROR(NPDE_ERR_NOMEM, "train: out of memory");
@@ -481,6 +481,7 @@ static npde_status train_run(npde__run_state *rs, const npde_config *params) {
       epoch_loss += bl * (double)nr;
       step++;
     }
+    if (st == NPDE_OK) st = npde__comm_check_replicated(c.be, &theta, &c.reduce, "parameters");
     if (st != NPDE_OK) break;
     cg_total += epoch_cg;
     loss = epoch_loss / (double)c.n_points;

@@ -254,3 +254,27 @@ Test(mpi, test_killed_rank_stops_the_run_and_it_resumes) {
   npde_npy_array_free(&a);
   npde_npy_array_free(&b);
 }
+
+/* A rank that fails stops every rank (no rank hangs in a reduction), with a message naming it. */
+Test(mpi, test_failing_rank_stops_the_run_with_its_name) {
+  char cfg[300], log[320];
+  snprintf(cfg, sizeof cfg, "%s/evolve2.yaml", tmp);
+  evolve_config(cfg, 2);
+  /* a batch of one point: rank 0's slice of it is empty (rank 1 goes on into the first reduction) */
+  const int code = run_ranks(2, cfg, "fails", "stages.0.fit.batch=1");
+  snprintf(log, sizeof log, "%s/fails.log", tmp);
+  char *text = slurp(log);
+  cr_assert_not_null(text);
+  cr_expect_neq(code, 0, "the run did not fail:\n%s", text);
+  cr_expect(strstr(text, "npde: rank 0 of 2: error:") && strstr(text, "without points"),
+            "the message does not name the failing rank:\n%s", text);
+  free(text);
+  /* commands other than run and resume refuse mpirun */
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd, "mpirun -np 2 --oversubscribe '%s' plugins > '%s/plugins.log' 2>&1", npde_bin, tmp);
+  cr_expect_neq(system(cmd), 0);
+  snprintf(log, sizeof log, "%s/plugins.log", tmp);
+  text = slurp(log);
+  cr_expect(text && strstr(text, "only run and resume are data-parallel"), "%s", text ? text : "");
+  free(text);
+}
