@@ -136,6 +136,27 @@ Test(mpi, test_evolve_on_2_ranks_matches_1_rank) {
   snprintf(cfg, sizeof cfg, "%s/evolve3.yaml", tmp);
   evolve_config(cfg, 3);
   expect_same_on_1_and_2_ranks(cfg, "evolve-odd", "samples.n=1001 stages.0.fit.batch=301", "theta_final");
+  /* a restart mid-run: the refit (Adam and head tuning) runs data-parallel inside evolve */
+  expect_same_on_1_and_2_ranks(cfg, "evolve-restart",
+                               "samples.n=1001 stages.0.fit.batch=301 'stages.1.evolve.restarts={policy: fixed_count, "
+                               "count: 1, fit: {epochs: 50, head_points: 3001}}'",
+                               "theta_final");
+}
+
+/* The walltime restart rule reads the clock, which differs between ranks: rank 0 decides for all, so the
+ * ranks restart together and the run ends (it would hang in a reduction otherwise). */
+Test(mpi, test_walltime_restarts_agree_across_ranks) {
+  char cfg[300], log[320];
+  snprintf(cfg, sizeof cfg, "%s/evolve2.yaml", tmp);
+  evolve_config(cfg, 2);
+  const int code = run_ranks(2, cfg, "walltime", "samples.n=1000 'stages.1.evolve.restarts={policy: walltime, "
+                                                 "time_fraction: 0.9, fit: {epochs: 20, head_points: 2000}}'");
+  snprintf(log, sizeof log, "%s/walltime.log", tmp);
+  char *text = slurp(log);
+  cr_assert_not_null(text);
+  cr_expect_eq(code, 0, "the run failed:\n%s", text);
+  cr_expect(strstr(text, "evolve: restart 1 at t") != NULL, "no restart happened:\n%s", text);
+  free(text);
 }
 
 static void train_config(const char *path) {
