@@ -116,5 +116,10 @@ expect 1 "sweep: 1 of 2 runs finished" -- "$npde" run "$demo" -m stages.0.probe.
 grep -q "^run-000,failed,1" "$tmp/sweep2/sweep.csv" || { echo "FAIL: the failed member is not in sweep.csv"; failures=$((failures + 1)); }
 expect 2 "-m needs at least one key=v1,v2 list" -- "$npde" run "$demo" -m seed=1
 
+# every shipped configuration validates (plugins and keys as the code has them now)
+for cfg in "$src"/configs/*.yaml; do
+  expect 0 "configuration is valid" -- "$npde" check "$cfg"
+done
+
 if [ "$failures" -ne 0 ]; then echo "test_cli: $failures failures"; exit 1; fi
 echo "test_cli: all passed"
