@@ -259,10 +259,6 @@ static int cmd_plugins(int argc, char **argv) {
   return code;
 }
 
-/* The OpenMP runtime reads OMP_WAIT_POLICY when it is loaded, before main (libnpde depends on it through
- * SuiteSparse). Its default lets idle workers spin, and spinning workers of the element-wise kernels starve
- * OpenBLAS's threads and any other process on a small machine (on 2 cores test_evolve ran in 158 s spinning,
- * 19 s passive). So, unless the user chose a policy, set PASSIVE and run this program again, once. */
 /* Ranks that mpirun starts on one machine share its cores: unless the user chose thread counts, each rank
  * gets cores / ranks-on-this-machine threads (OpenBLAS and OpenMP read these when they load). */
 static bool share_cores_between_ranks(void) {
@@ -276,6 +272,11 @@ static bool share_cores_between_ranks(void) {
   return true;
 }
 
+/* The OpenMP runtime reads OMP_WAIT_POLICY when it is loaded, before main (libnpde depends on it through
+ * SuiteSparse). Its default lets idle workers spin, and spinning workers of the element-wise kernels starve
+ * OpenBLAS's threads and any other process on a small machine (on 2 cores test_evolve ran in 158 s spinning,
+ * 19 s passive). So, unless the user chose a policy, set PASSIVE and run this program again, once (also
+ * when the thread counts of mpirun's ranks were just set). */
 static void prefer_passive_openmp(char **argv) {
   if (getenv("NPDE_NO_REEXEC")) return;
   bool again = share_cores_between_ranks();

@@ -95,7 +95,7 @@ npde_status npde_comm_allreduce(double *buf, int64_t n, npde_comm_op op) {
   return NPDE_OK;
 }
 
-void npde_comm_slice_of(int rank, int64_t n, int64_t align, int64_t *begin, int64_t *count) {
+static void slice_of(int rank, int64_t n, int64_t align, int64_t *begin, int64_t *count) {
   const int64_t K = world.size;
   if (align < 1) align = 1;
   /* the start of rank r: r n / K rounded down to a multiple of align (without overflowing r n) */
@@ -113,7 +113,7 @@ void npde_comm_slice_of(int rank, int64_t n, int64_t align, int64_t *begin, int6
 }
 
 void npde_comm_slice(int64_t n, int64_t align, int64_t *begin, int64_t *count) {
-  npde_comm_slice_of(world.rank, n, align, begin, count);
+  slice_of(world.rank, n, align, begin, count);
 }
 
 void npde_comm_stats(int64_t *calls, int64_t *doubles) {
@@ -123,34 +123,45 @@ void npde_comm_stats(int64_t *calls, int64_t *doubles) {
 
 /* ------------------------------------------------- reductions of backend memory */
 
-npde_status npde__comm_allreduce_mat(npde_backend *be, npde_mat *m, npde__comm_scratch *s) {
-  if (world.size == 1) return NPDE_OK;
+/* The n doubles of a contiguous F64 view where the host can read them: the view itself when the backend's
+ * memory is the host's (no copy: reductions sit inside CG), else s's staging copy (*copied). */
+static npde_status host_view(npde_backend *be, const npde_mat *m, npde__comm_scratch *s, double **out, bool *copied) {
   if (m->dtype != NPDE_F64 || (m->ld != m->cols && m->rows > 1))
     return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "allreduce: the view must be contiguous double precision");
   const int64_t n = m->rows * m->cols;
+  *copied = npde_backend_memtype(be) != NPDE_MEM_HOST;
+  if (!*copied) {
+    *out = m->data;
+    return NPDE_OK;
+  }
   if ((size_t)n > s->cap) {
     double *h = realloc(s->host, (size_t)n * sizeof *h);
     if (!h) return NPDE_ERROR(NPDE_ERR_NOMEM, "allreduce: out of memory for %lld values", (long long)n);
     s->host = h;
     s->cap = (size_t)n;
   }
-  NPDE_TRY(npde_backend_download(be, s->host, m->data, (size_t)n * sizeof(double)));
-  NPDE_TRY(npde_comm_allreduce(s->host, n, NPDE_COMM_SUM));
-  return npde_backend_upload(be, m->data, s->host, (size_t)n * sizeof(double));
+  *out = s->host;
+  return npde_backend_download(be, s->host, m->data, (size_t)n * sizeof(double));
+}
+
+npde_status npde__comm_allreduce_mat(npde_backend *be, npde_mat *m, npde__comm_scratch *s) {
+  if (world.size == 1) return NPDE_OK;
+  double *h;
+  bool copied;
+  NPDE_TRY(host_view(be, m, s, &h, &copied));
+  const int64_t n = m->rows * m->cols;
+  NPDE_TRY(npde_comm_allreduce(h, n, NPDE_COMM_SUM));
+  return copied ? npde_backend_upload(be, m->data, h, (size_t)n * sizeof(double)) : NPDE_OK;
 }
 
 npde_status npde__comm_check_replicated(npde_backend *be, const npde_mat *v, npde__comm_scratch *s, const char *what) {
   if (world.size == 1) return NPDE_OK;
+  double *host;
+  bool copied;
+  NPDE_TRY(host_view(be, v, s, &host, &copied));
   const int64_t n = v->rows * v->cols;
-  if ((size_t)n > s->cap) {
-    double *h = realloc(s->host, (size_t)n * sizeof *h);
-    if (!h) return NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
-    s->host = h;
-    s->cap = (size_t)n;
-  }
-  NPDE_TRY(npde_backend_download(be, s->host, v->data, (size_t)n * sizeof(double)));
   uint64_t h = 1469598103934665603ull; /* FNV-1a over the bytes */
-  const unsigned char *b = (const unsigned char *)s->host;
+  const unsigned char *b = (const unsigned char *)host;
   for (size_t i = 0; i < (size_t)n * sizeof(double); ++i) h = (h ^ b[i]) * 1099511628211ull;
   double m[4] = {(double)(h >> 32), (double)(h & 0xffffffffu)}; /* exact in a double */
   m[2] = -m[0];

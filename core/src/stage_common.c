@@ -4,6 +4,8 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "npde/npde_comm.h"
+
 #include "stage_impl.h"
 
 npde_status npde__heldout_eval(npde__run_state *rs, int64_t n, npde__heldout *h) {
@@ -49,6 +51,9 @@ npde_status npde__exact_error(npde__run_state *rs, double t, int64_t n, double *
   return st;
 }
 
+void npde__sample_slice(int64_t rows, int64_t d, int64_t *first, int64_t *count) {
+  npde_comm_slice(rows, d % 2 ? 2 : 1, first, count);
+}
 
 npde_status npde__grid_points(const npde_grid *g, double **out) {
   const int64_t n = g->n[0] * g->n[1] * g->n[2];

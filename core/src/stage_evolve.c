@@ -119,13 +119,12 @@ typedef struct evolve_ctx {
 
 static double elapsed(const evolve_ctx *c) { return c->elapsed0 + npde__now_seconds() - c->t0; }
 
-/* This rank's slice of a set of `total` points. Slices start on a Philox block (2 values), so that every
- * rank draws its rows of the very points one process would draw. */
+/* This rank's slice of a set of `total` points (npde__sample_slice). */
 static npde_status jet_set_alloc(evolve_ctx *c, jet_set *s, int64_t total, const char *what) {
   int64_t sec = c->order == NPDE_JET_HESSIAN ? c->d * c->d : npde_jet_second_blocks(c->order, c->d) ? c->d : 1;
   int64_t n;
   s->total = total;
-  npde_comm_slice(total, c->d % 2 ? 2 : 1, &s->first, &n);
+  npde__sample_slice(total, c->d, &s->first, &n);
   if (n < 1)
     return NPDE_ERROR(NPDE_ERR_CONFIG, "evolve: %s = %lld points leave rank %d of %d without any: use at least %d",
                       what, (long long)total, npde_comm_rank(), npde_comm_size(), 2 * npde_comm_size());
@@ -157,7 +156,8 @@ static void jet_set_free(evolve_ctx *c, jet_set *s) {
  * (s->xh), once per new sample set, not per RHS evaluation. */
 static npde_status jet_set_draw(evolve_ctx *c, jet_set *s, uint64_t stream, uint64_t draw) {
   npde_mat X = npde_mat_view(s->x, NPDE_F64, s->n, c->d);
-  const uint64_t counter = draw * npde_philox_blocks((uint64_t)(s->total * c->d)) + (uint64_t)(s->first * c->d) / 2;
+  const uint64_t counter =
+      draw * npde_philox_blocks((uint64_t)(s->total * c->d)) + npde_philox_blocks((uint64_t)(s->first * c->d));
   NPDE_TRY(npde_backend_rng_uniform(c->be, c->rs->seed, stream, counter, -1.0, 1.0, &X));
   return npde_backend_download(c->be, s->xh, s->x, (size_t)(s->n * c->d) * sizeof(double));
 }

@@ -106,7 +106,7 @@ static npde_status tune_head(fit_ctx *c, int64_t o, int64_t n_points, double lam
   double lambda = lambda_in >= 0 ? lambda_in : 1e-5 * (double)n_points / (double)k1;
   /* on several ranks, each accumulates the normal equations over its slice of the points */
   int64_t first, mine;
-  npde_comm_slice(n_points, c->d % 2 ? 2 : 1, &first, &mine);
+  npde__sample_slice(n_points, c->d, &first, &mine);
   int64_t rows = mine < chunk ? (mine > 0 ? mine : 1) : chunk;
   void *x = NULL, *u = NULL, *phi = NULL, *a = NULL, *g = NULL, *r = NULL, *b = NULL;
   npde_status st = NPDE_OK;
@@ -215,7 +215,7 @@ static npde_status fit_run(npde__run_state *rs, const npde_config *params) {
   }
   /* on several ranks, each takes its slice of every batch; the loss and gradient are summed over the ranks */
   int64_t first = 0, mine = batch;
-  npde_comm_slice(batch, c.d % 2 ? 2 : 1, &first, &mine);
+  npde__sample_slice(batch, c.d, &first, &mine);
   if (mine < 1 && st == NPDE_OK)
     st = npde_config_error(npde_config_get(params, "batch"), "fit: batch = %lld leaves rank %d of %d without points: "
                            "use at least %d", (long long)batch, npde_comm_rank(), npde_comm_size(),
@@ -237,7 +237,8 @@ static npde_status fit_run(npde__run_state *rs, const npde_config *params) {
   if (epochs > 0 && !history && st == NPDE_OK) st = NPDE_ERROR(NPDE_ERR_NOMEM, "fit: out of memory");
   for (int64_t e = 1; st == NPDE_OK && e <= epochs; ++e) {
     st = npde_backend_rng_uniform(be, rs->seed, NPDE__STREAM_FIT + fit_index,
-                                  (uint64_t)(e - 1) * per_batch + (uint64_t)(first * c.d) / 2, -1.0, 1.0, &X);
+                                  (uint64_t)(e - 1) * per_batch + npde_philox_blocks((uint64_t)(first * c.d)), -1.0,
+                                  1.0, &X);
     if (st == NPDE_OK) st = target_values(&c, &X, &U);
     if (st == NPDE_OK) st = lin ? npde_linearization_update(lin, &theta, &X)
                                 : npde_linearization_create(rs->net, &theta, &X, &lin);

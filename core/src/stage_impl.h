@@ -113,6 +113,11 @@ void npde__heldout_free(npde__heldout *h);
 /* Relative L2 error of the network (rs->theta) against the PDE's exact solution at time t on n held-out points. */
 npde_status npde__exact_error(npde__run_state *rs, double t, int64_t n, double *err);
 
+/* This rank's rows [*first, *first + *count) of a draw of `rows` points with d coordinates each (all rows
+ * on one rank). Slices start on a Philox block (2 values), so a rank that draws from counter
+ * base + npde_philox_blocks(*first * d) gets exactly its rows of the single-process draw. */
+void npde__sample_slice(int64_t rows, int64_t d, int64_t *first, int64_t *count);
+
 /* Interface PDEs: the nodes of g ('ij' order, n x 3, malloc'ed into *x); u (n values) = the output of
  * the network (rs->theta) of the side phi selects, at the n host points x; RMSE and max |a - b|. */
 npde_status npde__grid_points(const npde_grid *g, double **x);

@@ -165,6 +165,17 @@ Test(layer_mlp, test_layer_mlp_init_deterministic) {
   npde_layer_destroy(&l);
 }
 
+/* Root mean square (the std of a zero-mean law) and max |w| of n weights. */
+static void weight_stats(const double *w, int64_t n, double *rms, double *max_abs) {
+  double sq = 0, mx = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    sq += w[i] * w[i];
+    mx = fabs(w[i]) > mx ? fabs(w[i]) : mx;
+  }
+  *rms = sqrt(sq / (double)n);
+  *max_abs = mx;
+}
+
 /* SIREN init (omega0 folded into the weights): U(-omega0/in, omega0/in), then U(-sqrt(6/w), sqrt(6/w)). */
 Test(layer_mlp, test_layer_mlp_init_siren) {
   const int64_t in = 50, w = 300;
@@ -174,12 +185,9 @@ Test(layer_mlp, test_layer_mlp_init_siren) {
   int64_t off = 0;
   for (int layer = 0; layer < 2; ++layer) {
     int64_t nw = (layer ? w : in) * w;
-    double sq = 0, mx = 0;
-    for (int64_t i = 0; i < nw; ++i) {
-      sq += th[off + i] * th[off + i];
-      mx = fabs(th[off + i]) > mx ? fabs(th[off + i]) : mx;
-    }
-    double sd = sqrt(sq / (double)nw), want = bounds[layer] / sqrt(3.0);
+    double sd, mx;
+    weight_stats(th + off, nw, &sd, &mx);
+    const double want = bounds[layer] / sqrt(3.0);
     cr_expect(mx <= bounds[layer] && mx > 0.99 * bounds[layer], "layer %d: max |W| = %g, bound %g", layer, mx,
               bounds[layer]);
     cr_expect(fabs(sd - want) <= 0.01 * want, "layer %d: std %g, uniform's %g", layer, sd, want);
@@ -198,12 +206,9 @@ Test(layer_mlp, test_layer_mlp_init_std) {
   int64_t off = 0;
   for (int layer = 0; layer < 2; ++layer) {
     int64_t nw = (layer ? w : in) * w;
-    double sq = 0, mx = 0;
-    for (int64_t i = 0; i < nw; ++i) {
-      sq += th[off + i] * th[off + i];
-      mx = fabs(th[off + i]) > mx ? fabs(th[off + i]) : mx;
-    }
-    const double sd = sqrt(sq / (double)nw), want = 0.1 * 0.8796; /* std of N(0,1) truncated to [-2, 2] */
+    double sd, mx;
+    weight_stats(th + off, nw, &sd, &mx);
+    const double want = 0.1 * 0.8796; /* std of N(0,1) truncated to [-2, 2] */
     cr_expect(mx <= 0.2 && mx > 0.19, "layer %d: max |W| = %g", layer, mx);
     cr_expect(fabs(sd - want) <= 0.02 * want, "layer %d: std %g, expected %g", layer, sd, want);
     off += nw + w;

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "npde/npde.h"
+#include "test_files.h"
 
 extern char **environ;
 
@@ -38,26 +39,6 @@ static void teardown(void) {
 }
 
 TestSuite(mpi, .init = setup, .fini = teardown, .timeout = 300);
-
-static void write_file(const char *path, const char *text) {
-  FILE *f = fopen(path, "w");
-  cr_assert_not_null(f, "cannot write %s", path);
-  fputs(text, f);
-  fclose(f);
-}
-
-static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *s = malloc((size_t)n + 1);
-  size_t got = fread(s, 1, (size_t)n, f);
-  s[got] = '\0';
-  fclose(f);
-  return s;
-}
 
 /* mpirun -np K npde run CONFIG output=TMP/NAME [extra], its output in TMP/NAME.log; the exit status. */
 static int run_ranks(int k, const char *config, const char *name, const char *extra) {
@@ -100,7 +81,7 @@ static void expect_same_on_1_and_2_ranks(const char *config, const char *name, c
   cr_assert_eq(run_ranks(1, config, one, extra), 0, "%s on 1 rank failed (see %s/%s.log)", name, tmp, one);
   int code = run_ranks(2, config, two, extra);
   snprintf(log, sizeof log, "%s/%s.log", tmp, two);
-  char *text = slurp(log);
+  char *text = test_slurp(log, NULL);
   cr_assert_eq(code, 0, "%s on 2 ranks failed:\n%s", name, text ? text : "");
   cr_expect(text && strstr(text, "data-parallel: 2 ranks"), "the run did not use 2 ranks:\n%s", text ? text : "");
   free(text);
@@ -124,7 +105,7 @@ static void evolve_config(const char *path, int dim) {
            "  - fit: {epochs: 100, lr: 1e-2, batch: 300, head_points: 4000, head_lambda: 0}\n"
            "  - evolve: {t_end: 0.1, residual_points: 999, eval_points: 1000}\n",
            dim);
-  write_file(path, text);
+  test_write_file(path, text);
 }
 
 Test(mpi, test_evolve_on_2_ranks_matches_1_rank) {
@@ -152,7 +133,7 @@ Test(mpi, test_walltime_restarts_agree_across_ranks) {
   const int code = run_ranks(2, cfg, "walltime", "samples.n=1000 'stages.1.evolve.restarts={policy: walltime, "
                                                  "time_fraction: 0.9, fit: {epochs: 20, head_points: 2000}}'");
   snprintf(log, sizeof log, "%s/walltime.log", tmp);
-  char *text = slurp(log);
+  char *text = test_slurp(log, NULL);
   cr_assert_not_null(text);
   cr_expect_eq(code, 0, "the run failed:\n%s", text);
   cr_expect(strstr(text, "evolve: restart 1 at t") != NULL, "no restart happened:\n%s", text);
@@ -160,7 +141,7 @@ Test(mpi, test_walltime_restarts_agree_across_ranks) {
 }
 
 static void train_config(const char *path) {
-  write_file(path, "backend: cpu\nseed: 3\nplots: false\n"
+  test_write_file(path, "backend: cpu\nseed: 3\nplots: false\n"
                    "pde: {type: nbm-interface, problem: sphere}\n"
                    "network: {layers: [{type: mlp, width: 10, depth: 3, activation: sin}]}\n"
                    "linsolver: {type: cg, tol: 1e-12, max_iters: 500}\n"
@@ -213,7 +194,7 @@ static pid_t find_rank(const char *marker, int rank) {
 }
 
 static int count_lines(const char *path) {
-  char *s = slurp(path);
+  char *s = test_slurp(path, NULL);
   int n = 0;
   for (char *c = s; c && *c; ++c) n += *c == '\n';
   free(s);
@@ -223,7 +204,7 @@ static int count_lines(const char *path) {
 Test(mpi, test_killed_rank_stops_the_run_and_it_resumes) {
   char cfg[300];
   snprintf(cfg, sizeof cfg, "%s/train.yaml", tmp);
-  write_file(cfg, "backend: cpu\nseed: 5\nplots: false\ncheckpoint_every: 0\n"
+  test_write_file(cfg, "backend: cpu\nseed: 5\nplots: false\ncheckpoint_every: 0\n"
                   "pde: {type: nbm-interface, problem: sphere}\n"
                   "network: {layers: [{type: mlp, width: 16, depth: 3, activation: sin}]}\n"
                   "stages:\n  - train: {n: 14, epochs: 600, batch: 700, error_every: 50}\n");
@@ -253,7 +234,7 @@ Test(mpi, test_killed_rank_stops_the_run_and_it_resumes) {
   int status = 0;
   cr_assert_eq(waitpid(mpirun, &status, 0), mpirun);
   cr_expect(!(WIFEXITED(status) && WEXITSTATUS(status) == 0), "mpirun exited 0 after a rank was killed");
-  char *text = slurp(log);
+  char *text = test_slurp(log, NULL);
   cr_assert_not_null(text);
   cr_expect(strstr(text, "rank 1") != NULL, "the message does not name rank 1:\n%s", text);
   cr_expect(strstr(text, "checkpoint.npz holds the last checkpoint") != NULL, "rank 0 did not say what is kept:\n%s",
@@ -264,7 +245,7 @@ Test(mpi, test_killed_rank_stops_the_run_and_it_resumes) {
            tmp);
   cr_assert_eq(system(cmd), 0, "the resume under mpirun failed (see %s/resume.log)", tmp);
   snprintf(log, sizeof log, "%s/resume.log", tmp);
-  text = slurp(log);
+  text = test_slurp(log, NULL);
   cr_expect(text && strstr(text, "train: resuming after epoch"), "the resume did not continue mid-stage:\n%s",
             text ? text : "");
   free(text);
@@ -284,7 +265,7 @@ Test(mpi, test_failing_rank_stops_the_run_with_its_name) {
   /* a batch of one point: rank 0's slice of it is empty (rank 1 goes on into the first reduction) */
   const int code = run_ranks(2, cfg, "fails", "stages.0.fit.batch=1");
   snprintf(log, sizeof log, "%s/fails.log", tmp);
-  char *text = slurp(log);
+  char *text = test_slurp(log, NULL);
   cr_assert_not_null(text);
   cr_expect_neq(code, 0, "the run did not fail:\n%s", text);
   cr_expect(strstr(text, "npde: rank 0 of 2: error:") && strstr(text, "without points"),
@@ -295,7 +276,7 @@ Test(mpi, test_failing_rank_stops_the_run_with_its_name) {
   snprintf(cmd, sizeof cmd, "mpirun -np 2 --oversubscribe '%s' plugins > '%s/plugins.log' 2>&1", npde_bin, tmp);
   cr_expect_neq(system(cmd), 0);
   snprintf(log, sizeof log, "%s/plugins.log", tmp);
-  text = slurp(log);
+  text = test_slurp(log, NULL);
   cr_expect(text && strstr(text, "only run and resume are data-parallel"), "%s", text ? text : "");
   free(text);
 }

@@ -21,6 +21,7 @@
 #endif
 
 #include "npde/npde.h"
+#include "test_files.h"
 
 static char tmp[256];
 
@@ -189,13 +190,6 @@ static void write_results(const char *dir, int n_axes, const int *axes, const in
   cr_assert_eq(npde_npz_commit(&w), NPDE_OK, "%s", npde_last_error());
   free(u);
   free(e);
-}
-
-static void write_text(const char *path, const char *text) {
-  FILE *f = fopen(path, "w");
-  cr_assert_not_null(f, "%s", path);
-  fputs(text, f);
-  fclose(f);
 }
 
 /* ------------------------------------------------------ a real run */
@@ -382,7 +376,7 @@ Test(plot, test_plot_train_runs_without_exact_solution_gauss_newton_and_levels) 
   write_volume(ref, 12, false, true);
   /* Gauss-Newton (lambda, CG iterations), two levels in sequence, errors
    * every other epoch and none at all in one row, a row being written */
-  write_text(path_in(ref, "metrics.csv"), "epoch,level,h,loss,rmse,linf,lambda,cg_iterations,wall_s\n"
+  test_write_file(path_in(ref, "metrics.csv"), "epoch,level,h,loss,rmse,linf,lambda,cg_iterations,wall_s\n"
                                           "1,0,0.2,1e-1,nan,nan,1e-3,20,0.1\n"
                                           "2,0,0.2,5e-2,3e-2,9e-2,3e-4,25,0.2\n"
                                           "3,1,0.1,4e-2,nan,nan,1e-4,40,0.3\n"
@@ -394,17 +388,17 @@ Test(plot, test_plot_train_runs_without_exact_solution_gauss_newton_and_levels) 
   expect_png(path_in(ref, "plots/fields.png"), FIELDS_W, FIELDS_H, 40);
   /* neither: one map; Adam without errors (all NaN) and without the optional columns */
   write_volume(bare, 9, false, false);
-  write_text(path_in(bare, "metrics.csv"), "epoch,loss,rmse,linf\n1,1e-1,nan,nan\n2,5e-2,nan,nan\n3,2e-2,nan,nan\n");
+  test_write_file(path_in(bare, "metrics.csv"), "epoch,loss,rmse,linf\n1,1e-1,nan,nan\n2,5e-2,nan,nan\n3,2e-2,nan,nan\n");
   cr_assert_eq(npde_plot_run(bare, NULL), NPDE_OK, "%s", npde_last_error());
   expect_png(path_in(bare, "plots/metrics.png"), METRICS_W, METRICS_H, 4);
   expect_png(path_in(bare, "plots/fields.png"), FIELDS_W1, FIELDS_H, 30);
   cr_expect_eq(count_files(path_in(bare, "plots")), 2);
   /* a train run's metrics.csv without its loss, and one that is neither kind */
-  write_text(path_in(bare, "metrics.csv"), "epoch,level,rmse,linf\n1,0,nan,nan\n");
+  test_write_file(path_in(bare, "metrics.csv"), "epoch,level,rmse,linf\n1,0,nan,nan\n");
   cr_expect_eq(npde_plot_run(bare, NULL), NPDE_ERR_IO);
   cr_expect(strstr(npde_last_error(), "metrics.csv") && strstr(npde_last_error(), "'loss'"), "%s",
             npde_last_error());
-  write_text(path_in(bare, "metrics.csv"), "step,loss\n1,0.1\n");
+  test_write_file(path_in(bare, "metrics.csv"), "step,loss\n1,0.1\n");
   cr_expect_eq(npde_plot_run(bare, NULL), NPDE_ERR_IO);
   cr_expect(strstr(npde_last_error(), "'t'") && strstr(npde_last_error(), "'epoch'"), "%s", npde_last_error());
   /* a volume without its coordinates */
@@ -491,7 +485,7 @@ Test(plot, test_plot_draws_1d_curves_3d_slices_and_slices_of_a_6d_problem) {
   const int a6[2] = {3, 0};
   const int64_t n6[2] = {13, 9};
   write_results(d6, 2, a6, n6, 1, false, false);
-  write_text(path_in(d6, "config.yaml"), "name: six#d\nstages:\n  - fit: {epochs: 1}\n  - eval: {axes: [3, 0]}\n");
+  test_write_file(path_in(d6, "config.yaml"), "name: six#d\nstages:\n  - fit: {epochs: 1}\n  - eval: {axes: [3, 0]}\n");
   cr_assert_eq(npde_plot_run(d6, NULL), NPDE_OK, "%s", npde_last_error());
   expect_png(path_in(d6, "plots/fields_0001.png"), FIELDS_W1, FIELDS_H, 30);
   /* the same directory without config.yaml: axes in increasing order do not fit */
@@ -508,7 +502,7 @@ Test(plot, test_plot_metrics_without_results_marks_restarts) {
   cr_assert_eq(npde_mkdir_p(dir), NPDE_OK);
   /* columns in another order, an extra one, a restart after step 3, a NaN
    * residual, and a last row still being written */
-  write_text(path_in(dir, "metrics.csv"),
+  test_write_file(path_in(dir, "metrics.csv"),
              "restarts,t,extra,h,cg_iterations,cg_max,residual_true,step\n"
              "0,0.01,1,0.01,100,30,1e-2,1\n"
              "0,0.03,1,0.02,120,40,2e-2,2\n"
@@ -529,7 +523,7 @@ Test(plot, test_plot_errors_name_the_file) {
   cr_expect_eq(npde_plot_run(dir, NULL), NPDE_ERR_IO);
   cr_expect(strstr(npde_last_error(), dir), "%s", npde_last_error());
   /* a file, not a directory */
-  write_text(path_in(tmp, "file"), "x");
+  test_write_file(path_in(tmp, "file"), "x");
   cr_expect_eq(npde_plot_run(path_in(tmp, "file"), NULL), NPDE_ERR_IO);
   cr_expect(strstr(npde_last_error(), "not a directory"), "%s", npde_last_error());
   /* an empty directory */
@@ -540,20 +534,20 @@ Test(plot, test_plot_errors_name_the_file) {
   /* a malformed metrics.csv: line and file */
   snprintf(dir, sizeof dir, "%s/badcsv", tmp);
   cr_assert_eq(npde_mkdir_p(dir), NPDE_OK);
-  write_text(path_in(dir, "metrics.csv"), "step,t,h,cg_iterations,cg_max,residual_true,restarts\n"
+  test_write_file(path_in(dir, "metrics.csv"), "step,t,h,cg_iterations,cg_max,residual_true,restarts\n"
                                           "1,0.1,0.1,5,5,1e-3,0\n"
                                           "2,0.2,0.1,five,5,1e-3,0\n");
   cr_expect_eq(npde_plot_run(dir, NULL), NPDE_ERR_IO);
   cr_expect(strstr(npde_last_error(), "metrics.csv") && strstr(npde_last_error(), "line 3"), "%s",
             npde_last_error());
-  write_text(path_in(dir, "metrics.csv"), "step,t,h\n1,0.1,0.1\n");
+  test_write_file(path_in(dir, "metrics.csv"), "step,t,h\n1,0.1,0.1\n");
   cr_expect_eq(npde_plot_run(dir, NULL), NPDE_ERR_IO);
   cr_expect(strstr(npde_last_error(), "metrics.csv") && strstr(npde_last_error(), "cg_iterations"), "%s",
             npde_last_error());
   /* results.npz that is not a zip */
   snprintf(dir, sizeof dir, "%s/badnpz", tmp);
   cr_assert_eq(npde_mkdir_p(dir), NPDE_OK);
-  write_text(path_in(dir, "results.npz"), "not a zip archive");
+  test_write_file(path_in(dir, "results.npz"), "not a zip archive");
   cr_expect_eq(npde_plot_run(dir, NULL), NPDE_ERR_IO);
   cr_expect(strstr(npde_last_error(), "results.npz"), "%s", npde_last_error());
   /* an output directory that cannot be made (its parent is a file) */

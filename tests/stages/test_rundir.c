@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "npde/npde.h"
+#include "test_files.h"
 
 extern char **environ;
 
@@ -61,20 +62,6 @@ static npde_status run_yaml(const char *yaml, npde_pipeline **out) {
   if (out) *out = pl;
   else npde_pipeline_destroy(&pl);
   return st;
-}
-
-static char *slurp(const char *path, size_t *size) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *buf = malloc((size_t)n + 1);
-  size_t got = fread(buf, 1, (size_t)n, f);
-  buf[got] = '\0';
-  fclose(f);
-  if (size) *size = got;
-  return buf;
 }
 
 static int count_lines(const char *text) {
@@ -125,7 +112,7 @@ Test(rundir, test_run_writes_config_log_metrics_results_and_checkpoint) {
   npde_config_destroy(&cfg);
   /* metrics.csv: a header and one row per accepted step, residuals finite */
   snprintf(path, sizeof path, "%s/metrics.csv", dir);
-  char *csv = slurp(path, NULL);
+  char *csv = test_slurp(path, NULL);
   cr_assert_not_null(csv);
   cr_expect(strncmp(csv, "step,t,h,cg_iterations,cg_max,residual_true,residual_code,lambda_max,mu_a", 70) == 0,
             "header: %.80s", csv);
@@ -143,7 +130,7 @@ Test(rundir, test_run_writes_config_log_metrics_results_and_checkpoint) {
   free(csv);
   /* log.txt holds the log lines */
   snprintf(path, sizeof path, "%s/log.txt", dir);
-  char *log = slurp(path, NULL);
+  char *log = test_slurp(path, NULL);
   cr_assert_not_null(log);
   cr_expect(strstr(log, "evolve: done"), "log.txt: %.400s", log);
   free(log);
@@ -249,13 +236,13 @@ Test(rundir, test_eval_writes_fields_and_errors) {
   npde_npy_array_free(&er);
   char path[512];
   snprintf(path, sizeof path, "%s/fields/u_0003.vti", dir);
-  char *vti = slurp(path, NULL);
+  char *vti = test_slurp(path, NULL);
   cr_assert_not_null(vti, "%s is missing", path);
   cr_expect(strstr(vti, "WholeExtent=\"0 16 0 8 0 0\""), "%.300s", vti);
   cr_expect(strstr(vti, "Name=\"u\"") && strstr(vti, "Name=\"exact\"") && strstr(vti, "Name=\"error\""));
   free(vti);
   snprintf(path, sizeof path, "%s/fields.pvd", dir);
-  char *pvd = slurp(path, NULL);
+  char *pvd = test_slurp(path, NULL);
   cr_assert_not_null(pvd);
   cr_expect(strstr(pvd, "fields/u_0000.vti") && strstr(pvd, "fields/u_0003.vti"), "%s", pvd);
   cr_expect(strstr(pvd, "<VTKFile type=\"Collection\"") && strstr(pvd, "</VTKFile>"), "%s", pvd);
@@ -302,7 +289,7 @@ static int wait_exit(pid_t pid) {
 static char *rows_without_wall_time(const char *dir) {
   char path[512];
   snprintf(path, sizeof path, "%s/metrics.csv", dir);
-  char *csv = slurp(path, NULL);
+  char *csv = test_slurp(path, NULL);
   cr_assert_not_null(csv);
   char *out = calloc(strlen(csv) + 1, 1), *o = out;
   for (char *line = csv; *line;) {
@@ -322,7 +309,7 @@ static char *rows_without_wall_time(const char *dir) {
 /* SIGKILL the run once its metrics.csv has `lines` lines (header included), and reap it. */
 static void kill_after_rows(pid_t pid, const char *csv, int lines) {
   for (int i = 0; i < 12000; ++i) {
-    char *text = slurp(csv, NULL);
+    char *text = test_slurp(csv, NULL);
     const int have = text ? count_lines(text) : 0;
     free(text);
     if (have >= lines) {
@@ -359,7 +346,7 @@ static void expect_killed_run_resumes(const char *cfgpath, const char *name, con
   cr_assert_eq(wait_exit(spawn_npde(resume)), 0, "resume failed");
   if (resume_note) {
     snprintf(log, sizeof log, "%s/log.txt", b);
-    char *text = slurp(log, NULL);
+    char *text = test_slurp(log, NULL);
     cr_assert_not_null(text);
     cr_expect(strstr(text, resume_note) != NULL, "the resume did not continue mid-stage ('%s'):\n%s", resume_note,
               text);
@@ -379,17 +366,10 @@ static void expect_killed_run_resumes(const char *cfgpath, const char *name, con
   cr_expect_eq(wait_exit(spawn_npde(resume)), 0);
 }
 
-static void write_config(const char *path, const char *text) {
-  FILE *f = fopen(path, "w");
-  cr_assert_not_null(f);
-  fputs(text, f);
-  fclose(f);
-}
-
 Test(rundir, test_killed_run_resumes_to_the_same_bits) {
   char cfgpath[300];
   snprintf(cfgpath, sizeof cfgpath, "%s/small.yaml", tmp);
-  write_config(cfgpath, SMALL("checkpoint_every: 0\n", ", restarts: {policy: fixed_count, count: 1}"));
+  test_write_file(cfgpath, SMALL("checkpoint_every: 0\n", ", restarts: {policy: fixed_count, count: 1}"));
   /* slower steps (more samples) and more of them, so that the kill lands a few steps into evolve */
   const char *extra[2] = {"samples.n=3000", "integrator.rtol=1e-8"};
   expect_killed_run_resumes(cfgpath, "evolve", extra, 6, "theta", NULL);
@@ -399,7 +379,7 @@ Test(rundir, test_killed_run_resumes_to_the_same_bits) {
 Test(rundir, test_killed_train_run_resumes_to_the_same_bits) {
   char cfgpath[300];
   snprintf(cfgpath, sizeof cfgpath, "%s/nbm.yaml", tmp);
-  write_config(cfgpath, "backend: cpu\nseed: 3\ncheckpoint_every: 0\nplots: false\n"
+  test_write_file(cfgpath, "backend: cpu\nseed: 3\ncheckpoint_every: 0\nplots: false\n"
                         "pde: {type: nbm-interface, problem: sphere}\n"
                         "network: {layers: [{type: mlp, width: 16, depth: 3, activation: sin}]}\n"
                         "stages:\n  - train: {n: 14, epochs: 400, batch: 700, error_every: 50}\n");

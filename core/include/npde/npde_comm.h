@@ -58,8 +58,6 @@ NPDE_API NPDE_NODISCARD npde_status npde_comm_allreduce(double *buf, int64_t n, 
  * cover 0 .. n - 1 once, in rank order.
  */
 NPDE_API void npde_comm_slice(int64_t n, int64_t align, int64_t *begin, int64_t *count);
-/** The same for any rank. */
-NPDE_API void npde_comm_slice_of(int rank, int64_t n, int64_t align, int64_t *begin, int64_t *count);
 
 /** Allreduce calls and the doubles this rank contributed to them since init. */
 NPDE_API void npde_comm_stats(int64_t *calls, int64_t *doubles);
