@@ -2,6 +2,7 @@
  * network's values there; for interface PDEs, grid points, the value of
  * the network of each point's side, and error norms. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "npde/npde_comm.h"
@@ -27,28 +28,47 @@ void npde__heldout_free(npde__heldout *h) {
 }
 
 /* sqrt(sum (N - u)^2 / sum u^2) of the network (rs->theta) against the exact
- * solution at time t, on n held-out points, every output. */
-npde_status npde__exact_error(npde__run_state *rs, double t, int64_t n, double *err) {
+ * solution at time t, on n held-out points, every output; per_output (K
+ * entries, may be NULL) gets the same ratio of each output alone. */
+npde_status npde__exact_error(npde__run_state *rs, double t, int64_t n, double *err, double *per_output) {
   int64_t d = npde_network_dim(rs->net), K = npde_network_outputs(rs->net);
   double *xh = malloc((size_t)(n * d) * sizeof *xh), *uh = malloc((size_t)(n * K) * sizeof *uh),
-         *eh = malloc((size_t)(n * K) * sizeof *eh);
+         *eh = malloc((size_t)(n * K) * sizeof *eh), *sums = calloc((size_t)(2 * K), sizeof *sums);
   npde__heldout h = {.be = rs->backend};
-  npde_status st = xh && uh && eh ? NPDE_OK : NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
+  npde_status st = xh && uh && eh && sums ? NPDE_OK : NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
   if (st == NPDE_OK) st = npde__heldout_eval(rs, n, &h);
   if (st == NPDE_OK) st = npde_backend_download(rs->backend, xh, h.x, (size_t)(n * d) * sizeof(double));
   if (st == NPDE_OK) st = npde_backend_download(rs->backend, uh, h.u, (size_t)(n * K) * sizeof(double));
   if (st == NPDE_OK) st = npde_pde_exact(rs->pde, t, xh, n, eh);
   double num = 0, den = 0;
   for (int64_t i = 0; st == NPDE_OK && i < n * K; ++i) {
-    num += (uh[i] - eh[i]) * (uh[i] - eh[i]);
-    den += eh[i] * eh[i];
+    double diff2 = (uh[i] - eh[i]) * (uh[i] - eh[i]), ref2 = eh[i] * eh[i];
+    num += diff2;
+    den += ref2;
+    sums[2 * (i % K)] += diff2;
+    sums[2 * (i % K) + 1] += ref2;
   }
   *err = den > 0 ? sqrt(num / den) : sqrt(num);
+  for (int64_t o = 0; per_output && o < K; ++o)
+    per_output[o] = sums[2 * o + 1] > 0 ? sqrt(sums[2 * o] / sums[2 * o + 1]) : sqrt(sums[2 * o]);
   npde__heldout_free(&h);
   free(xh);
   free(uh);
   free(eh);
+  free(sums);
   return st;
+}
+
+void npde__log_exact_error(const char *stage, double t, double err, const double *per_output, int64_t K) {
+  char parts[256] = "";
+  size_t used = 0;
+  for (int64_t o = 0; K > 1 && o < K && used < sizeof parts; ++o) {
+    int w = snprintf(parts + used, sizeof parts - used, "%s%.3e%s", o ? ", " : " (per output: ", per_output[o],
+                     o == K - 1 ? ")" : "");
+    if (w < 0) break;
+    used += (size_t)w;
+  }
+  npde_log(NPDE_LOG_INFO, "%s: t = %.6g: relative L2 error against the exact solution %.3e%s", stage, t, err, parts);
 }
 
 void npde__sample_slice(int64_t rows, int64_t d, int64_t *first, int64_t *count) {
@@ -105,3 +125,4 @@ void npde__rmse_linf(const double *a, const double *b, int64_t n, double *rmse, 
   npde__sq_sum_max(a, b, n, &s, linf);
   *rmse = sqrt(s / (double)n);
 }
+

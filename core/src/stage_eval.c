@@ -194,9 +194,9 @@ static npde_status eval_run(npde__run_state *rs, const npde_config *params) {
   void *xb = NULL, *ub = NULL;
   double *U = malloc((size_t)(n_snap * g.count * K) * sizeof *U);
   double *E = exact ? malloc((size_t)(n_snap * g.count * K) * sizeof *E) : NULL;
-  double *errors = malloc((size_t)n_snap * sizeof *errors);
+  double *errors = malloc((size_t)n_snap * sizeof *errors), *parts = malloc((size_t)(n_snap * K) * sizeof *parts);
   char **files = calloc((size_t)n_snap, sizeof *files);
-  npde_status st = U && errors && files && (!exact || E) ? NPDE_OK : NPDE_ERROR(NPDE_ERR_NOMEM, "eval: out of memory");
+  npde_status st = U && errors && parts && files && (!exact || E) ? NPDE_OK : NPDE_ERROR(NPDE_ERR_NOMEM, "eval: out of memory");
   if (st == NPDE_OK && rs->n_snap == 0) {
     theta_now = malloc((size_t)p * sizeof *theta_now);
     st = theta_now ? npde_backend_download(rs->backend, theta_now, rs->theta, (size_t)p * sizeof(double))
@@ -222,11 +222,10 @@ static npde_status eval_run(npde__run_state *rs, const npde_config *params) {
     st = network_on_grid(rs, thetas + s * p, &g, xb, ub, Us);
     if (st == NPDE_OK && exact) st = npde_pde_exact(rs->pde, times[s], g.x, g.count, Es);
     errors[s] = NAN;
-    if (st == NPDE_OK && exact) st = npde__exact_error(rs, times[s], points, &errors[s]);
+    if (st == NPDE_OK && exact) st = npde__exact_error(rs, times[s], points, &errors[s], parts + s * K);
     if (st == NPDE_OK && exact) {
       if (errors[s] > worst) worst = errors[s];
-      npde_log(NPDE_LOG_INFO, "eval: t = %.6g: relative L2 error against the exact solution %.3e", times[s],
-               errors[s]);
+      npde__log_exact_error("eval", times[s], errors[s], parts + s * K, K);
     }
     if (st == NPDE_OK && vti && rs->dir) {
       files[s] = malloc(64);
@@ -265,11 +264,19 @@ static npde_status eval_run(npde__run_state *rs, const npde_config *params) {
     }
     if (st == NPDE_OK) st = npde__result_put(rs, "field_t", NPDE_NPY_F64, times, 1, &n_snap);
     if (st == NPDE_OK && exact) st = npde__result_put(rs, "eval_rel_error", NPDE_NPY_F64, errors, 1, &n_snap);
+    int64_t parts_shape[2] = {n_snap, K};
+    if (st == NPDE_OK && exact)
+      st = npde__result_put(rs, "eval_rel_error_components", NPDE_NPY_F64, parts, 2, parts_shape);
     if (st == NPDE_OK) st = npde__results_write(rs);
   }
   if (st == NPDE_OK && exact) {
     npde__metric(rs, "eval.rel_error", errors[n_snap - 1]);
     npde__metric(rs, "eval.rel_error_max", worst);
+    for (int64_t o = 0; K > 1 && o < K; ++o) {
+      char name[48];
+      snprintf(name, sizeof name, "eval.rel_error_output%lld", (long long)o);
+      npde__metric(rs, name, parts[(n_snap - 1) * K + o]);
+    }
   }
   for (int64_t s = 0; files && s < n_snap; ++s) free(files[s]);
   free(files);
@@ -278,6 +285,7 @@ static npde_status eval_run(npde__run_state *rs, const npde_config *params) {
   free(U);
   free(E);
   free(errors);
+  free(parts);
   free(theta_now);
   free(g.x);
   return st;

@@ -482,8 +482,13 @@ static npde_status record_output(output_ctx *o, double t, const npde_mat *y) {
   if (info.has_exact) {
     npde_mat keep = npde_mat_view(c->rs->theta, NPDE_F64, c->p, 1);
     if (y->data != keep.data) NPDE_TRY(npde_backend_copy(c->be, y, &keep));
-    NPDE_TRY(npde__exact_error(c->rs, t, o->eval_points, &err));
-    npde_log(NPDE_LOG_INFO, "evolve: t = %.6g: relative L2 error against the exact solution %.3e", t, err);
+    int64_t K = npde_network_outputs(c->rs->net);
+    double *parts = malloc((size_t)K * sizeof *parts);
+    if (!parts) return NPDE_ERROR(NPDE_ERR_NOMEM, "evolve: out of memory");
+    npde_status st = npde__exact_error(c->rs, t, o->eval_points, &err, parts);
+    if (st == NPDE_OK) npde__log_exact_error("evolve", t, err, parts, K);
+    free(parts);
+    NPDE_TRY(st);
     npde__metric(c->rs, "evolve.rel_error", err);
   } else {
     npde_mat th = npde_mat_view(c->rs->theta, NPDE_F64, c->p, 1);

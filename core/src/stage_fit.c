@@ -80,8 +80,9 @@ static npde_status target_values(fit_ctx *c, const npde_mat *X, npde_mat *U) {
   return npde_backend_upload(c->be, U->data, c->uh, (size_t)(n * c->K) * sizeof(double));
 }
 
-/* sqrt(sum (N - u)^2 / sum u^2) over n held-out points and every output. */
-static npde_status relative_error(fit_ctx *c, int64_t n, double *err) {
+/* sqrt(sum (N - u)^2 / sum u^2) over n held-out points and every output; per_output (K entries, may be
+ * NULL) the same of each output alone. */
+static npde_status relative_error(fit_ctx *c, int64_t n, double *err, double *per_output) {
   npde__heldout h;
   void *u = NULL;
   npde_status st = npde__heldout_eval(c->rs, n, &h); /* h.U: the network */
@@ -90,8 +91,18 @@ static npde_status relative_error(fit_ctx *c, int64_t n, double *err) {
   double diff = 0, ref = 0;
   if (st == NPDE_OK) st = target_values(c, &h.X, &U);
   if (st == NPDE_OK) st = npde_backend_nrm2(c->be, &U, &ref);
+  for (int64_t o = 0; st == NPDE_OK && per_output && o < c->K; ++o) {
+    npde_mat Uo = npde_mat_sub(U, 0, o, n, 1);
+    st = npde_backend_nrm2(c->be, &Uo, &per_output[o]);
+  }
   if (st == NPDE_OK) st = npde_backend_axpy(c->be, -1.0, &U, &h.U);
   if (st == NPDE_OK) st = npde_backend_nrm2(c->be, &h.U, &diff);
+  for (int64_t o = 0; st == NPDE_OK && per_output && o < c->K; ++o) {
+    npde_mat Eo = npde_mat_sub(h.U, 0, o, n, 1);
+    double eo = 0;
+    st = npde_backend_nrm2(c->be, &Eo, &eo);
+    per_output[o] = per_output[o] > 0 ? eo / per_output[o] : eo;
+  }
   npde_backend_free(c->be, u);
   npde__heldout_free(&h);
   *err = ref > 0 ? diff / ref : diff;
@@ -271,12 +282,13 @@ static npde_status fit_run(npde__run_state *rs, const npde_config *params) {
   npde_linearization_destroy(&lin);
   npde__comm_scratch_free(&reduce);
   for (size_t i = 0; i < 6; ++i) npde_backend_free(be, *bufs[i]);
-  double err_before = NAN, err_after = NAN;
-  if (st == NPDE_OK) st = relative_error(&c, eval_points, &err_before);
+  double err_before = NAN, err_after = NAN, *parts = calloc((size_t)c.K, sizeof *parts);
+  if (st == NPDE_OK && !parts) st = NPDE_ERROR(NPDE_ERR_NOMEM, "fit: out of memory");
+  if (st == NPDE_OK) st = relative_error(&c, eval_points, &err_before, parts);
   if (st == NPDE_OK && head_tuning) {
     for (int64_t o = 0; st == NPDE_OK && o < c.K; ++o)
       st = tune_head(&c, o, head_points, head_lambda, NPDE__STREAM_HEAD + fit_index);
-    if (st == NPDE_OK) st = relative_error(&c, eval_points, &err_after);
+    if (st == NPDE_OK) st = relative_error(&c, eval_points, &err_after, parts);
   }
   if (st == NPDE_OK) {
     /* a refit (restart) reports apart from the initial fit */
@@ -298,7 +310,13 @@ static npde_status fit_run(npde__run_state *rs, const npde_config *params) {
     else
       npde_log(NPDE_LOG_INFO, "fit: relative L2 error on %lld held-out points: %.3e", (long long)eval_points,
                err_before);
+    for (int64_t o = 0; c.K > 1 && o < c.K; ++o) {
+      npde_log(NPDE_LOG_INFO, "fit: output %lld alone: relative L2 error %.3e", (long long)o, parts[o]);
+      snprintf(name, sizeof name, "%s.rel_error_output%lld", what, (long long)o);
+      npde__metric(rs, name, parts[o]);
+    }
   }
+  free(parts);
   npde_backend_free(be, c.theta_target);
   free(history);
   free(c.xh);

@@ -110,8 +110,12 @@ typedef struct npde__heldout {
 } npde__heldout;
 npde_status npde__heldout_eval(npde__run_state *rs, int64_t n, npde__heldout *h);
 void npde__heldout_free(npde__heldout *h);
-/* Relative L2 error of the network (rs->theta) against the PDE's exact solution at time t on n held-out points. */
-npde_status npde__exact_error(npde__run_state *rs, double t, int64_t n, double *err);
+/* Relative L2 error of the network (rs->theta) against the PDE's exact solution at time t on n held-out
+ * points: of all outputs together, and of each output alone into per_output (K entries; may be NULL). */
+npde_status npde__exact_error(npde__run_state *rs, double t, int64_t n, double *err, double *per_output);
+/* Logs "STAGE: t = T: relative L2 error against the exact solution E (per output: e0, e1)" (the
+ * parenthesis only for K > 1). */
+void npde__log_exact_error(const char *stage, double t, double err, const double *per_output, int64_t K);
 
 /* This rank's rows [*first, *first + *count) of a draw of `rows` points with d coordinates each (all rows
  * on one rank). Slices start on a Philox block (2 values), so a rank that draws from counter

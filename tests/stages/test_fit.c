@@ -104,3 +104,39 @@ Test(fit, test_fit_unknown_key_lists_the_valid_ones) {
             "%s", npde_last_error());
   npde_config_destroy(&cfg);
 }
+
+/* The radial wave's IC (spec 7.1): phi peaks at 0.06, phi_t at 4. */
+static const char wave_fit[] =
+    "seed: 5\n"
+    "pde: {type: wave, dim: 3, c: 1, initial: radial}\n"
+    "network:\n"
+    "  envelope: dirichlet\n"
+    "  layers: [{type: sinusoidal, frequencies: 4}, {type: mlp, width: 16, depth: 2}]\n"
+    "stages:\n"
+    "  - fit: {epochs: 200, lr: 3e-3, batch: 400, head_points: 4000, eval_points: 4000}\n"
+    "  - eval: {points: 4000, grid: [3, 3, 3]}\n";
+
+Test(fit, test_fit_and_eval_report_each_output_alone) {
+  npde_config *cfg;
+  cr_assert_eq(npde_config_load_string(wave_fit, "w.yaml", &cfg), NPDE_OK, "%s", npde_last_error());
+  npde_pipeline *pl;
+  cr_assert_eq(npde_pipeline_create(reg, cfg, &pl), NPDE_OK, "%s", npde_last_error());
+  cr_assert_eq(npde_pipeline_run(pl), NPDE_OK, "%s", npde_last_error());
+  double all, e0, e1, f0, f1;
+  cr_assert_eq(npde_pipeline_metric(pl, "eval.rel_error", &all), NPDE_OK);
+  cr_assert_eq(npde_pipeline_metric(pl, "eval.rel_error_output0", &e0), NPDE_OK);
+  cr_assert_eq(npde_pipeline_metric(pl, "eval.rel_error_output1", &e1), NPDE_OK);
+  cr_assert_eq(npde_pipeline_metric(pl, "fit.rel_error_output0", &f0), NPDE_OK);
+  cr_assert_eq(npde_pipeline_metric(pl, "fit.rel_error_output1", &f1), NPDE_OK);
+  cr_log_info("eval at t = 0: all %g, phi %g, phi_t %g", all, e0, e1);
+  /* all^2 is the mean of the outputs' squared errors weighted by their targets' energy: between them, and
+   * next to phi_t's, which holds almost all of the energy */
+  cr_expect(all >= fmin(e0, e1) * (1 - 1e-12) && all <= fmax(e0, e1) * (1 + 1e-12), "%g not in [%g, %g]", all,
+            e0, e1);
+  cr_expect_float_eq(all, e1, 1e-3 * e1, "all %g vs phi_t %g", all, e1);
+  /* the fit and eval measure on the same held-out points against the same IC (exact(0) is the IC) */
+  cr_expect_float_eq(f0, e0, 1e-12 * e0, "fit %g vs eval %g", f0, e0);
+  cr_expect_float_eq(f1, e1, 1e-12 * e1, "fit %g vs eval %g", f1, e1);
+  npde_pipeline_destroy(&pl);
+  npde_config_destroy(&cfg);
+}
