@@ -114,11 +114,7 @@ static const npde_param_spec pipeline_params[] = {
 
 static const npde_param_spec samples_params[] = {
     {.name = "n", .type = NPDE_PARAM_INT, .default_value = "10000", .min = 1, .flags = NPDE_PARAM_HAS_MIN,
-     .doc = "number of collocation points (grid: points per axis)"},
-    {.name = "kind", .type = NPDE_PARAM_ENUM, .default_value = "uniform", .choices = "uniform|grid",
-     .doc = "uniform random points in the box, or grid nodes"},
-    {.name = "batch", .type = NPDE_PARAM_INT, .default_value = "0", .min = 0, .flags = NPDE_PARAM_HAS_MIN,
-     .doc = "points per chunk (memory only); 0 = all at once"},
+     .doc = "evolve: uniform random points in the box per step attempt (neural-ivp.md 1.3)"},
     {0},
 };
 

@@ -891,6 +891,12 @@ Test(config_pipeline, unknown_top_level_key_lists_valid_keys) {
              "backend, plugin_path, pde, network, samples, linsolver, precond, integrator, stages");
 }
 
+Test(config_pipeline, samples_accepts_only_what_the_stages_read) {
+  /* kind and batch were once accepted and ignored: a grid or chunked draw that silently stayed uniform */
+  assert_fails(create_pipeline(DATA("pipe_samples_kind.yaml")), NPDE_ERR_CONFIG);
+  assert_msg("data/pipe_samples_kind.yaml:2:25: samples: unknown key 'kind'; valid keys: n");
+}
+
 Test(config_pipeline, unknown_backend_lists_valid_types) {
   assert_fails(create_pipeline(DATA("pipe_bad_backend.yaml")), NPDE_ERR_CONFIG);
   assert_msg("data/pipe_bad_backend.yaml:2:10: backend: unknown backend type 'nosuch'; valid types: cpu");
