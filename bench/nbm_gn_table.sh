@@ -3,7 +3,8 @@
 # kernel (nbm.md 6.1 setting, the 982-parameter sine pair): one CSV row per
 # train stage of CONFIG (N, steps, RMSE and Linf against the exact solution
 # on the N^3 nodes, seconds, seconds per step) and one for the grid
-# reference of the finest N.
+# reference of the finest N; it prints the peak resident memory of the
+# largest rank.
 #   bench/nbm_gn_table.sh [CONFIG [OUT.csv [key=value ...]]]
 # Defaults: configs/nbm-sphere-gn-128.yaml, bench/nbm_gn_table.csv. Set
 # RANKS=K to run on K MPI ranks (mpirun -np K).
@@ -19,7 +20,8 @@ trap 'rm -rf "$tmp"' EXIT
 launch=""
 [ "$ranks" -gt 1 ] && launch="mpirun --allow-run-as-root --oversubscribe -np $ranks"
 start=$(date +%s)
-NPDE_PROGRESS=0 $launch "$npde" run "$config" output="$tmp/run" plots=false "$@" > "$tmp/log" 2>&1 || {
+NPDE_PROGRESS=0 $launch /usr/bin/time -a -o "$tmp/rss" -f "%M" "$npde" run "$config" output="$tmp/run" plots=false \
+  "$@" > "$tmp/log" 2>&1 || {
   tail -20 "$tmp/log" >&2
   echo "nbm_gn_table: the run failed" >&2
   exit 1
@@ -39,4 +41,5 @@ awk -v k="$ranks" '
                                 if ($i == "unknowns,") u = $(i-1) }
     gsub(",", "", rr); gsub(",", "", rl); printf "grid_reference,%.0f,,%s,%s,,,%s\n", u ^ (1/3), rr, rl, k
   }' "$tmp/log" | tee -a "$out"
-echo "nbm_gn_table: wrote $out ($wall s)"
+rss=$(sort -n "$tmp/rss" | tail -1)
+echo "nbm_gn_table: wrote $out ($wall s; peak RSS of the largest rank $((rss / 1024)) MiB)"
