@@ -27,35 +27,38 @@ void npde__heldout_free(npde__heldout *h) {
   h->x = h->u = NULL;
 }
 
-/* sqrt(sum (N - u)^2 / sum u^2) of the network (rs->theta) against the exact
- * solution at time t, on n held-out points, every output; per_output (K
- * entries, may be NULL) gets the same ratio of each output alone. */
+void npde__relative_errors(const double *u, const double *ref, int64_t n, int64_t K, double *err,
+                           double *per_output) {
+  double num = 0, den = 0;
+  for (int64_t o = 0; o < K; ++o) {
+    double d2 = 0, r2 = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      const double e = u[i * K + o] - ref[i * K + o];
+      d2 += e * e;
+      r2 += ref[i * K + o] * ref[i * K + o];
+    }
+    per_output[o] = r2 > 0 ? sqrt(d2 / r2) : sqrt(d2);
+    num += d2;
+    den += r2;
+  }
+  *err = den > 0 ? sqrt(num / den) : sqrt(num);
+}
+
 npde_status npde__exact_error(npde__run_state *rs, double t, int64_t n, double *err, double *per_output) {
   int64_t d = npde_network_dim(rs->net), K = npde_network_outputs(rs->net);
   double *xh = malloc((size_t)(n * d) * sizeof *xh), *uh = malloc((size_t)(n * K) * sizeof *uh),
-         *eh = malloc((size_t)(n * K) * sizeof *eh), *sums = calloc((size_t)(2 * K), sizeof *sums);
+         *eh = malloc((size_t)(n * K) * sizeof *eh);
   npde__heldout h = {.be = rs->backend};
-  npde_status st = xh && uh && eh && sums ? NPDE_OK : NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
+  npde_status st = xh && uh && eh ? NPDE_OK : NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
   if (st == NPDE_OK) st = npde__heldout_eval(rs, n, &h);
   if (st == NPDE_OK) st = npde_backend_download(rs->backend, xh, h.x, (size_t)(n * d) * sizeof(double));
   if (st == NPDE_OK) st = npde_backend_download(rs->backend, uh, h.u, (size_t)(n * K) * sizeof(double));
   if (st == NPDE_OK) st = npde_pde_exact(rs->pde, t, xh, n, eh);
-  double num = 0, den = 0;
-  for (int64_t i = 0; st == NPDE_OK && i < n * K; ++i) {
-    double diff2 = (uh[i] - eh[i]) * (uh[i] - eh[i]), ref2 = eh[i] * eh[i];
-    num += diff2;
-    den += ref2;
-    sums[2 * (i % K)] += diff2;
-    sums[2 * (i % K) + 1] += ref2;
-  }
-  *err = den > 0 ? sqrt(num / den) : sqrt(num);
-  for (int64_t o = 0; per_output && o < K; ++o)
-    per_output[o] = sums[2 * o + 1] > 0 ? sqrt(sums[2 * o] / sums[2 * o + 1]) : sqrt(sums[2 * o]);
+  if (st == NPDE_OK) npde__relative_errors(uh, eh, n, K, err, per_output);
   npde__heldout_free(&h);
   free(xh);
   free(uh);
   free(eh);
-  free(sums);
   return st;
 }
 

@@ -80,32 +80,24 @@ static npde_status target_values(fit_ctx *c, const npde_mat *X, npde_mat *U) {
   return npde_backend_upload(c->be, U->data, c->uh, (size_t)(n * c->K) * sizeof(double));
 }
 
-/* sqrt(sum (N - u)^2 / sum u^2) over n held-out points and every output; per_output (K entries, may be
- * NULL) the same of each output alone. */
+/* npde__relative_errors of the network against the target on n held-out points. */
 static npde_status relative_error(fit_ctx *c, int64_t n, double *err, double *per_output) {
   npde__heldout h;
   void *u = NULL;
+  const size_t bytes = (size_t)(n * c->K) * sizeof(double);
+  double *net = malloc(bytes), *target = malloc(bytes);
   npde_status st = npde__heldout_eval(c->rs, n, &h); /* h.U: the network */
-  if (st == NPDE_OK) st = npde_backend_alloc(c->be, (size_t)(n * c->K) * sizeof(double), &u);
+  if (st == NPDE_OK && (!net || !target)) st = NPDE_ERROR(NPDE_ERR_NOMEM, "fit: out of memory");
+  if (st == NPDE_OK) st = npde_backend_alloc(c->be, bytes, &u);
   npde_mat U = npde_mat_view(u, NPDE_F64, n, c->K);
-  double diff = 0, ref = 0;
   if (st == NPDE_OK) st = target_values(c, &h.X, &U);
-  if (st == NPDE_OK) st = npde_backend_nrm2(c->be, &U, &ref);
-  for (int64_t o = 0; st == NPDE_OK && per_output && o < c->K; ++o) {
-    npde_mat Uo = npde_mat_sub(U, 0, o, n, 1);
-    st = npde_backend_nrm2(c->be, &Uo, &per_output[o]);
-  }
-  if (st == NPDE_OK) st = npde_backend_axpy(c->be, -1.0, &U, &h.U);
-  if (st == NPDE_OK) st = npde_backend_nrm2(c->be, &h.U, &diff);
-  for (int64_t o = 0; st == NPDE_OK && per_output && o < c->K; ++o) {
-    npde_mat Eo = npde_mat_sub(h.U, 0, o, n, 1);
-    double eo = 0;
-    st = npde_backend_nrm2(c->be, &Eo, &eo);
-    per_output[o] = per_output[o] > 0 ? eo / per_output[o] : eo;
-  }
+  if (st == NPDE_OK) st = npde_backend_download(c->be, target, u, bytes);
+  if (st == NPDE_OK) st = npde_backend_download(c->be, net, h.u, bytes);
+  if (st == NPDE_OK) npde__relative_errors(net, target, n, c->K, err, per_output);
   npde_backend_free(c->be, u);
   npde__heldout_free(&h);
-  *err = ref > 0 ? diff / ref : diff;
+  free(net);
+  free(target);
   return st;
 }
 

@@ -110,8 +110,12 @@ typedef struct npde__heldout {
 } npde__heldout;
 npde_status npde__heldout_eval(npde__run_state *rs, int64_t n, npde__heldout *h);
 void npde__heldout_free(npde__heldout *h);
-/* Relative L2 error of the network (rs->theta) against the PDE's exact solution at time t on n held-out
- * points: of all outputs together, and of each output alone into per_output (K entries; may be NULL). */
+/* sqrt(sum (u - ref)^2 / sum ref^2) of n x K host values over every output (*err) and over each output
+ * alone (per_output, K entries); a zero reference gives the absolute norm. */
+void npde__relative_errors(const double *u, const double *ref, int64_t n, int64_t K, double *err,
+                           double *per_output);
+/* npde__relative_errors of the network (rs->theta) against the PDE's exact solution at time t on n
+ * held-out points. */
 npde_status npde__exact_error(npde__run_state *rs, double t, int64_t n, double *err, double *per_output);
 /* Logs "STAGE: t = T: relative L2 error against the exact solution E (per output: e0, e1)" (the
  * parenthesis only for K > 1). */
