@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "npde/npde_backend.h"
+#include "npde/npde_comm.h"
 #include "npde/npde_log.h"
 #include "npde/npde_solvers.h"
 #include "registry_impl.h"

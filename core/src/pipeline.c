@@ -389,7 +389,6 @@ npde_status npde__pipeline_instantiate(npde_pipeline *pl, npde__run_state *rs) {
   rs->dtype = strcmp(dtype, "f32") == 0 ? NPDE_F32 : NPDE_F64;
   NPDE_TRY(npde_config_get_real(pl->cfg, "checkpoint_every", &rs->checkpoint_every));
   NPDE_TRY(npde_backend_create(pl->reg, NULL, npde_config_get(pl->cfg, "backend"), &rs->backend));
-  npde_log(NPDE_LOG_INFO, "backend: %s", npde_backend_describe(rs->backend));
   return create_components(pl, rs);
 }
 
@@ -412,6 +411,8 @@ static npde_status run_impl(npde_pipeline *pl, const char *resume_dir) {
   if (st == NPDE_OK && npde_comm_size() > 1)
     npde_log(NPDE_LOG_INFO, "data-parallel: %d ranks (%d on this machine), each on its slice of the samples",
              npde_comm_size(), npde_comm_local_size());
+  /* after the run directory opens, so that log.txt says what ran it */
+  if (st == NPDE_OK) npde_log(NPDE_LOG_INFO, "backend: %s", npde_backend_describe(rs->backend));
   if (st == NPDE_OK && resume_dir) {
     size_t n = strlen(resume_dir) + sizeof "/checkpoint.npz";
     ckpt = malloc(n);

@@ -140,6 +140,8 @@ Test(abi, test_abi_layout_frozen_at_1_0) {
   OFF(npde_stencil, diag, 40);
   OFF(npde_host_api, npy_load, 456);
   OFF(npde_host_api, npy_array_free, 464);
+  OFF(npde_host_api, comm_local_rank, 472);
+  OFF(npde_host_api, comm_local_size, 480);
   SIZE(npde_pde_jets, 64);
   OFF(npde_pde_jets, order, 24);
   OFF(npde_pde_jets, x, 32);

@@ -140,6 +140,26 @@ Test(mpi, test_walltime_restarts_agree_across_ranks) {
   free(text);
 }
 
+/* Device memory under MPI: the reductions copy to the host and back (comm.c). The "guarded" fixture backend
+ * (tests/device_memory) crashes on any host access outside its ops; 2 ranks on it match 1 rank on the CPU. */
+Test(mpi, test_device_memory_backend_on_2_ranks_matches_the_cpu) {
+  char cfg[300], guarded[600];
+  snprintf(cfg, sizeof cfg, "%s/evolve2.yaml", tmp);
+  evolve_config(cfg, 2);
+  snprintf(guarded, sizeof guarded, "samples.n=1001 backend=guarded plugin_path='%s/guarded'", NPDE_TEST_FIXTURE_DIR);
+  cr_assert_eq(run_ranks(1, cfg, "cpu-1", "samples.n=1001"), 0, "the CPU run failed (see %s/cpu-1.log)", tmp);
+  int code = run_ranks(2, cfg, "guarded-2", guarded);
+  char log[400];
+  snprintf(log, sizeof log, "%s/guarded-2.log", tmp);
+  char *text = test_slurp(log, NULL);
+  cr_assert_eq(code, 0, "2 ranks on the guarded backend failed:\n%s", text ? text : "");
+  cr_expect(text && strstr(text, "backend: guarded"), "the run did not use the guarded backend:\n%s", text ? text : "");
+  free(text);
+  const double diff = relative_difference("cpu-1", "guarded-2", "theta_final");
+  fprintf(stderr, "mpi: guarded backend on 2 ranks vs cpu on 1: largest relative difference %.3e\n", diff);
+  cr_expect_lt(diff, 1e-10, "theta_final on 2 guarded ranks differs from 1 CPU rank by %.3e (relative)", diff);
+}
+
 static void train_config(const char *path) {
   test_write_file(path, "backend: cpu\nseed: 3\nplots: false\n"
                    "pde: {type: nbm-interface, problem: sphere}\n"

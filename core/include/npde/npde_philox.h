@@ -18,10 +18,12 @@
 #include <math.h>
 #include <stdint.h>
 
+#ifndef NPDE_HOSTDEVICE
 #ifdef __CUDACC__
 #define NPDE_HOSTDEVICE __host__ __device__
 #else
 #define NPDE_HOSTDEVICE
+#endif
 #endif
 
 #define NPDE_PHILOX_M0 0xD2511F53u

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 
 #include "cpu_impl.h"
+#include "npde/npde_kernel_math.h"
 
 #define ROW(T, m, i) ((T *)cpu_row((m), (i)))
 
@@ -13,28 +14,6 @@
  * enough work; results do not depend on the thread count (no reductions
  * here: col_sums stays sequential for a fixed summation order). */
 #define PARALLEL_MIN_ELEMS 32768
-
-static inline void act_eval(npde_activation act, double z, double *s0, double *s1, double *s2) {
-  switch (act) {
-    case NPDE_ACT_IDENTITY: *s0 = z; *s1 = 1.0; *s2 = 0.0; return;
-    case NPDE_ACT_SWISH: {
-      double sg = 1.0 / (1.0 + exp(-z));
-      *s0 = z * sg;
-      *s1 = sg + z * sg * (1.0 - sg);
-      *s2 = sg * (1.0 - sg) * (2.0 + z * (1.0 - 2.0 * sg));
-      return;
-    }
-    case NPDE_ACT_TANH: {
-      double t = tanh(z);
-      *s0 = t;
-      *s1 = 1.0 - t * t;
-      *s2 = -2.0 * t * (1.0 - t * t);
-      return;
-    }
-    case NPDE_ACT_SIN: *s0 = sin(z); *s1 = cos(z); *s2 = -*s0; return;
-    default: *s0 = *s1 = *s2 = NAN; return;
-  }
-}
 
 #define DEFINE_ACTIVATION(T, sfx)                                                           \
   static void activation_##sfx(npde_activation act, const npde_mat *Z, npde_mat *S0, npde_mat *S1, \
@@ -47,7 +26,7 @@ static inline void act_eval(npde_activation act, double z, double *s0, double *s
       T *o2 = S2 ? ROW(T, S2, i) : NULL;                                                    \
       for (int64_t j = 0; j < Z->cols; ++j) {                                               \
         double a0, a1, a2;                                                                  \
-        act_eval(act, (double)z[j], &a0, &a1, &a2);                                         \
+        npde_activation_eval(act, (double)z[j], &a0, &a1, &a2);                                         \
         if (o0) o0[j] = (T)a0;                                                              \
         if (o1) o1[j] = (T)a1;                                                              \
         if (o2) o2[j] = (T)a2;                                                              \
@@ -89,8 +68,8 @@ static inline void act_eval(npde_activation act, double z, double *s0, double *s
                                int64_t dir, npde_mat *Y) {                                  \
     int64_t d = X->cols, half = nfreq * d;                                                  \
     for (int64_t k = 0; k < nfreq; ++k) {                                                   \
-      double w = 0.5 * M_PI * ldexp(1.0, (int)k);                                           \
-      double c = amp * pow(w, (double)order - alpha);                                       \
+      double w = npde_sinusoidal_frequency(k);                                              \
+      double c = npde_sinusoidal_scale(w, amp, order, alpha);                               \
       int par = X->rows * d >= PARALLEL_MIN_ELEMS / 8;                                      \
       _Pragma("omp parallel for schedule(static) if(par)")                                  \
       for (int64_t i = 0; i < X->rows; ++i) {                                               \
@@ -98,12 +77,8 @@ static inline void act_eval(npde_activation act, double z, double *s0, double *s
         T *y = ROW(T, Y, i);                                                                \
         for (int64_t j = 0; j < d; ++j) {                                                   \
           double sn = sin(w * (double)x[j]), cs = cos(w * (double)x[j]);                    \
-          double fs, fc; /* derivative `order` of sin and cos */                            \
-          switch (order) {                                                                  \
-            case 0: fs = sn; fc = cs; break;                                                \
-            case 1: fs = cs; fc = -sn; break;                                               \
-            default: fs = -sn; fc = -cs; break;                                             \
-          }                                                                                 \
+          double fs, fc;                                                                    \
+          npde_sincos_derivative(order, sn, cs, &fs, &fc);                                  \
           bool on = dir < 0 || dir == j;                                                    \
           y[k * d + j] = on ? (T)(c * fs) : (T)0;                                           \
           y[half + k * d + j] = on ? (T)(c * fc) : (T)0;                                    \
@@ -167,12 +142,11 @@ static inline void act_eval(npde_activation act, double z, double *s0, double *s
       T *t = ROW(T, theta, i), *mm = ROW(T, m, i), *vv = ROW(T, v, i);                      \
       const T *gg = ROW(T, g, i);                                                           \
       for (int64_t j = 0; j < theta->cols; ++j) {                                           \
-        double gj = (double)gg[j];                                                          \
-        double mj = b1 * (double)mm[j] + (1.0 - b1) * gj;                                   \
-        double vj = b2 * (double)vv[j] + (1.0 - b2) * gj * gj;                              \
+        double mj = (double)mm[j], vj = (double)vv[j], tj = (double)t[j];                   \
+        npde_adam_element((double)gg[j], &mj, &vj, &tj, lr, b1, b2, eps, c1, c2);           \
         mm[j] = (T)mj;                                                                      \
         vv[j] = (T)vj;                                                                      \
-        t[j] = (T)((double)t[j] - lr * (mj / c1) / (sqrt(vj / c2) + eps));                  \
+        t[j] = (T)tj;                                                                       \
       }                                                                                     \
     }                                                                                       \
   }

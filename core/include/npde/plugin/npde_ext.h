@@ -77,6 +77,8 @@ extern __attribute__((visibility("hidden"))) const npde_host_api *npde_host;
 #define npde_backend_adam npde_host->backend_adam
 #define npde_npy_load npde_host->npy_load
 #define npde_npy_array_free npde_host->npy_array_free
+#define npde_comm_local_rank npde_host->comm_local_rank
+#define npde_comm_local_size npde_host->comm_local_size
 
 /* Per-kind state accessors: the bytes the core allocated for an instance. */
 #define npde_backend_state(h) npde_object_state(h)

@@ -29,7 +29,7 @@ extern "C" {
 #endif
 
 #define NPDE_ABI_MAJOR 1
-#define NPDE_ABI_MINOR 1
+#define NPDE_ABI_MINOR 2
 
 /** Name of the one symbol every plugin exports. */
 #define NPDE_PLUGIN_ENTRY_SYMBOL "npde_plugin_entry"
@@ -208,7 +208,9 @@ NPDE_API void *npde_object_state(const void *handle);
   X(npde_status, backend_adam, (npde_backend * be, npde_mat *theta, const npde_mat *g, npde_mat *m,         \
                                 npde_mat *v, double lr, double b1, double b2, double eps, int64_t step))     \
   X(npde_status, npy_load, (const char *path, npde_npy_array *out)) /* ABI 1.1 */                           \
-  X(void, npy_array_free, (npde_npy_array * a))
+  X(void, npy_array_free, (npde_npy_array * a))                                                            \
+  X(int, comm_local_rank, (void)) /* ABI 1.2 */                                                             \
+  X(int, comm_local_size, (void))
 
 /**
  * The table of core functions handed to every plugin's entry point. Plugins
