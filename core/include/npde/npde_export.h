@@ -12,4 +12,11 @@
  * through the host table (plugin/npde_ext.h). */
 #define NPDE_API NPDE_EXPORT
 
+/* Header-only code that CUDA kernels compile too (npde_philox.h, npde_kernel_math.h). */
+#ifdef __CUDACC__
+#define NPDE_HOSTDEVICE __host__ __device__
+#else
+#define NPDE_HOSTDEVICE
+#endif
+
 #endif

@@ -10,14 +10,8 @@
 #include <math.h>
 
 #include "npde_backend.h"
+#include "npde_export.h"
 
-#ifndef NPDE_HOSTDEVICE
-#ifdef __CUDACC__
-#define NPDE_HOSTDEVICE __host__ __device__
-#else
-#define NPDE_HOSTDEVICE
-#endif
-#endif
 
 /** s(z), s'(z), s''(z) of an activation; NaN for an unknown one. */
 static inline NPDE_HOSTDEVICE void npde_activation_eval(npde_activation act, double z, double *s0, double *s1,

@@ -52,6 +52,12 @@ static inline npde_mat npde_mat_sub(npde_mat m, int64_t r0, int64_t c0, int64_t 
   return s;
 }
 
+/** The view m shifted by `elems` elements (same shape): block i of a strided batch is npde_mat_offset(m, i * stride). */
+static inline npde_mat npde_mat_offset(npde_mat m, int64_t elems) {
+  m.data = (char *)m.data + (size_t)elems * npde_dtype_size(m.dtype);
+  return m;
+}
+
 #ifdef __cplusplus
 }
 #endif

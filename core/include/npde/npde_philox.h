@@ -18,13 +18,8 @@
 #include <math.h>
 #include <stdint.h>
 
-#ifndef NPDE_HOSTDEVICE
-#ifdef __CUDACC__
-#define NPDE_HOSTDEVICE __host__ __device__
-#else
-#define NPDE_HOSTDEVICE
-#endif
-#endif
+#include "npde_export.h"
+
 
 #define NPDE_PHILOX_M0 0xD2511F53u
 #define NPDE_PHILOX_M1 0xCD9E8D57u

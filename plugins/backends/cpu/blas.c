@@ -81,12 +81,9 @@ npde_status cpu_gemm(npde_backend *be, npde_trans ta, npde_trans tb, double alph
 npde_status cpu_gemm_batched(npde_backend *be, npde_trans ta, npde_trans tb, double alpha, const npde_mat *A,
                              int64_t stride_a, const npde_mat *B, int64_t stride_b, double beta, npde_mat *C,
                              int64_t stride_c, int64_t batch) {
-  size_t es = npde_dtype_size(C->dtype);
   for (int64_t i = 0; i < batch; ++i) {
-    npde_mat a = *A, b = *B, c = *C;
-    a.data = (char *)A->data + (size_t)(i * stride_a) * es;
-    b.data = (char *)B->data + (size_t)(i * stride_b) * es;
-    c.data = (char *)C->data + (size_t)(i * stride_c) * es;
+    npde_mat a = npde_mat_offset(*A, i * stride_a), b = npde_mat_offset(*B, i * stride_b);
+    npde_mat c = npde_mat_offset(*C, i * stride_c);
     NPDE_TRY(cpu_gemm(be, ta, tb, alpha, &a, &b, beta, &c));
   }
   return NPDE_OK;

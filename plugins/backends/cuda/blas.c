@@ -107,22 +107,17 @@ npde_status cuda_gemm_batched(npde_backend *be, npde_trans ta, npde_trans tb, do
   const int64_t m = C->rows, n = C->cols, k = ta ? A->rows : A->cols;
   if (m == 0 || n == 0 || batch == 0) return NPDE_OK;
   if (k == 0) {
-    size_t es = npde_dtype_size(C->dtype);
     for (int64_t i = 0; i < batch; ++i) {
-      npde_mat c = *C;
-      c.data = (char *)C->data + (size_t)(i * stride_c) * es;
+      npde_mat c = npde_mat_offset(*C, i * stride_c);
       NPDE_TRY(scale_only(be, beta, &c));
     }
     return NPDE_OK;
   }
   /* output blocks that overlap (stride_c 0 accumulates) need the CPU's order: one product at a time */
   if (batch > 1 && stride_c < (m - 1) * C->ld + n) {
-    size_t es = npde_dtype_size(C->dtype);
     for (int64_t i = 0; i < batch; ++i) {
-      npde_mat a = *A, b = *B, c = *C;
-      a.data = (char *)A->data + (size_t)(i * stride_a) * es;
-      b.data = (char *)B->data + (size_t)(i * stride_b) * es;
-      c.data = (char *)C->data + (size_t)(i * stride_c) * es;
+      npde_mat a = npde_mat_offset(*A, i * stride_a), b = npde_mat_offset(*B, i * stride_b);
+      npde_mat c = npde_mat_offset(*C, i * stride_c);
       NPDE_TRY(cuda_gemm(be, ta, tb, alpha, &a, &b, beta, &c));
     }
     return NPDE_OK;
