@@ -85,7 +85,7 @@ Test(cuda, test_the_cli_reports_a_missing_device_and_fails) {
   char cmd[1024], out[] = "/tmp/npde-cuda-cli-XXXXXX";
   int fd = mkstemp(out);
   cr_assert_geq(fd, 0);
-  snprintf(cmd, sizeof cmd, "'%s/bin/npde' run '%s/configs/demo.yaml' backend=cuda output=none > '%s' 2>&1",
+  snprintf(cmd, sizeof cmd, "'%s/bin/npde' run '%s/configs/demo.yaml' backend=cuda --no-output > '%s' 2>&1",
            NPDE_BINARY_DIR, NPDE_SOURCE_DIR, out);
   int st = system(cmd);
   char *text = test_slurp(out, NULL);
