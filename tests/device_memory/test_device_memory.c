@@ -117,11 +117,59 @@ static const char *evolve_yaml =
     "             restarts: {policy: fixed_count, count: 1, fit: {epochs: 20, head_points: 1000}}}\n"
     "  - eval: {grid: [9, 9], points: 500}\n";
 
+static void check_eval_command(const char *backend, double rel_tol);
+
 static void check_evolve(const char *backend, double rel_tol) {
   char cfg[300];
   write_config(cfg, sizeof cfg, "evolve", evolve_yaml);
   static const char *const members[] = {"theta_final", "t", "rel_error", NULL};
   expect_same_on(backend, rel_tol, cfg, "evolve", "plots=true", members);
+  check_eval_command(backend, rel_tol);
+}
+
+/* max |a - b| / max |a| over two .npy files of the same shape */
+static double npy_difference(const char *pa, const char *pb) {
+  npde_npy_array x = {0}, y = {0};
+  cr_assert_eq(npde_npy_load(pa, &x), NPDE_OK, "%s", npde_last_error());
+  cr_assert_eq(npde_npy_load(pb, &y), NPDE_OK, "%s", npde_last_error());
+  cr_assert_eq(x.count, y.count);
+  double d = 0.0, scale = 0.0;
+  for (int64_t i = 0; i < x.count; ++i) {
+    d = fmax(d, fabs(((double *)x.data)[i] - ((double *)y.data)[i]));
+    scale = fmax(scale, fabs(((double *)x.data)[i]));
+  }
+  npde_npy_array_free(&x);
+  npde_npy_array_free(&y);
+  return d > 0.0 && scale > 0.0 ? d / scale : d;
+}
+
+/* `npde eval` of the evolve run's network (values and gradients at 50 points, t = 0.025) on backend vs cpu. */
+static void check_eval_command(const char *backend, double rel_tol) {
+  double pts[50 * 2];
+  for (int i = 0; i < 100; ++i) pts[i] = -0.9 + 1.8 * (double)((i * 37) % 100) / 99.0;
+  char p[400], args[1536];
+  snprintf(p, sizeof p, "%s/points.npy", tmp);
+  cr_assert_eq(npde_npy_save(p, NPDE_NPY_F64, pts, 2, (int64_t[]){50, 2}), NPDE_OK, "%s", npde_last_error());
+  const char *backends[2] = {"cpu", backend};
+  for (int k = 0; k < 2; ++k) {
+    snprintf(args, sizeof args, "eval '%s/evolve-cpu' --points '%s' --time 0.025 --out '%s/u-%s.npy' --grad "
+             "'%s/g-%s.npy' --backend %s", tmp, p, tmp, backends[k], tmp, backends[k], backends[k]);
+    char name[64];
+    snprintf(name, sizeof name, "eval-%s", backends[k]);
+    /* the guarded plugin is found through the run's own config (its plugin_path) */
+    cr_assert_eq(npde(name, args), 0, "npde eval --backend %s failed (see %s/%s.log)", backends[k], tmp, name);
+  }
+  char a[400], b[400];
+  snprintf(a, sizeof a, "%s/u-cpu.npy", tmp);
+  snprintf(b, sizeof b, "%s/u-%s.npy", tmp, backend);
+  double du = npy_difference(a, b);
+  snprintf(a, sizeof a, "%s/g-cpu.npy", tmp);
+  snprintf(b, sizeof b, "%s/g-%s.npy", tmp, backend);
+  double dg = npy_difference(a, b);
+  fprintf(stderr, "device_memory: npde eval: values differ by %.3e, gradients by %.3e (relative) between cpu and %s\n",
+          du, dg, backend);
+  cr_expect(du <= rel_tol && dg <= rel_tol, "npde eval on %s: values %.3e, gradients %.3e off the cpu", backend, du,
+            dg);
 }
 
 static void check_train(const char *backend, double rel_tol) {
