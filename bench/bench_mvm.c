@@ -27,7 +27,11 @@
  * with the least-squares slope of log(time) against log(p) over p >= 1e5.
  *
  *   bench_mvm [--backend cpu] [--n 20000] [--reps 5] [--block 50] [--chunk 1024]
- *             [--scaling-n 4000] [--no-scaling] [--threads N]
+ *             [--scaling-n 4000] [--no-scaling] [--threads N] [--peak-gflops G]
+ *
+ * --peak-gflops G adds each op's share of a stated FP64 peak (e.g. 67000 for
+ * an H100 SXM's FP64 tensor cores with --backend cuda); the dgemm column is
+ * always the rate this backend's own gemm reaches on the network's shape.
  *
  * Threads: OpenBLAS's own (OPENBLAS_NUM_THREADS); --threads N only calls
  * openblas_set_num_threads(N). The fused kernels are single-threaded.
@@ -109,6 +113,7 @@ typedef struct bench {
   /* reference dgemm, (n_ref x w) (w x w)^T */
   int64_t ref_n, ref_w;
   void *ra, *rb, *rc;
+  double peak_gflops; /* --peak-gflops: the device's FP64 peak, for the "of peak" column (0: not printed) */
 } bench;
 
 typedef struct netrun {
@@ -230,7 +235,9 @@ static timing time_op(bench *b, op o, opctx *c, bool with_ref) {
 
 static void report(const bench *b, const char *label, timing t, double flops, const char *note) {
   double gf = flops / t.op_s * 1e-9, rgf = ref_flops(b) / t.ref_s * 1e-9;
-  printf("%-34s %11.2f %10.3f %9.2f %9.2f %7.3f  %s\n", label, 1e3 * t.op_s, flops * 1e-9, gf, rgf, gf / rgf,
+  char peak[32] = "";
+  if (b->peak_gflops > 0) snprintf(peak, sizeof peak, "%5.1f%% of peak ", 100.0 * gf / b->peak_gflops);
+  printf("%-34s %11.2f %10.3f %9.2f %9.2f %7.3f  %s%s\n", label, 1e3 * t.op_s, flops * 1e-9, gf, rgf, gf / rgf, peak,
          note ? note : "");
 }
 
@@ -249,6 +256,7 @@ int main(int argc, char **argv) {
   const char *backend_name = "cpu";
   int64_t n = 20000, block = 50, scaling_n = 4000, chunk = 1024;
   int reps = 5, threads = 0;
+  double peak_gflops = 0;
   bool scaling = true;
   for (int i = 1; i < argc; ++i) {
     if (!strcmp(argv[i], "--backend") && i + 1 < argc) backend_name = argv[++i];
@@ -259,9 +267,10 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--scaling-n") && i + 1 < argc) scaling_n = atoll(argv[++i]);
     else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--no-scaling")) scaling = false;
+    else if (!strcmp(argv[i], "--peak-gflops") && i + 1 < argc) peak_gflops = atof(argv[++i]);
     else {
       fprintf(stderr, "usage: bench_mvm [--backend NAME] [--n N] [--reps R] [--block B] [--chunk C] "
-                      "[--scaling-n N] [--no-scaling] [--threads T]\n");
+                      "[--scaling-n N] [--no-scaling] [--threads T] [--peak-gflops G]\n");
       return 2;
     }
   }
@@ -273,7 +282,7 @@ int main(int argc, char **argv) {
   if (threads > 0) openblas_set_num_threads(threads);
 
   double t_start = now();
-  bench b = {.reps = reps, .chunk = chunk, .ref_n = n, .ref_w = 100};
+  bench b = {.reps = reps, .chunk = chunk, .ref_n = n, .ref_w = 100, .peak_gflops = peak_gflops};
   CHECK(npde_registry_create(&b.reg));
   CHECK(npde_registry_load_defaults(b.reg));
   CHECK(npde_backend_create(b.reg, backend_name, NULL, &b.be));
