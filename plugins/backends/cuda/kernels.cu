@@ -50,9 +50,10 @@ template <typename S, typename D> __global__ void convert_k(View<S> s, View<D> d
 
 /* 32 x 32 tiles through shared memory: both the reads of A and the writes of B are coalesced. */
 constexpr int kTile = 32;
-template <typename T> __global__ void transpose_k(View<T> A, View<T> B) {
+/* One block per tile on a 1-D grid (a 2-D grid's y extent stops at 65535 tiles, p = 2M rows). */
+template <typename T> __global__ void transpose_k(View<T> A, View<T> B, int64_t tiles_across) {
   __shared__ T tile[kTile][kTile + 1];
-  const int64_t i0 = blockIdx.y * (int64_t)kTile, j0 = blockIdx.x * (int64_t)kTile;
+  const int64_t i0 = (blockIdx.x / tiles_across) * kTile, j0 = (blockIdx.x % tiles_across) * kTile;
   for (int r = threadIdx.y; r < kTile; r += blockDim.y) {
     int64_t i = i0 + r, j = j0 + threadIdx.x;
     if (i < A.rows && j < A.cols) tile[r][threadIdx.x] = A.at(i, j);
@@ -313,8 +314,8 @@ template <typename T> cudaError_t fill_t(cudaStream_t st, const npde_mat *d, dou
 
 template <typename T> cudaError_t transpose_t(cudaStream_t st, const npde_mat *A, const npde_mat *B) {
   if (A->rows * A->cols == 0) return cudaSuccess;
-  dim3 grid((unsigned)((A->cols + kTile - 1) / kTile), (unsigned)((A->rows + kTile - 1) / kTile)), block(kTile, 8);
-  transpose_k<T><<<grid, block, 0, st>>>(view<T>(A), view<T>(B));
+  const int64_t across = (A->cols + kTile - 1) / kTile, down = (A->rows + kTile - 1) / kTile;
+  transpose_k<T><<<(unsigned)(across * down), dim3(kTile, 8), 0, st>>>(view<T>(A), view<T>(B), across);
   return cudaGetLastError();
 }
 
