@@ -58,6 +58,20 @@ static void run_on(const char *backend, const char *config, const char *name, co
   free(text);
 }
 
+/* max |x - y| / max |x| over two f64 arrays of the same size (0 when equal); frees both */
+static double difference_and_free(npde_npy_array *x, npde_npy_array *y) {
+  cr_assert_eq(x->count, y->count, "%lld vs %lld values", (long long)x->count, (long long)y->count);
+  cr_assert(x->type == NPDE_NPY_F64 && y->type == NPDE_NPY_F64);
+  double d = 0.0, scale = 0.0;
+  for (int64_t i = 0; i < x->count; ++i) {
+    d = fmax(d, fabs(((double *)x->data)[i] - ((double *)y->data)[i]));
+    scale = fmax(scale, fabs(((double *)x->data)[i]));
+  }
+  npde_npy_array_free(x);
+  npde_npy_array_free(y);
+  return d > 0.0 && scale > 0.0 ? d / scale : d;
+}
+
 /* max |a - b| / max |a| over a member of two runs' results.npz (both must hold it); 0 when equal */
 static double largest_difference(const char *a, const char *b, const char *member) {
   char pa[512], pb[512];
@@ -66,16 +80,7 @@ static double largest_difference(const char *a, const char *b, const char *membe
   npde_npy_array x = {0}, y = {0};
   cr_assert_eq(npde_npz_read(pa, member, &x), NPDE_OK, "%s: %s", pa, npde_last_error());
   cr_assert_eq(npde_npz_read(pb, member, &y), NPDE_OK, "%s: %s", pb, npde_last_error());
-  cr_assert_eq(x.count, y.count, "%s: %lld vs %lld values", member, (long long)x.count, (long long)y.count);
-  cr_assert_eq(x.type, NPDE_NPY_F64);
-  double d = 0.0, scale = 0.0;
-  for (int64_t i = 0; i < x.count; ++i) {
-    d = fmax(d, fabs(((double *)x.data)[i] - ((double *)y.data)[i]));
-    scale = fmax(scale, fabs(((double *)x.data)[i]));
-  }
-  npde_npy_array_free(&x);
-  npde_npy_array_free(&y);
-  return d > 0.0 && scale > 0.0 ? d / scale : d;
+  return difference_and_free(&x, &y);
 }
 
 /* The run on `backend` matches the run on cpu within rel_tol (relative to the largest value). */
@@ -132,15 +137,7 @@ static double npy_difference(const char *pa, const char *pb) {
   npde_npy_array x = {0}, y = {0};
   cr_assert_eq(npde_npy_load(pa, &x), NPDE_OK, "%s", npde_last_error());
   cr_assert_eq(npde_npy_load(pb, &y), NPDE_OK, "%s", npde_last_error());
-  cr_assert_eq(x.count, y.count);
-  double d = 0.0, scale = 0.0;
-  for (int64_t i = 0; i < x.count; ++i) {
-    d = fmax(d, fabs(((double *)x.data)[i] - ((double *)y.data)[i]));
-    scale = fmax(scale, fabs(((double *)x.data)[i]));
-  }
-  npde_npy_array_free(&x);
-  npde_npy_array_free(&y);
-  return d > 0.0 && scale > 0.0 ? d / scale : d;
+  return difference_and_free(&x, &y);
 }
 
 /* `npde eval` of the evolve run's network (values and gradients at 50 points, t = 0.025) on backend vs cpu. */
