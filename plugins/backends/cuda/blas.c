@@ -7,8 +7,6 @@
 
 #include "cuda_impl.h"
 
-#define ST(be) ((cuda_state *)npde_backend_state(be))
-#define KTRY(call, what) CUDA_TRY((call), what)
 
 static cublasOperation_t op(npde_trans t) { return t ? CUBLAS_OP_T : CUBLAS_OP_N; }
 
@@ -26,35 +24,36 @@ static npde_status fits_int(const char *what, int n, const int64_t *v) {
 npde_status cuda_copy(npde_backend *be, const npde_mat *src, npde_mat *dst) {
   if (src->rows == 0 || src->cols == 0) return NPDE_OK;
   size_t es = npde_dtype_size(src->dtype);
-  KTRY(cudaMemcpy2DAsync(dst->data, (size_t)dst->ld * es, src->data, (size_t)src->ld * es, (size_t)src->cols * es,
-                         (size_t)src->rows, cudaMemcpyDeviceToDevice, ST(be)->stream),
+  CUDA_TRY(cudaMemcpy2DAsync(dst->data, (size_t)dst->ld * es, src->data, (size_t)src->ld * es, (size_t)src->cols * es,
+                         (size_t)src->rows, cudaMemcpyDeviceToDevice, CUDA_STATE(be)->stream),
        "copy");
   return NPDE_OK;
 }
 
 npde_status cuda_fill(npde_backend *be, npde_mat *dst, double value) {
-  KTRY(cuk_fill(ST(be)->stream, dst, value), "fill");
+  CUDA_TRY(cuk_fill(CUDA_STATE(be)->stream, dst, value), "fill");
   return NPDE_OK;
 }
 
 npde_status cuda_convert(npde_backend *be, const npde_mat *src, npde_mat *dst) {
-  KTRY(cuk_convert(ST(be)->stream, src, dst), "convert");
+  CUDA_TRY(cuk_convert(CUDA_STATE(be)->stream, src, dst), "convert");
   return NPDE_OK;
 }
 
 npde_status cuda_axpy(npde_backend *be, double alpha, const npde_mat *x, npde_mat *y) {
-  KTRY(cuk_axpy(ST(be)->stream, alpha, x, y), "axpy");
+  CUDA_TRY(cuk_axpy(CUDA_STATE(be)->stream, alpha, x, y), "axpy");
   return NPDE_OK;
 }
 
 npde_status cuda_scal(npde_backend *be, double alpha, npde_mat *x) {
-  KTRY(cuk_scal(ST(be)->stream, alpha, x), "scal");
+  CUDA_TRY(cuk_scal(CUDA_STATE(be)->stream, alpha, x), "scal");
   return NPDE_OK;
 }
 
-/* The scalar a reduction left in scratch[result_at], on the host. */
-static npde_status fetch_scalar(cuda_state *s, int64_t result_at, double *out, const char *what) {
-  CUDA_TRY(cudaMemcpyAsync(s->result, s->scratch + result_at, sizeof(double), cudaMemcpyDeviceToHost, s->stream),
+/* The scalar a reduction left in scratch[CUK_SCRATCH_RESULT], on the host. */
+static npde_status fetch_scalar(cuda_state *s, double *out, const char *what) {
+  CUDA_TRY(cudaMemcpyAsync(s->result, s->scratch + CUK_SCRATCH_RESULT, sizeof(double), cudaMemcpyDeviceToHost,
+                           s->stream),
            what);
   CUDA_TRY(cudaStreamSynchronize(s->stream), what);
   *out = *s->result;
@@ -62,17 +61,15 @@ static npde_status fetch_scalar(cuda_state *s, int64_t result_at, double *out, c
 }
 
 npde_status cuda_dot(npde_backend *be, const npde_mat *x, const npde_mat *y, double *out) {
-  cuda_state *s = ST(be);
-  const int64_t at = 2 * CUK_REDUCE_BLOCKS;
-  KTRY(cuk_dot(s->stream, x, y, s->scratch, s->scratch + at), "dot");
-  return fetch_scalar(s, at, out, "dot");
+  cuda_state *s = CUDA_STATE(be);
+  CUDA_TRY(cuk_dot(s->stream, x, y, s->scratch, s->scratch + CUK_SCRATCH_RESULT), "dot");
+  return fetch_scalar(s, out, "dot");
 }
 
 npde_status cuda_nrm2(npde_backend *be, const npde_mat *x, double *out) {
-  cuda_state *s = ST(be);
-  const int64_t at = 2 * CUK_REDUCE_BLOCKS;
-  KTRY(cuk_nrm2(s->stream, x, s->scratch, s->scratch + at), "nrm2");
-  return fetch_scalar(s, at, out, "nrm2");
+  cuda_state *s = CUDA_STATE(be);
+  CUDA_TRY(cuk_nrm2(s->stream, x, s->scratch, s->scratch + CUK_SCRATCH_RESULT), "nrm2");
+  return fetch_scalar(s, out, "nrm2");
 }
 
 /* C = beta C when the product has no terms (k = 0). */
@@ -82,7 +79,7 @@ static npde_status scale_only(npde_backend *be, double beta, npde_mat *C) {
 
 npde_status cuda_gemm(npde_backend *be, npde_trans ta, npde_trans tb, double alpha, const npde_mat *A,
                       const npde_mat *B, double beta, npde_mat *C) {
-  cuda_state *s = ST(be);
+  cuda_state *s = CUDA_STATE(be);
   const int64_t m = C->rows, n = C->cols, k = ta ? A->rows : A->cols;
   if (m == 0 || n == 0) return NPDE_OK;
   if (k == 0) return scale_only(be, beta, C);
@@ -103,7 +100,7 @@ npde_status cuda_gemm(npde_backend *be, npde_trans ta, npde_trans tb, double alp
 npde_status cuda_gemm_batched(npde_backend *be, npde_trans ta, npde_trans tb, double alpha, const npde_mat *A,
                               int64_t stride_a, const npde_mat *B, int64_t stride_b, double beta, npde_mat *C,
                               int64_t stride_c, int64_t batch) {
-  cuda_state *s = ST(be);
+  cuda_state *s = CUDA_STATE(be);
   const int64_t m = C->rows, n = C->cols, k = ta ? A->rows : A->cols;
   if (m == 0 || n == 0 || batch == 0) return NPDE_OK;
   if (k == 0) {
@@ -142,7 +139,7 @@ static int64_t vec_inc(const npde_mat *v) { return v->cols == 1 ? v->ld : 1; }
 
 npde_status cuda_gemv(npde_backend *be, npde_trans ta, double alpha, const npde_mat *A, const npde_mat *x,
                       double beta, npde_mat *y) {
-  cuda_state *s = ST(be);
+  cuda_state *s = CUDA_STATE(be);
   if (A->rows == 0 || A->cols == 0) {
     int64_t leny = ta ? A->cols : A->rows;
     if (leny == 0) return NPDE_OK;
@@ -166,7 +163,7 @@ npde_status cuda_gemv(npde_backend *be, npde_trans ta, double alpha, const npde_
 
 npde_status cuda_trsm(npde_backend *be, npde_side side, npde_uplo uplo, npde_trans ta, npde_diag diag, double alpha,
                       const npde_mat *A, npde_mat *B) {
-  cuda_state *s = ST(be);
+  cuda_state *s = CUDA_STATE(be);
   if (B->rows == 0 || B->cols == 0) return NPDE_OK;
   /* X = op(A)^-1 B  <=>  X^T = B^T op(A)^-T: the side and (A^T's) triangle flip, op stays */
   cublasSideMode_t sd = side == NPDE_LEFT ? CUBLAS_SIDE_RIGHT : CUBLAS_SIDE_LEFT;
@@ -189,6 +186,6 @@ npde_status cuda_trsm(npde_backend *be, npde_side side, npde_uplo uplo, npde_tra
 /* A kernel rather than cuBLAS geam: geam with beta = 0 is not documented to skip reading its output, which
  * may hold NaN (fresh pool memory). */
 npde_status cuda_transpose(npde_backend *be, const npde_mat *A, npde_mat *B) {
-  KTRY(cuk_transpose(ST(be)->stream, A, B), "transpose");
+  CUDA_TRY(cuk_transpose(CUDA_STATE(be)->stream, A, B), "transpose");
   return NPDE_OK;
 }

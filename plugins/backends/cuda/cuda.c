@@ -54,7 +54,6 @@ static npde_status cuda_create(npde_backend *be, const npde_config *cfg, npde_ba
     return NPDE_ERROR(NPDE_ERR_DEVICE, "cuda backend: no CUDA device (%s); use backend: cpu",
                       e != cudaSuccess ? cudaGetErrorString(e) : "the driver reports none");
   NPDE_TRY(cuda_pick_device(requested, npde_comm_local_rank(), count, &s->device));
-  s->device_count = count;
   CUDA_TRY(cudaSetDevice(s->device), "selecting the device");
   CUDA_TRY(cudaStreamCreateWithFlags(&s->stream, cudaStreamNonBlocking), "creating a stream");
   /* Keep freed blocks in the pool: alloc/free in a loop then costs no cudaMalloc. */
@@ -62,8 +61,8 @@ static npde_status cuda_create(npde_backend *be, const npde_config *cfg, npde_ba
   CUDA_TRY(cudaDeviceGetDefaultMemPool(&pool, s->device), "getting the memory pool");
   uint64_t keep = UINT64_MAX;
   CUDA_TRY(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep), "configuring the memory pool");
-  CUDA_TRY(cudaMallocHost((void **)&s->result, 2 * sizeof(double)), "allocating pinned memory");
-  NPDE_TRY(cuda_scratch(s, 2 * CUK_REDUCE_BLOCKS + 2));
+  CUDA_TRY(cudaMallocHost((void **)&s->result, sizeof(double)), "allocating pinned memory");
+  NPDE_TRY(cuda_scratch(s, CUK_SCRATCH_RESULT + 1));
   NPDE_TRY(load_cublas(&s->blas));
   CUBLAS_TRY(s->blas.cublasCreate_v2(&s->blas.handle), "cublasCreate");
   CUBLAS_TRY(s->blas.cublasSetStream_v2(s->blas.handle, s->stream), "cublasSetStream");
@@ -119,21 +118,22 @@ static void cuda_free(npde_backend *be, void *ptr) {
   if (ptr && cudaFreeAsync(ptr, s->stream) != cudaSuccess) (void)cudaGetLastError();
 }
 
-static npde_status cuda_upload(npde_backend *be, void *dst, const void *src, size_t bytes) {
+/* A host <-> device copy, finished on return: the caller may reuse or read its buffer at once. */
+static npde_status transfer(npde_backend *be, void *dst, const void *src, size_t bytes, enum cudaMemcpyKind kind,
+                            const char *what) {
   cuda_state *s = npde_backend_state(be);
   if (!bytes) return NPDE_OK;
-  CUDA_TRY(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, s->stream), "upload");
-  /* the caller may reuse its buffer on return */
-  CUDA_TRY(cudaStreamSynchronize(s->stream), "upload");
+  CUDA_TRY(cudaMemcpyAsync(dst, src, bytes, kind, s->stream), what);
+  CUDA_TRY(cudaStreamSynchronize(s->stream), what);
   return NPDE_OK;
 }
 
+static npde_status cuda_upload(npde_backend *be, void *dst, const void *src, size_t bytes) {
+  return transfer(be, dst, src, bytes, cudaMemcpyHostToDevice, "upload");
+}
+
 static npde_status cuda_download(npde_backend *be, void *dst, const void *src, size_t bytes) {
-  cuda_state *s = npde_backend_state(be);
-  if (!bytes) return NPDE_OK;
-  CUDA_TRY(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, s->stream), "download");
-  CUDA_TRY(cudaStreamSynchronize(s->stream), "download");
-  return NPDE_OK;
+  return transfer(be, dst, src, bytes, cudaMemcpyDeviceToHost, "download");
 }
 
 static const npde_backend_ops cuda_ops = {

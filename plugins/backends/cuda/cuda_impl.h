@@ -25,16 +25,18 @@ typedef struct cuda_blas {
 } cuda_blas;
 
 typedef struct cuda_state {
-  int device, device_count;
+  int device;
   cudaStream_t stream;
   cuda_blas blas;
-  double *scratch; /* device: partial sums of the reductions; grows, never shrinks */
+  double *scratch; /* device: partial sums of the reductions, then dot/nrm2's result; grows, never shrinks */
   int64_t scratch_cap;
-  double *result; /* pinned host: the scalars dot and nrm2 hand back */
+  double *result; /* pinned host: the scalar dot and nrm2 hand back */
   char description[512];
 } cuda_state;
 
 extern const npde_component_desc cuda_backend_component;
+
+#define CUDA_STATE(be) ((cuda_state *)npde_backend_state(be))
 
 /* A CUDA runtime error as an npde status (NPDE_ERR_DEVICE) naming what failed. */
 npde_status cuda_fail(cudaError_t e, const char *what);

@@ -14,9 +14,11 @@
 extern "C" {
 #endif
 
-/* Partial sums of one reduction: dot and nrm2 use this many doubles of
- * scratch (two per block for nrm2) plus one or two for the result. */
+/* Partial sums of one reduction: dot and nrm2 use up to this many blocks,
+ * one double of scratch each (two for nrm2), and leave their result in
+ * scratch[CUK_SCRATCH_RESULT]. */
 #define CUK_REDUCE_BLOCKS 512
+#define CUK_SCRATCH_RESULT (2 * CUK_REDUCE_BLOCKS)
 
 cudaError_t cuk_fill(cudaStream_t stream, const npde_mat *dst, double value);
 cudaError_t cuk_convert(cudaStream_t stream, const npde_mat *src, const npde_mat *dst);
