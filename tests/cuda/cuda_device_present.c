@@ -3,28 +3,19 @@
  * that the GPU checks did not run instead of counting them as passed. */
 #include <stdio.h>
 
-#include "npde/npde.h"
+#include "test_backend_probe.h"
 
 int main(void) {
-  npde_registry *reg = NULL;
-  if (npde_registry_create(&reg) != NPDE_OK || npde_registry_load_defaults(reg) != NPDE_OK) {
-    fprintf(stderr, "cuda_device_present: %s\n", npde_last_error());
-    return 1;
-  }
-  npde_backend *be = NULL;
-  npde_status st = npde_backend_create(reg, "cuda", NULL, &be);
+  char why[512];
+  npde_status st = test_backend_probe("cuda", why, sizeof why);
   if (st == NPDE_ERR_DEVICE) {
-    printf("SKIPPED: the CUDA backend's GPU tests (conformance, pipelines against the CPU): %s\n", npde_last_error());
-    npde_registry_destroy(&reg);
+    printf("SKIPPED: the CUDA backend's GPU tests (conformance, pipelines against the CPU): %s\n", why);
     return 77;
   }
   if (st != NPDE_OK) {
-    fprintf(stderr, "cuda_device_present: %s\n", npde_last_error());
-    npde_registry_destroy(&reg);
+    fprintf(stderr, "cuda_device_present: %s\n", why);
     return 1;
   }
-  printf("%s\n", npde_backend_describe(be));
-  npde_backend_destroy(&be);
-  npde_registry_destroy(&reg);
+  printf("%s\n", why);
   return 0;
 }

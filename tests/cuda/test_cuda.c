@@ -10,8 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "npde/npde.h"
+#include "test_backend_probe.h"
 #include "test_files.h"
 /* after npde.h: its npde_* calls become host-table calls from here on, as in plugin code */
 #include "cuda_device.h"
@@ -49,42 +51,30 @@ Test(cuda, test_a_device_the_machine_lacks_is_refused_by_number) {
 }
 
 /* Whether this machine has a GPU the backend can use; the reason when not. */
-static bool have_device(npde_registry *reg, char *why, size_t size) {
-  npde_backend *be = NULL;
-  npde_status st = npde_backend_create(reg, "cuda", NULL, &be);
-  snprintf(why, size, "%s", st == NPDE_OK ? npde_backend_describe(be) : npde_last_error());
-  npde_backend_destroy(&be);
+static bool have_device(char *why, size_t size) {
+  npde_status st = test_backend_probe("cuda", why, size);
   cr_assert(st == NPDE_OK || st == NPDE_ERR_DEVICE, "creating the cuda backend: %s", why);
   return st == NPDE_OK;
 }
 
 Test(cuda, test_selecting_cuda_says_whether_a_device_is_there) {
-  npde_registry *reg = NULL;
-  cr_assert_eq(npde_registry_create(&reg), NPDE_OK);
-  cr_assert_eq(npde_registry_load_defaults(reg), NPDE_OK, "%s", npde_last_error());
-  cr_assert_not_null(npde_registry_find(reg, NPDE_KIND_BACKEND, "cuda"), "the cuda plugin is built but not loaded");
   char why[512];
-  if (have_device(reg, why, sizeof why)) {
+  if (have_device(why, sizeof why)) {
     cr_log_info("cuda backend: %s", why);
     cr_expect(strstr(why, "cuda: device ") && strstr(why, "local rank 0 of 1"), "%s", why);
   } else {
     fprintf(stderr, "cuda: no device here, as expected on CPU machines: %s\n", why);
     cr_expect(strstr(why, "no CUDA device") && strstr(why, "backend: cpu"), "unclear error: %s", why);
   }
-  npde_registry_destroy(&reg);
 }
 
 Test(cuda, test_the_cli_reports_a_missing_device_and_fails) {
-  npde_registry *reg = NULL;
-  cr_assert_eq(npde_registry_create(&reg), NPDE_OK);
-  cr_assert_eq(npde_registry_load_defaults(reg), NPDE_OK, "%s", npde_last_error());
   char why[512];
-  bool device = have_device(reg, why, sizeof why);
-  npde_registry_destroy(&reg);
-  if (device) cr_skip_test("a CUDA device is present: nothing to refuse");
+  if (have_device(why, sizeof why)) cr_skip_test("a CUDA device is present: nothing to refuse");
   char cmd[1024], out[] = "/tmp/npde-cuda-cli-XXXXXX";
   int fd = mkstemp(out);
   cr_assert_geq(fd, 0);
+  close(fd);
   snprintf(cmd, sizeof cmd, "'%s/bin/npde' run '%s/configs/demo.yaml' backend=cuda --no-output > '%s' 2>&1",
            NPDE_BINARY_DIR, NPDE_SOURCE_DIR, out);
   int st = system(cmd);

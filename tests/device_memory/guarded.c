@@ -101,14 +101,8 @@ static void guarded_free(npde_backend *be, void *ptr) {
   abort();
 }
 
-static npde_status guarded_upload(npde_backend *be, void *dst, const void *src, size_t bytes) {
-  open_arena(be);
-  memmove(dst, src, bytes);
-  close_arena(be);
-  return NPDE_OK;
-}
-
-static npde_status guarded_download(npde_backend *be, void *dst, const void *src, size_t bytes) {
+/* upload and download alike: the only host access to the arena besides the ops */
+static npde_status guarded_transfer(npde_backend *be, void *dst, const void *src, size_t bytes) {
   open_arena(be);
   memmove(dst, src, bytes);
   close_arena(be);
@@ -168,8 +162,8 @@ static const npde_backend_ops guarded_ops = {
     .memtype = guarded_memtype,
     .alloc = guarded_alloc,
     .free = guarded_free,
-    .upload = guarded_upload,
-    .download = guarded_download,
+    .upload = guarded_transfer,
+    .download = guarded_transfer,
     .describe = guarded_describe,
     .copy = guarded_copy,
     .fill = guarded_fill,

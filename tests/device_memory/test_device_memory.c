@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "npde/npde.h"
+#include "test_backend_probe.h"
 #include "test_files.h"
 
 static char tmp[256];
@@ -43,10 +44,16 @@ static int npde(const char *name, const char *args) {
   return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* "run CONFIG" on backend into TMP/NAME, with the guarded fixture on the plugin path and extra overrides */
+static void run_args(char *args, size_t size, const char *backend, const char *config, const char *name,
+                     const char *extra) {
+  snprintf(args, size, "run '%s' backend=%s plugin_path='%s/guarded' output='%s/%s' %s", config, backend,
+           NPDE_TEST_FIXTURE_DIR, tmp, name, extra);
+}
+
 static void run_on(const char *backend, const char *config, const char *name, const char *extra) {
   char args[1536];
-  snprintf(args, sizeof args, "run '%s' backend=%s plugin_path='%s/guarded' output='%s/%s' %s", config, backend,
-           NPDE_TEST_FIXTURE_DIR, tmp, name, extra ? extra : "");
+  run_args(args, sizeof args, backend, config, name, extra ? extra : "");
   int code = npde(name, args);
   char log[400], want[64];
   snprintf(log, sizeof log, "%s/%s/log.txt", tmp, name);
@@ -99,8 +106,6 @@ static void expect_same_on(const char *backend, double rel_tol, const char *conf
               name, *m, d, backend, rel_tol);
   }
 }
-
-
 
 static void write_config(char *path, size_t size, const char *name, const char *text) {
   snprintf(path, size, "%s/%s.yaml", tmp, name);
@@ -187,8 +192,7 @@ static void check_train(const char *backend, double rel_tol) {
  * limit lifted, it ends where the same stop and resume end on the CPU. */
 static void stop_and_resume(const char *backend, const char *config, const char *name) {
   char args[1536], log[600];
-  snprintf(args, sizeof args, "run '%s' backend=%s plugin_path='%s/guarded' output='%s/%s' plots=false "
-           "stages.1.evolve.max_residual=1e-12", config, backend, NPDE_TEST_FIXTURE_DIR, tmp, name);
+  run_args(args, sizeof args, backend, config, name, "plots=false stages.1.evolve.max_residual=1e-12");
   snprintf(log, sizeof log, "%s/%s.log", tmp, name);
   int code = npde(name, args);
   char *text = test_slurp(log, NULL);
@@ -225,21 +229,9 @@ Test(device_memory, test_a_run_resumed_on_device_memory_ends_as_on_the_cpu) { ch
 /* The CUDA backend (issue #7's proof): the same YAML with backend=cuda, no rebuild, within 1e-10 of the CPU
  * in f64. Skipped, with the reason, where the plugin is not built or no GPU is visible. */
 static void require_cuda(void) {
-  npde_registry *reg = NULL;
-  cr_assert_eq(npde_registry_create(&reg), NPDE_OK);
-  cr_assert_eq(npde_registry_load_defaults(reg), NPDE_OK, "%s", npde_last_error());
-  if (!npde_registry_find(reg, NPDE_KIND_BACKEND, "cuda")) {
-    npde_registry_destroy(&reg);
-    fprintf(stderr, "SKIP device_memory (cuda): the CUDA backend is not built (no CUDA compiler when cmake ran)\n");
-    cr_skip_test("the CUDA backend is not built (no CUDA compiler when cmake ran)");
-  }
-  npde_backend *be = NULL;
-  npde_status st = npde_backend_create(reg, "cuda", NULL, &be);
   char why[512];
-  snprintf(why, sizeof why, "%s", npde_last_error());
-  npde_backend_destroy(&be);
-  npde_registry_destroy(&reg);
-  if (st == NPDE_ERR_DEVICE) {
+  npde_status st = test_backend_probe("cuda", why, sizeof why);
+  if (st == NPDE_ERR_NOT_FOUND || st == NPDE_ERR_DEVICE) {
     fprintf(stderr, "SKIP device_memory (cuda): %s\n", why);
     cr_skip_test("%s", why);
   }
