@@ -12,7 +12,6 @@
 #include "npde_backend.h"
 #include "npde_export.h"
 
-
 /** s(z), s'(z), s''(z) of an activation; NaN for an unknown one. */
 static inline NPDE_HOSTDEVICE void npde_activation_eval(npde_activation act, double z, double *s0, double *s1,
                                                         double *s2) {
@@ -37,8 +36,10 @@ static inline NPDE_HOSTDEVICE void npde_activation_eval(npde_activation act, dou
   }
 }
 
-/** Frequency k of the sinusoidal embedding: w_k = (pi/2) 2^k. */
-static inline NPDE_HOSTDEVICE double npde_sinusoidal_frequency(int64_t k) { return 1.5707963267948966 * ldexp(1.0, (int)k); /* = 0.5 * M_PI exactly */ }
+/** Frequency k of the sinusoidal embedding: w_k = (pi/2) 2^k (the literal is 0.5 * M_PI exactly). */
+static inline NPDE_HOSTDEVICE double npde_sinusoidal_frequency(int64_t k) {
+  return 1.5707963267948966 * ldexp(1.0, (int)k);
+}
 
 /** The factor amp w^(order - alpha) of a feature's derivative `order`. */
 static inline NPDE_HOSTDEVICE double npde_sinusoidal_scale(double w, double amp, int order, double alpha) {

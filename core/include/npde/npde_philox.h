@@ -20,7 +20,6 @@
 
 #include "npde_export.h"
 
-
 #define NPDE_PHILOX_M0 0xD2511F53u
 #define NPDE_PHILOX_M1 0xCD9E8D57u
 #define NPDE_PHILOX_W0 0x9E3779B9u

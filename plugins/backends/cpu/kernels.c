@@ -26,7 +26,7 @@
       T *o2 = S2 ? ROW(T, S2, i) : NULL;                                                    \
       for (int64_t j = 0; j < Z->cols; ++j) {                                               \
         double a0, a1, a2;                                                                  \
-        npde_activation_eval(act, (double)z[j], &a0, &a1, &a2);                                         \
+        npde_activation_eval(act, (double)z[j], &a0, &a1, &a2);                             \
         if (o0) o0[j] = (T)a0;                                                              \
         if (o1) o1[j] = (T)a1;                                                              \
         if (o2) o2[j] = (T)a2;                                                              \
