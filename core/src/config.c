@@ -405,7 +405,7 @@ static npde_status parse_text(const char *text, size_t len, const char *name, np
   return st;
 }
 
-static npde_status read_file(const char *path, char **text, size_t *len) {
+npde_status npde__read_file(const char *path, char **text, size_t *len) {
   FILE *f = fopen(path, "rb");
   if (!f) return NPDE_ERROR(NPDE_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
   size_t cap = 4096, n = 0;
@@ -506,7 +506,7 @@ static npde_status load_file_rec(const char *path, int depth, const char **stack
     return NPDE_ERROR(NPDE_ERR_CONFIG, "%s: includes nested deeper than %d files", path, MAX_INCLUDE_DEPTH);
   char *text = NULL;
   size_t len = 0;
-  NPDE_TRY(read_file(path, &text, &len));
+  NPDE_TRY(npde__read_file(path, &text, &len));
   npde_config *root = NULL;
   npde_status st = parse_text(text, len, path, &root);
   free(text);

@@ -25,6 +25,8 @@ bool npde__config_set(npde_config *map, const char *key, npde_config *value);
 void npde__config_free(npde_config *node);
 /* True for an absent value: a plain empty scalar, "~" or "null". */
 bool npde__config_is_null(const npde_config *node);
+/* The whole file at path (*text: malloc'ed, not NUL-terminated; *len bytes). */
+npde_status npde__read_file(const char *path, char **text, size_t *len);
 /* "file:line:column" of a node into buf. */
 const char *npde__config_where(const npde_config *node, char *buf, size_t size);
 

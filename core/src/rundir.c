@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config_impl.h"
 #include "log_impl.h"
 #include "npde/npde_log.h"
 #include "stage_impl.h"
@@ -29,6 +30,26 @@ static bool exists(const char *path) {
   return stat(path, &sb) == 0;
 }
 
+/* A resumed run whose settings differ from config.yaml's (key=value overrides given to `npde resume`): keep the
+ * earlier file as config.N.yaml (the first free N) and name it in *kept; config.yaml then records this session's
+ * settings. *kept stays empty when nothing changed. */
+static npde_status keep_earlier_config(const char *dir, const char *cfg, const char *text, char *kept, size_t size) {
+  kept[0] = '\0';
+  char *old = NULL;
+  size_t len = 0;
+  NPDE_TRY(npde__read_file(cfg, &old, &len));
+  npde_status st = NPDE_OK;
+  if (len != strlen(text) || memcmp(old, text, len) != 0) {
+    for (int i = 1; kept[0] == '\0'; ++i) {
+      snprintf(kept, size, "%s/config.%d.yaml", dir, i);
+      if (exists(kept)) kept[0] = '\0';
+    }
+    st = npde_write_file_atomic(kept, old, len);
+  }
+  free(old);
+  return st;
+}
+
 npde_status npde__rundir_open(npde__run_state *rs, const char *dir, bool resuming) {
   NPDE_TRY(npde_mkdir_p(dir));
   rs->dir = strdup(dir);
@@ -38,10 +59,12 @@ npde_status npde__rundir_open(npde__run_state *rs, const char *dir, bool resumin
   if (st == NPDE_OK && !resuming && exists(cfg))
     st = NPDE_ERROR(NPDE_ERR_CONFIG, "'%s' already holds a run (config.yaml): choose another output directory, "
                     "remove it, or continue it with `npde resume %s`", dir, dir);
-  if (st == NPDE_OK && !resuming) {
+  char kept[4200] = "";
+  if (st == NPDE_OK) {
     char *text = NULL;
     st = npde_config_to_yaml(rs->cfg, &text);
-    if (st == NPDE_OK) st = npde_write_file_atomic(cfg, text, strlen(text));
+    if (st == NPDE_OK && resuming) st = keep_earlier_config(dir, cfg, text, kept, sizeof kept);
+    if (st == NPDE_OK && (!resuming || kept[0])) st = npde_write_file_atomic(cfg, text, strlen(text));
     free(text);
   }
   if (st == NPDE_OK) {
@@ -49,6 +72,9 @@ npde_status npde__rundir_open(npde__run_state *rs, const char *dir, bool resumin
     if (!rs->log) st = NPDE_ERROR(NPDE_ERR_IO, "cannot open '%s': %s", log, strerror(errno));
     else npde__log_tee(rs->log);
   }
+  if (st == NPDE_OK && kept[0])
+    npde_log(NPDE_LOG_INFO, "resume: the settings differ from the run's config.yaml; it now holds this session's, "
+             "the earlier ones are kept in %s", kept);
   free(cfg);
   free(log);
   return st;

@@ -326,10 +326,12 @@ static void kill_after_rows(pid_t pid, const char *csv, int lines) {
 }
 
 /* Run the config in tmp/NAME-a to its end; run it again in tmp/NAME-b, SIGKILL it once its metrics.csv has
- * kill_lines lines and resume it. Both must end with the same bits of results.npz's `member` and the same
- * metrics.csv rows (wall time aside), and b's log must hold `resume_note` (NULL: no check). */
+ * kill_lines lines and resume it (with `override`, a key=value that must not change the numbers, or none). Both
+ * must end with the same bits of results.npz's `member` and the same metrics.csv rows (wall time aside), and b's
+ * log must hold `resume_note` (NULL: no check). An override is recorded in config.yaml, the earlier settings kept
+ * in config.1.yaml; a plain resume leaves config.yaml as it was. */
 static void expect_killed_run_resumes(const char *cfgpath, const char *name, const char *extra[2], int kill_lines,
-                                      const char *member, const char *resume_note) {
+                                      const char *member, const char *resume_note, const char *override) {
   char a[300], b[300], oa[320], ob[320], npde[512], csv[512], log[512];
   snprintf(npde, sizeof npde, "%s/bin/npde", NPDE_BINARY_DIR);
   snprintf(a, sizeof a, "%s/%s-a", tmp, name);
@@ -342,8 +344,20 @@ static void expect_killed_run_resumes(const char *cfgpath, const char *name, con
   pid_t pid = spawn_npde(run_b);
   snprintf(csv, sizeof csv, "%s/metrics.csv", b);
   kill_after_rows(pid, csv, kill_lines);
-  char *resume[] = {npde, "resume", b, NULL};
+  char *resume[] = {npde, "resume", b, (char *)override, NULL};
   cr_assert_eq(wait_exit(spawn_npde(resume)), 0, "resume failed");
+  char kept[512], cfg_b[512];
+  snprintf(kept, sizeof kept, "%s/config.1.yaml", b);
+  snprintf(cfg_b, sizeof cfg_b, "%s/config.yaml", b);
+  char *earlier = test_slurp(kept, NULL), *now = test_slurp(cfg_b, NULL);
+  cr_assert_not_null(now);
+  if (override) {
+    cr_assert_not_null(earlier, "resume %s: the earlier settings are not kept in config.1.yaml", override);
+    cr_expect_str_neq(earlier, now, "config.yaml does not record the override %s", override);
+  } else
+    cr_expect_null(earlier, "a plain resume changed the settings:\n%s", earlier);
+  free(earlier);
+  free(now);
   if (resume_note) {
     snprintf(log, sizeof log, "%s/log.txt", b);
     char *text = test_slurp(log, NULL);
@@ -372,7 +386,8 @@ Test(rundir, test_killed_run_resumes_to_the_same_bits) {
   test_write_file(cfgpath, SMALL("checkpoint_every: 0\n", ", restarts: {policy: fixed_count, count: 1}"));
   /* slower steps (more samples) and more of them, so that the kill lands a few steps into evolve */
   const char *extra[2] = {"samples.n=3000", "integrator.rtol=1e-8"};
-  expect_killed_run_resumes(cfgpath, "evolve", extra, 6, "theta", NULL);
+  expect_killed_run_resumes(cfgpath, "evolve", extra, 6, "theta", "resume: the settings differ",
+                            "stages.1.evolve.log_every=2");
 }
 
 /* The same for an NBM train run: killed between epochs, resumed, bitwise equal. */
@@ -384,5 +399,5 @@ Test(rundir, test_killed_train_run_resumes_to_the_same_bits) {
                         "network: {layers: [{type: mlp, width: 16, depth: 3, activation: sin}]}\n"
                         "stages:\n  - train: {n: 14, epochs: 400, batch: 700, error_every: 50}\n");
   const char *extra[2] = {NULL, NULL};
-  expect_killed_run_resumes(cfgpath, "train", extra, 40, "theta_final", "train: resuming after epoch");
+  expect_killed_run_resumes(cfgpath, "train", extra, 40, "theta_final", "train: resuming after epoch", NULL);
 }
