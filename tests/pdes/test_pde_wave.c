@@ -53,8 +53,8 @@ Test(pde_wave, gaussian_initial_value) {
   cr_assert_eq(npde_pde_initial(p, (double[]){0.03, -0.02, 0.0}, 1, U), NPDE_OK, "%s", npde_last_error());
   cr_expect(fabs(U[0] - PF_GOLDEN_G) <= 1e-11, "G(0.03, -0.02, 0) = %.15g, expected %.15g", U[0], PF_GOLDEN_G);
   cr_expect(U[1] == 0.0, "phi_t0 = %g", U[1]);
-  /* no exact solution for this IC */
-  cr_expect_eq(npde_pde_exact(p, 0.1, (double[]){0, 0, 0}, 1, U), NPDE_ERR_NOT_IMPLEMENTED);
+  /* in 3D the free-space solution is exact (gaussian_exact_* below) */
+  cr_expect_eq(npde_pde_exact(p, 0.1, (double[]){0, 0, 0}, 1, U), NPDE_OK, "%s", npde_last_error());
   npde_pde_destroy(&p);
   p = pf_make("{type: wave, dim: 2, c: 0.31622776601683794}");
   cr_assert_eq(npde_pde_initial(p, (double[]){0.03, -0.02}, 1, U), NPDE_OK, "%s", npde_last_error());
@@ -75,7 +75,7 @@ Test(pde_wave, info) {
   cr_expect_eq(info.dim, 3);
   cr_expect_eq(info.outputs, 2);
   cr_expect_eq(info.order, NPDE_JET_LAPLACIAN);
-  cr_expect(!info.has_exact);
+  cr_expect(info.has_exact, "the 3D gaussian has the free-space solution");
   cr_expect(info.dirichlet_zero);
   npde_pde_destroy(&p);
   p = pf_make("{type: wave, initial: radial}");
@@ -173,14 +173,29 @@ static void fd2(const npde_pde *p, double t, const double *x, int64_t j, double 
   }
 }
 
+/* lap phi of the radial solution: (r phi)_rr / r with r phi = f(r - c t). */
+static double radial_lap(double r, double c, double t) { return f2(r - c * t) / r; }
+
+/* lap phi of the 3D Gaussian's (s = 0.05, scale 1/30) free-space solution: r phi = [h(r + ct) + h(r - ct)]/2
+ * with h(u) = u g(u), so lap phi = [h''(r + ct) + h''(r - ct)] / (2r), h''(u) = g(u) u (u^2/s^4 - 3/s^2). */
+static double gaussian_lap(double r, double c, double t) {
+  const double var = 0.05 * 0.05, amp = (1.0 / 30.0) / (TWO_PI * var);
+  double sum = 0.0;
+  for (int sign = -1; sign <= 1; sign += 2) {
+    const double u = r + sign * c * t;
+    sum += amp * exp(-u * u / (2 * var)) * u * (u * u / (var * var) - 3.0 / var);
+  }
+  return sum / (2.0 * r);
+}
+
 /*
- * The radial solution satisfies u_t = [u_1, c^2 lap u_0] away from the front r = c t and the origin: at
- * n points with c t + 0.05 < r < c t + 0.35 (random directions around `center`), u_t by differences of
+ * An exact solution satisfies u_t = [u_1, c^2 lap u_0] at N points with r_lo < r < r_hi (r = |x - center|,
+ * random directions; the radial wave: away from its front r = c t and the origin), u_t by differences of
  * exact() in t against rhs fed the jets of exact(): second derivatives by differences in x, and the
- * analytic lap phi = f''(r - c t) / r (lap phi = (r phi)_rr / r and r phi = f(r - c t)). Relative to the
- * largest |rhs| of each component.
+ * analytic lap phi = lap(r, c, t). Relative to the largest |rhs| of each component.
  */
-static void check_radial_satisfies(const char *yaml, double c, const double *center, double t) {
+static void check_exact_satisfies(const char *yaml, double c, const double *center, double t, double r_lo,
+                                  double r_hi, double (*lap)(double r, double c, double t)) {
   npde_pde *p = pf_make(yaml);
   enum { N = 24 };
   const double h = 2.5e-4;
@@ -192,7 +207,7 @@ static void check_radial_satisfies(const char *yaml, double c, const double *cen
       n2 = 0.0;
       for (int j = 0; j < 3; ++j) dir[j] = pf_uniform(-1.0, 1.0), n2 += dir[j] * dir[j];
     } while (n2 < 0.05 || n2 > 1.0);
-    const double r = c * t + pf_uniform(0.05, 0.35);
+    const double r = pf_uniform(r_lo, r_hi);
     double *xi = x + 3 * i;
     for (int j = 0; j < 3; ++j) xi[j] = center[j] + r * dir[j] / sqrt(n2);
     eval2(p, t, xi, value + 2 * i);
@@ -206,7 +221,7 @@ static void check_radial_satisfies(const char *yaml, double c, const double *cen
     /* analytic: lap phi in one slot (rhs sums the d entries) */
     const double rr = sqrt((xi[0] - center[0]) * (xi[0] - center[0]) + (xi[1] - center[1]) * (xi[1] - center[1]) +
                            (xi[2] - center[2]) * (xi[2] - center[2]));
-    san[2 * i * 3] = f2(rr - c * t) / rr;
+    san[2 * i * 3] = lap(rr, c, t);
   }
   npde_pde_jets jets = {.n = N, .d = 3, .K = 2, .order = NPDE_JET_LAPLACIAN, .x = x, .value = value, .grad = grad,
                         .second = sfd};
@@ -232,6 +247,10 @@ static void check_radial_satisfies(const char *yaml, double c, const double *cen
   npde_pde_destroy(&p);
 }
 
+static void check_radial_satisfies(const char *yaml, double c, const double *center, double t) {
+  check_exact_satisfies(yaml, c, center, t, c * t + 0.05, c * t + 0.35, radial_lap);
+}
+
 Test(pde_wave, radial_exact_satisfies_the_pde) {
   const double origin[3] = {0, 0, 0};
   for (double t = 0.1; t < 0.5; t += 0.15) check_radial_satisfies("{type: wave, initial: radial}", 1.0, origin, t);
@@ -239,6 +258,57 @@ Test(pde_wave, radial_exact_satisfies_the_pde) {
                          (double[]){0.1, -0.2, 0.05}, 0.3);
   /* near t = 0 (the stencil in t stays at t >= 0) */
   check_radial_satisfies("{type: wave, initial: radial}", 1.0, origin, 1e-3);
+}
+
+/* The 3D Gaussian's free-space solution: smooth everywhere, so on a shell around the pulse at r = c t. */
+Test(pde_wave, gaussian_exact_satisfies_the_pde) {
+  const double origin[3] = {0, 0, 0};
+  for (double t = 0.1; t < 0.5; t += 0.15)
+    check_exact_satisfies("{type: wave}", 1.0, origin, t, fmax(0.02, t - 0.15), t + 0.15, gaussian_lap);
+  check_exact_satisfies("{type: wave, c: 0.5, center: [0.1, -0.2, 0.05]}", 0.5, (double[]){0.1, -0.2, 0.05}, 0.3,
+                        0.02, 0.3, gaussian_lap);
+  /* near t = 0, while the pulse is still at the center */
+  check_exact_satisfies("{type: wave}", 1.0, origin, 1e-3, 0.01, 0.15, gaussian_lap);
+}
+
+/* exact(0) is the IC; later the pulse splits into the outgoing shell r phi = (r - ct) g(r - ct) / 2 (far
+ * from the center the incoming half is negligible); at the center the r -> 0 limit joins the formula. */
+Test(pde_wave, gaussian_exact_is_the_initial_pulse_and_spreads) {
+  npde_pde *p = pf_make("{type: wave}");
+  enum { N = 40 };
+  double x[N * 3], u0[2 * N], ue[2 * N];
+  for (int i = 0; i < N * 3; ++i) x[i] = pf_uniform(-0.2, 0.2);
+  cr_assert_eq(npde_pde_initial(p, x, N, u0), NPDE_OK, "%s", npde_last_error());
+  cr_assert_eq(npde_pde_exact(p, 0.0, x, N, ue), NPDE_OK, "%s", npde_last_error());
+  for (int i = 0; i < 2 * N; ++i) cr_expect(ue[i] == u0[i], "entry %d: exact(0) %.17g, initial %.17g", i, ue[i], u0[i]);
+  const double var = 0.05 * 0.05, amp = (1.0 / 30.0) / (TWO_PI * var);
+  /* on the outgoing shell at t = 0.4, r = 0.42 */
+  double U[2];
+  eval2(p, 0.4, (double[]){0.0, 0.42, 0.0}, U);
+  const double u = 0.02, g = amp * exp(-u * u / (2 * var));
+  cr_expect(fabs(U[0] - u * g / (2 * 0.42)) <= 1e-12 * fabs(U[0]), "phi on the shell %.17g vs %.17g", U[0],
+            u * g / (2 * 0.42));
+  cr_expect(fabs(U[1] + g * (1 - u * u / var) / (2 * 0.42)) <= 1e-12 * fabs(U[1]), "phi_t on the shell %.17g", U[1]);
+  /* continuity at the center: r = 0 (the limit) against r = 2e-6 and 1e-3 (the formula) */
+  for (double t = 0.02; t < 0.2; t += 0.05) {
+    double U0[2], U1[2], U2[2];
+    eval2(p, t, (double[]){0, 0, 0}, U0);
+    eval2(p, t, (double[]){0, 2e-6, 0}, U1);
+    eval2(p, t, (double[]){1e-3, 0, 0}, U2);
+    for (int k = 0; k < 2; ++k) {
+      const double scale = fmax(fabs(U0[k]), 1e-3 * amp);
+      cr_expect(fabs(U1[k] - U0[k]) <= 1e-7 * scale, "t = %g, k = %d: r = 2e-6 %.12g vs r = 0 %.12g", t, k, U1[k],
+                U0[k]);
+      cr_expect(fabs(U2[k] - U0[k]) <= 1e-2 * scale, "t = %g, k = %d: r = 1e-3 %.12g vs r = 0 %.12g", t, k, U2[k],
+                U0[k]);
+    }
+  }
+  /* the other dimensions have none */
+  npde_pde_destroy(&p);
+  p = pf_make("{type: wave, dim: 2}");
+  cr_expect_eq(npde_pde_exact(p, 0.1, (double[]){0, 0}, 1, U), NPDE_ERR_NOT_IMPLEMENTED);
+  cr_expect(!npde_pde_get_info(p).has_exact);
+  npde_pde_destroy(&p);
 }
 
 Test(pde_wave, radial_exact_is_the_outgoing_initial_profile) {

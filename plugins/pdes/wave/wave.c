@@ -13,8 +13,19 @@
  * default 0): u(x, 0) = u0(x - x0).
  *
  * initial: gaussian (the code's IC, any dim): [G, 0] with the common Gaussian
- *   G of ../common/pde_gaussian.h (params s, scale, center). No closed-form
- *   solution on the cube (the spec's reference is a finite-difference solve).
+ *   G of ../common/pde_gaussian.h (params s, scale, center). The spec's
+ *   reference is a finite-difference solve; in 3D there is a closed form in
+ *   free space, exact here: G is radial, G = g(r), r = |x - x0|, and
+ *   w = r phi solves w_tt = c^2 w_rr with w(0, t) = 0, so with the odd
+ *   h(u) = u g(u) (d'Alembert, w_t(r, 0) = 0):
+ *
+ *     phi   = [h(r + ct) + h(r - ct)] / (2r) = [h(ct + r) - h(ct - r)] / (2r),
+ *     phi_t = c [h'(ct + r) - h'(ct - r)] / (2r),   h'(u) = g(u) (1 - u^2/s^2),
+ *
+ *   at r -> 0: phi = h'(ct), phi_t = c h''(ct), h''(u) = g(u) u (u^2/s^4 - 3/s^2).
+ *   The free-space solution differs from the cube's (zero Dirichlet) only
+ *   by what reaches the faces: g(1 - ct)/g(0) <= e^{-50} for t <= 0.5 with
+ *   s = 0.05. In other dimensions no exact solution.
  *
  * initial: radial (dim 3 only; spec 7.1, the paper's App. B.1 outgoing wave):
  *   with r = |x - x0| and f(s) = 2 s^2 e^{-200 s^2},
@@ -58,7 +69,7 @@
  *   widths each term is e^{-5.6}, about 0.4% of its peak, at the nearest face.
  *
  * info: order LAPLACIAN (a HESSIAN jet is accepted, its diagonal used),
- * dirichlet_zero true, has_exact only for radial.
+ * dirichlet_zero true, has_exact for radial and for the 3D gaussian.
  *
  * YAML: {type: wave, dim: 3, c: 1, initial: gaussian|radial|packet, s: 0.05,
  * scale: 1/30, center: [0], s1: 0.15, s2: 0.25, frequency: 1}.
@@ -111,7 +122,7 @@ static npde_status wave_info(const npde_pde *p, npde_pde_info *info) {
   info->dim = s->ic.d;
   info->outputs = 2;
   info->order = NPDE_JET_LAPLACIAN;
-  info->has_exact = s->initial == WAVE_RADIAL;
+  info->has_exact = s->initial == WAVE_RADIAL || (s->initial == WAVE_GAUSSIAN && s->ic.d == 3);
   info->dirichlet_zero = true;
   return NPDE_OK;
 }
@@ -127,6 +138,22 @@ static void wave_radial(double c, double r, double t, double *U) {
   const double e = exp(-200.0 * s * s);
   U[0] = 2.0 * s * q * e;
   U[1] = c * (800.0 * s * s - 4.0) * q * e;
+}
+
+/* The 3D Gaussian's free-space solution [phi, phi_t] at distance r from x0, time t > 0 (see the top); g(u) =
+ * amp e^{-u^2/(2 var)}. Below r = 1e-6 the differences over 2r would cancel: the r -> 0 limits are within
+ * O(r^2 / s^2) there. */
+static void wave_gaussian3(double c, double amp, double var, double r, double t, double *U) {
+  const double a = c * t;
+  if (r < 1e-6) {
+    const double g = amp * exp(-a * a / (2.0 * var));
+    U[0] = g * (1.0 - a * a / var);
+    U[1] = c * g * a * (a * a / (var * var) - 3.0 / var);
+    return;
+  }
+  const double p = a + r, m = a - r, gp = amp * exp(-p * p / (2.0 * var)), gm = amp * exp(-m * m / (2.0 * var));
+  U[0] = (p * gp - m * gm) / (2.0 * r);
+  U[1] = c * (gp * (1.0 - p * p / var) - gm * (1.0 - m * m / var)) / (2.0 * r);
 }
 
 static npde_status wave_initial(const npde_pde *p, const double *x, int64_t n, double *U) {
@@ -158,13 +185,20 @@ static npde_status wave_initial(const npde_pde *p, const double *x, int64_t n, d
 
 static npde_status wave_exact(const npde_pde *p, double t, const double *x, int64_t n, double *U) {
   const wave_state *s = npde_pde_state(p);
-  if (s->initial != WAVE_RADIAL)
-    return NPDE_ERROR(NPDE_ERR_NOT_IMPLEMENTED, "pde 'wave': initial '%s' has no exact solution (only 'radial' has)",
-                      wave_ic_names[s->initial]);
+  const bool gaussian3 = s->initial == WAVE_GAUSSIAN && s->ic.d == 3;
+  if (s->initial != WAVE_RADIAL && !gaussian3)
+    return NPDE_ERROR(NPDE_ERR_NOT_IMPLEMENTED, "pde 'wave': initial '%s' in %lld dimensions has no exact solution "
+                      "(radial and the 3D gaussian have)", wave_ic_names[s->initial], (long long)s->ic.d);
   if (!(t >= 0.0))
     return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "pde 'wave': exact(t = %g) is defined for t >= 0 (time starts at 0)", t);
+  if (t == 0.0) return wave_initial(p, x, n, U); /* exact(0) is the IC bit for bit */
   const int64_t d = s->ic.d;
-  for (int64_t i = 0; i < n; ++i) wave_radial(s->c, sqrt(pde_dist2(&s->ic, x + i * d, NULL)), t, U + 2 * i);
+  const double amp = pde_gaussian_peak(&s->ic), var = s->ic.s * s->ic.s;
+  for (int64_t i = 0; i < n; ++i) {
+    const double r = sqrt(pde_dist2(&s->ic, x + i * d, NULL));
+    if (gaussian3) wave_gaussian3(s->c, amp, var, r, t, U + 2 * i);
+    else wave_radial(s->c, r, t, U + 2 * i);
+  }
   return NPDE_OK;
 }
 
@@ -205,7 +239,7 @@ static const npde_param_spec wave_params[] = {
      .doc = "wave speed in phi_tt = c^2 lap phi (the paper's 2D wave: c^2 = 0.1, c = 0.31622776601683794)",
      .min = 0, .flags = NPDE_PARAM_HAS_MIN},
     {.name = "initial", .type = NPDE_PARAM_ENUM, .default_value = "gaussian", .choices = "gaussian|radial|packet",
-     .doc = "[phi, phi_t](x, 0): gaussian [G, 0]; radial: the outgoing wave of neural-ivp.md 7.1 (dim 3, exact); "
+     .doc = "[phi, phi_t](x, 0): gaussian [G, 0] (exact in free space for dim 3); radial: the outgoing wave of neural-ivp.md 7.1 (dim 3, exact); "
             "packet: the wave packet of 7.2 (dim 3)"},
     /* PDE_GAUSSIAN_PARAMS with this PDE's docs: center moves every IC */
     {.name = "s", .type = NPDE_PARAM_REAL, .default_value = "0.05",
@@ -224,7 +258,7 @@ const npde_component_desc wave_pde_component = {
     .struct_size = sizeof(npde_component_desc),
     .kind = NPDE_KIND_PDE,
     .name = "wave",
-    .summary = "phi_tt = c^2 lap phi as u = [phi, phi_t]; Gaussian, radial (exact) or wave-packet IC",
+    .summary = "phi_tt = c^2 lap phi as u = [phi, phi_t]; Gaussian (exact in 3D), radial (exact) or wave-packet IC",
     .ops = &wave_ops,
     .state_size = sizeof(wave_state),
     .params = wave_params,
