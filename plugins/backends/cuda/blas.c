@@ -7,7 +7,6 @@
 
 #include "cuda_impl.h"
 
-
 static cublasOperation_t op(npde_trans t) { return t ? CUBLAS_OP_T : CUBLAS_OP_N; }
 
 /* cuBLAS's int interface: every size, leading dimension and batch count must fit. */
@@ -24,9 +23,10 @@ static npde_status fits_int(const char *what, int n, const int64_t *v) {
 npde_status cuda_copy(npde_backend *be, const npde_mat *src, npde_mat *dst) {
   if (src->rows == 0 || src->cols == 0) return NPDE_OK;
   size_t es = npde_dtype_size(src->dtype);
-  CUDA_TRY(cudaMemcpy2DAsync(dst->data, (size_t)dst->ld * es, src->data, (size_t)src->ld * es, (size_t)src->cols * es,
-                         (size_t)src->rows, cudaMemcpyDeviceToDevice, CUDA_STATE(be)->stream),
-       "copy");
+  CUDA_TRY(cudaMemcpy2DAsync(dst->data, (size_t)dst->ld * es, src->data, (size_t)src->ld * es,
+                             (size_t)src->cols * es, (size_t)src->rows, cudaMemcpyDeviceToDevice,
+                             CUDA_STATE(be)->stream),
+           "copy");
   return NPDE_OK;
 }
 

@@ -117,12 +117,17 @@ static npde_status wave_create(npde_pde *p, const npde_config *cfg, npde_backend
 
 static void wave_destroy(npde_pde *p) { (void)p; }
 
+/* Radial and the 3D Gaussian have closed forms (see the top). */
+static bool wave_has_exact(const wave_state *s) {
+  return s->initial == WAVE_RADIAL || (s->initial == WAVE_GAUSSIAN && s->ic.d == 3);
+}
+
 static npde_status wave_info(const npde_pde *p, npde_pde_info *info) {
   const wave_state *s = npde_pde_state(p);
   info->dim = s->ic.d;
   info->outputs = 2;
   info->order = NPDE_JET_LAPLACIAN;
-  info->has_exact = s->initial == WAVE_RADIAL || (s->initial == WAVE_GAUSSIAN && s->ic.d == 3);
+  info->has_exact = wave_has_exact(s);
   info->dirichlet_zero = true;
   return NPDE_OK;
 }
@@ -185,8 +190,7 @@ static npde_status wave_initial(const npde_pde *p, const double *x, int64_t n, d
 
 static npde_status wave_exact(const npde_pde *p, double t, const double *x, int64_t n, double *U) {
   const wave_state *s = npde_pde_state(p);
-  const bool gaussian3 = s->initial == WAVE_GAUSSIAN && s->ic.d == 3;
-  if (s->initial != WAVE_RADIAL && !gaussian3)
+  if (!wave_has_exact(s))
     return NPDE_ERROR(NPDE_ERR_NOT_IMPLEMENTED, "pde 'wave': initial '%s' in %lld dimensions has no exact solution "
                       "(radial and the 3D gaussian have)", wave_ic_names[s->initial], (long long)s->ic.d);
   if (!(t >= 0.0))
@@ -196,7 +200,7 @@ static npde_status wave_exact(const npde_pde *p, double t, const double *x, int6
   const double amp = pde_gaussian_peak(&s->ic), var = s->ic.s * s->ic.s;
   for (int64_t i = 0; i < n; ++i) {
     const double r = sqrt(pde_dist2(&s->ic, x + i * d, NULL));
-    if (gaussian3) wave_gaussian3(s->c, amp, var, r, t, U + 2 * i);
+    if (s->initial == WAVE_GAUSSIAN) wave_gaussian3(s->c, amp, var, r, t, U + 2 * i);
     else wave_radial(s->c, r, t, U + 2 * i);
   }
   return NPDE_OK;
@@ -239,8 +243,8 @@ static const npde_param_spec wave_params[] = {
      .doc = "wave speed in phi_tt = c^2 lap phi (the paper's 2D wave: c^2 = 0.1, c = 0.31622776601683794)",
      .min = 0, .flags = NPDE_PARAM_HAS_MIN},
     {.name = "initial", .type = NPDE_PARAM_ENUM, .default_value = "gaussian", .choices = "gaussian|radial|packet",
-     .doc = "[phi, phi_t](x, 0): gaussian [G, 0] (exact in free space for dim 3); radial: the outgoing wave of neural-ivp.md 7.1 (dim 3, exact); "
-            "packet: the wave packet of 7.2 (dim 3)"},
+     .doc = "[phi, phi_t](x, 0): gaussian [G, 0] (exact in free space for dim 3); radial: the outgoing wave of "
+            "neural-ivp.md 7.1 (dim 3, exact); packet: the wave packet of 7.2 (dim 3)"},
     /* PDE_GAUSSIAN_PARAMS with this PDE's docs: center moves every IC */
     {.name = "s", .type = NPDE_PARAM_REAL, .default_value = "0.05",
      .doc = "gaussian: width of G = scale exp(-|x - center|^2/(2 s^2))/(2 pi s^2)", .min = 1e-6,
