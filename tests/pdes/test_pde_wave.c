@@ -176,14 +176,17 @@ static void fd2(const npde_pde *p, double t, const double *x, int64_t j, double 
 /* lap phi of the radial solution: (r phi)_rr / r with r phi = f(r - c t). */
 static double radial_lap(double r, double c, double t) { return f2(r - c * t) / r; }
 
+/* The default Gaussian IC, g(u) = G_AMP e^{-u^2 / (2 G_VAR)} (s = 0.05, scale 1/30). */
+#define G_VAR (0.05 * 0.05)
+#define G_AMP ((1.0 / 30.0) / (TWO_PI * G_VAR))
+
 /* lap phi of the 3D Gaussian's (s = 0.05, scale 1/30) free-space solution: r phi = [h(r + ct) + h(r - ct)]/2
  * with h(u) = u g(u), so lap phi = [h''(r + ct) + h''(r - ct)] / (2r), h''(u) = g(u) u (u^2/s^4 - 3/s^2). */
 static double gaussian_lap(double r, double c, double t) {
-  const double var = 0.05 * 0.05, amp = (1.0 / 30.0) / (TWO_PI * var);
   double sum = 0.0;
   for (int sign = -1; sign <= 1; sign += 2) {
     const double u = r + sign * c * t;
-    sum += amp * exp(-u * u / (2 * var)) * u * (u * u / (var * var) - 3.0 / var);
+    sum += G_AMP * exp(-u * u / (2 * G_VAR)) * u * (u * u / (G_VAR * G_VAR) - 3.0 / G_VAR);
   }
   return sum / (2.0 * r);
 }
@@ -281,14 +284,13 @@ Test(pde_wave, gaussian_exact_is_the_initial_pulse_and_spreads) {
   cr_assert_eq(npde_pde_initial(p, x, N, u0), NPDE_OK, "%s", npde_last_error());
   cr_assert_eq(npde_pde_exact(p, 0.0, x, N, ue), NPDE_OK, "%s", npde_last_error());
   for (int i = 0; i < 2 * N; ++i) cr_expect(ue[i] == u0[i], "entry %d: exact(0) %.17g, initial %.17g", i, ue[i], u0[i]);
-  const double var = 0.05 * 0.05, amp = (1.0 / 30.0) / (TWO_PI * var);
   /* on the outgoing shell at t = 0.4, r = 0.42 */
   double U[2];
   eval2(p, 0.4, (double[]){0.0, 0.42, 0.0}, U);
-  const double u = 0.02, g = amp * exp(-u * u / (2 * var));
+  const double u = 0.02, g = G_AMP * exp(-u * u / (2 * G_VAR));
   cr_expect(fabs(U[0] - u * g / (2 * 0.42)) <= 1e-12 * fabs(U[0]), "phi on the shell %.17g vs %.17g", U[0],
             u * g / (2 * 0.42));
-  cr_expect(fabs(U[1] + g * (1 - u * u / var) / (2 * 0.42)) <= 1e-12 * fabs(U[1]), "phi_t on the shell %.17g", U[1]);
+  cr_expect(fabs(U[1] + g * (1 - u * u / G_VAR) / (2 * 0.42)) <= 1e-12 * fabs(U[1]), "phi_t on the shell %.17g", U[1]);
   /* continuity at the center: r = 0 (the limit) against r = 2e-6 and 1e-3 (the formula) */
   for (double t = 0.02; t < 0.2; t += 0.05) {
     double U0[2], U1[2], U2[2];
@@ -296,7 +298,7 @@ Test(pde_wave, gaussian_exact_is_the_initial_pulse_and_spreads) {
     eval2(p, t, (double[]){0, 2e-6, 0}, U1);
     eval2(p, t, (double[]){1e-3, 0, 0}, U2);
     for (int k = 0; k < 2; ++k) {
-      const double scale = fmax(fabs(U0[k]), 1e-3 * amp);
+      const double scale = fmax(fabs(U0[k]), 1e-3 * G_AMP);
       cr_expect(fabs(U1[k] - U0[k]) <= 1e-7 * scale, "t = %g, k = %d: r = 2e-6 %.12g vs r = 0 %.12g", t, k, U1[k],
                 U0[k]);
       cr_expect(fabs(U2[k] - U0[k]) <= 1e-2 * scale, "t = %g, k = %d: r = 1e-3 %.12g vs r = 0 %.12g", t, k, U2[k],
