@@ -125,12 +125,16 @@ Test(mpi, test_evolve_on_2_ranks_matches_1_rank) {
 }
 
 /* The walltime restart rule reads the clock, which differs between ranks: rank 0 decides for all, so the
- * ranks restart together and the run ends (it would hang in a reduction otherwise). */
+ * ranks restart together and the run ends (it would hang in a reduction otherwise). The rule compares wall
+ * times, so the initial fit is made much shorter than the evolution (2 epochs against many small steps):
+ * a restart is then due after the first attempt on any machine load, not only when the steps happen to
+ * outlast the fit. */
 Test(mpi, test_walltime_restarts_agree_across_ranks) {
   char cfg[300], log[320];
   snprintf(cfg, sizeof cfg, "%s/evolve2.yaml", tmp);
   evolve_config(cfg, 2);
-  const int code = run_ranks(2, cfg, "walltime", "samples.n=1000 'stages.1.evolve.restarts={policy: walltime, "
+  const int code = run_ranks(2, cfg, "walltime", "samples.n=1000 stages.0.fit.epochs=2 integrator.rtol=1e-5 "
+                                                 "'stages.1.evolve.restarts={policy: walltime, "
                                                  "time_fraction: 0.9, fit: {epochs: 20, head_points: 2000}}'");
   snprintf(log, sizeof log, "%s/walltime.log", tmp);
   char *text = test_slurp(log, NULL);
