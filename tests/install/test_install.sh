@@ -21,6 +21,20 @@ for f in include/npde/npde.h include/npde/npde_version.h include/npde/plugin/npd
 done
 ls "$prefix"/lib/libnpde.so* >/dev/null 2>&1 || fail "libnpde not installed"
 
+# A plugin calls the core only through the host table (npde_ext.h). An
+# undefined npde_* symbol resolves from libnpde's global symbols: it works in
+# the npde command and fails wherever libnpde is loaded RTLD_LOCAL (an
+# embedding in another language). nm is binutils (build-essential).
+no_core_symbols() {
+  for so in "$@"; do
+    [ -f "$so" ] || fail "no plugin file $so"
+    nm -D --undefined-only "$so" >"$tmp/nm.out" || fail "nm -D --undefined-only $so"
+    und=$(awk '$NF ~ /^npde_/ {print $NF}' "$tmp/nm.out" | tr '\n' ' ')
+    [ -z "$und" ] || fail "$so leaves libnpde symbols undefined: $und(call the core through the host table, npde_ext.h)"
+  done
+}
+no_core_symbols "$prefix"/lib/npde/plugins/*.so
+
 # The installed command finds the installed plugins, not the build tree's.
 out=$(env -u NPDE_PLUGIN_PATH "$npde" plugins)
 echo "$out" | grep -q "$prefix/lib/npde/plugins/npde_cpu.so" || fail "installed npde did not load its own plugins: $out"
@@ -30,6 +44,7 @@ cmake -S "$src/examples/naive-backend" -B "$tmp/naive-cmake" -DCMAKE_PREFIX_PATH
   || fail "configuring the example against the installed SDK"
 cmake --build "$tmp/naive-cmake" >/dev/null || fail "building the example plugin with find_package(npde)"
 [ -f "$tmp/naive-cmake/npde_naive.so" ] || fail "no npde_naive.so from the CMake build"
+no_core_symbols "$tmp/naive-cmake/npde_naive.so"
 
 # Out of tree with pkg-config and a bare compiler.
 mkdir -p "$tmp/naive-pc"
@@ -40,6 +55,7 @@ plugindir=$(PKG_CONFIG_PATH=$prefix/lib/pkgconfig pkg-config --variable=plugindi
 # shellcheck disable=SC2086
 cc -std=gnu11 -shared -fPIC -fvisibility=hidden -Wall -Wextra -Werror $cflags \
   "$src/examples/naive-backend/naive.c" -o "$tmp/naive-pc/npde_naive.so" -lm || fail "pkg-config build"
+no_core_symbols "$tmp/naive-pc/npde_naive.so"
 
 # Only the entry point is exported.
 exports=$(nm -D --defined-only "$tmp/naive-pc/npde_naive.so" | awk '$2 ~ /^[TDBR]$/ {print $3}' | grep -v '^_' || true)
@@ -65,6 +81,7 @@ cmake -S "$ex" -B "$tmp/ac-cmake" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_C_FLAGS=
   || fail "configuring examples/third-party-pde against the installed SDK"
 cmake --build "$tmp/ac-cmake" >/dev/null || fail "building the PDE plugin with find_package(npde)"
 [ -f "$tmp/ac-cmake/npde_allen_cahn.so" ] || fail "no npde_allen_cahn.so from the CMake build"
+no_core_symbols "$tmp/ac-cmake/npde_allen_cahn.so"
 "$tmp/ac-cmake/test_rhs" "$tmp/ac-cmake/npde_allen_cahn.so" >/dev/null || fail "test_rhs of the CMake build"
 
 mkdir -p "$tmp/ac-pc"
@@ -72,6 +89,7 @@ libs=$(PKG_CONFIG_PATH=$prefix/lib/pkgconfig pkg-config --libs npde)
 # shellcheck disable=SC2086
 cc -std=gnu11 -shared -fPIC -fvisibility=hidden -Wall -Wextra -Werror $cflags \
   "$ex/allen_cahn.c" -o "$tmp/ac-pc/npde_allen_cahn.so" -lm || fail "pkg-config build of the PDE plugin"
+no_core_symbols "$tmp/ac-pc/npde_allen_cahn.so"
 # shellcheck disable=SC2086
 cc -std=gnu11 -Wall -Wextra -Werror $san $cflags "$ex/test_rhs.c" -o "$tmp/ac-pc/test_rhs" $libs \
   -Wl,-rpath,"$libdir" -lm || fail "pkg-config build of test_rhs (an application: pkg-config --cflags --libs)"

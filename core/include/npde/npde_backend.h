@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "npde_config.h"
 #include "npde_error.h"
@@ -65,6 +66,25 @@ NPDE_API const char *npde_backend_op_name(npde_backend_op op);
 NPDE_API const char *npde_activation_name(npde_activation act);
 /** Activation by name; NPDE_ERR_NOT_FOUND when unknown. */
 NPDE_API NPDE_NODISCARD npde_status npde_activation_from_name(const char *name, npde_activation *out);
+/**
+ * Activation by name, inline: true and *out set when name is one of
+ * NPDE_ACTIVATION_LIST, false (no error set, *out untouched) otherwise or
+ * for NULL. Plugins use this instead of npde_activation_from_name, which is
+ * not in the host table: a plugin resolves no libnpde symbol (npde_ext.h).
+ */
+static inline bool npde_activation_lookup(const char *name, npde_activation *out) {
+  static const char *const names[] = {
+#define NPDE__ACT_STR(ID, str) #str,
+      NPDE_ACTIVATION_LIST(NPDE__ACT_STR)
+#undef NPDE__ACT_STR
+  };
+  for (int i = 0; name && i < NPDE_ACT_COUNT; ++i)
+    if (strcmp(name, names[i]) == 0) {
+      *out = (npde_activation)i;
+      return true;
+    }
+  return false;
+}
 
 /**
  * Create a backend from a validated config node (`{type: cpu, ...}`), or

@@ -1,5 +1,5 @@
 /* The mlp layer: `depth` dense layers of `width` units, a_l = s(W_l a_{l-1} + b_l)
- * (neural-ivp.md 2.2, 2.7), with its parameter and input tangents, cotangent
+ * (docs/methods/neural-ivp.md §2.2, §2.7), with its parameter and input tangents, cotangent
  * pull-back and x-jets. All array work goes through backend ops, so the layer
  * runs on any backend and in the dtype of the views it is given.
  *
@@ -10,7 +10,7 @@
  *   A_0 .. A_{depth-2}   the hidden activations (the last one is Y itself)
  *   S1_0 .. S1_{depth-1} s'(z_l)
  *
- * Init (neural-ivp.md 2.3): W entries T / sqrt(fan_in), T a standard normal
+ * Init (docs/methods/neural-ivp.md §2.3): W entries T / sqrt(fan_in), T a standard normal
  * truncated to [-2, 2] by rejection from Philox normals
  * (npde_philox_trunc_normal_at(seed, stream, e), e = the entry's index in
  * the layer's theta), drawn on the host and uploaded; biases zero. With
@@ -91,7 +91,7 @@ static npde_status mlp_create(npde_layer *l, const npde_config *cfg, npde_backen
   NPDE_TRY(npde_config_get_int(cfg, "width", &s->width));
   NPDE_TRY(npde_config_get_int(cfg, "depth", &s->depth));
   NPDE_TRY(npde_config_get_string(cfg, "activation", &act));
-  if (npde_activation_from_name(act, &s->act) != NPDE_OK)
+  if (!npde_activation_lookup(act, &s->act))
     return npde_config_error(npde_config_get(cfg, "activation"),
                              "mlp: 'activation' must be one of swish|tanh|sin|identity, found %s", act);
   const npde_config *om = npde_config_get(cfg, "omega0");
@@ -385,7 +385,7 @@ static const npde_param_spec mlp_params[] = {
      .min = 0, .flags = NPDE_PARAM_HAS_MIN | NPDE_PARAM_OPTIONAL},
     {.name = "init_std", .type = NPDE_PARAM_REAL,
      .doc = "weights init_std T (T standard normal truncated to [-2, 2]) instead of T / sqrt(fan_in); 0.1 is "
-            "haiku's default, the init of the JAX-DIPS networks (nbm.md 5)",
+            "haiku's default, the init of the JAX-DIPS networks (docs/methods/nbm.md §5)",
      .min = 0, .flags = NPDE_PARAM_HAS_MIN | NPDE_PARAM_OPTIONAL},
     {0},
 };
