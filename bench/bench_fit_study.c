@@ -1,4 +1,4 @@
-/* The wave-packet fitting study of the Neural IVP paper (spec 7.2, Fig. 2):
+/* The wave-packet fitting study of the Neural IVP paper (docs/methods/neural-ivp.md §7.2, Fig. 2):
  * relative L2 error of the fitted initial condition for frequencies
  * f in {1, 2, 4, 8}, for the EDNN network (tanh 4 x 30 on raw x), the same
  * with the sinusoidal embedding, with head tuning added, and for three widths
@@ -76,7 +76,8 @@ int main(int argc, char **argv) {
       {"paper net, width 100", "[{type: sinusoidal, frequencies: 5}, {type: mlp, width: 100, depth: 3}]", true},
       {"paper net, width 200", "[{type: sinusoidal, frequencies: 5}, {type: mlp, width: 200, depth: 3}]", true},
   };
-  printf("bench_fit_study: 3D wave packet (spec 7.2, s1 = 0.15, s2 = 0.25), relative L2 error of the fitted IC on "
+  printf("bench_fit_study: 3D wave packet (docs/methods/neural-ivp.md §7.2, s1 = 0.15, s2 = 0.25), relative L2 "
+         "error of the fitted IC on "
          "10 000 held-out points\n");
   printf("Adam %d epochs, batch %d, lr 3e-3 cosine; head tuning on 50 000 points; %s; OpenBLAS %s\n\n", epochs, batch,
          "2 outputs (phi, phi_t = 0)", openblas_get_config());

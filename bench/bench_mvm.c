@@ -1,4 +1,4 @@
-/* Cost of the network passes behind Neural IVP (neural-ivp.md 2.4, 3.2, 4.5,
+/* Cost of the network passes behind Neural IVP (docs/methods/neural-ivp.md §2.4, §3.2, §4.5,
  * 4.7) on the paper's wave-3D network, against the dgemm rate measured in
  * the same run.
  *

@@ -1,4 +1,4 @@
-/* Time to tolerance for the linear solve of neural-ivp.md 4: the dense
+/* Time to tolerance for the linear solve of docs/methods/neural-ivp.md §4: the dense
  * Cholesky baseline (linsolver dense) against Nystrom-preconditioned CG
  * (precond nystrom + linsolver cg) and plain CG, on (A + mu_a I) x = b.
  *

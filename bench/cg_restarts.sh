@@ -1,6 +1,6 @@
 #!/bin/sh
 # CG iterations over time with and without restarts (the paper's Fig. 3
-# left, neural-ivp.md 9 C5), on a Neural IVP pipeline (default: the 2D wave
+# left, docs/methods/neural-ivp.md §9 C5), on a Neural IVP pipeline (default: the 2D wave
 # equation). Runs the pipeline twice, restarts off and fixed_count, and
 # writes one CSV in long form: run,step,t,h,cg_iterations,cg_max,
 # residual_true,lambda_max,restarts.

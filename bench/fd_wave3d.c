@@ -1,15 +1,15 @@
-/* Finite-difference baseline of the paper's Figure 6 (neural-ivp.md 7.1, 10):
+/* Finite-difference baseline of the paper's Figure 6 (docs/methods/neural-ivp.md §7.1, §10):
  * the 3D outgoing radial wave phi_tt = lap phi on [-1,1]^3 with zero
  * Dirichlet values, solved by the method of lines as the first-order system
  * [phi, phi_t].
  *
  * Grid: N interior points per axis, dx = 2/(N + 1), x_i = -1 + (i + 1) dx;
- * 7-point Laplacian, zero values outside the grid. Initial data (spec 7.1,
+ * 7-point Laplacian, zero values outside the grid. Initial data (§7.1,
  * f(s) = 2 s^2 exp(-200 s^2)):
  *   phi_0 = 2 r exp(-200 r^2),  phi_t,0 = (800 r^2 - 4) exp(-200 r^2).
  * Reference: the source-free solution phi = f(r - t) H(r - t) / r (zero for
  * r < t). The paper's formula f(t - r)/r also holds a pulse emitted from the
- * origin; its error at T is printed for contrast (O(1), spec 7.1). A node at
+ * origin; its error at T is printed for contrast (O(1), §7.1). A node at
  * the origin (odd N) is left out of that sum, where f(t)/r is singular.
  *
  * Integrators (--method):
@@ -18,7 +18,7 @@
  *             when <= 1; step factor clamp(0.9 err^(-1/5), 0.2, 5) (at most 1
  *             right after a rejection). Steps are clipped to land on the output
  *             times; an accepted clipped step leaves the proposed step
- *             unchanged (neural-ivp.md 5.2). Initial step: Hairer's heuristic
+ *             unchanged (docs/methods/neural-ivp.md §5.2). Initial step: Hairer's heuristic
  *             (Hairer, Norsett & Wanner I, II.4), one extra RHS evaluation.
  *             atol defaults to rtol * 1e-3 * max|u_0| with max|u_0| = 4 =
  *             |phi_t,0(0)| of the continuous data (4e-7 at rtol 1e-4).
@@ -36,7 +36,7 @@
  * Laplacian and every vector loop; no BLAS is used.
  *
  * --self-test (fixed settings, exit status 1 on failure): the initial data
- * against the golden values of neural-ivp.md 10.1; the stencil and both
+ * against the golden values of docs/methods/neural-ivp.md §10.1; the stencil and both
  * integrators on an exact discrete eigenmode (leapfrog against its
  * closed-form discrete solution, rk45 at rtol 1e-8); on the radial wave, a
  * zero error at t = 0 and leapfrog error ratio N = 64 / N = 128 > 2.5 at T
@@ -554,7 +554,7 @@ static void print_result(method meth, int n, const result *r, FILE *csv) {
 
 static int self_test(const settings *s0) {
   int fails = 0;
-  /* Golden values of neural-ivp.md 10.1 (radial wave IC at r = 0.07). */
+  /* Golden values of docs/methods/neural-ivp.md §10.1 (radial wave IC at r = 0.07). */
   double g0 = phi_exact(0.07, 0.0), g1 = phit_exact(0.07, 0.0);
   bool ok = fabs(g0 - 0.052543553839) < 1e-11 && fabs(g1 + 0.030024887908) < 1e-11;
   printf("initial data at r = 0.07: phi0 %.12f, phi_t0 %.12f (golden 0.052543553839, -0.030024887908): %s\n", g0,
@@ -683,7 +683,7 @@ int main(int argc, char **argv) {
     return 2;
   }
 
-  printf(BENCH_NAME ": 3D outgoing radial wave (neural-ivp.md 7.1), phi_tt = lap phi on [-1,1]^3, zero "
+  printf(BENCH_NAME ": 3D outgoing radial wave (docs/methods/neural-ivp.md §7.1), phi_tt = lap phi on [-1,1]^3, zero "
                     "Dirichlet, 7-point Laplacian, OpenMP stencil; no BLAS used\n");
   print_machine();
   if (selftest) return self_test(&s);

@@ -1,6 +1,6 @@
 #!/bin/sh
-# Fokker-Planck in growing dimension (the paper's Fig. 5 left, neural-ivp.md
-# 9 C8): for each d, the small pipeline configs/fokker-planck.yaml to
+# Fokker-Planck in growing dimension (the paper's Fig. 5 left,
+# docs/methods/neural-ivp.md §9 C8): for each d, the small pipeline configs/fokker-planck.yaml to
 # t = T; reports the PDE residual R_true at the end and its largest value,
 # the largest CG iteration count of a solve, and how many linear solves
 # missed the CG tolerance (each rejects a step). CSV: d,parameters,steps,

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Coarse-to-fine Gauss-Newton on the NBM sphere benchmark with the corrected
-# kernel (nbm.md 6.1 setting, the 982-parameter sine pair): one CSV row per
+# kernel (docs/methods/nbm.md §6.1 setting, the 982-parameter sine pair): one CSV row per
 # train stage of CONFIG (N, steps, RMSE and Linf against the exact solution
 # on the N^3 nodes, seconds, seconds per step) and one for the grid
 # reference of the finest N; it prints the peak resident memory of the

@@ -1,5 +1,5 @@
 #!/bin/sh
-# The NBM sphere benchmark in the layout of the paper's Table 1 (nbm.md 6.1):
+# The NBM sphere benchmark in the layout of the paper's Table 1 (docs/methods/nbm.md §6.1):
 # for each kernel variant (faithful = JAX-DIPS as published, corrected) and
 # grid N, configs/nbm-sphere-paper.yaml (982-parameter sine pair, N^3 nodes,
 # full-batch Adam, 10000 epochs, domain switching 2), then the grid reference

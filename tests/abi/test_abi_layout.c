@@ -1,7 +1,8 @@
 /* ABI freeze: the layout of every plugin-facing struct as of ABI 1.0 on
  * LP64 (x86_64, aarch64). A failure here means a change broke binary
  * compatibility with built plugins: append fields instead, bump
- * NPDE_ABI_MINOR, and extend this table in the same commit (style.md §14). */
+ * NPDE_ABI_MINOR, and extend this table in the same commit (docs/plugins.md,
+ * "ABI rules and versions"). */
 #include <criterion/criterion.h>
 #include <stddef.h>
 #include <stdint.h>

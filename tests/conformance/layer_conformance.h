@@ -1,4 +1,4 @@
-/* Layer conformance harness (style.md 12, neural-ivp.md 10 V2-V4).
+/* Layer conformance harness (docs/plugins.md, "Testing"; docs/methods/neural-ivp.md §10 V2-V4).
  *
  * Checks a layer, or a chain of layers where each feeds the next (e.g.
  * sinusoidal then mlp), through the public npde_layer_* API with all data

@@ -1,6 +1,6 @@
 /* The rk plugin's integrators through the public API (npde_integrator_*):
- * observed orders of convergence (neural-ivp.md V15), the embedded
- * estimates, the reference controller (5.2, V16), output times, rejections,
+ * observed orders of convergence (docs/methods/neural-ivp.md V15), the embedded
+ * estimates, the reference controller (§5.2, V16), output times, rejections,
  * NaN/Inf and rhs failures, hooks, statistics and configuration errors. */
 #include <criterion/criterion.h>
 #include <math.h>

@@ -150,7 +150,7 @@ Test(rk_tableaux, names_and_ids) {
   for (size_t i = 0; i < sizeof want / sizeof want[0]; ++i) cr_expect_not_null(rk_tableau_find(want[i]), "%s", want[i]);
 }
 
-/* The published facts the spec quotes: orders, stage counts and error weights b - b_hat. */
+/* The published facts docs/methods/neural-ivp.md §5 quotes: orders, stage counts and error weights b - b_hat. */
 Test(rk_tableaux, matches_the_spec) {
   const rk_tableau *bs = rk_tableau_find("rk23"), *dp = rk_tableau_find("rk45"), *heun = rk_tableau_find("heun");
   cr_assert(bs && dp && heun);

@@ -1,6 +1,6 @@
 /* The mlp layer: the conformance harness over activations, depths, widths
  * and input dimensions; swish golden values through an identity-weight
- * layer (neural-ivp.md 10.1); init statistics and determinism (V5);
+ * layer (docs/methods/neural-ivp.md §10.1); init statistics and determinism (V5);
  * parameter counts (V6); YAML errors. */
 #include <math.h>
 
@@ -48,7 +48,7 @@ Test(layer_mlp, test_layer_mlp_f32_matches_f64) {
   }
 }
 
-/* neural-ivp.md 10.1: swish at z = 0.7 through W = 1, b = 0: value, first and second derivative. */
+/* docs/methods/neural-ivp.md §10.1: swish at z = 0.7 through W = 1, b = 0: value, first and second derivative. */
 Test(layer_mlp, test_layer_mlp_golden_swish) {
   npde_layer *l = lf_make("{type: mlp, activation: swish, depth: 1, width: 1}", 1);
   cr_assert_eq(npde_layer_n_params(l), 2);
@@ -198,7 +198,8 @@ Test(layer_mlp, test_layer_mlp_init_siren) {
   npde_layer_destroy(&l);
 }
 
-/* init_std (haiku's default, nbm.md 5): W = 0.1 T in every layer, |W| <= 0.2, std of a [-2, 2]-truncated normal. */
+/* init_std (haiku's default, docs/methods/nbm.md §5): W = 0.1 T in every layer, |W| <= 0.2, std of a
+ * [-2, 2]-truncated normal. */
 Test(layer_mlp, test_layer_mlp_init_std) {
   const int64_t in = 40, w = 200;
   npde_layer *l = lf_make("{type: mlp, activation: sin, width: 200, depth: 2, init_std: 0.1}", in);
@@ -218,7 +219,7 @@ Test(layer_mlp, test_layer_mlp_init_std) {
 }
 
 /* V6: an mlp on the embedding's 2 L d features has 2Ldk + k + (depth - 1)(k^2 + k) parameters; with the
- * linear head (k + 1) that is neural-ivp.md 2.4's per-output count for depth 3. */
+ * linear head (k + 1) that is docs/methods/neural-ivp.md §2.4's per-output count for depth 3. */
 Test(layer_mlp, test_layer_mlp_param_count) {
   static const struct { int64_t d, L, k, p_out; } table[] = {
       {2, 3, 100, 21601}, {2, 5, 100, 22401}, {3, 5, 100, 23401}, {6, 5, 100, 26401},
@@ -236,7 +237,8 @@ Test(layer_mlp, test_layer_mlp_param_count) {
     int64_t p = npde_layer_n_params(l);
     cr_expect_eq(p, in * k + k + 2 * (k * k + k), "d %lld L %lld k %lld: %lld parameters", (long long)table[i].d,
                  (long long)table[i].L, (long long)k, (long long)p);
-    cr_expect_eq(p + k + 1, table[i].p_out, "with the head: %lld, neural-ivp.md 2.4 says %lld", (long long)(p + k + 1),
+    cr_expect_eq(p + k + 1, table[i].p_out, "with the head: %lld, docs/methods/neural-ivp.md §2.4 says %lld",
+                 (long long)(p + k + 1),
                  (long long)table[i].p_out);
     cr_expect_eq(npde_layer_out_dim(l), k);
     npde_layer_destroy(&l);

@@ -1,7 +1,7 @@
 /* The sinusoidal embedding layer: the conformance harness over frequencies,
  * decay exponents and dimensions, alone and followed by an mlp (jets,
  * tangents and cotangents chained by hand); the golden values of
- * neural-ivp.md 10.1; its first-layer requirement and YAML errors. */
+ * docs/methods/neural-ivp.md §10.1; its first-layer requirement and YAML errors. */
 #include <math.h>
 
 #include "layer_fixture.h"
@@ -62,7 +62,7 @@ Test(layer_sinusoidal, test_layer_sinusoidal_f32_matches_f64) {
   npde_layer_destroy(&l);
 }
 
-/* neural-ivp.md 10.1: L = 3, alpha = 1, A = 6 at x = (0.3, -0.5). */
+/* docs/methods/neural-ivp.md §10.1: L = 3, alpha = 1, A = 6 at x = (0.3, -0.5). */
 Test(layer_sinusoidal, test_layer_sinusoidal_golden) {
   static const double want[12] = {1.734115971607, -2.700948948471, 1.545108644401, -1.909859317103,
                                   0.908192074369, 0.0,             3.403394223641, 2.700948948471,

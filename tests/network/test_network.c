@@ -1,4 +1,4 @@
-/* The composed network (spec V1-V4, V6-V8): jets, J v, J^T w, M v against
+/* The composed network (docs/methods/neural-ivp.md V1-V4, V6-V8): jets, J v, J^T w, M v against
  * finite differences and dense products, envelope, chunking. */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -103,7 +103,8 @@ Test(network, test_network_parameter_counts_match_the_spec_table) {
                  (long long)npde_network_n_params(net), (long long)rows[r].p);
     npde_network_destroy(&net);
   }
-  /* the EDNN baseline (tanh 4 x 30 on raw x) is expressible; the spec's 2913
+  /* the EDNN baseline (tanh 4 x 30 on raw x) is expressible; the 2913 of
+   * docs/methods/neural-ivp.md §2.5
    * for d = 2 adds the reference code's extra 1 -> 1 wrapper (2 parameters) */
   npde_network *ednn = make_net("{envelope: dirichlet, layers: [{type: mlp, width: 30, depth: 4, activation: tanh}]}", 2);
   cr_expect_eq(npde_network_n_params(ednn), 2913 - 2);

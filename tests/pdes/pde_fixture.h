@@ -20,7 +20,7 @@
 
 #define PF_MAX_D 8
 
-/* neural-ivp.md 10.1: G(0.03, -0.02) with s = 0.05, scale 1/30 */
+/* docs/methods/neural-ivp.md §10.1: G(0.03, -0.02) with s = 0.05, scale 1/30 */
 #define PF_GOLDEN_G 1.636222283460
 
 static npde_registry *g_reg;

@@ -1,4 +1,4 @@
-/* Cut-cell geometry of the nbm-interface kernel (nbm.md §7.1): planar cuts
+/* Cut-cell geometry of the nbm-interface kernel (docs/methods/nbm.md §7.1): planar cuts
  * against closed-form half-space clipping, all corner sign patterns, and
  * the sphere totals of §2.9. */
 #include <math.h>
@@ -155,7 +155,7 @@ static double one(const double x[3], const void *u) {
   return 1.0;
 }
 
-/* nbm.md §2.9: cells centred at linspace(-1, 1, N) nodes around |x| = 0.5. */
+/* docs/methods/nbm.md §2.9: cells centred at linspace(-1, 1, N) nodes around |x| = 0.5. */
 Test(nbm_geometry, sphere_totals) {
   const nbm_setup setup = {.id = NBM_SPHERE};
   nbm_problem pb;

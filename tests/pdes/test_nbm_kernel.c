@@ -1,4 +1,4 @@
-/* The nbm-interface kernel (nbm.md §7.2): the residual of exact solutions
+/* The nbm-interface kernel (docs/methods/nbm.md §7.2): the residual of exact solutions
  * vanishes to round-off where the scheme is exact (quadratics without an
  * interface; piecewise-linear solutions across a planar interface with the
  * corrected ghosts), the faithful JAX-DIPS ghosts do not, the consistency
@@ -170,7 +170,7 @@ Test(nbm_kernel, consistency_at_sphere_crossed_cells) {
     const nbm_options opt = {.variant = NBM_CORRECTED};
     max_residual_on_nodes(&pb, &opt, Ns[t], &all, &crossed);
     cr_log_info("N = %d: max |r| at crossed cells %.3g (b/mu at x_Gamma), %.3g (at q)", Ns[t], crossed, crossed_q);
-    /* the spec's figures were made with b / mu at q (its §6.5 caveat) */
+    /* the figures of docs/methods/nbm.md §7.2 were made with b / mu at q (see its §6.5) */
     cr_expect(fabs(crossed_q / want[t] - 1) < 0.05, "N = %d: max |r| at crossed cells %.3g, spec %.2g", Ns[t],
               crossed_q, want[t]);
     cr_expect(crossed < 2.5 * want[t], "N = %d: max |r| at crossed cells %.3g with b / mu at x_Gamma", Ns[t], crossed);
@@ -215,7 +215,7 @@ Test(nbm_kernel, benchmark_data_satisfy_their_pde) {
       }
     }
   }
-  /* sphere beta: the closed form of nbm.md §1.3 */
+  /* sphere beta: the closed form of docs/methods/nbm.md §1.3 */
   const nbm_setup setup = {.id = NBM_SPHERE};
   nbm_problem pb;
   nbm_benchmark(&setup, &pb);

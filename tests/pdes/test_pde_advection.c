@@ -1,4 +1,4 @@
-/* The advection PDE plugin (neural-ivp.md 7, 10.1): the golden IC value,
+/* The advection PDE plugin (docs/methods/neural-ivp.md §7, §10.1): the golden IC value,
  * rhs on hand-derived jets, the exact translate G(x + t c) against the PDE,
  * exact(0) = initial, info, and YAML errors. */
 #include "pde_fixture.h"
@@ -13,7 +13,7 @@ Test(pde_advection, golden_initial_value) {
   cr_expect(fabs(u - PF_GOLDEN_G) <= 1e-11, "G(0.03, -0.02) = %.15g, expected %.15g", u, PF_GOLDEN_G);
   cr_assert_eq(npde_pde_exact(p, 0.0, x, 1, &e), NPDE_OK, "%s", npde_last_error());
   cr_expect(fabs(e - PF_GOLDEN_G) <= 1e-11, "exact(0) at (0.03, -0.02) = %.15g", e);
-  /* the peak scale / (2 pi s^2) = 2.1221 (neural-ivp.md 7) */
+  /* the peak scale / (2 pi s^2) = 2.1221 (docs/methods/neural-ivp.md §7) */
   const double zero[2] = {0.0, 0.0};
   cr_assert_eq(npde_pde_initial(p, zero, 1, &u), NPDE_OK, "%s", npde_last_error());
   cr_expect(fabs(u - 1.0 / (30.0 * 6.283185307179586 * 0.0025)) <= 1e-13, "peak %.15g", u);

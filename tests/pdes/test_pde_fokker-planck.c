@@ -1,4 +1,4 @@
-/* The fokker-planck PDE plugin (neural-ivp.md 7, 10.1, V21): the golden drift
+/* The fokker-planck PDE plugin (docs/methods/neural-ivp.md §7, §10.1, V21): the golden drift
  * h and div h through rhs, the IC against its formula and its unit mass,
  * rhs on hand-derived jets of the fixture's test function and of the
  * manufactured u = B(x) exp(-|x|^2) against finite differences of the flux
@@ -19,7 +19,8 @@ static void drift(int64_t d, const double *a, double alpha, const double *x, dou
 }
 
 Test(pde_fokker_planck, golden_drift_through_rhs) {
-  /* neural-ivp.md 10.1: d = 4, x = (0.1, -0.2, 0.3, 0): h = (0.0875, 0.4625, -0.1625, 0.2125), div h = -4.75 */
+  /* docs/methods/neural-ivp.md §10.1: d = 4, x = (0.1, -0.2, 0.3, 0):
+   * h = (0.0875, 0.4625, -0.1625, 0.2125), div h = -4.75 */
   const double golden_h[4] = {0.0875, 0.4625, -0.1625, 0.2125}, golden_divh = -4.75;
   npde_pde *p = pf_make("{type: fokker-planck, dim: 4}");
   const double xp[4] = {0.1, -0.2, 0.3, 0.0};

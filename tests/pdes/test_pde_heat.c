@@ -1,6 +1,7 @@
-/* The heat PDE plugin (neural-ivp.md 7, 10.1, V18): the golden IC value, rhs
+/* The heat PDE plugin (docs/methods/neural-ivp.md §7, §10.1, V18): the golden IC value, rhs
  * on hand-derived Laplacian and Hessian jets, the free-space Gaussian against
- * the PDE and the spec's 2D formula, exact(0) = initial, info, YAML errors. */
+ * the PDE and the 2D formula of docs/methods/neural-ivp.md §7, exact(0) =
+ * initial, info, YAML errors. */
 #include "pde_fixture.h"
 
 #define TWO_PI 6.283185307179586
@@ -95,7 +96,8 @@ Test(pde_heat, exact_satisfies_the_pde) {
 }
 
 Test(pde_heat, exact_matches_the_spec_formula) {
-  /* neural-ivp.md 7: (1/30) exp(-|x|^2 / (2 sigma_t^2)) / (2 pi sigma_t^2), sigma_t^2 = s^2 + 0.1 t (2D) */
+  /* docs/methods/neural-ivp.md §7: (1/30) exp(-|x|^2 / (2 sigma_t^2)) / (2 pi sigma_t^2),
+   * sigma_t^2 = s^2 + 0.1 t (2D) */
   npde_pde *p = pf_make("{type: heat}");
   enum { N = 40 };
   double x[N * 2], u[N];

@@ -1,6 +1,7 @@
-/* The nbm-interface PDE plugin through the core (nbm.md §7.3, §6.5): the
+/* The nbm-interface PDE plugin through the core (docs/methods/nbm.md §7.3, §6.5): the
  * grid reference solve of the sphere benchmark with both kernels and both
- * placements of beta / mu reproduces the spec's error tables within 10 %,
+ * placements of beta / mu reproduces the error tables of
+ * docs/methods/nbm.md §6.5 within 10 %,
  * the interface-free problem converges at second order, and the plugin's
  * stencil, level set, info and YAML errors. */
 #include "pde_fixture.h"
@@ -45,12 +46,12 @@ typedef struct table_row {
 
 Test(pde_nbm, grid_reference_reproduces_the_spec_tables) {
   static const table_row rows[] = {
-      /* nbm.md §6.5 table: b / mu at q */
+      /* docs/methods/nbm.md §6.5 table: b / mu at q */
       {"{type: nbm-interface, problem: sphere, variant: corrected, jump_mu: point}",
        {3.96e-3, 1.03e-3, 2.65e-4}, {2.82e-2, 8.21e-3, 2.14e-3}},
       {"{type: nbm-interface, problem: sphere, variant: faithful, jump_mu: point}",
        {4.84e-2, 1.77e-2, 8.32e-3}, {4.02e-1, 2.35e-1, 1.35e-1}},
-      /* §6.5 caveat: b / mu at x_Gamma, exactly as §3.5 */
+      /* §6.5, b / mu at x_Gamma, exactly as §3.5 */
       {"{type: nbm-interface, problem: sphere, variant: corrected}",
        {4.14e-3, 1.08e-3, 3.05e-4}, {3.70e-2, 9.56e-3, 4.03e-3}},
       {"{type: nbm-interface, problem: sphere, variant: faithful}",

@@ -1,4 +1,4 @@
-/* The vlasov PDE plugin (neural-ivp.md 7, 10.1, V20): the golden field E and
+/* The vlasov PDE plugin (docs/methods/neural-ivp.md §7, §10.1, V20): the golden field E and
  * IC peak, rhs -(v . grad_x u + E . grad_v u) on hand-derived jets, the
  * backward-characteristic reference: exact(0) = initial, exact() against the
  * PDE (FD in t against rhs on FD x-jets), against an independent
@@ -8,7 +8,7 @@
 
 #define TWO_PI 6.283185307179586
 
-/* neural-ivp.md 10.1: E at x = (0.1, 0.2, -0.3); 7: the IC peak (2 pi 0.09)^-3 */
+/* docs/methods/neural-ivp.md §10.1: E at x = (0.1, 0.2, -0.3); §7: the IC peak (2 pi 0.09)^-3 */
 static const double GOLDEN_E[3] = {-0.173871647080, -0.347743294160, 0.521614941239};
 #define GOLDEN_PEAK 5.5300984967763185
 

@@ -1,4 +1,4 @@
-/* The wave-maps PDE plugin (neural-ivp.md 7.2, 7.3, 10.1, V22): the golden
+/* The wave-maps PDE plugin (docs/methods/neural-ivp.md §7.2, §7.3, §10.1, V22): the golden
  * metric values through rhs; the closed forms g^00, g^ij, Gamma^sigma against
  * a numerically built and inverted Schwarzschild metric with finite-
  * differenced Christoffels; the plugin's phi_tt on cubic polynomials against
@@ -115,7 +115,7 @@ static void check_closed_forms_at(double rs, const double *c, const double *x, d
 
 Test(pde_wave_maps, metric_closed_forms_against_the_numerical_metric) {
   const double c0[3] = {-2, 0, 0};
-  /* the golden point (neural-ivp.md 10.1) through the numerical metric */
+  /* the golden point (docs/methods/neural-ivp.md §10.1) through the numerical metric */
   const double xg[3] = {0.2, -0.3, 0.5};
   double ginv[4][4], Gam[4];
   geometry(1.0, c0, xg, 5e-4, ginv, Gam);
@@ -302,7 +302,7 @@ Test(pde_wave_maps, phi_tt_is_the_generic_contraction) {
 }
 
 Test(pde_wave_maps, golden_values_through_rhs) {
-  /* neural-ivp.md 10.1 at x = (0.2, -0.3, 0.5), rs = 1, c = -2 e1 */
+  /* docs/methods/neural-ivp.md §10.1 at x = (0.2, -0.3, 0.5), rs = 1, c = -2 e1 */
   const double r = 2.275961335348, g00 = -1.783722807500, lapse = 0.560625224836;
   const double Gam[3] = {0.186607047367, -0.025446415550, 0.042410692583};
   const double y[3] = {2.2, -0.3, 0.5};
@@ -325,7 +325,7 @@ Test(pde_wave_maps, golden_values_through_rhs) {
   cr_expect(fabs(F[7] - lapse * (3.0 - 1.0 / r)) <= 1e-11, "hess I: phi_tt %.15g, expected %.15g", F[7],
             lapse * (3.0 - 1.0 / r));
   cr_expect(fabs(F[9] - lapse * (1.0 - y[0] * y[0] / (r * r * r))) <= 1e-11, "hess e1e1: phi_tt %.15g", F[9]);
-  /* the spec's relations between the golden numbers */
+  /* the relations between the golden numbers of docs/methods/neural-ivp.md §10.1 */
   cr_expect(fabs(-1.0 / g00 - lapse) <= 1e-11, "1 - rs/r = -1/g^00");
   npde_pde_destroy(&p);
 }
@@ -400,7 +400,8 @@ Test(pde_wave_maps, info) {
 }
 
 Test(pde_wave_maps, packet_initial_condition) {
-  /* mpmath values of the spec 7.2 packet (s1 = 0.15, s2 = 0.25, f = 1), as in test_pde_wave.c */
+  /* mpmath values of the docs/methods/neural-ivp.md §7.2 packet (s1 = 0.15, s2 = 0.25, f = 1), as in
+   * test_pde_wave.c */
   npde_pde *p = pf_make("{type: wave-maps}");
   const double xs[3][3] = {{0.1, 0.4, 0.3}, {-0.2, -0.1, -0.15}, {0.0, 0.5, 0.5}};
   const double golden[3] = {-33.784531342517161, 50.514367193890091, -128.53350383426283};

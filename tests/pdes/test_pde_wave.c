@@ -1,4 +1,4 @@
-/* The wave PDE plugin (neural-ivp.md 7, 7.1, 7.2, 10.1): the golden radial IC
+/* The wave PDE plugin (docs/methods/neural-ivp.md §7, §7.1, §7.2, §10.1): the golden radial IC
  * values, the Gaussian IC, rhs [u_1, c^2 lap u_0] on hand-derived jets, the
  * source-free radial solution f(r - ct) H(r - ct) / r against the PDE (FD in
  * t against rhs on FD and analytic x-jets) and against its IC, the wave
@@ -7,7 +7,7 @@
 
 #define TWO_PI 6.283185307179586
 
-/* neural-ivp.md 10.1: the radial wave's IC at r = 0.07 */
+/* docs/methods/neural-ivp.md §10.1: the radial wave's IC at r = 0.07 */
 #define GOLDEN_PHI0 0.052543553839
 #define GOLDEN_PHIT0 -0.030024887908
 
@@ -358,7 +358,7 @@ Test(pde_wave, radial_exact_is_the_outgoing_initial_profile) {
   npde_pde_destroy(&p);
 }
 
-/* The packet of neural-ivp.md 7.2, written out independently: centres (0, 1/2, 1/2) and -(1, 1, 1)/6,
+/* The packet of docs/methods/neural-ivp.md §7.2, written out independently: centres (0, 1/2, 1/2) and -(1, 1, 1)/6,
  * directions n = (1, 1, 0)/sqrt(2), m = (1/6, 1/2, 0). */
 static double packet_ref(const double *x, double s1, double s2, double f) {
   const double c1[3] = {0.0, 0.5, 0.5}, c2[3] = {-1.0 / 6, -1.0 / 6, -1.0 / 6};
@@ -397,7 +397,8 @@ static void check_packet(const char *yaml, double s1, double s2, double f, const
 }
 
 Test(pde_wave, packet_initial_condition) {
-  /* values computed with mpmath (30 digits) from the spec's formula, s1 = 0.15, s2 = 0.25, f = 1 */
+  /* values computed with mpmath (30 digits) from the formula of docs/methods/neural-ivp.md §7.2,
+   * s1 = 0.15, s2 = 0.25, f = 1 */
   npde_pde *p = pf_make("{type: wave, initial: packet}");
   const double xs[3][3] = {{0.1, 0.4, 0.3}, {-0.2, -0.1, -0.15}, {0.0, 0.5, 0.5}};
   const double golden[3] = {-33.784531342517161, 50.514367193890091, -128.53350383426283};

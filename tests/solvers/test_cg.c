@@ -1,5 +1,5 @@
 /* linsolver cg: known solutions, ill conditioning, zero rhs, the iteration
- * cap, warm start, breakdown and NaN, YAML parameters (neural-ivp.md 4.4, V13). */
+ * cap, warm start, breakdown and NaN, YAML parameters (docs/methods/neural-ivp.md §4.4, V13). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

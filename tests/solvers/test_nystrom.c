@@ -1,5 +1,5 @@
 /* precond nystrom: exact low rank, decaying spectra, preconditioner algebra,
- * mu modes, preconditioned CG (neural-ivp.md 4.1-4.3, V10-V13). */
+ * mu modes, preconditioned CG (docs/methods/neural-ivp.md §4.1-4.3, V10-V13). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -238,7 +238,7 @@ Test(nystrom, test_nystrom_precond_algebra) {
   const double mu = info.shift, ll = info.lambda_min;
   cr_assert_float_eq(mu, 1e-3 * info.lambda_max, 1e-18);
 
-  /* P and P^-1 from U, Lambda on the host (neural-ivp.md 4.3) */
+  /* P and P^-1 from U, Lambda on the host (docs/methods/neural-ivp.md §4.3) */
   double *P = malloc((size_t)(p * p) * sizeof *P), *Pi = malloc((size_t)(p * p) * sizeof *Pi);
   double *UA = malloc((size_t)(p * l) * sizeof *UA), *UB = malloc((size_t)(p * l) * sizeof *UB);
   cr_assert(P && Pi && UA && UB);

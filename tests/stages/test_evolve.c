@@ -16,7 +16,7 @@ static void setup(void) {
 static void teardown(void) { npde_registry_destroy(&reg); }
 TestSuite(evolve, .init = setup, .fini = teardown, .timeout = 240);
 
-/* The scaled-down configuration of spec 10 (V17): k = 32, L = 3, n = 2000,
+/* The scaled-down configuration of docs/methods/neural-ivp.md §10 (V17): k = 32, L = 3, n = 2000,
  * rank 50, CG 1e-8 / 500, rk23 rtol 1e-3, Adam with head tuning; mu = 1e-8
  * relative as the reference code's advection script (1e-6 over-regularises:
  * 2.8e-2 instead of 7e-3 at t = 0.1). */

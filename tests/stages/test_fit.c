@@ -105,7 +105,7 @@ Test(fit, test_fit_unknown_key_lists_the_valid_ones) {
   npde_config_destroy(&cfg);
 }
 
-/* The radial wave's IC (spec 7.1): phi peaks at 0.06, phi_t at 4. */
+/* The radial wave's IC (docs/methods/neural-ivp.md §7.1): phi peaks at 0.06, phi_t at 4. */
 static const char wave_fit[] =
     "seed: 5\n"
     "pde: {type: wave, dim: 3, c: 1, initial: radial}\n"

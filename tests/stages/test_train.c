@@ -1,4 +1,4 @@
-/* The NBM loss and the train stage (nbm.md §7.4): the gradient of the
+/* The NBM loss and the train stage (docs/methods/nbm.md §7.4): the gradient of the
  * discrete loss against central finite differences (with masks and row
  * subsets), the Gauss-Newton operator against finite differences of the
  * residuals, and short pipelines with Adam and Gauss-Newton whose errors
@@ -187,7 +187,7 @@ static double run_metric(const char *text, const char *name) {
   return v;
 }
 
-/* N = 8, corrected kernel: the grid reference has RMSE 4.1e-3 (nbm.md 6.5). */
+/* N = 8, corrected kernel: the grid reference has RMSE 4.1e-3 (docs/methods/nbm.md §6.5). */
 Test(train, adam_and_gauss_newton_approach_the_grid_reference) {
   const char *adam = "{backend: cpu, pde: {type: nbm-interface, problem: sphere}, "
                      "network: {layers: [{type: mlp, width: 10, depth: 3, activation: sin}]}, "
@@ -224,7 +224,7 @@ Test(train, refuses_time_dependent_pdes_and_wrong_networks) {
   npde_config_destroy(&cfg);
 }
 
-/* nbm.md 4.3 and 7.4.5: which level (h0 / 2^l) each epoch used, from metrics.csv. */
+/* docs/methods/nbm.md §4.3 and §7.4.5: which level (h0 / 2^l) each epoch used, from metrics.csv. */
 static void levels_of_run(const char *schedule, int levels, int epochs, int *out) {
   char dir[] = "/tmp/npde-train-levels-XXXXXX";
   cr_assert_not_null(mkdtemp(dir));

@@ -1,4 +1,4 @@
-/* The sinusoidal embedding layer (neural-ivp.md 2.1): x in R^d maps to the
+/* The sinusoidal embedding layer (docs/methods/neural-ivp.md §2.1): x in R^d maps to the
  * 2 L d features amp sin(w_k x_j) / w_k^alpha (column k d + j) and
  * amp cos(w_k x_j) / w_k^alpha (column L d + k d + j), w_k = (pi/2) 2^k. It
  * has no parameters. Every feature depends on one coordinate only, so

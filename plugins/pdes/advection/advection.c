@@ -1,5 +1,5 @@
-/* Advection with constant velocity (neural-ivp.md 7, "Advection"; 3.5: needs
- * grad u only):
+/* Advection with constant velocity (docs/methods/neural-ivp.md §7,
+ * "Advection"; §3.5: needs grad u only):
  *
  *   u_t = c . grad u   on [-1, 1]^d,   u(x, 0) = G(x),   K = 1,
  *

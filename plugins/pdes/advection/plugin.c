@@ -7,5 +7,5 @@ static const npde_component_desc *const components[] = {&advection_pde_component
 
 NPDE_PLUGIN_DEFINE(.name = "advection", .version = "1.0.0", .license = "MIT",
                    .description = "constant-velocity advection u_t = c . grad u with a Gaussian IC "
-                                  "(neural-ivp.md 7)",
+                                  "(docs/methods/neural-ivp.md §7)",
                    .n_components = 1, .components = components)

@@ -1,5 +1,5 @@
 /* What the heat and advection plugins share (header only; this directory is
- * no plugin): the common initial condition of neural-ivp.md 7,
+ * no plugin): the common initial condition of docs/methods/neural-ivp.md §7,
  *
  *   G(x) = scale exp(-|x - x0|^2 / (2 s^2)) / (2 pi s^2),   s = 0.05, scale = 1/30,
  *
@@ -28,7 +28,7 @@
    .doc = "width of the initial Gaussian G = scale exp(-|x - center|^2/(2 s^2))/(2 pi s^2)",            \
    .min = 1e-6, .flags = NPDE_PARAM_HAS_MIN},                                                           \
   {.name = "scale", .type = NPDE_PARAM_REAL, .default_value = "0.033333333333333333",                   \
-   .doc = "factor of the initial Gaussian (1/30 in neural-ivp.md 7)"},                                  \
+   .doc = "factor of the initial Gaussian (1/30 in docs/methods/neural-ivp.md §7)"},                    \
   {.name = "center", .type = NPDE_PARAM_REAL_LIST, .default_value = "[0]",                              \
    .doc = "center of the initial Gaussian: dim entries, or one for every axis"}
 

@@ -1,16 +1,17 @@
-/* The 3D wave packet of neural-ivp.md 7.2 (the paper's 4.1 fitting study),
- * header only, for PDEs that use it as their initial phi (wave-maps; the wave
- * plugin keeps its own copy of the same formula in wave.c):
+/* The 3D wave packet of docs/methods/neural-ivp.md §7.2 (the paper's section
+ * 4.1 fitting study), header only, for PDEs that use it as their initial phi
+ * (wave-maps; the wave plugin keeps its own copy of the same formula in
+ * wave.c):
  *
  *   phi0(y) = 30 (2 pi s1^2)^-1 exp(-|v|^2 / (2 s1^2)) cos(2 pi f y . n)
  *           + 24 (2 pi s2^2)^-1 exp(-|w|^2 / (2 s2^2)) cos(2 pi f y . m),
  *
  *   v = y - (e2 + e3)/2, w = y + (e1 + e2 + e3)/6, n = (e1 + e2)/sqrt(2),
- *   m = (e2 + e1/3)/2 (the spec's reading of the paper's "x1 e1/3"; m is not
+ *   m = (e2 + e1/3)/2 (the reading of the paper's "x1 e1/3" in §7.2; m is not
  *   unit length, |m| = 0.527).
  *
  * s1, s2 and f are not given by the paper nor its code; s1 = 0.15, s2 = 0.25
- * and f = 1 are the spec's placeholders (PDE_PACKET_PARAMS' defaults). With
+ * and f = 1 are the placeholders of §7.2 (PDE_PACKET_PARAMS' defaults). With
  * these widths each term is e^-5.6, about 0.4% of its peak, at the nearest
  * face of [-1, 1]^3, so the packet is only approximately compatible with the
  * dirichlet envelope. Include after npde/plugin/npde_ext.h; brings
@@ -27,10 +28,12 @@
 /* The packet's schema rows (prefix the docs' "packet:" where a PDE has other ICs). */
 #define PDE_PACKET_PARAMS                                                                                     \
   {.name = "s1", .type = NPDE_PARAM_REAL, .default_value = "0.15",                                            \
-   .doc = "packet: width of the first term (the spec's placeholder 0.15)", .min = 1e-6,                       \
+   .doc = "packet: width of the first term (placeholder 0.15, docs/methods/neural-ivp.md §7.2)",              \
+   .min = 1e-6,                                                                                               \
    .flags = NPDE_PARAM_HAS_MIN},                                                                              \
   {.name = "s2", .type = NPDE_PARAM_REAL, .default_value = "0.25",                                            \
-   .doc = "packet: width of the second term (the spec's placeholder 0.25)", .min = 1e-6,                      \
+   .doc = "packet: width of the second term (placeholder 0.25, docs/methods/neural-ivp.md §7.2)",             \
+   .min = 1e-6,                                                                                               \
    .flags = NPDE_PARAM_HAS_MIN},                                                                              \
   {.name = "frequency", .type = NPDE_PARAM_REAL, .default_value = "1",                                        \
    .doc = "packet: f in its cosines cos(2 pi f x . n)"}

@@ -1,6 +1,6 @@
 /* The Fokker-Planck equation of a harmonic trap with coupling
- * (neural-ivp.md 7, "Fokker-Planck (harmonic trap)" and its notes; 3.5: needs
- * u, grad u and lap u; the residual check of V21):
+ * (docs/methods/neural-ivp.md §7, "Fokker-Planck (harmonic trap)" and its
+ * notes; §3.5: needs u, grad u and lap u; the residual check of V21):
  *
  *   u_t = D lap u - div(u h)   on [-1, 1]^d,   K = 1,
  *
@@ -24,9 +24,10 @@
  * scaled so that it integrates to 1 over the cube (int_{-1}^{1} (1 - s^2) ds
  * = 4/3). It vanishes on the faces, so it is exactly representable by an
  * enveloped network (g = (3/4)^d). There is no exact solution (has_exact
- * false); the spec judges runs by their residual only. dirichlet_zero: u = 0
- * on the faces (the envelope), as in the paper and its code; mass can leave
- * through the faces (a no-flux condition would conserve it instead).
+ * false); runs are judged by their residual only (docs/methods/neural-ivp.md
+ * §7). dirichlet_zero: u = 0 on the faces (the envelope), as in the paper and
+ * its code; mass can leave through the faces (a no-flux condition would
+ * conserve it instead).
  *
  * info: order LAPLACIAN (a HESSIAN jet is accepted, its diagonal used).
  *

@@ -1,4 +1,5 @@
-/* The heat equation (neural-ivp.md 7, "Heat"; 3.5: needs the Laplacian only):
+/* The heat equation (docs/methods/neural-ivp.md §7, "Heat"; §3.5: needs the
+ * Laplacian only):
  *
  *   u_t = D lap u   on [-1, 1]^d,   u(x, 0) = G(x),   K = 1,
  *
@@ -16,11 +17,12 @@
  *   u_t   = 2 D u (-d / (2 sigma_t^2) + r^2 / (2 sigma_t^4)) = D u (r^2 / sigma_t^4 - d / sigma_t^2),
  *   lap u = sum_j u ((x_j - x0_j)^2 / sigma_t^4 - 1 / sigma_t^2)  = u (r^2 / sigma_t^4 - d / sigma_t^2),
  * so u_t = D lap u, and u(x, 0) = G. For d = 2 and D = 0.05 this is the
- * spec's (scale) exp(-|x|^2/(2 sigma_t^2)) / (2 pi sigma_t^2), sigma_t^2 =
- * s^2 + 0.1 t. The true problem has u = 0 on the faces; the free-space
- * solution differs by about exp(-1 / (2 sigma_t^2)) of its peak there
- * (e^-200 at t = 0, e^-14 at t = 0.25 for the defaults), which the exact()
- * here ignores. exact() needs sigma_t^2 > 0 (t > -s^2 / (2 D)).
+ * (scale) exp(-|x|^2/(2 sigma_t^2)) / (2 pi sigma_t^2), sigma_t^2 =
+ * s^2 + 0.1 t, of docs/methods/neural-ivp.md §7. The true problem has u = 0
+ * on the faces; the free-space solution differs by about
+ * exp(-1 / (2 sigma_t^2)) of its peak there (e^-200 at t = 0, e^-14 at
+ * t = 0.25 for the defaults), which the exact() here ignores. exact() needs
+ * sigma_t^2 > 0 (t > -s^2 / (2 D)).
  *
  * YAML: {type: heat, dim: 2, diffusivity: 0.05, s: 0.05, scale: 1/30, center: [0]}.
  */

@@ -1,4 +1,4 @@
-/* Benchmark data (nbm.md §1.3 sphere, §1.4 star, §1.5 no interface), all
+/* Benchmark data (docs/methods/nbm.md §1.3 sphere, §1.4 star, §1.5 no interface), all
  * with k = 0, and grid level sets with the interpolants of §2.2.
  *
  * Star f, derived here (k = 0, f = -mu lap u - grad mu . grad u):

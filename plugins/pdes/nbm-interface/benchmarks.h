@@ -1,4 +1,4 @@
-/* The benchmark problems of nbm.md §1.3-1.5 and level sets sampled on grids (§2.2). */
+/* The benchmark problems of docs/methods/nbm.md §1.3-1.5 and level sets sampled on grids (§2.2). */
 #ifndef NBM_BENCHMARKS_H
 #define NBM_BENCHMARKS_H
 

@@ -1,4 +1,4 @@
-/* Cut-cell geometry of one control cell (nbm.md §2.4-2.9): the interface is
+/* Cut-cell geometry of one control cell (docs/methods/nbm.md §2.4-2.9): the interface is
  * the zero set of the piecewise-linear interpolant of the 8 corner values
  * on the middle-cut decomposition into 5 tetrahedra, so neighbouring cells
  * cut their shared faces identically (the cut points lie on tet edges only). */

@@ -1,4 +1,4 @@
-/* The finite-volume kernel at one collocation point (nbm.md §3): the
+/* The finite-volume kernel at one collocation point (docs/methods/nbm.md §3): the
  * Jacobi-scaled residual as an affine function of network samples (§3.8).
  *
  * Every quantity the residual needs (the pair (u-_q, u+_q) at the 7 stencil

@@ -1,5 +1,5 @@
 /* Private to the nbm-interface plugin and its tests: the level-set
- * interface problem (nbm.md §1), the cut-cell geometry (§2) and the
+ * interface problem (docs/methods/nbm.md §1), the cut-cell geometry (§2) and the
  * finite-volume kernel at one collocation point (§3). Plain C on doubles,
  * no core calls, so the tests link it directly. */
 #ifndef NBM_H
@@ -15,7 +15,7 @@ typedef double (*nbm_scalar_fn)(const double x[3], const void *user);
 typedef void (*nbm_vector_fn)(const double x[3], const void *user, double out[3]);
 
 /* The problem k u - div(mu grad u) = f on each side, [u] = alpha,
- * [mu du/dn] = beta (paper sign), u = g on the box (nbm.md §1.1). Each
+ * [mu du/dn] = beta (paper sign), u = g on the box (docs/methods/nbm.md §1.1). Each
  * per-side function must be defined (smoothly extended) everywhere. */
 typedef struct nbm_problem {
   nbm_scalar_fn phi;            /* level set */
@@ -23,7 +23,7 @@ typedef struct nbm_problem {
   nbm_scalar_fn mu[2], k[2], f[2];
   nbm_scalar_fn u[2];           /* exact solution per side (manufactured data); NULL if unknown */
   nbm_vector_fn grad_u[2];
-  nbm_scalar_fn alpha, beta, g; /* NULL: derived from u and grad_u (nbm.md §1.2) */
+  nbm_scalar_fn alpha, beta, g; /* NULL: derived from u and grad_u (docs/methods/nbm.md §1.2) */
   const void *user;             /* passed to every function */
   double lo[3], hi[3];          /* the box */
 } nbm_problem;
@@ -35,7 +35,7 @@ double nbm_boundary_value(const nbm_problem *pb, const double x[3]);
 double nbm_exact(const nbm_problem *pb, const double x[3]);
 static inline int nbm_side_of(double phi) { return phi >= 0.0 ? NBM_PLUS : NBM_MINUS; }
 
-/* ---- geometry (nbm.md §2.4-2.9) ---- */
+/* ---- geometry (docs/methods/nbm.md §2.4-2.9) ---- */
 
 #define NBM_MAX_TRIANGLES 10
 
@@ -57,7 +57,7 @@ void nbm_cell_at(const nbm_problem *pb, const double c[3], const double h[3], nb
 /* The area-weighted sum of fn over the cell's interface triangles (vertex means). */
 double nbm_interface_integral(const nbm_cell *cell, nbm_scalar_fn fn, const void *user);
 
-/* ---- the kernel (nbm.md §3) ---- */
+/* ---- the kernel (docs/methods/nbm.md §3) ---- */
 
 typedef enum nbm_variant {
   NBM_CORRECTED = 0, /* ghost formulas exact for linear u across planar interfaces (§3.5) */
@@ -66,7 +66,7 @@ typedef enum nbm_variant {
 
 typedef struct nbm_options {
   nbm_variant variant;
-  bool jump_mu_at_point; /* b / mu at q rather than at the projection x_Gamma (§6.5 caveat) */
+  bool jump_mu_at_point; /* b / mu at q rather than at the projection x_Gamma (§6.5) */
   bool delta_normalised; /* delta = phi / |grad_h phi| instead of phi (§2.3; for non-SDF level sets) */
 } nbm_options;
 

@@ -1,6 +1,6 @@
 /* The nbm-interface PDE component: k u - div(mu grad u) = f on both sides
  * of a level-set interface with jumps [u] = alpha, [mu du/dn] = beta and
- * Dirichlet data on the box (nbm.md §1), discretised at one collocation
+ * Dirichlet data on the box (docs/methods/nbm.md §1), discretised at one collocation
  * point by the cut-cell finite-volume kernel of kernel.c.
  *
  * YAML: {type: nbm-interface, problem: sphere|star|no-interface,
@@ -162,11 +162,13 @@ static const npde_pde_ops nbm_ops = {
 
 static const npde_param_spec nbm_params[] = {
     {.name = "problem", .type = NPDE_PARAM_ENUM, .default_value = "sphere", .choices = "sphere|star|no-interface",
-     .doc = "coefficients, data and exact solution (nbm.md 1.3-1.5)"},
+     .doc = "coefficients, data and exact solution (docs/methods/nbm.md §1.3-1.5)"},
     {.name = "variant", .type = NPDE_PARAM_ENUM, .default_value = "corrected", .choices = "corrected|faithful",
-     .doc = "ghost formulas: corrected (nbm.md 3.5) or faithful to JAX-DIPS (3.6, its published numbers)"},
+     .doc = "ghost formulas: corrected (docs/methods/nbm.md §3.5) or faithful to JAX-DIPS (§3.6, its published "
+            "numbers)"},
     {.name = "jump_mu", .type = NPDE_PARAM_ENUM, .default_value = "interface", .choices = "interface|point",
-     .doc = "where beta / mu is evaluated in the ghosts: the projection x_Gamma (3.5) or the point q (6.5 caveat)"},
+     .doc = "where beta / mu is evaluated in the ghosts: the projection x_Gamma (docs/methods/nbm.md §3.5) or the "
+            "point q (§6.5)"},
     {.name = "delta", .type = NPDE_PARAM_ENUM, .default_value = "phi", .choices = "phi|normalised",
      .doc = "signed distance: phi (exact for SDFs, as JAX-DIPS) or phi / |grad_h phi| (for other level sets)"},
     {.name = "level_set", .type = NPDE_PARAM_STRING, .flags = NPDE_PARAM_OPTIONAL,
@@ -175,7 +177,8 @@ static const npde_param_spec nbm_params[] = {
      .doc = "[xlo, xhi, ylo, yhi, zlo, zhi]: the extent of the level_set grid (and the problem's box)"},
     {.name = "interpolation", .type = NPDE_PARAM_ENUM, .default_value = "minmod",
      .choices = "minmod|absmin|trilinear",
-     .doc = "level_set grid interpolant (nbm.md 2.2): quadratic with signed minmod, JAX-DIPS's min |D2|, or trilinear"},
+     .doc = "level_set grid interpolant (docs/methods/nbm.md §2.2): quadratic with signed minmod, JAX-DIPS's "
+            "min |D2|, or trilinear"},
     {0},
 };
 

@@ -1,4 +1,4 @@
-/* Jump and boundary data derived from a manufactured solution (nbm.md §1.2). */
+/* Jump and boundary data derived from a manufactured solution (docs/methods/nbm.md §1.2). */
 #include <math.h>
 
 #include "nbm.h"

@@ -1,5 +1,6 @@
-/* The Vlasov equation in phase space (neural-ivp.md 7, "Vlasov", and its
- * notes; 3.5: needs the gradient only; the reference of V20):
+/* The Vlasov equation in phase space (docs/methods/neural-ivp.md §7,
+ * "Vlasov", and its notes; §3.5: needs the gradient only; the reference of
+ * V20):
  *
  *   u_t = -(v . grad_x u + E(x) . grad_v u)   on z = (x, v) in [-1, 1]^6,   K = 1,
  *
@@ -15,9 +16,9 @@
  *   u0(x, v) = N(x; 0, s^2 I3) N(v; 0, s^2 I3) = (2 pi s^2)^-3 exp(-(|x|^2 + |v|^2) / (2 s^2)),
  *
  * s = 0.3 for both (the paper's "standard Gaussian over position" contradicts
- * its own sigma = 0.3; the spec reads 0.3 for both). Peak (2 pi 0.09)^-3 =
- * 5.530. At the centre of a face u0 is e^{-1/(2 s^2)} = e^-5.56, about 0.4%
- * of its peak.
+ * its own sigma = 0.3; docs/methods/neural-ivp.md §7 reads 0.3 for both).
+ * Peak (2 pi 0.09)^-3 = 5.530. At the centre of a face u0 is
+ * e^{-1/(2 s^2)} = e^-5.56, about 0.4% of its peak.
  *
  * Boundary: dirichlet_zero. The Vlasov equation is first order with inflow
  * faces (where the characteristic enters the cube) and outflow faces, so
@@ -25,7 +26,8 @@
  * anyway. That is what the paper did, and it is a good approximation because
  * u0 is already within 0.4% of zero there.
  *
- * Reference ("exact"; spec V20): u is constant along the characteristics
+ * Reference ("exact"; docs/methods/neural-ivp.md V20): u is constant along
+ * the characteristics
  *
  *   xdot = v,   vdot = E(x),
  *

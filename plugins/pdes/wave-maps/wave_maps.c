@@ -1,5 +1,6 @@
 /* The paper's "wave maps": a scalar wave on the Schwarzschild metric
- * (neural-ivp.md 7.3; 3.5: needs phi_t, grad phi and the full Hessian of phi):
+ * (docs/methods/neural-ivp.md §7.3; §3.5: needs phi_t, grad phi and the full
+ * Hessian of phi):
  *
  *   g^{mu nu} d_mu d_nu phi - Gamma^sigma d_sigma phi = 0,   Gamma^sigma = g^{ab} Gamma^sigma_{ab},
  *
@@ -12,8 +13,9 @@
  *
  *   g_00 = -(1 - r_s/r),   g_0i = 0,   g_ij = delta_ij + (r_s / (r - r_s)) n_i n_j.
  *
- * Closed forms (the spec's, checked there and in this plugin's test against
- * a numerically inverted metric and finite-differenced Christoffels):
+ * Closed forms (those of docs/methods/neural-ivp.md §7.3, checked there and
+ * in this plugin's test against a numerically inverted metric and
+ * finite-differenced Christoffels):
  * g^00 = -r / (r - r_s), g^ij = delta_ij - (r_s/r) n_i n_j, Gamma^0 = 0,
  * Gamma^i = r_s y_i / r^3. The equation solved for phi_tt (the reference
  * code's form; the g^0i and Gamma^0 terms vanish, so grad phi_t is unused),
@@ -35,13 +37,14 @@
  *
  * Initial condition (the reference code has none; the paper says "a wave
  * packet", unverified): [phi0(x - x0), 0], x0 = `ic_center` (default 0), with
- *   initial: packet (default): the wave packet of neural-ivp.md 7.2 (see
+ *   initial: packet (default): the wave packet of docs/methods/neural-ivp.md §7.2 (see
  *     ../common/pde_packet.h; s1 = 0.15, s2 = 0.25, frequency 1), or
  *   initial: gaussian: the common Gaussian G of ../common/pde_gaussian.h
  *     (s = 0.05, scale = 1/30).
- * Neither has an exact solution (the spec's reference is a 150^3 finite
- * difference solve). dirichlet_zero: the packet is about 0.4% of its peak at
- * the nearest face, so only approximately compatible with the envelope.
+ * Neither has an exact solution (the paper's reference, docs/methods/neural-ivp.md
+ * §7.3, is a 150^3 finite difference solve). dirichlet_zero: the packet is
+ * about 0.4% of its peak at the nearest face, so only approximately
+ * compatible with the envelope.
  *
  * YAML: {type: wave-maps, rs: 1, center: [-2, 0, 0], initial: packet|gaussian,
  * s1: 0.15, s2: 0.25, frequency: 1, s: 0.05, scale: 1/30, ic_center: [0]};
@@ -183,14 +186,14 @@ static const npde_param_spec wm_params[] = {
      .doc = "position c of the black hole (r = |x - c|), at distance >= rs from the cube: 3 entries, or one for "
             "every axis"},
     {.name = "initial", .type = NPDE_PARAM_ENUM, .default_value = "packet", .choices = "packet|gaussian",
-     .doc = "[phi, phi_t](x, 0) = [phi0(x - ic_center), 0]: packet, the wave packet of neural-ivp.md 7.2; "
-            "gaussian, the common Gaussian G"},
+     .doc = "[phi, phi_t](x, 0) = [phi0(x - ic_center), 0]: packet, the wave packet of "
+            "docs/methods/neural-ivp.md §7.2; gaussian, the common Gaussian G"},
     PDE_PACKET_PARAMS,
     {.name = "s", .type = NPDE_PARAM_REAL, .default_value = "0.05",
      .doc = "gaussian: width of G = scale exp(-|x - ic_center|^2/(2 s^2))/(2 pi s^2)", .min = 1e-6,
      .flags = NPDE_PARAM_HAS_MIN},
     {.name = "scale", .type = NPDE_PARAM_REAL, .default_value = "0.033333333333333333",
-     .doc = "gaussian: factor of G (1/30 in neural-ivp.md 7)"},
+     .doc = "gaussian: factor of G (1/30 in docs/methods/neural-ivp.md §7)"},
     {.name = "ic_center", .type = NPDE_PARAM_REAL_LIST, .default_value = "[0]",
      .doc = "x0: the IC is phi0(x - x0) (the packet's origin, the Gaussian's centre): 3 entries, or one for every "
             "axis"},
@@ -201,8 +204,8 @@ const npde_component_desc wave_maps_pde_component = {
     .struct_size = sizeof(npde_component_desc),
     .kind = NPDE_KIND_PDE,
     .name = "wave-maps",
-    .summary = "wave equation on Schwarzschild (neural-ivp.md 7.3) as u = [phi, phi_t], closed-form phi_tt, "
-               "wave-packet or Gaussian IC, no exact solution",
+    .summary = "wave equation on Schwarzschild (docs/methods/neural-ivp.md §7.3) as u = [phi, phi_t], "
+               "closed-form phi_tt, wave-packet or Gaussian IC, no exact solution",
     .ops = &wm_ops,
     .state_size = sizeof(wm_state),
     .params = wm_params,

@@ -1,5 +1,5 @@
-/* The wave equation (neural-ivp.md 1.1, 7 "Wave 2D / 3D", 7.1, 7.2; 3.5:
- * needs lap u_0 and u_1):
+/* The wave equation (docs/methods/neural-ivp.md §1.1, §7 "Wave 2D / 3D",
+ * §7.1, §7.2; §3.5: needs lap u_0 and u_1):
  *
  *   phi_tt = c^2 lap phi   on [-1, 1]^d,
  *
@@ -13,7 +13,7 @@
  * default 0): u(x, 0) = u0(x - x0).
  *
  * initial: gaussian (the code's IC, any dim): [G, 0] with the common Gaussian
- *   G of ../common/pde_gaussian.h (params s, scale, center). The spec's
+ *   G of ../common/pde_gaussian.h (params s, scale, center). The paper's
  *   reference is a finite-difference solve; in 3D there is a closed form in
  *   free space, exact here: G is radial, G = g(r), r = |x - x0|, and
  *   w = r phi solves w_tt = c^2 w_rr with w(0, t) = 0, so with the odd
@@ -27,18 +27,20 @@
  *   by what reaches the faces: g(1 - ct)/g(0) <= e^{-50} for t <= 0.5 with
  *   s = 0.05. In other dimensions no exact solution.
  *
- * initial: radial (dim 3 only; spec 7.1, the paper's App. B.1 outgoing wave):
+ * initial: radial (dim 3 only; docs/methods/neural-ivp.md §7.1, the paper's
+ *   App. B.1 outgoing wave):
  *   with r = |x - x0| and f(s) = 2 s^2 e^{-200 s^2},
  *
  *     phi0   = f(-r)/r   = 2 r e^{-200 r^2},
  *     phi_t0 = c f'(-r)/r = c (800 r^2 - 4) e^{-200 r^2}
  *
- *   (the spec's data for c = 1; for other c the same outgoing profile moving
+ *   (the data of §7.1 for c = 1; for other c the same outgoing profile moving
  *   at speed c). phi0 is cone-shaped at r = 0 (|x| is not smooth there) and
  *   phi_t0(0) = -4c. On the faces r >= 1, so both are below 800 e^{-200}:
  *   "zero" for the dirichlet envelope, though not exactly.
  *
- *   Exact solution (source-free, spec 7.1): with s = r - c t,
+ *   Exact solution (source-free, docs/methods/neural-ivp.md §7.1): with
+ *   s = r - c t,
  *
  *     phi   = f(s) H(s) / r,
  *     phi_t = d/dt [f(r - c t)/r] = -c f'(s) H(s) / r = c (800 s^2 - 4) s e^{-200 s^2} H(s) / r,
@@ -57,15 +59,16 @@
  *   exact() is for t >= 0 (time starts at 0; before it the reflection at
  *   the origin would appear), and exact(0) == initial bit for bit.
  *
- * initial: packet (dim 3 only; spec 7.2, the paper's 4.1 fitting study):
+ * initial: packet (dim 3 only; docs/methods/neural-ivp.md §7.2, the paper's
+ *   section 4.1 fitting study):
  *
  *   phi0 = 30 (2 pi s1^2)^-1 exp(-|v|^2 / (2 s1^2)) cos(2 pi f x . n)
  *        + 24 (2 pi s2^2)^-1 exp(-|w|^2 / (2 s2^2)) cos(2 pi f x . m),   phi_t0 = 0,
  *
  *   v = x - (e2 + e3)/2, w = x + (e1 + e2 + e3)/6, n = (e1 + e2)/sqrt(2),
- *   m = (e2 + e1/3)/2 (the spec's reading; not unit length), x here already
+ *   m = (e2 + e1/3)/2 (the reading of §7.2; not unit length), x here already
  *   translated by -x0. s1 = 0.15, s2 = 0.25 and f = `frequency` are the
- *   spec's placeholders (the paper gives none). No exact solution. With these
+ *   placeholders of §7.2 (the paper gives none). No exact solution. With these
  *   widths each term is e^{-5.6}, about 0.4% of its peak, at the nearest face.
  *
  * info: order LAPLACIAN (a HESSIAN jet is accepted, its diagonal used),
@@ -244,13 +247,13 @@ static const npde_param_spec wave_params[] = {
      .min = 0, .flags = NPDE_PARAM_HAS_MIN},
     {.name = "initial", .type = NPDE_PARAM_ENUM, .default_value = "gaussian", .choices = "gaussian|radial|packet",
      .doc = "[phi, phi_t](x, 0): gaussian [G, 0] (exact in free space for dim 3); radial: the outgoing wave of "
-            "neural-ivp.md 7.1 (dim 3, exact); packet: the wave packet of 7.2 (dim 3)"},
+            "docs/methods/neural-ivp.md §7.1 (dim 3, exact); packet: the wave packet of §7.2 (dim 3)"},
     /* PDE_GAUSSIAN_PARAMS with this PDE's docs: center moves every IC */
     {.name = "s", .type = NPDE_PARAM_REAL, .default_value = "0.05",
      .doc = "gaussian: width of G = scale exp(-|x - center|^2/(2 s^2))/(2 pi s^2)", .min = 1e-6,
      .flags = NPDE_PARAM_HAS_MIN},
     {.name = "scale", .type = NPDE_PARAM_REAL, .default_value = "0.033333333333333333",
-     .doc = "gaussian: factor of G (1/30 in neural-ivp.md 7)"},
+     .doc = "gaussian: factor of G (1/30 in docs/methods/neural-ivp.md §7)"},
     {.name = "center", .type = NPDE_PARAM_REAL_LIST, .default_value = "[0]",
      .doc = "x0: every IC is u0(x - x0) (the Gaussian's center, the radial wave's origin): dim entries, or one "
             "for every axis"},

@@ -1,11 +1,12 @@
 /* cg: preconditioned conjugate gradients for (A + shift I) x = b on any
- * npde_linop (neural-ivp.md 4.4, linops run_batched_cg).
+ * npde_linop (docs/methods/neural-ivp.md §4.4, linops run_batched_cg).
  *
  * b is normalised by s = ||b|| and the iteration runs on x~ = x / s, so the
  * recursively updated residual r~ is the relative residual; the solve stops
  * when ||r~|| <= tol, i.e. ||b - (A + shift I) x|| <= tol ||b||. The warm
- * start x (true units) is divided by s before the iteration (the spec's
- * "optional improvement"; the reference's unscaled x0 is a latent bug).
+ * start x (true units) is divided by s before the iteration (see
+ * docs/methods/neural-ivp.md §4.4; the reference's unscaled x0 is a latent
+ * bug).
  *
  * Every vector operation goes through the backend (any dtype it supports),
  * so the solver runs wherever the operator's vectors live. Four work
@@ -17,7 +18,7 @@
 
 #include "npde/plugin/npde_ext.h"
 
-/* Denominators below this are replaced by it (spec 4.4 "safe divisions"). */
+/* Denominators below this are replaced by it (docs/methods/neural-ivp.md §4.4). */
 #define CG_TINY 1e-40
 
 typedef struct cg_state {

@@ -1,4 +1,4 @@
-/* dense: the EDNN-style baseline (neural-ivp.md 4.6): form the explicit
+/* dense: the EDNN-style baseline (docs/methods/neural-ivp.md §4.6): form the explicit
  * n x n matrix by applying A to blocks of identity columns, add the shift to
  * its diagonal, Cholesky-factorise and solve on the host (LAPACKE dpotrf +
  * dpotrs), and upload x. O(n^2) memory and n operator columns plus n^3/3

@@ -1,5 +1,5 @@
 /* nystrom: the randomised Nystrom preconditioner (Frangella, Tropp, Udell;
- * neural-ivp.md 4.2-4.3, linops get_nys_approx / NystromPrecond).
+ * docs/methods/neural-ivp.md §4.2-4.3, linops get_nys_approx / NystromPrecond).
  *
  * setup, with l = min(rank, n):
  *   Omega (n x l) ~ N(0, 1) from Philox (seed, stream, counter), on the backend;

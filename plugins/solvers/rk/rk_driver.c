@@ -4,7 +4,7 @@
  *   k_i = f(t + c_i h, y + h sum_{j<i} a_ij k_j),
  * forms y_new = y + h sum b_j k_j and, with step-size control, the estimate
  * e = h sum (b_j - b_hat_j) k_j. No stage is carried over to the next
- * attempt (no FSAL, neural-ivp.md 5.1): begin_attempt may change f.
+ * attempt (no FSAL, docs/methods/neural-ivp.md §5.1): begin_attempt may change f.
  *
  * An attempt is rejected, leaving (t, y) unchanged, when the rhs returns
  * NPDE_STEP_REJECTED or NPDE_ERR_NUMERIC, when a stage derivative or y_new
@@ -12,7 +12,7 @@
  * estimate misses the tolerance. Any other negative status is fatal.
  *
  * Step-size control (error_norm):
- *   reference  neural-ivp.md 5.2 exactly: err = ||e||_2, E = rtol ||y(t0)||_2
+ *   reference  docs/methods/neural-ivp.md §5.2 exactly: err = ||e||_2, E = rtol ||y(t0)||_2
  *              fixed for the run, accept iff err < E; accepted and not
  *              clipped: h <- 0.97 h (E/err)^(1/q); accepted and clipped to an
  *              output time: h unchanged; rejected: h <- 0.97 step (E/err)^(1/q).
@@ -260,7 +260,7 @@ static npde_status run(rk_run *r, double t0, npde_mat *y, const double *t_out, i
   if (!resume && r->estimate && s->norm == RK_NORM_REFERENCE) {
     double y0;
     NPDE_TRY(npde_backend_nrm2(r->be, y, &y0));
-    e_tgt = s->rtol * y0; /* fixed for the whole run, also after restarts (5.2) */
+    e_tgt = s->rtol * y0; /* fixed for the whole run, also after restarts (§5.2) */
     if (!(e_tgt > 0) || !isfinite(e_tgt))
       return NPDE_ERROR(NPDE_ERR_INVALID_ARG,
                         "%s: the reference error norm targets rtol ||y(t0)||_2 = %g, which must be finite and > 0 "
@@ -308,7 +308,7 @@ static npde_status run(rk_run *r, double t0, npde_mat *y, const double *t_out, i
       r->stats.accepted++;
       r->stats.t_reached = t;
       if (!s->adaptive) h = s->dt;
-      else if (step == h) h *= step_factor(r, err, e_tgt); /* a clipped step keeps h (5.2) */
+      else if (step == h) h *= step_factor(r, err, e_tgt); /* a clipped step keeps h (§5.2) */
       if (h < s->h_min) h = s->h_min;
       r->stats.h_last = h;
       if (land) {

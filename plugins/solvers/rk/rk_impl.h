@@ -9,7 +9,7 @@
 
 #include "rk_tableau.h"
 
-/* error_norm: "reference" is neural-ivp.md 5.2 exactly; "mixed" the usual
+/* error_norm: "reference" is docs/methods/neural-ivp.md §5.2 exactly; "mixed" the usual
  * atol/rtol weighted RMS norm. */
 typedef enum rk_norm { RK_NORM_REFERENCE = 0, RK_NORM_MIXED = 1 } rk_norm;
 

@@ -20,7 +20,8 @@
 /* Methods with an embedded estimate. */
 static const npde_param_spec rk_adaptive_params[] = {
     {.name = "error_norm", .type = NPDE_PARAM_ENUM, .default_value = "reference", .choices = "reference|mixed",
-     .doc = "reference: ||y_high - y_low||_2 < rtol ||y(t0)||_2, h *= 0.97 (E/err)^(1/q) (neural-ivp.md 5.2); "
+     .doc = "reference: ||y_high - y_low||_2 < rtol ||y(t0)||_2, h *= 0.97 (E/err)^(1/q) "
+            "(docs/methods/neural-ivp.md §5.2); "
             "mixed: RMS of e_i / (atol + rtol max(|y_i|, |y_new_i|)) <= 1, h *= clamp(0.9 err^(-1/q), 0.2, 5)"},
     {.name = "rtol", RK_REAL_MIN0(.default_value = "1e-3", .doc = "relative tolerance (> 0)")},
     {.name = "atol", RK_REAL_MIN0(.default_value = "1e-6", .doc = "absolute tolerance (mixed norm only)")},
