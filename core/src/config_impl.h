@@ -1,4 +1,5 @@
-/* Private: the configuration tree node. */
+/* Kernel-internal: the configuration tree node, and the calls that build
+ * and edit trees; exported for the run engine and methods, never installed. */
 #ifndef NPDE_CONFIG_IMPL_H
 #define NPDE_CONFIG_IMPL_H
 
@@ -15,19 +16,18 @@ struct npde_config {
   npde_config **items;  /* n values / elements */
 };
 
-/* Core-internal helpers (npde__ prefix: non-static, not exported). */
-npde_config *npde__config_new(npde_config_type type, const char *file, int line, int column);
-npde_config *npde__config_new_scalar(const char *text, const char *file, int line, int column);
+NPDE_API npde_config *npde__config_new(npde_config_type type, const char *file, int line, int column);
+NPDE_API npde_config *npde__config_new_scalar(const char *text, const char *file, int line, int column);
 /* Append (map: key != NULL). Takes ownership of value. Returns false on OOM. */
-bool npde__config_append(npde_config *node, const char *key, npde_config *value);
+NPDE_API bool npde__config_append(npde_config *node, const char *key, npde_config *value);
 /* Replace the value of key in a map, or append. Takes ownership of value. */
-bool npde__config_set(npde_config *map, const char *key, npde_config *value);
-void npde__config_free(npde_config *node);
+NPDE_API bool npde__config_set(npde_config *map, const char *key, npde_config *value);
+NPDE_API void npde__config_free(npde_config *node);
 /* True for an absent value: a plain empty scalar, "~" or "null". */
-bool npde__config_is_null(const npde_config *node);
+NPDE_API bool npde__config_is_null(const npde_config *node);
 /* The whole file at path (*text: malloc'ed, not NUL-terminated; *len bytes). */
-npde_status npde__read_file(const char *path, char **text, size_t *len);
+NPDE_API npde_status npde__read_file(const char *path, char **text, size_t *len);
 /* "file:line:column" of a node into buf. */
-const char *npde__config_where(const npde_config *node, char *buf, size_t size);
+NPDE_API const char *npde__config_where(const npde_config *node, char *buf, size_t size);
 
 #endif

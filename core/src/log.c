@@ -7,13 +7,15 @@
 #include <unistd.h>
 
 #include "log_impl.h"
-#include "npde/npde_comm.h"
 
 #define LOG_CAP 4096
 
 static npde_log_level threshold = NPDE_LOG_INFO;
 static FILE *tee;
 static bool progress_shown;
+static int rank; /* set by the communicator (comm.c): lines of other ranks say whose they are */
+
+void npde__log_set_rank(int r) { rank = r; }
 
 void npde_log_set_level(npde_log_level lvl) { threshold = lvl; }
 npde_log_level npde_log_get_level(void) { return threshold; }
@@ -45,7 +47,7 @@ void npde_log(npde_log_level lvl, const char *fmt, ...) {
   vsnprintf(buf, sizeof buf, fmt, ap);
   va_end(ap);
   clear_progress();
-  if (npde_comm_rank() != 0) fprintf(stderr, "rank %d: %s%s\n", npde_comm_rank(), prefix[lvl], buf);
+  if (rank != 0) fprintf(stderr, "rank %d: %s%s\n", rank, prefix[lvl], buf);
   else fprintf(stderr, "%s%s\n", prefix[lvl], buf);
   write_tee(prefix[lvl], buf);
 }

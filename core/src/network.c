@@ -9,6 +9,7 @@
 #include "npde/npde_log.h"
 #include "npde/npde_network.h"
 #include "npde/npde_philox.h"
+#include "network_impl.h"
 #include "registry_impl.h"
 
 /* Elements a tangent block may occupy in one scratch buffer; bounds memory
@@ -336,7 +337,7 @@ npde_status npde_network_init(npde_network *net, npde_mat *theta, uint64_t seed)
       npde_mat t = param_row(theta, b->off[l], np);
       NPDE_TRY(npde_layer_init(b->layers[l], &t, seed, (uint64_t)(o << 16 | l)));
     }
-    /* head: truncated normal / sqrt(k), bias 0 (spec 2.3) */
+    /* head: truncated normal / sqrt(k), bias 0 (docs/methods/neural-ivp.md §2.3) */
     double *h = malloc((size_t)(b->k + 1) * sizeof *h);
     if (!h) return NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
     for (int64_t i = 0; i < b->k; ++i)
@@ -450,7 +451,7 @@ static npde_status download_doubles(npde_network *net, const void *src, int64_t 
   return NPDE_OK;
 }
 
-/* Envelope B and its derivatives at one point (spec 1.2), without division:
+/* Envelope B and its derivatives at one point (docs/methods/neural-ivp.md §1.2), without division:
  * products over all factors but one (or two) come from loops. */
 static void envelope_jet(const npde_network *net, const double *x, npde_jet_order order, double *B, double *dB,
                          double *d2B) {

@@ -222,7 +222,7 @@ static npde_status load_file(npde_registry *reg, const char *path) {
   setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
   /* RTLD_NODELETE: a plugin's code stays mapped after the registry closes it,
    * because threads it started (OpenMP, OpenBLAS, CUDA) may outlive it
-   * (style.md §6: unloading is unsafe). */
+   * (docs/plugins.md, "Loading": unloading is unsafe). */
   void *h = dlopen(real, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
   if (!h) {
     const char *why = dlerror();

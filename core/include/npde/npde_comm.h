@@ -2,8 +2,8 @@
  * Data-parallel runs: the processes (ranks) of one run and the reductions
  * that join their partial sums.
  *
- * Started by `mpirun -np K npde ...` (Open MPI, in a build with MPI), a run
- * has K ranks: each holds the same parameters and works on its own slice of
+ * Started by `mpirun -np K npde ...` (Open MPI, in a build with MPI; see
+ * npde_mpi.h), a run has K ranks: each holds the same parameters and works on its own slice of
  * the collocation samples, and the partial sums of every reduction over
  * samples (M v, F, losses, gradients) meet in MPI_Allreduce. Otherwise (no
  * MPI in the build, or not started by mpirun) there is one rank and every
@@ -28,18 +28,28 @@ extern "C" {
 typedef enum npde_comm_op { NPDE_COMM_SUM = 0, NPDE_COMM_MAX = 1 } npde_comm_op;
 
 /**
- * Join the run's ranks when the process was started by mpirun (Open MPI,
- * PMIx or PMI environment); otherwise stay one rank. Call once, before any
- * other npde call, with main's arguments. Since: ABI 1.1
+ * How the ranks talk: the run engine installs MPI_COMM_WORLD (npde_mpi.h's
+ * npde_comm_init); an embedding may install its own communicator. Until one
+ * is installed there is one rank and every call below is a no-op.
  */
-NPDE_API NPDE_NODISCARD npde_status npde_comm_init(int *argc, char ***argv);
-/** Leave the ranks (MPI_Finalize) after a run that succeeded on every rank. */
+typedef struct npde_comm_transport {
+  const char *name;
+  /** buf[0..n) = the sum (or max) over ranks, in place; the same bits on every rank. */
+  npde_status (*allreduce)(double *buf, int64_t n, npde_comm_op op);
+  /** Stop every rank with this exit code (may be NULL: the caller exits). */
+  void (*abort)(int code);
+  /** Leave the ranks (may be NULL). */
+  void (*finalize)(void);
+} npde_comm_transport;
+
+/** Install t (copied) as the communicator of this process's rank of size. Since: ABI 1.2 */
+NPDE_API NPDE_NODISCARD npde_status npde_comm_install(const npde_comm_transport *t, int rank, int size,
+                                                      int local_rank, int local_size);
+/** Leave the ranks (the transport's finalize) and return to one rank. */
 NPDE_API void npde_comm_finalize(void);
-/** Stop every rank of the run (MPI_Abort) with this exit code; exits one rank otherwise. */
+/** Stop every rank of the run with this exit code; exits one rank otherwise. */
 NPDE_API void npde_comm_abort(int code);
 
-/** This build can run on MPI (Open MPI was found when it was built). */
-NPDE_API bool npde_comm_has_mpi(void);
 /** This process's rank, 0 .. size - 1 (0 without MPI). */
 NPDE_API int npde_comm_rank(void);
 /** The number of ranks (1 without MPI). */

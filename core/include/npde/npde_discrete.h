@@ -1,5 +1,5 @@
 /**
- * The training loss of the Neural Bootstrapping Method (nbm.md §4.1, §8.4)
+ * The training loss of the Neural Bootstrapping Method (docs/methods/nbm.md §4.1, §8.4)
  * for a discrete interface PDE and a network with one output per side:
  *
  *   L(theta) = (1 / B) sum_{q in rows} 1/2 (m_q r_q)^2,
@@ -61,6 +61,37 @@ NPDE_API const double *npde_discrete_loss_residuals(const npde_discrete_loss *lo
  * (valid until the next eval). Since: ABI 1.1
  */
 NPDE_API npde_linop npde_discrete_loss_gauss_newton(npde_discrete_loss *loss);
+
+/* ----------------------------------------------------------- grid reference */
+
+typedef enum npde_grid_solve_method {
+  NPDE_GRID_SOLVE_AUTO = 0,   /* direct up to direct_max_unknowns, iterative above */
+  NPDE_GRID_SOLVE_DIRECT = 1, /* UMFPACK (SuiteSparse) */
+  NPDE_GRID_SOLVE_ITERATIVE = 2 /* BiCGSTAB with ILU(0) */
+} npde_grid_solve_method;
+
+typedef struct npde_grid_solve_options {
+  npde_grid_solve_method method;
+  double tolerance;            /* iterative: relative residual (0: 1e-12) */
+  int64_t max_iterations;      /* iterative (0: 20000) */
+  int64_t direct_max_unknowns; /* auto (0: 70000) */
+} npde_grid_solve_options;
+
+typedef struct npde_grid_solve_report {
+  int64_t unknowns, nonzeros, iterations;
+  bool direct;
+  double relative_residual; /* |A u - b| / |b| of the returned u */
+  double assembly_seconds, solve_seconds;
+} npde_grid_solve_report;
+
+/**
+ * The grid reference of a discrete PDE (docs/methods/nbm.md §7.3): the stencils at every
+ * node with h = spacing, nodal unknowns in place of the networks, the sparse
+ * system solved; u gets n[0] n[1] n[2] values. opt and rep may be NULL. Since: ABI 1.1
+ */
+NPDE_API NPDE_NODISCARD npde_status npde_pde_grid_solve(const npde_pde *pde, const npde_grid *grid,
+                                                        const npde_grid_solve_options *opt, double *u,
+                                                        npde_grid_solve_report *rep);
 
 #ifdef __cplusplus
 }

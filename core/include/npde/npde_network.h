@@ -54,7 +54,7 @@ NPDE_API void npde_network_branch_range(const npde_network *net, int64_t k, int6
  */
 NPDE_API NPDE_NODISCARD npde_status npde_network_branch(const npde_network *net, int64_t k, npde_network **out);
 
-/** theta (p x 1, backend) <- the initialisation of spec 2.3, keyed by seed. */
+/** theta (p x 1, backend) <- the initialisation of docs/methods/neural-ivp.md §2.3, keyed by seed. */
 NPDE_API NPDE_NODISCARD npde_status npde_network_init(npde_network *net, npde_mat *theta, uint64_t seed);
 
 /** U (n x K) = N(X; theta). */

@@ -35,35 +35,6 @@ typedef struct npde_grid {
 /** N nodes per axis spanning the discrete PDE's box (linspace(lo, hi, N), boundary nodes included). */
 NPDE_API npde_grid npde_pde_box_grid(const npde_pde *pde, int64_t N);
 
-typedef enum npde_grid_solve_method {
-  NPDE_GRID_SOLVE_AUTO = 0,   /* direct up to direct_max_unknowns, iterative above */
-  NPDE_GRID_SOLVE_DIRECT = 1, /* UMFPACK (SuiteSparse) */
-  NPDE_GRID_SOLVE_ITERATIVE = 2 /* BiCGSTAB with ILU(0) */
-} npde_grid_solve_method;
-
-typedef struct npde_grid_solve_options {
-  npde_grid_solve_method method;
-  double tolerance;            /* iterative: relative residual (0: 1e-12) */
-  int64_t max_iterations;      /* iterative (0: 20000) */
-  int64_t direct_max_unknowns; /* auto (0: 70000) */
-} npde_grid_solve_options;
-
-typedef struct npde_grid_solve_report {
-  int64_t unknowns, nonzeros, iterations;
-  bool direct;
-  double relative_residual; /* |A u - b| / |b| of the returned u */
-  double assembly_seconds, solve_seconds;
-} npde_grid_solve_report;
-
-/**
- * The grid reference of a discrete PDE (nbm.md §7.3): the stencils at every
- * node with h = spacing, nodal unknowns in place of the networks, the sparse
- * system solved; u gets n[0] n[1] n[2] values. opt and rep may be NULL. Since: ABI 1.1
- */
-NPDE_API NPDE_NODISCARD npde_status npde_pde_grid_solve(const npde_pde *pde, const npde_grid *grid,
-                                                        const npde_grid_solve_options *opt, double *u,
-                                                        npde_grid_solve_report *rep);
-
 #ifdef __cplusplus
 }
 #endif

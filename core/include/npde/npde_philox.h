@@ -67,7 +67,7 @@ static inline NPDE_HOSTDEVICE double npde_philox_uniform_at(uint64_t seed, uint6
 
 /**
  * Standard normal truncated to [-2, 2] for element e (the initialisation of
- * spec 2.3), by rejection: attempt a uses the Box-Muller pair of block
+ * docs/methods/neural-ivp.md §2.3), by rejection: attempt a uses the Box-Muller pair of block
  * e * 64 + a (first value), so every element has its own counter range and
  * the result does not depend on how elements are grouped.
  */

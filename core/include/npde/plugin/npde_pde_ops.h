@@ -6,7 +6,7 @@
  * third-party PDE needs no backend code. Callbacks must be reentrant: the
  * core may call them on disjoint chunks at once.
  *
- * Discrete PDEs (NBM, ABI 1.1; nbm.md §8): an elliptic problem on a box
+ * Discrete PDEs (NBM, ABI 1.1; docs/methods/nbm.md §8): an elliptic problem on a box
  * split by a level-set interface, solved by two networks (one per side),
  * whose residual at a collocation point p for cell size h is an affine
  * function of network samples, r_p = sum_j w_j v_j + w0, v_j the value at

@@ -18,7 +18,7 @@
 #include "../npde_backend.h"
 #include "../npde_config.h"
 #include "../npde_error.h"
-#include "../npde_io.h"
+#include "../npde_npy.h"
 #include "../npde_export.h"
 #include "../npde_log.h"
 #include "../npde_mat.h"

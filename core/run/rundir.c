@@ -16,7 +16,7 @@
 #include "config_impl.h"
 #include "log_impl.h"
 #include "npde/npde_log.h"
-#include "stage_impl.h"
+#include "run_context.h"
 
 static char *join(const char *dir, const char *name) {
   size_t n = strlen(dir) + strlen(name) + 2;
@@ -50,7 +50,7 @@ static npde_status keep_earlier_config(const char *dir, const char *cfg, const c
   return st;
 }
 
-npde_status npde__rundir_open(npde__run_state *rs, const char *dir, bool resuming) {
+npde_status npde__rundir_open(npde_run_ctx *rs, const char *dir, bool resuming) {
   NPDE_TRY(npde_mkdir_p(dir));
   rs->dir = strdup(dir);
   if (!rs->dir) return NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
@@ -80,7 +80,7 @@ npde_status npde__rundir_open(npde__run_state *rs, const char *dir, bool resumin
   return st;
 }
 
-void npde__rundir_close(npde__run_state *rs) {
+void npde__rundir_close(npde_run_ctx *rs) {
   if (rs->log) {
     npde__log_tee(NULL);
     fclose(rs->log);
@@ -98,7 +98,7 @@ void npde__rundir_close(npde__run_state *rs) {
   rs->n_snap = rs->snap_cap = 0;
 }
 
-static npde_status snap_reserve(npde__run_state *rs, int64_t n, int64_t p) {
+static npde_status snap_reserve(npde_run_ctx *rs, int64_t n, int64_t p) {
   if (n <= rs->snap_cap) return NPDE_OK;
   int64_t cap = rs->snap_cap ? 2 * rs->snap_cap : 8;
   while (cap < n) cap *= 2;
@@ -113,7 +113,7 @@ static npde_status snap_reserve(npde__run_state *rs, int64_t n, int64_t p) {
   return NPDE_OK;
 }
 
-npde_status npde__snapshot_add(npde__run_state *rs, double t, const npde_mat *theta, double error) {
+npde_status npde__snapshot_add(npde_run_ctx *rs, double t, const npde_mat *theta, double error) {
   int64_t p = theta->rows * theta->cols;
   NPDE_TRY(snap_reserve(rs, rs->n_snap + 1, p));
   npde_mat dense = *theta;
@@ -125,7 +125,7 @@ npde_status npde__snapshot_add(npde__run_state *rs, double t, const npde_mat *th
   return NPDE_OK;
 }
 
-npde_status npde__result_put(npde__run_state *rs, const char *name, npde_npy_type type, const void *data, int ndim,
+npde_status npde__result_put(npde_run_ctx *rs, const char *name, npde_npy_type type, const void *data, int ndim,
                              const int64_t *shape) {
   int i = 0;
   while (i < rs->n_results && strcmp(rs->results[i].name, name) != 0) ++i;
@@ -150,7 +150,7 @@ npde_status npde__result_put(npde__run_state *rs, const char *name, npde_npy_typ
 }
 
 /* The snapshot arrays and the put results into w, names prefixed. */
-static npde_status add_results(const npde__run_state *rs, npde_npz_writer *w, const char *prefix) {
+static npde_status add_results(const npde_run_ctx *rs, npde_npz_writer *w, const char *prefix) {
   int64_t p = rs->net ? npde_network_n_params(rs->net) : 0;
   int64_t n = rs->n_snap, shape2[2] = {n, p};
   char name[96];
@@ -168,7 +168,7 @@ static npde_status add_results(const npde__run_state *rs, npde_npz_writer *w, co
   return NPDE_OK;
 }
 
-npde_status npde__results_write(npde__run_state *rs) {
+npde_status npde__results_write(npde_run_ctx *rs) {
   if (!rs->dir) return NPDE_OK;
   char *path = join(rs->dir, "results.npz");
   if (!path) return NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
@@ -181,7 +181,7 @@ npde_status npde__results_write(npde__run_state *rs) {
   return st;
 }
 
-npde_status npde__metrics_row(npde__run_state *rs, const char *header, const char *fmt, ...) {
+npde_status npde__metrics_row(npde_run_ctx *rs, const char *header, const char *fmt, ...) {
   if (!rs->dir) return NPDE_OK;
   if (!rs->metrics) {
     char *path = join(rs->dir, "metrics.csv");
@@ -205,7 +205,7 @@ npde_status npde__metrics_row(npde__run_state *rs, const char *header, const cha
   return NPDE_OK;
 }
 
-npde_status npde__checkpoint_begin(npde__run_state *rs, size_t stage, npde_npz_writer **w) {
+npde_status npde__checkpoint_begin(npde_run_ctx *rs, size_t stage, npde_npz_writer **w) {
   *w = NULL;
   if (!rs->dir) return NPDE_OK;
   char *path = join(rs->dir, "checkpoint.npz");
@@ -251,7 +251,7 @@ static npde_status read_array(const char *path, const char *name, npde_npy_type 
   return NPDE_OK;
 }
 
-npde_status npde__checkpoint_load(npde__run_state *rs, const char *path, size_t *stage) {
+npde_status npde__checkpoint_load(npde_run_ctx *rs, const char *path, size_t *stage) {
   npde_npy_array a = {0};
   NPDE_TRY(read_array(path, "pipeline_counters", NPDE_NPY_I64, 3, &a));
   const int64_t *c = a.data;

@@ -25,9 +25,6 @@ npde_status npde__afile_commit(npde__afile *f);
 /* Close, unlink the temporary, release *f. Safe on an empty *f. */
 void npde__afile_abort(npde__afile *f);
 
-/* Bytes per element of an npy type; 0 for an unknown value. */
-size_t npde__npy_type_size(npde_npy_type type);
-
 /* The .npy/.vti writers and readers assume a little-endian host. */
 bool npde__host_little_endian(void);
 npde_status npde__check_little_endian(const char *what);

@@ -6,14 +6,14 @@
  * solution on held-out points. Fields go to results.npz (indexing 'ij':
  * field_u[snapshot, i0, i1(, i2), component]) and, per snapshot, to
  * DIR/fields/u_NNNN.vti with a fields.pvd time series for ParaView.
- * Interface PDEs (NBM) are evaluated by stage_eval_discrete.c. */
+ * A method may evaluate the PDEs it claims its own way (npde_run_method.eval). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "npde/npde_log.h"
-#include "stage_impl.h"
+#include "run_context.h"
 
 static const npde_param_spec eval_params[] = {
     {.name = "grid", .type = NPDE_PARAM_INT_LIST, .default_value = "[0]",
@@ -29,7 +29,7 @@ static const npde_param_spec eval_params[] = {
     {.name = "vti", .type = NPDE_PARAM_BOOL, .default_value = "true",
      .doc = "write fields/u_NNNN.vti and fields.pvd (interface PDEs: solution.vti) into the run directory"},
     {.name = "reference", .type = NPDE_PARAM_ENUM, .default_value = "none", .choices = "none|grid",
-     .doc = "interface PDEs: also solve the grid reference (nbm.md 7.3) and compare the network with it"},
+     .doc = "interface PDEs: also solve the grid reference (docs/methods/nbm.md §7.3) and compare the network with it"},
     {0},
 };
 
@@ -113,7 +113,7 @@ static npde_status make_grid(const npde_config *params, int64_t d, eval_grid *g)
 }
 
 /* The network at the grid points for parameters theta (host, p values) into U (count x K, host). */
-static npde_status network_on_grid(npde__run_state *rs, const double *theta_h, const eval_grid *g, void *xb, void *ub,
+static npde_status network_on_grid(npde_run_ctx *rs, const double *theta_h, const eval_grid *g, void *xb, void *ub,
                                    double *U) {
   int64_t p = npde_network_n_params(rs->net), d = npde_network_dim(rs->net), K = npde_network_outputs(rs->net);
   NPDE_TRY(npde_backend_upload(rs->backend, rs->theta, theta_h, (size_t)p * sizeof(double)));
@@ -135,7 +135,7 @@ static void to_vtk_order(const eval_grid *g, const double *src, int64_t K, int64
   }
 }
 
-static npde_status write_vti(npde__run_state *rs, const eval_grid *g, int64_t K, int64_t snap, const double *U,
+static npde_status write_vti(npde_run_ctx *rs, const eval_grid *g, int64_t K, int64_t snap, const double *U,
                              const double *E, char *file, size_t file_size) {
   static const char *const names[] = {"u", "exact", "error"};
   double *buf = malloc((size_t)(g->count * K * 3) * sizeof *buf);
@@ -174,9 +174,10 @@ static npde_status write_vti(npde__run_state *rs, const eval_grid *g, int64_t K,
   return st;
 }
 
-static npde_status eval_run(npde__run_state *rs, const npde_config *params) {
+static npde_status eval_run(npde_run_ctx *rs, const npde_config *params) {
   if (!rs->net || !rs->pde) return npde_config_error(params, "eval: the pipeline needs a 'pde:' and a 'network:'");
-  if (npde_pde_get_info(rs->pde).sides > 0) return npde__eval_discrete(rs, params);
+  const npde_run_method *method = npde_run_method_for(rs->pde);
+  if (method && method->eval) return method->eval(rs, params);
   bool want_exact, vti;
   int64_t points;
   NPDE_TRY(npde_config_get_bool(params, "exact", &want_exact));
@@ -291,7 +292,7 @@ static npde_status eval_run(npde__run_state *rs, const npde_config *params) {
   return st;
 }
 
-const npde__stage npde__stage_eval = {
+const npde_stage npde__stage_eval = {
     .name = "eval",
     .summary = "errors against the exact solution at every snapshot; fields on a grid for NumPy and ParaView",
     .params = eval_params,

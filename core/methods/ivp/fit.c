@@ -1,4 +1,4 @@
-/* The `fit` stage (neural-ivp.md §6.1-6.2): Adam on fresh uniform batches of
+/* The `fit` stage (docs/methods/neural-ivp.md §6.1-6.2): Adam on fresh uniform batches of
  * a target (the PDE's initial condition, or the network's own current
  * prediction as restarts use), then head tuning: a ridge regression of each
  * output's head on the envelope-weighted last-layer features, solved with
@@ -10,11 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "comm_impl.h"
+#include "comm_reduce.h"
 #include "npde/npde_comm.h"
 #include "npde/npde_log.h"
 #include "npde/npde_philox.h"
-#include "stage_impl.h"
+#include "ivp_impl.h"
 
 static const npde_param_spec fit_params[] = {
     {.name = "epochs", .type = NPDE_PARAM_INT, .default_value = "20000", .min = 0, .flags = NPDE_PARAM_HAS_MIN,
@@ -47,7 +47,7 @@ static const npde_param_spec fit_params[] = {
 
 
 typedef struct fit_ctx {
-  npde__run_state *rs;
+  npde_run_ctx *rs;
   npde_backend *be;
   npde_network *net;
   int64_t d, K, p;
@@ -101,7 +101,7 @@ static npde_status relative_error(fit_ctx *c, int64_t n, double *err, double *pe
   return st;
 }
 
-/* Ridge regression of output o's head on B [1, Phi] (spec 6.2), on
+/* Ridge regression of output o's head on B [1, Phi] (docs/methods/neural-ivp.md §6.2), on
  * n_points fixed points, accumulating the normal equations chunk by chunk. */
 static npde_status tune_head(fit_ctx *c, int64_t o, int64_t n_points, double lambda_in, uint64_t stream) {
   const int64_t chunk = 4096;
@@ -180,7 +180,7 @@ static double learning_rate(double lr, const char *decay, double rate, int64_t e
   return lr;
 }
 
-static npde_status fit_run(npde__run_state *rs, const npde_config *params) {
+static npde_status fit_run(npde_run_ctx *rs, const npde_config *params) {
   if (!rs->net) return npde_config_error(params, "fit: the pipeline has no 'network:' to fit");
   int64_t epochs, batch, head_points, eval_points, decay_every;
   double lr, decay_rate, head_lambda, log_every;
@@ -316,7 +316,7 @@ static npde_status fit_run(npde__run_state *rs, const npde_config *params) {
   return st;
 }
 
-const npde__stage npde__stage_fit = {
+const npde_stage npde__stage_fit = {
     .name = "fit",
     .summary = "Adam on the initial condition (or the current network), then head tuning",
     .params = fit_params,

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 #include "npde/npde_log.h"
-#include "stage_impl.h"
+#include "run_context.h"
 
 static const npde_param_spec probe_params[] = {
     {.name = "points", .type = NPDE_PARAM_INT, .default_value = "100000", .min = 2, .max = 1e9,
@@ -31,7 +31,7 @@ static void release(probe_buffers *b) {
   for (size_t i = 0; i < sizeof all / sizeof all[0]; ++i) npde_backend_free(b->be, all[i]);
 }
 
-static npde_status probe_run(npde__run_state *rs, const npde_config *params) {
+static npde_status probe_run(npde_run_ctx *rs, const npde_config *params) {
   int64_t n, d, k;
   double max_sigma;
   NPDE_TRY(npde_config_get_int(params, "points", &n));
@@ -116,7 +116,7 @@ done:
   return st;
 }
 
-const npde__stage npde__stage_probe = {
+const npde_stage npde__stage_probe = {
     .name = "probe",
     .summary = "check the backend: Philox sample moments and gemm throughput",
     .params = probe_params,

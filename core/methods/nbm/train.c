@@ -1,4 +1,4 @@
-/* The `train` stage (nbm.md §4, §8.4): the Neural Bootstrapping Method.
+/* The `train` stage (docs/methods/nbm.md §4, §8.4): the Neural Bootstrapping Method.
  *
  * A discrete PDE returns, at each collocation point p and cell size h, its
  * residual as an affine function of network samples, r_p = sum_j w_pj v_j
@@ -26,13 +26,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "comm_impl.h"
+#include "comm_reduce.h"
 #include "log_impl.h"
 #include "npde/npde_comm.h"
 #include "npde/npde_discrete.h"
 #include "npde/npde_log.h"
 #include "npde/npde_philox.h"
-#include "stage_impl.h"
+#include "nbm_impl.h"
 
 static const npde_param_spec train_params[] = {
     {.name = "n", .type = NPDE_PARAM_INT, .default_value = "32", .min = 3, .max = 2048,
@@ -60,11 +60,12 @@ static const npde_param_spec train_params[] = {
      .doc = "clip the gradient to this global L2 norm (0: no clipping)"},
     {.name = "levels", .type = NPDE_PARAM_INT, .default_value = "1", .min = 1, .max = 12,
      .flags = NPDE_PARAM_HAS_MIN | NPDE_PARAM_HAS_MAX,
-     .doc = "resolutions h0, h0/2, ... (implicit refinement, nbm.md 4.3); 1: a single resolution"},
+     .doc = "resolutions h0, h0/2, ... (implicit refinement, docs/methods/nbm.md §4.3); 1: a single resolution"},
     {.name = "schedule", .type = NPDE_PARAM_ENUM, .default_value = "cycle", .choices = "cycle|quarters",
      .doc = "levels > 1: level = epoch mod levels (cycle), or sequential blocks of epochs / levels (quarters)"},
     {.name = "switching", .type = NPDE_PARAM_INT, .default_value = "1", .min = 1, .flags = NPDE_PARAM_HAS_MIN,
-     .doc = "domain switching period tau (nbm.md 4.4): epoch e trains the whole domain when e mod tau = 0, the "
+     .doc = "domain switching period tau (docs/methods/nbm.md §4.4): epoch e trains the whole domain when "
+            "e mod tau = 0, the "
             "inside only otherwise; 1: always the whole domain, unmasked"},
     {.name = "damping", .type = NPDE_PARAM_REAL, .default_value = "1e-3", .min = 0, .flags = NPDE_PARAM_HAS_MIN,
      .doc = "gauss-newton: initial Levenberg-Marquardt lambda"},
@@ -76,7 +77,7 @@ static const npde_param_spec train_params[] = {
 };
 
 typedef struct train_ctx {
-  npde__run_state *rs;
+  npde_run_ctx *rs;
   npde_backend *be;
   npde_network *net;
   const npde_pde *pde;
@@ -194,7 +195,8 @@ static npde_status make_points(train_ctx *c, int64_t N, bool random, int64_t n_r
         memcpy(c->points + 3 * q++, c->eval_x + 3 * g, 3 * sizeof(double));
     }
   }
-  /* domain switching (nbm.md 4.4): the whole domain weighs every residual by 1/2, the inside phase keeps phi < 0 */
+  /* domain switching (docs/methods/nbm.md §4.4): the whole domain weighs every residual by 1/2, the inside
+   * phase keeps phi < 0 */
   for (int k = 0; k < 2; ++k) {
     c->masks[k] = malloc((size_t)c->n_points * sizeof(double));
     if (!c->masks[k]) return NPDE_ERROR(NPDE_ERR_NOMEM, "train: out of memory");
@@ -235,7 +237,7 @@ static void shuffle(int64_t *perm, int64_t n, uint64_t seed, int64_t epoch) {
 static npde_status gauss_newton_step(train_ctx *c, npde_discrete_loss *L, const int64_t *rows, int64_t nrows,
                                      const double *mask, npde_mat *theta, npde_mat *G, npde_mat *D, npde_mat *saved,
                                      uint64_t step, double *lambda, double *loss, int64_t *cg_iterations) {
-  npde__run_state *rs = c->rs;
+  npde_run_ctx *rs = c->rs;
   NPDE_TRY(npde_backend_scal(c->be, -1.0, G)); /* G holds the gradient J_r^T r / B on entry */
   NPDE_TRY(npde_backend_copy(c->be, theta, saved));
   const npde_linop A = npde__dist_op_wrap(&c->gn_all, npde_discrete_loss_gauss_newton(L), c->share, c->be);
@@ -359,7 +361,7 @@ static npde_status load_checkpoint(train_ctx *c, train_state *ts, npde_mat *M, n
   return st;
 }
 
-static npde_status train_run(npde__run_state *rs, const npde_config *params) {
+static npde_status train_run(npde_run_ctx *rs, const npde_config *params) {
   if (!rs->pde || !rs->net) return npde_config_error(params, "train: the pipeline needs a 'pde:' and a 'network:'");
   train_ctx c = {.rs = rs, .be = rs->backend, .net = rs->net, .pde = rs->pde};
   c.info = npde_pde_get_info(rs->pde);
@@ -540,7 +542,7 @@ static npde_status train_run(npde__run_state *rs, const npde_config *params) {
   return st;
 }
 
-const npde__stage npde__stage_train = {
+const npde_stage npde__stage_train = {
     .name = "train",
     .summary = "Neural Bootstrapping Method: train the inside/outside networks on the discrete residual",
     .params = train_params,

@@ -33,22 +33,6 @@ npde_status npde__check_little_endian(const char *what) {
                     what);
 }
 
-size_t npde__npy_type_size(npde_npy_type type) {
-  switch (type) {
-  case NPDE_NPY_F64: return 8;
-  case NPDE_NPY_F32: return 4;
-  case NPDE_NPY_I64: return 8;
-  case NPDE_NPY_U64: return 8;
-  }
-  return 0;
-}
-
-void npde_npy_array_free(npde_npy_array *a) {
-  if (!a) return;
-  free(a->data);
-  memset(a, 0, sizeof *a);
-}
-
 static char *dup_str(const char *s) {
   size_t n = strlen(s) + 1;
   char *d = malloc(n);

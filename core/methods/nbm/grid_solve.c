@@ -1,4 +1,4 @@
-/* The grid reference of a discrete PDE (nbm.md §7.3): with collocation
+/* The grid reference of a discrete PDE (docs/methods/nbm.md §7.3): with collocation
  * points on the nodes of a grid and the cell size equal to its spacing,
  * every stencil sample is a node, so nodal unknowns in place of the
  * networks turn the residuals into a sparse nonsymmetric system A U = b.
@@ -14,7 +14,7 @@
 
 #include "npde/npde_log.h"
 #include "npde/npde_pde.h"
-#include "stage_impl.h"
+#include "nbm_impl.h"
 
 typedef struct csr {
   int64_t n, nnz;

@@ -6,39 +6,20 @@
 #include <unistd.h>
 
 #include "config_impl.h"
+#include "network_impl.h"
 #include "npde/npde_log.h"
 #include "npde/npde_pipeline.h"
 #include "npde/npde_comm.h"
 #include "npde/npde_plot.h"
-#include "stage_impl.h"
-
-static const npde__stage *const stages[] = {&npde__stage_probe, &npde__stage_fit, &npde__stage_evolve,
-                                            &npde__stage_train, &npde__stage_eval};
-#define N_STAGES (sizeof stages / sizeof stages[0])
-
-const npde__stage *npde__stage_find(const char *name) {
-  for (size_t i = 0; name && i < N_STAGES; ++i)
-    if (strcmp(stages[i]->name, name) == 0) return stages[i];
-  return NULL;
-}
-
-const char *npde_stage_names(void) {
-  static char names[256];
-  if (!names[0]) {
-    size_t used = 0;
-    for (size_t i = 0; i < N_STAGES; ++i)
-      used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", i ? ", " : "", stages[i]->name);
-  }
-  return names;
-}
+#include "run_context.h"
 
 struct npde_pipeline {
   npde_registry *reg; /* borrowed */
   npde_config *cfg;   /* resolved copy */
-  npde__run_state last; /* metrics of the last run (handles cleared) */
+  npde_run_ctx last; /* metrics of the last run (handles cleared) */
 };
 
-void npde__metric(npde__run_state *rs, const char *name, double value) {
+void npde__metric(npde_run_ctx *rs, const char *name, double value) {
   int i = 0;
   while (i < rs->n_metrics && strcmp(rs->metric_names[i], name) != 0) ++i;
   if (i == NPDE__MAX_METRICS) return;
@@ -49,7 +30,7 @@ void npde__metric(npde__run_state *rs, const char *name, double value) {
   rs->metric_values[i] = value;
 }
 
-bool npde__metric_get(const npde__run_state *rs, const char *name, double *value) {
+bool npde__metric_get(const npde_run_ctx *rs, const char *name, double *value) {
   for (int i = 0; i < rs->n_metrics; ++i)
     if (strcmp(rs->metric_names[i], name) == 0) {
       *value = rs->metric_values[i];
@@ -114,7 +95,7 @@ static const npde_param_spec pipeline_params[] = {
 
 static const npde_param_spec samples_params[] = {
     {.name = "n", .type = NPDE_PARAM_INT, .default_value = "10000", .min = 1, .flags = NPDE_PARAM_HAS_MIN,
-     .doc = "evolve: uniform random points in the box per step attempt (neural-ivp.md 1.3)"},
+     .doc = "evolve: uniform random points in the box per step attempt (docs/methods/neural-ivp.md §1.3)"},
     {0},
 };
 
@@ -209,7 +190,7 @@ static npde_status validate_network(const npde_registry *reg, npde_config *net_i
 
 static npde_status validate_stages(npde_config *list) {
   if (list->type != NPDE_CONFIG_SEQUENCE || list->n == 0)
-    return npde_config_error(list, "'stages' must be a non-empty list such as [{%s: {...}}]", stages[0]->name);
+    return npde_config_error(list, "'stages' must be a non-empty list such as [{%s: {...}}]", "probe");
   for (size_t i = 0; i < list->n; ++i) {
     npde_config *entry = list->items[i];
     if (entry->type == NPDE_CONFIG_SCALAR && !npde__config_is_null(entry)) {
@@ -227,7 +208,7 @@ static npde_status validate_stages(npde_config *list) {
     if (entry->type != NPDE_CONFIG_MAP || entry->n != 1)
       return npde_config_error(entry, "each stage is a mapping with one key, the stage name (one of: %s)",
                                npde_stage_names());
-    const npde__stage *stage = npde__stage_find(entry->keys[0]);
+    const npde_stage *stage = npde_run_find_stage(entry->keys[0]);
     if (!stage)
       return npde_config_error(entry, "unknown stage '%s'; valid stages: %s", entry->keys[0], npde_stage_names());
     npde_config *params = entry->items[0];
@@ -302,7 +283,7 @@ void npde_pipeline_destroy(npde_pipeline **plp) {
 const npde_config *npde_pipeline_config(const npde_pipeline *pl) { return pl ? pl->cfg : NULL; }
 
 /* The pde, the network and its initial parameters, when the config names them. */
-static npde_status create_components(npde_pipeline *pl, npde__run_state *rs) {
+static npde_status create_components(npde_pipeline *pl, npde_run_ctx *rs) {
   const npde_config *pde = npde_config_get(pl->cfg, "pde"), *net = npde_config_get(pl->cfg, "network");
   const npde_config *ls = npde_config_get(pl->cfg, "linsolver"), *pc = npde_config_get(pl->cfg, "precond"),
                     *in = npde_config_get(pl->cfg, "integrator");
@@ -317,8 +298,9 @@ static npde_status create_components(npde_pipeline *pl, npde__run_state *rs) {
   npde_pde_info info = npde_pde_get_info(rs->pde);
   int64_t outputs = 0;
   if (npde_config_get(net, "outputs")) NPDE_TRY(npde_config_get_int(net, "outputs", &outputs));
-  /* one output per component, or for discrete interface PDEs one per side (the inside and outside networks) */
-  const int64_t want = info.sides > 0 ? info.sides : info.outputs;
+  /* one output per component, unless the method that claims the PDE says otherwise */
+  const npde_run_method *method = npde_run_method_for(rs->pde);
+  const int64_t want = method && method->network_outputs ? method->network_outputs(&info) : info.outputs;
   if (outputs == 0) {
     char k[32];
     snprintf(k, sizeof k, "%lld", (long long)want);
@@ -336,7 +318,7 @@ static npde_status create_components(npde_pipeline *pl, npde__run_state *rs) {
   if (npde_network_outputs(rs->net) != want)
     return npde_config_error(net, "the network has %lld outputs, the pde %lld %s: set network.outputs: %lld",
                              (long long)npde_network_outputs(rs->net), (long long)want,
-                             info.sides > 0 ? "sides (one network each)" : "components", (long long)want);
+                             method && method->outputs_noun ? method->outputs_noun : "components", (long long)want);
   int64_t p = npde_network_n_params(rs->net);
   NPDE_TRY(npde_backend_alloc(rs->backend, (size_t)p * sizeof(double), &rs->theta));
   npde_mat t = npde_mat_view(rs->theta, NPDE_F64, p, 1);
@@ -346,7 +328,7 @@ static npde_status create_components(npde_pipeline *pl, npde__run_state *rs) {
   return NPDE_OK;
 }
 
-static void destroy_components(npde__run_state *rs) {
+static void destroy_components(npde_run_ctx *rs) {
   npde_backend_free(rs->backend, rs->theta);
   rs->theta = NULL;
   npde_network_destroy(&rs->net);
@@ -358,14 +340,14 @@ static void destroy_components(npde__run_state *rs) {
 }
 
 /* After stage `next - 1`: a checkpoint to continue from stage `next`, and results.npz. */
-static npde_status stage_boundary(npde__run_state *rs, size_t next) {
+static npde_status stage_boundary(npde_run_ctx *rs, size_t next) {
   npde_npz_writer *w = NULL;
   NPDE_TRY(npde__checkpoint_begin(rs, next, &w));
   if (w) NPDE_TRY(npde_npz_commit(&w));
   return npde__results_write(rs);
 }
 
-static npde_status final_results(npde__run_state *rs) {
+static npde_status final_results(npde_run_ctx *rs) {
   if (!rs->dir || !rs->theta) return npde__results_write(rs);
   int64_t p = npde_network_n_params(rs->net);
   double *h = malloc((size_t)p * sizeof *h);
@@ -377,7 +359,7 @@ static npde_status final_results(npde__run_state *rs) {
   return st;
 }
 
-npde_status npde__pipeline_instantiate(npde_pipeline *pl, npde__run_state *rs) {
+npde_status npde__pipeline_instantiate(npde_pipeline *pl, npde_run_ctx *rs) {
   memset(rs, 0, sizeof *rs);
   rs->cfg = pl->cfg;
   rs->reg = pl->reg;
@@ -392,10 +374,10 @@ npde_status npde__pipeline_instantiate(npde_pipeline *pl, npde__run_state *rs) {
   return create_components(pl, rs);
 }
 
-void npde__pipeline_release(npde__run_state *rs) { destroy_components(rs); }
+void npde__pipeline_release(npde_run_ctx *rs) { destroy_components(rs); }
 
 static npde_status run_impl(npde_pipeline *pl, const char *resume_dir) {
-  npde__run_state *rs = &pl->last;
+  npde_run_ctx *rs = &pl->last;
   const char *dir = resume_dir;
   const npde_config *output = npde_config_get(pl->cfg, "output"); /* `output: ~` (--no-output): no files */
   if (!dir && output && !npde__config_is_null(output)) NPDE_TRY(npde_config_get_string(pl->cfg, "output", &dir));
@@ -430,7 +412,7 @@ static npde_status run_impl(npde_pipeline *pl, const char *resume_dir) {
   }
   for (size_t i = first; i < list->n && st == NPDE_OK; ++i) {
     const npde_config *entry = list->items[i];
-    const npde__stage *stage = npde__stage_find(entry->keys[0]);
+    const npde_stage *stage = npde_run_find_stage(entry->keys[0]);
     npde_log(NPDE_LOG_INFO, "stage %zu/%zu: %s", i + 1, list->n, stage->name);
     rs->stage_index = i;
     if (stage->rank0_only && npde_comm_rank() != 0) continue;

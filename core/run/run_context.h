@@ -1,6 +1,23 @@
-/* Private: pipeline stages (fit, evolve, train, ... join this table). */
-#ifndef NPDE_STAGE_IMPL_H
-#define NPDE_STAGE_IMPL_H
+/* The run context: what the run engine hands the stages of a pipeline, and
+ * the registry methods put their stages into (core/methods/<method>/).
+ *
+ * A pipeline run owns one npde_run_ctx: the validated configuration, the
+ * components it names (backend, pde, network and its parameters theta,
+ * solvers), the figures the stages report, the snapshots of theta, the
+ * arrays bound for results.npz and the run directory. A stage reads what it
+ * needs from the context and writes its results back through the calls
+ * below; it never reads another stage's configuration, except through
+ * npde_run_stage_params for a stage of its own method.
+ *
+ * Methods: a method registers its stages (npde_run_register_stage) and, where
+ * its PDEs need it, an npde_run_method that the run engine asks instead of
+ * branching on a PDE's kind (how many network outputs, which eval, what the
+ * model's value is). The engine names no method.
+ *
+ * In-tree, not installed: the functions are exported from libnpde_run for the
+ * method libraries. */
+#ifndef NPDE_RUN_CONTEXT_H
+#define NPDE_RUN_CONTEXT_H
 
 #include <stdio.h>
 #include <time.h>
@@ -12,6 +29,8 @@
 #include "npde/npde_pipeline.h"
 #include "npde/npde_solvers.h"
 #include "npde/plugin/npde_plugin.h"
+
+#include "npde/npde_export.h"
 
 /* The Philox streams of the core's random draws: every consumer has its own,
  * so runs are reproducible and consumers never overlap (architecture,
@@ -40,7 +59,8 @@ typedef struct npde__result {
 } npde__result;
 
 /* What stages share while a pipeline runs. */
-typedef struct npde__run_state {
+typedef struct npde_run_ctx npde_run_ctx;
+struct npde_run_ctx {
   const npde_config *cfg; /* the validated pipeline config */
   const npde_registry *reg;
   npde_backend *backend;
@@ -69,29 +89,29 @@ typedef struct npde__run_state {
   int n_results;
   size_t stage_index;      /* the stage running */
   const char *resume_from; /* checkpoint to continue from (the running stage reads its part), or NULL */
-} npde__run_state;
+};
 
 /* Run directory (rundir.c). All writes go to a temporary name and are
  * renamed. Functions are no-ops returning NPDE_OK without a directory. */
 /* Append theta (p values, backend memory) at time t with its error (NaN if none). */
-npde_status npde__snapshot_add(npde__run_state *rs, double t, const npde_mat *theta, double error);
+NPDE_API npde_status npde__snapshot_add(npde_run_ctx *rs, double t, const npde_mat *theta, double error);
 /* Put an array into results.npz (copied; replaces one of the same name). */
-npde_status npde__result_put(npde__run_state *rs, const char *name, npde_npy_type type, const void *data, int ndim,
+NPDE_API npde_status npde__result_put(npde_run_ctx *rs, const char *name, npde_npy_type type, const void *data, int ndim,
                              const int64_t *shape);
 /* Write results.npz now: times, theta snapshots, errors, the put arrays. */
-npde_status npde__results_write(npde__run_state *rs);
+NPDE_API npde_status npde__results_write(npde_run_ctx *rs);
 /* One row of metrics.csv (the header is written before the first row). */
-npde_status npde__metrics_row(npde__run_state *rs, const char *header, const char *fmt, ...) NPDE_PRINTF(3, 4);
+NPDE_API npde_status npde__metrics_row(npde_run_ctx *rs, const char *header, const char *fmt, ...) NPDE_PRINTF(3, 4);
 /* Start a checkpoint with the pipeline's part (stage, theta, counters,
  * figures, snapshots, results); the running stage adds its members, then
  * npde_npz_commit. *w is NULL without a run directory. */
-npde_status npde__checkpoint_begin(npde__run_state *rs, size_t stage, npde_npz_writer **w);
+NPDE_API npde_status npde__checkpoint_begin(npde_run_ctx *rs, size_t stage, npde_npz_writer **w);
 /* Read the pipeline's part of a checkpoint back into rs; *stage is the stage to continue with. */
-npde_status npde__checkpoint_load(npde__run_state *rs, const char *path, size_t *stage);
+NPDE_API npde_status npde__checkpoint_load(npde_run_ctx *rs, const char *path, size_t *stage);
 /* Create dir (fresh: refuse one that holds a run), write config.yaml, open
  * log.txt and copy the log there; close releases it all. */
-npde_status npde__rundir_open(npde__run_state *rs, const char *dir, bool resuming);
-void npde__rundir_close(npde__run_state *rs);
+NPDE_API npde_status npde__rundir_open(npde_run_ctx *rs, const char *dir, bool resuming);
+NPDE_API void npde__rundir_close(npde_run_ctx *rs);
 
 /* Seconds on a monotonic clock (progress lines, timings). */
 static inline double npde__now_seconds(void) {
@@ -108,65 +128,73 @@ typedef struct npde__heldout {
   void *x, *u;
   npde_mat X, U; /* n x d points, n x K values */
 } npde__heldout;
-npde_status npde__heldout_eval(npde__run_state *rs, int64_t n, npde__heldout *h);
-void npde__heldout_free(npde__heldout *h);
+NPDE_API npde_status npde__heldout_eval(npde_run_ctx *rs, int64_t n, npde__heldout *h);
+NPDE_API void npde__heldout_free(npde__heldout *h);
 /* sqrt(sum (u - ref)^2 / sum ref^2) of n x K host values over every output (*err) and over each output
  * alone (per_output, K entries); a zero reference gives the absolute norm. */
-void npde__relative_errors(const double *u, const double *ref, int64_t n, int64_t K, double *err,
+NPDE_API void npde__relative_errors(const double *u, const double *ref, int64_t n, int64_t K, double *err,
                            double *per_output);
 /* npde__relative_errors of the network (rs->theta) against the PDE's exact solution at time t on n
  * held-out points. */
-npde_status npde__exact_error(npde__run_state *rs, double t, int64_t n, double *err, double *per_output);
+NPDE_API npde_status npde__exact_error(npde_run_ctx *rs, double t, int64_t n, double *err, double *per_output);
 /* Logs "STAGE: t = T: relative L2 error against the exact solution E (per output: e0, e1)" (the
  * parenthesis only for K > 1). */
-void npde__log_exact_error(const char *stage, double t, double err, const double *per_output, int64_t K);
+NPDE_API void npde__log_exact_error(const char *stage, double t, double err, const double *per_output, int64_t K);
 
 /* This rank's rows [*first, *first + *count) of a draw of `rows` points with d coordinates each (all rows
  * on one rank). Slices start on a Philox block (2 values), so a rank that draws from counter
  * base + npde_philox_blocks(*first * d) gets exactly its rows of the single-process draw. */
-void npde__sample_slice(int64_t rows, int64_t d, int64_t *first, int64_t *count);
-
-/* Interface PDEs: the nodes of g ('ij' order, n x 3, malloc'ed into *x); u (n values) = the output of
- * the network (rs->theta) of the side phi selects, at the n host points x; RMSE and max |a - b|. */
-npde_status npde__grid_points(const npde_grid *g, double **x);
-npde_status npde__side_values(npde__run_state *rs, const double *x, const double *phi, int64_t n, double *u);
-void npde__rmse_linf(const double *a, const double *b, int64_t n, double *rmse, double *linf);
-/* sum (a - b)^2 and max |a - b| over n values (the parts of RMSE and Linf that add up over ranks). */
-void npde__sq_sum_max(const double *a, const double *b, int64_t n, double *sum_sq, double *max_abs);
-
-/* The eval stage of discrete interface PDEs (stage_eval_discrete.c). */
-npde_status npde__eval_discrete(npde__run_state *rs, const npde_config *params);
+NPDE_API void npde__sample_slice(int64_t rows, int64_t d, int64_t *first, int64_t *count);
 
 /* Record a figure under name (e.g. "fit.rel_error"). */
-void npde__metric(npde__run_state *rs, const char *name, double value);
+NPDE_API void npde__metric(npde_run_ctx *rs, const char *name, double value);
 /* The figure recorded under name, if any. */
-bool npde__metric_get(const npde__run_state *rs, const char *name, double *value);
+NPDE_API bool npde__metric_get(const npde_run_ctx *rs, const char *name, double *value);
 
-typedef struct npde__stage {
+/* A stage: a name the pipeline's `stages:` list uses, its parameter schema
+ * (validated before anything runs) and what it does. */
+typedef struct npde_stage {
   const char *name;
   const char *summary;
   const npde_param_spec *params;
   /* params: the stage's validated node, defaults filled */
-  npde_status (*run)(npde__run_state *rs, const npde_config *params);
+  npde_status (*run)(npde_run_ctx *rs, const npde_config *params);
   bool rank0_only; /* data-parallel runs: only rank 0 runs it (no reductions inside; it reports and writes) */
-} npde__stage;
+} npde_stage;
 
-extern const npde__stage npde__stage_probe;
-extern const npde__stage npde__stage_fit;
-extern const npde__stage npde__stage_evolve;
-extern const npde__stage npde__stage_train;
-extern const npde__stage npde__stage_eval;
+/* Make a stage available to pipelines (methods call this when their library
+ * loads). A second stage of the same name is refused. */
+NPDE_API npde_status npde_run_register_stage(const npde_stage *stage);
+/* The registered stage of this name, or NULL. */
+NPDE_API const npde_stage *npde_run_find_stage(const char *name);
+/* The validated parameters of the pipeline's first `stage` entry, or NULL when the pipeline has none (a
+ * method's stage reading the settings of another stage of the same method, e.g. evolve's refits). */
+NPDE_API const npde_config *npde_run_stage_params(const npde_run_ctx *rs, const npde_stage *stage);
+
+/* What the run engine asks a method about the PDEs it solves, instead of branching on the PDE's kind. */
+typedef struct npde_run_method {
+  const char *name;
+  /* true when PDEs with this info are this method's */
+  bool (*claims)(const npde_pde_info *info);
+  /* the network's outputs for such a PDE, and what they are ("sides (one network each)") */
+  int64_t (*network_outputs)(const npde_pde_info *info);
+  const char *outputs_noun;
+  /* the eval stage's work for such a PDE (params: the eval stage's node) */
+  npde_status (*eval)(npde_run_ctx *rs, const npde_config *params);
+  /* the trained model: its outputs (K network outputs), and its value u (n x outputs) and gradient (n x outputs
+   * x d, or NULL) at n points x from the network's values uk (n x K) and gradients gk (n x K x d, or NULL) */
+  int64_t (*model_outputs)(int64_t K);
+  npde_status (*model_value)(const npde_pde *pde, const double *x, int64_t n, int64_t K, int64_t d,
+                             const double *uk, const double *gk, double *u, double *grad);
+} npde_run_method;
+NPDE_API npde_status npde_run_register_method(const npde_run_method *method);
+/* The method that claims this PDE, or NULL (the engine's defaults: one output per component). */
+NPDE_API const npde_run_method *npde_run_method_for(const npde_pde *pde);
 
 /* Create the backend and the components a pipeline names, with the network's
  * initial parameters, into a zeroed rs (pipeline.c); release undoes it. A
  * failure leaves what was made for release. */
-npde_status npde__pipeline_instantiate(npde_pipeline *pl, npde__run_state *rs);
-void npde__pipeline_release(npde__run_state *rs);
-
-/* The schema of the `network:` node (network.c). */
-const npde_param_spec *npde__network_params(void);
-
-/* The stage of this name, or NULL. */
-const npde__stage *npde__stage_find(const char *name);
+NPDE_API npde_status npde__pipeline_instantiate(npde_pipeline *pl, npde_run_ctx *rs);
+NPDE_API void npde__pipeline_release(npde_run_ctx *rs);
 
 #endif

@@ -1,7 +1,7 @@
 /* The `eval` stage for discrete interface PDEs (NBM runs): on an n^3 grid
  * of the box, the network (the output of the side the level set selects),
  * the exact solution, the error, the level set and, with `reference: grid`,
- * the grid reference solve (nbm.md §7.3) and the network's distance to it.
+ * the grid reference solve (docs/methods/nbm.md §7.3) and the network's distance to it.
  * RMSE and L-infinity go to the figures; the fields to results.npz
  * (field_u[i, j, k], ..., 'ij' order, grid_x0..2) and to solution.vti,
  * one ParaView file with every field on the same grid. */
@@ -11,13 +11,13 @@
 #include <string.h>
 
 #include "npde/npde_log.h"
-#include "stage_impl.h"
+#include "nbm_impl.h"
 
 enum { F_U, F_EXACT, F_ERROR, F_PHI, F_REF, F_REF_ERROR, F_NET_MINUS_REF, F_COUNT };
 static const char *const field_names[F_COUNT] = {"u", "exact", "error", "phi", "reference", "reference_error",
                                                  "u_minus_reference"};
 
-static npde_status write_solution_vti(npde__run_state *rs, const npde_grid *g, double *const *fields,
+static npde_status write_solution_vti(npde_run_ctx *rs, const npde_grid *g, double *const *fields,
                                       const bool *present) {
   const int64_t N = g->n[0] * g->n[1] * g->n[2];
   double *buf = malloc((size_t)N * F_COUNT * sizeof *buf);
@@ -54,7 +54,7 @@ static npde_status write_solution_vti(npde__run_state *rs, const npde_grid *g, d
   return st;
 }
 
-npde_status npde__eval_discrete(npde__run_state *rs, const npde_config *params) {
+npde_status npde__eval_discrete(npde_run_ctx *rs, const npde_config *params) {
   bool want_exact, vti;
   int64_t grid_n[3] = {0};
   const char *reference = "none";

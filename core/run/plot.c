@@ -4,7 +4,7 @@
  * What is drawn, and why:
  *  - metrics.png (from metrics.csv, one row per accepted step of `evolve`):
  *    four panels against t that say whether an evolution can be trusted.
- *    The relative PDE residual R_true (spec 3.4; log scale) shows how well
+ *    The relative PDE residual R_true (docs/methods/neural-ivp.md §3.4; log scale) shows how well
  *    the network follows the PDE; the CG iterations of each step (all solves,
  *    and the largest one) show the cost and the conditioning that restarts
  *    are meant to reset; the step size h (log scale) shows the integrator's
@@ -690,7 +690,7 @@ static npde_status plot_metrics(const run *r, const char *out_dir) {
       {r->t.data, r->rel.data, r->rel.data ? r->t.count : 0, C_BLUE, DOT, "snapshots (held-out points)"},
       {r->field_t.data, r->eval_rel.data, r->eval_rel.data ? r->eval_rel.count : 0, C_ORANGE, RING, "eval grid"}};
   panel panels[4] = {
-      {.title = "PDE residual R#dtrue#u (spec 3.4)", .xlabel = "t", .ylabel = "R#dtrue#u", .logy = true,
+      {.title = "PDE residual R#dtrue#u", .xlabel = "t", .ylabel = "R#dtrue#u", .logy = true,
        .s = &res, .n_series = 1},
       {.title = "CG iterations per step", .xlabel = "t", .ylabel = "iterations", .from_zero = true, .s = cg,
        .n_series = 2},

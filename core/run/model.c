@@ -8,14 +8,14 @@
 #include <string.h>
 
 #include "npde/npde_model.h"
-#include "stage_impl.h"
+#include "run_context.h"
 
 struct npde_model {
   npde_registry *reg;
   npde_pipeline *pl;
-  npde__run_state rs;
+  npde_run_ctx rs;
   int64_t d, K, p, n_times;
-  int64_t sides; /* 2: an interface PDE, one output per side */
+  const npde_run_method *method; /* the method that claims the run's PDE, or NULL */
   double *times, *thetas; /* n_times, n_times x p (host) */
   int64_t loaded;         /* index of the theta now in rs.theta, or -1 */
 };
@@ -99,7 +99,7 @@ npde_status npde_model_load(const char *dir, const npde_model_options *opt, npde
     m->d = npde_network_dim(m->rs.net);
     m->K = npde_network_outputs(m->rs.net);
     m->p = npde_network_n_params(m->rs.net);
-    m->sides = m->rs.pde ? npde_pde_get_info(m->rs.pde).sides : 0;
+    m->method = npde_run_method_for(m->rs.pde);
     st = load_thetas(m, dir);
   }
   npde_config_destroy(&cfg);
@@ -125,7 +125,10 @@ void npde_model_free(npde_model **mp) {
 }
 
 int64_t npde_model_dim(const npde_model *m) { return m ? m->d : 0; }
-int64_t npde_model_outputs(const npde_model *m) { return m ? (m->sides > 0 ? 1 : m->K) : 0; }
+int64_t npde_model_outputs(const npde_model *m) {
+  if (!m) return 0;
+  return m->method && m->method->model_outputs ? m->method->model_outputs(m->K) : m->K;
+}
 int64_t npde_model_n_params(const npde_model *m) { return m ? m->p : 0; }
 int64_t npde_model_n_times(const npde_model *m) { return m ? m->n_times : 0; }
 double npde_model_time(const npde_model *m, int64_t i) {
@@ -172,21 +175,15 @@ static npde_status eval_outputs(npde_model *m, const double *x, int64_t n, doubl
   return st;
 }
 
-/* A discrete interface PDE: the network has one output per side; u(x) is the output of the side phi(x) selects. */
-static npde_status eval_sides(npde_model *m, const double *x, int64_t n, double *u, double *grad) {
+/* A method's own model value (npde_run_method.model_value) from the network's outputs and gradients. */
+static npde_status eval_method(npde_model *m, const double *x, int64_t n, double *u, double *grad) {
   const int64_t K = m->K, d = m->d;
-  double *phi = malloc((size_t)n * sizeof *phi), *uk = malloc((size_t)(n * K) * sizeof *uk);
+  double *uk = malloc((size_t)(n * K) * sizeof *uk);
   double *gk = grad ? malloc((size_t)(n * K * d) * sizeof *gk) : NULL;
-  npde_status st = phi && uk && (!grad || gk) ? NPDE_OK : NPDE_ERROR(NPDE_ERR_NOMEM, "npde_model_eval: out of memory");
-  if (st == NPDE_OK) st = npde_pde_level_set(m->rs.pde, x, n, phi);
+  npde_status st = uk && (!grad || gk) ? NPDE_OK : NPDE_ERROR(NPDE_ERR_NOMEM, "npde_model_eval: out of memory");
   if (st == NPDE_OK) st = eval_outputs(m, x, n, uk, gk);
-  for (int64_t i = 0; st == NPDE_OK && i < n; ++i) {
-    const int64_t side = phi[i] >= 0.0;
-    u[i] = uk[i * K + side];
-    if (grad)
-      for (int64_t j = 0; j < d; ++j) grad[i * d + j] = gk[(i * K + side) * d + j];
-  }
-  free(phi), free(uk), free(gk);
+  if (st == NPDE_OK) st = m->method->model_value(m->rs.pde, x, n, K, d, uk, gk, u, grad);
+  free(uk), free(gk);
   return st;
 }
 
@@ -204,5 +201,5 @@ npde_status npde_model_eval(npde_model *m, double t, const double *x, int64_t n,
     m->loaded = k;
   }
   if (n == 0) return NPDE_OK;
-  return m->sides > 0 ? eval_sides(m, x, n, u, grad) : eval_outputs(m, x, n, u, grad);
+  return m->method && m->method->model_value ? eval_method(m, x, n, u, grad) : eval_outputs(m, x, n, u, grad);
 }

@@ -1,4 +1,4 @@
-/* The `evolve` stage (neural-ivp.md §3-6, §11): integrates the network's
+/* The `evolve` stage (docs/methods/neural-ivp.md §3-6, §11): integrates the network's
  * parameters theta(t) from t = 0 with theta_dot solving
  * (M + mu_a I) theta_dot = F, M = J^T J / n, F = J^T f / n, f = L[N] at n
  * fresh uniform samples per step attempt (shared by the attempt's stages),
@@ -6,10 +6,10 @@
  * precond and integrator.
  *
  * Per accepted step it writes a metrics.csv row: CG iterations, the PDE
- * residual of spec 3.4 on a fixed evaluation set (R_true and the reference
+ * residual of docs/methods/neural-ivp.md §3.4 on a fixed evaluation set (R_true and the reference
  * code's R_code = R_true / sqrt(N_eval), measured at the first stage of the
  * step, i.e. at the step's start), the step size, lambda_max and mu_a.
- * Restarts (spec 6.3) refit the network to its own prediction between steps
+ * Restarts (docs/methods/neural-ivp.md §6.3) refit the network to its own prediction between steps
  * by one of five policies. Checkpoints at a wall-time interval hold all a
  * killed run needs to continue bit for bit (`npde resume DIR`); a run that
  * fails keeps its last good state in the checkpoint. */
@@ -17,14 +17,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "comm_impl.h"
+#include "comm_reduce.h"
 #include "config_impl.h"
 #include "log_impl.h"
 #include "npde/npde_comm.h"
 #include "npde/npde_log.h"
 #include "npde/npde_philox.h"
 #include "npde/npde_solvers.h"
-#include "stage_impl.h"
+#include "ivp_impl.h"
 
 static const npde_param_spec evolve_params[] = {
     {.name = "t_end", .type = NPDE_PARAM_REAL, .min = 0, .flags = NPDE_PARAM_HAS_MIN, .doc = "final time"},
@@ -37,14 +37,16 @@ static const npde_param_spec evolve_params[] = {
     {.name = "eval_points", .type = NPDE_PARAM_INT, .default_value = "10000", .min = 1, .flags = NPDE_PARAM_HAS_MIN,
      .doc = "held-out points of the error against the exact solution at each output time"},
     {.name = "residual_points", .type = NPDE_PARAM_INT, .default_value = "10000", .min = 0,
-     .flags = NPDE_PARAM_HAS_MIN, .doc = "fixed points of the PDE residual metric (spec 3.4); 0: not measured"},
+     .flags = NPDE_PARAM_HAS_MIN,
+     .doc = "fixed points of the PDE residual metric (docs/methods/neural-ivp.md §3.4); 0: not measured"},
     {.name = "on_cg_failure", .type = NPDE_PARAM_ENUM, .default_value = "reject", .choices = "reject|accept",
      .doc = "a linear solve that misses its tolerance: reject the step (retried smaller, fresh samples), or accept "
             "its iterate as the reference code does (counted in metrics.csv)"},
     {.name = "max_residual", .type = NPDE_PARAM_REAL, .default_value = "0", .min = 0, .flags = NPDE_PARAM_HAS_MIN,
      .doc = "stop the run (keeping the last good state) when the relative residual R_true exceeds this; 0: never"},
     {.name = "restarts", .type = NPDE_PARAM_ANY, .default_value = "{policy: none}",
-     .doc = "refits to the network's own prediction (spec 6.3): {policy: none|walltime|work|fixed_count|"
+     .doc = "refits to the network's own prediction (docs/methods/neural-ivp.md §6.3): {policy: "
+            "none|walltime|work|fixed_count|"
             "cg_trigger, count, time_fraction, cg_threshold, fit: {...fit stage keys}}"},
     {.name = "log_every", .type = NPDE_PARAM_REAL, .default_value = "1", .min = 0, .flags = NPDE_PARAM_HAS_MIN,
      .doc = "seconds between progress lines (the log file's, when a terminal shows a live line)"},
@@ -81,7 +83,7 @@ typedef struct jet_set {
 } jet_set;
 
 typedef struct evolve_ctx {
-  npde__run_state *rs;
+  npde_run_ctx *rs;
   npde_backend *be;
   npde_network *net;
   npde_linsolver *ls;
@@ -179,11 +181,11 @@ static npde_status evolve_begin_attempt(void *ctx, double t, double h, int64_t a
   c->stage = 0;
   c->att_cg = c->att_cg_max = 0;
   c->t_prev = t;
-  /* one fresh sample set per attempt, shared by all its stages (spec 1.3) */
+  /* one fresh sample set per attempt, shared by all its stages (docs/methods/neural-ivp.md §1.3) */
   return jet_set_draw(c, &c->samples, NPDE__STREAM_EVOLVE, (uint64_t)attempt);
 }
 
-/* R_true = ||J theta_dot - f|| / ||f|| on the fixed residual set (spec 3.4). */
+/* R_true = ||J theta_dot - f|| / ||f|| on the fixed residual set (docs/methods/neural-ivp.md §3.4). */
 static npde_status residual(evolve_ctx *c, const npde_mat *theta, double t, const npde_mat *theta_dot) {
   jet_set *s = &c->resid;
   NPDE_TRY(jet_set_rhs(c, s, theta, t));
@@ -232,7 +234,7 @@ static npde_status evolve_rhs(void *ctx, double t, const npde_mat *y, npde_mat *
   }
   c->mu_last = shift;
   ++c->rhs_evals;
-  /* warm start from the last theta_dot (zero after a restart), or from 0 as spec 4.4 */
+  /* warm start from the last theta_dot (zero after a restart), or from 0 as docs/methods/neural-ivp.md §4.4 */
   NPDE_TRY(c->warm_start ? npde_backend_copy(c->be, &prev, dydt) : npde_backend_fill(c->be, dydt, 0.0));
   npde_solve_stats ss = {.struct_size = sizeof ss};
   npde_status st = npde_linsolver_solve(c->ls, &M, shift, c->pc, &B, dydt, &ss);
@@ -278,9 +280,9 @@ static bool restart_due(const evolve_ctx *c, double t) {
   return false;
 }
 
-/* Refit the network to its own prediction y from the initial parameters (spec 6.3). */
+/* Refit the network to its own prediction y from the initial parameters (docs/methods/neural-ivp.md §6.3). */
 static npde_status restart(evolve_ctx *c, double t, npde_mat *y) {
-  npde__run_state *rs = c->rs;
+  npde_run_ctx *rs = c->rs;
   npde_mat th = npde_mat_view(rs->theta, NPDE_F64, c->p, 1), prev = npde_mat_view(c->prev_dot, NPDE_F64, c->p, 1);
   npde_log(NPDE_LOG_INFO, "evolve: restart %lld at t = %.6g (%s policy): refitting the network to its own "
            "prediction; CG iterations of the last step: %lld (largest solve %lld)", (long long)c->restarts + 1, t,
@@ -310,11 +312,7 @@ static npde_status restart(evolve_ctx *c, double t, npde_mat *y) {
 /* Fit-stage parameters for the refits: the pipeline's first fit stage (or the
  * defaults), overridden by restarts.fit, with target: network. */
 static npde_status restart_fit_params(evolve_ctx *c, const npde_config *restarts) {
-  const npde_config *stages = npde_config_get(c->rs->cfg, "stages"), *base = NULL;
-  for (size_t i = 0; !base && i < npde_config_size(stages); ++i) {
-    const npde_config *e = npde_config_at(stages, i);
-    if (strcmp(npde_config_key_at(e, 0), "fit") == 0) base = npde_config_at(e, 0);
-  }
+  const npde_config *base = npde_run_stage_params(c->rs, &npde__stage_fit);
   npde_config *merged = NULL;
   if (base) NPDE_TRY(npde_config_clone(base, &merged));
   else {
@@ -424,7 +422,7 @@ static npde_status load_checkpoint(evolve_ctx *c, npde_step_state *s, npde_mat *
 
 static npde_status evolve_after_step(void *ctx, const npde_step_state *s, npde_mat *y) {
   evolve_ctx *c = ctx;
-  npde__run_state *rs = c->rs;
+  npde_run_ctx *rs = c->rs;
   double h_taken = s->t - c->t_prev, now = npde__now_seconds();
   if (c->log_cg_after_restart) {
     npde_log(NPDE_LOG_INFO, "evolve: first step after restart %lld: %lld CG iterations (largest solve %lld)",
@@ -562,7 +560,7 @@ static void evolve_free(evolve_ctx *c) {
   npde__comm_scratch_free(&c->m_all.scratch);
 }
 
-static npde_status evolve_run(npde__run_state *rs, const npde_config *params) {
+static npde_status evolve_run(npde_run_ctx *rs, const npde_config *params) {
   if (!rs->net || !rs->pde) return npde_config_error(params, "evolve: the pipeline needs a 'pde:' and a 'network:'");
   if (!rs->linsolver || !rs->integrator)
     return npde_config_error(params, "evolve: the pipeline needs a 'linsolver:' (e.g. {type: cg}) and an "
@@ -617,7 +615,7 @@ static npde_status evolve_run(npde__run_state *rs, const npde_config *params) {
   c.t0 = c.last_log = c.last_live = c.last_ckpt = npde__now_seconds();
   if (!resuming) {
     c.last_fit_wall = c.t0;
-    /* the initial fit counts as the first fit (spec 6.3) */
+    /* the initial fit counts as the first fit (docs/methods/neural-ivp.md §6.3) */
     double fit_s = 0;
     (void)npde__metric_get(rs, "fit.seconds", &fit_s);
     c.fit_seconds_mean = fit_s;
@@ -674,7 +672,7 @@ static npde_status evolve_run(npde__run_state *rs, const npde_config *params) {
   return st;
 }
 
-const npde__stage npde__stage_evolve = {
+const npde_stage npde__stage_evolve = {
     .name = "evolve",
     .summary = "Neural IVP: evolve the parameters with (M + mu I) theta_dot = F and Runge-Kutta",
     .params = evolve_params,
