@@ -18,21 +18,6 @@
 
 #include "io_impl.h"
 
-bool npde__host_little_endian(void) {
-  const uint16_t probe = 1;
-  unsigned char first;
-  memcpy(&first, &probe, 1);
-  return first == 1;
-}
-
-npde_status npde__check_little_endian(const char *what) {
-  if (npde__host_little_endian()) return NPDE_OK;
-  return NPDE_ERROR(NPDE_ERR_NOT_IMPLEMENTED,
-                    "%s: big-endian hosts are not supported by npde's .npy/.npz/.vti I/O "
-                    "(files are little-endian and no byte swapping is implemented)",
-                    what);
-}
-
 static char *dup_str(const char *s) {
   size_t n = strlen(s) + 1;
   char *d = malloc(n);

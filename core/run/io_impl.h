@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "npde/npde_io.h"
+#include "npy_impl.h"
 
 /* A file being written atomically: "<path>.tmp.<pid>" until committed. */
 typedef struct npde__afile {
@@ -25,8 +26,6 @@ npde_status npde__afile_commit(npde__afile *f);
 /* Close, unlink the temporary, release *f. Safe on an empty *f. */
 void npde__afile_abort(npde__afile *f);
 
-/* The .npy/.vti writers and readers assume a little-endian host. */
-bool npde__host_little_endian(void);
-npde_status npde__check_little_endian(const char *what);
+/* The .npy/.vti writers and readers assume a little-endian host: the kernel's npde__check_little_endian. */
 
 #endif

@@ -18,13 +18,11 @@
  * */
 #include <archive.h>
 #include <archive_entry.h>
-#include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "io_impl.h"
 

@@ -190,7 +190,7 @@ static npde_status validate_network(const npde_registry *reg, npde_config *net_i
 
 static npde_status validate_stages(npde_config *list) {
   if (list->type != NPDE_CONFIG_SEQUENCE || list->n == 0)
-    return npde_config_error(list, "'stages' must be a non-empty list such as [{%s: {...}}]", "probe");
+    return npde_config_error(list, "'stages' must be a non-empty list such as [{probe: {...}}]");
   for (size_t i = 0; i < list->n; ++i) {
     npde_config *entry = list->items[i];
     if (entry->type == NPDE_CONFIG_SCALAR && !npde__config_is_null(entry)) {

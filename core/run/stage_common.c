@@ -1,6 +1,6 @@
 /* What several stages share: the held-out evaluation points and the
- * network's values there; for interface PDEs, grid points, the value of
- * the network of each point's side, and error norms. */
+ * network's values there, relative errors against the exact solution, and
+ * each rank's slice of a draw. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -17,7 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "npde/npde_npy.h"
+#include "npy_impl.h"
 
 #define NPY_MAGIC "\x93NUMPY"
 #define NPY_MAGIC_LEN 6
@@ -41,12 +41,15 @@ void npde_npy_array_free(npde_npy_array *a) {
   memset(a, 0, sizeof *a);
 }
 
-static npde_status check_little_endian(const char *what) {
+npde_status npde__check_little_endian(const char *what) {
   const uint16_t probe = 1;
   unsigned char first;
   memcpy(&first, &probe, 1);
   if (first == 1) return NPDE_OK;
-  return NPDE_ERROR(NPDE_ERR_NOT_IMPLEMENTED, "%s: big-endian hosts are not supported by npde's .npy reader", what);
+  return NPDE_ERROR(NPDE_ERR_NOT_IMPLEMENTED,
+                    "%s: big-endian hosts are not supported by npde's .npy/.npz/.vti I/O "
+                    "(files are little-endian and no byte swapping is implemented)",
+                    what);
 }
 
 /* A byte source for the decoder: a FILE, or the caller's reader (an .npz member). */
@@ -252,7 +255,7 @@ static void transpose_fortran(const unsigned char *src, unsigned char *dst, int 
 /* Decode one .npy stream into out (zeroed first, complete on success). */
 static npde_status npy_decode(npy_src *s, npde_npy_array *out) {
   memset(out, 0, sizeof *out);
-  NPDE_TRY(check_little_endian(s->what));
+  NPDE_TRY(npde__check_little_endian(s->what));
   unsigned char pre[12];
   size_t got;
   NPDE_TRY(src_read(s, pre, 8, &got));
