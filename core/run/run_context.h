@@ -151,6 +151,24 @@ NPDE_API void npde__metric(npde_run_ctx *rs, const char *name, double value);
 /* The figure recorded under name, if any. */
 NPDE_API bool npde__metric_get(const npde_run_ctx *rs, const char *name, double *value);
 
+/* Adam (Kingma and Ba) on a p x 1 parameter vector in backend memory, with
+ * the constants both methods use. The moments start at zero and are the
+ * caller's to checkpoint; release with npde__adam_free (also after a
+ * failed init). */
+#define NPDE__ADAM_B1 0.9
+#define NPDE__ADAM_B2 0.999
+#define NPDE__ADAM_EPS 1e-8
+typedef struct npde__adam {
+  npde_backend *be;
+  npde_mat m, v; /* first and second moments, p x 1 */
+} npde__adam;
+NPDE_API npde_status npde__adam_init(npde__adam *a, npde_backend *be, int64_t p);
+/* theta takes Adam step number `step` (from 1) at learning rate lr along g; g is first scaled to norm
+ * clip when clip > 0 and ||g|| > clip. */
+NPDE_API npde_status npde__adam_step(npde__adam *a, npde_mat *theta, npde_mat *g, double lr, double clip,
+                                     int64_t step);
+NPDE_API void npde__adam_free(npde__adam *a);
+
 /* A stage: a name the pipeline's `stages:` list uses, its parameter schema
  * (validated before anything runs) and what it does. */
 typedef struct npde_stage {

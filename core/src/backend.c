@@ -366,6 +366,23 @@ npde_status npde_backend_transpose(npde_backend *be, const npde_mat *A, npde_mat
   return OPS(be)->transpose(be, A, B);
 }
 
+npde_status npde_backend_csrmm(npde_backend *be, npde_trans ta, double alpha, const npde_csr *A, const npde_mat *X,
+                               double beta, npde_mat *Y) {
+  if (!A) return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_backend_csrmm: A is NULL");
+  NPDE_TRY(need(be, NPDE_OP_CSRMM, A->dtype));
+  if (A->rows < 0 || A->cols < 0 || A->nnz < 0 || (A->dtype != NPDE_F64 && A->dtype != NPDE_F32) ||
+      (ta != NPDE_NO_TRANS && ta != NPDE_TRANS) || !A->rowptr || (A->nnz > 0 && (!A->colind || !A->values)))
+    return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_backend_csrmm: A is not a valid CSR matrix (%lld x %lld, %lld entries)",
+                      (long long)A->rows, (long long)A->cols, (long long)A->nnz);
+  NPDE_TRY(check_mat(NPDE_OP_CSRMM, "X", X));
+  const int64_t out_rows = ta == NPDE_TRANS ? A->cols : A->rows, in_rows = ta == NPDE_TRANS ? A->rows : A->cols;
+  NPDE_TRY(check_shape(NPDE_OP_CSRMM, "X", X, in_rows, X->cols, A->dtype));
+  NPDE_TRY(check_shape(NPDE_OP_CSRMM, "Y", Y, out_rows, X->cols, A->dtype));
+  if (X->data == Y->data && X->rows * X->cols > 0)
+    return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_backend_csrmm: Y aliases X");
+  return OPS(be)->csrmm(be, ta, alpha, A, X, beta, Y);
+}
+
 npde_status npde_backend_adam(npde_backend *be, npde_mat *theta, const npde_mat *g, npde_mat *m, npde_mat *v,
                               double lr, double b1, double b2, double eps, int64_t step) {
   NPDE_TRY(check_mat(NPDE_OP_ADAM, "theta", theta));

@@ -769,6 +769,22 @@ npde_status npde_config_get_string(const npde_config *map, const char *key, cons
   return NPDE_OK;
 }
 
+npde_status npde_config_get_enum(const npde_config *map, const char *key, const char *const *names, size_t n_names,
+                                 int *out) {
+  const char *text;
+  NPDE_TRY(npde_config_get_string(map, key, &text));
+  if (!names || !out) return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_config_get_enum: NULL argument");
+  for (size_t i = 0; i < n_names; ++i)
+    if (names[i] && strcmp(text, names[i]) == 0) {
+      *out = (int)i;
+      return NPDE_OK;
+    }
+  char valid[512] = "";
+  for (size_t i = 0, len = 0; i < n_names && len < sizeof valid; ++i)
+    len += (size_t)snprintf(valid + len, sizeof valid - len, "%s%s", i ? ", " : "", names[i] ? names[i] : "?");
+  return npde_config_error(npde_config_get(map, key), "unknown %s '%s'; valid: %s", key, text, valid);
+}
+
 /* ---------------------------------------------------------------- emitting */
 
 typedef struct strbuf {

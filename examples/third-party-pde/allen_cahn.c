@@ -94,19 +94,13 @@ static npde_status ac_initial(const npde_pde *p, const double *x, int64_t n, dou
 static npde_status ac_rhs(const npde_pde *p, double t, const npde_pde_jets *jets, double *F) {
   (void)t; /* autonomous */
   const ac_state *s = npde_pde_state(p);
-  const int64_t n = jets->n, d = jets->d, K = jets->K;
+  const int64_t n = jets->n, K = jets->K;
   if (n > 0 && !jets->second)
     return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "pde 'allen-cahn': rhs needs the second-derivative jets");
-  /* LAPLACIAN: d pure second derivatives per (point, output); HESSIAN: the d x d matrix, whose diagonal we use */
-  const bool hessian = jets->order == NPDE_JET_HESSIAN;
-  const int64_t row = hessian ? d * d : d, step = hessian ? d + 1 : 1;
   for (int64_t i = 0; i < n; ++i)
     for (int64_t k = 0; k < K; ++k) {
-      const double *h = jets->second + (i * K + k) * row;
       const double u = jets->value[i * K + k];
-      double lap = 0.0;
-      for (int64_t j = 0; j < d; ++j) lap += h[j * step];
-      F[i * K + k] = s->eps2 * lap + u - u * u * u;
+      F[i * K + k] = s->eps2 * npde_jets_laplacian(jets, i, k) + u - u * u * u;
     }
   return NPDE_OK;
 }

@@ -143,6 +143,13 @@ Test(abi, test_abi_layout_frozen_at_1_0) {
   OFF(npde_host_api, npy_array_free, 464);
   OFF(npde_host_api, comm_local_rank, 472);
   OFF(npde_host_api, comm_local_size, 480);
+  /* ABI 1.3: enum getter, sparse products */
+  OFF(npde_host_api, config_get_enum, 488);
+  OFF(npde_host_api, backend_csrmm, 496);
+  OFF(npde_backend_ops, csrmm, 264);
+  SIZE(npde_csr, 56);
+  OFF(npde_csr, colind, 8); OFF(npde_csr, values, 16); OFF(npde_csr, rows, 24); OFF(npde_csr, cols, 32);
+  OFF(npde_csr, nnz, 40); OFF(npde_csr, dtype, 48);
   SIZE(npde_pde_jets, 64);
   OFF(npde_pde_jets, order, 24);
   OFF(npde_pde_jets, x, 32);
@@ -159,7 +166,8 @@ Test(abi, test_abi_layout_frozen_at_1_0) {
   /* enumerations only grow */
   cr_expect_eq(NPDE_KIND_BACKEND, 0); cr_expect_eq(NPDE_KIND_INTEGRATOR, 5);
   cr_expect_eq(NPDE_OP_ALLOC, 0); cr_expect_eq(NPDE_OP_GEMM, 7); cr_expect_eq(NPDE_OP_RNG_NORMAL, 23);
-  cr_expect_eq(NPDE_OP_TRANSPOSE, 24); cr_expect_eq(NPDE_OP_ADAM, 25); cr_expect_geq(NPDE_OP_COUNT, 26);
+  cr_expect_eq(NPDE_OP_TRANSPOSE, 24); cr_expect_eq(NPDE_OP_ADAM, 25); cr_expect_eq(NPDE_OP_CSRMM, 26);
+  cr_expect_geq(NPDE_OP_COUNT, 27);
   cr_expect_eq(NPDE_ACT_SWISH, 1); cr_expect_eq(NPDE_ACT_SIN, 3);
   cr_expect_eq(NPDE_OK, 0); cr_expect_eq(NPDE_ERR_CONFIG, -6);
 }

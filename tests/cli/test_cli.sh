@@ -23,7 +23,7 @@ expect() {
 }
 
 demo=$src/configs/probe.yaml
-expect 0 "plugin ABI 1.2" -- "$npde" --version
+expect 0 "plugin ABI 1.3" -- "$npde" --version
 expect 0 "run CONFIG [key.path=value ...]" -- "$npde" --help
 expect 2 "usage: npde" -- "$npde"
 expect 2 "unknown command 'bogus'" -- "$npde" bogus

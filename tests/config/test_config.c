@@ -163,6 +163,20 @@ Test(config_getters, reals) {
   npde_config_destroy(&cfg);
 }
 
+Test(config_getters, enum_by_name) {
+  npde_config *cfg = load_text("initial: radial\nother: cone\n");
+  static const char *const names[] = {"gaussian", "radial", "packet"};
+  int k = -1;
+  cr_assert_eq(npde_config_get_enum(cfg, "initial", names, 3, &k), NPDE_OK, "%s", npde_last_error());
+  cr_assert_eq(k, 1);
+  assert_fails(npde_config_get_enum(cfg, "other", names, 3, &k), NPDE_ERR_CONFIG);
+  assert_msg("cfg.yaml:2:8: unknown other 'cone'; valid: gaussian, radial, packet");
+  cr_assert_eq(k, 1, "a refused value must leave *out alone");
+  assert_fails(npde_config_get_enum(cfg, "missing", names, 3, &k), NPDE_ERR_CONFIG);
+  assert_msg("missing value for 'missing'");
+  npde_config_destroy(&cfg);
+}
+
 Test(config_getters, ints) {
   npde_config *cfg = load_file(DATA("types.yaml"));
   int64_t i = 0;

@@ -1720,3 +1720,141 @@ static void dispatch_errors_case(bctx *c) {
 Test(backend, test_dispatch_rejects_invalid_arguments) {
   for_each_backend(NPDE_OP_ACTIVATION, dispatch_errors_case);
 }
+
+/* ------------------------------------------------------------------ csrmm */
+
+/* A random CSR matrix in backend memory (with its host copy): empty rows,
+ * repeated columns within a row and a row of many entries all occur. */
+typedef struct dcsr {
+  int64_t *rowptr, *colind;
+  double *val; /* host, rounded to the dtype */
+  void *d_rowptr, *d_colind, *d_val;
+  npde_csr A;
+} dcsr;
+
+static dcsr csr_new(bctx *c, int64_t rows, int64_t cols) {
+  dcsr s = {0};
+  s.rowptr = malloc((size_t)(rows + 1) * sizeof *s.rowptr);
+  cr_assert_not_null(s.rowptr);
+  int64_t cap = rows * 8 + 1, nnz = 0;
+  s.colind = malloc((size_t)cap * sizeof *s.colind);
+  s.val = malloc((size_t)cap * sizeof *s.val);
+  cr_assert(s.colind && s.val);
+  s.rowptr[0] = 0;
+  for (int64_t i = 0; i < rows; ++i) {
+    int64_t len = cols == 0 ? 0 : ref_rng_int(&c->rng, 4) == 0 ? 0 : 1 + ref_rng_int(&c->rng, 7);
+    for (int64_t k = 0; k < len; ++k, ++nnz) {
+      s.colind[nnz] = k > 0 && ref_rng_int(&c->rng, 5) == 0 ? s.colind[nnz - 1] : ref_rng_int(&c->rng, cols);
+      s.val[nnz] = rnd(c->dt, ref_rng_uniform(&c->rng, -2, 2));
+    }
+    s.rowptr[i + 1] = nnz;
+  }
+  const size_t es = npde_dtype_size(c->dt);
+  CHECK_OK(c, npde_backend_alloc(c->be, (size_t)(rows + 1) * sizeof(int64_t), &s.d_rowptr));
+  CHECK_OK(c, npde_backend_alloc(c->be, (size_t)(nnz ? nnz : 1) * sizeof(int64_t), &s.d_colind));
+  CHECK_OK(c, npde_backend_alloc(c->be, (size_t)(nnz ? nnz : 1) * es, &s.d_val));
+  void *tmp = malloc((size_t)(nnz ? nnz : 1) * es);
+  cr_assert_not_null(tmp);
+  for (int64_t k = 0; k < nnz; ++k) {
+    if (c->dt == NPDE_F32) ((float *)tmp)[k] = (float)s.val[k];
+    else ((double *)tmp)[k] = s.val[k];
+  }
+  CHECK_OK(c, npde_backend_upload(c->be, s.d_rowptr, s.rowptr, (size_t)(rows + 1) * sizeof(int64_t)));
+  if (nnz) CHECK_OK(c, npde_backend_upload(c->be, s.d_colind, s.colind, (size_t)nnz * sizeof(int64_t)));
+  if (nnz) CHECK_OK(c, npde_backend_upload(c->be, s.d_val, tmp, (size_t)nnz * es));
+  free(tmp);
+  s.A = (npde_csr){.rowptr = s.d_rowptr, .colind = s.d_colind, .values = s.d_val, .rows = rows, .cols = cols,
+                   .nnz = nnz, .dtype = c->dt};
+  return s;
+}
+
+static void csr_free(bctx *c, dcsr *s) {
+  npde_backend_free(c->be, s->d_rowptr), npde_backend_free(c->be, s->d_colind), npde_backend_free(c->be, s->d_val);
+  free(s->rowptr), free(s->colind), free(s->val);
+}
+
+/* The result the contract in npde_backend.h fixes bit for bit: sums in entry order, in double, rounded to the
+ * dtype at each store. */
+static void csrmm_reference(npde_dtype dt, npde_trans ta, double alpha, const dcsr *s, const dmat *X, double beta,
+                            const dmat *Y, double *e) {
+  const npde_csr *A = &s->A;
+  if (ta == NPDE_NO_TRANS) {
+    for (int64_t i = 0; i < A->rows; ++i)
+      for (int64_t c = 0; c < X->cols; ++c) {
+        double acc = 0.0;
+        for (int64_t k = s->rowptr[i]; k < s->rowptr[i + 1]; ++k) acc += s->val[k] * H(X, s->colind[k], c);
+        e[IX(Y, i, c)] = rnd(dt, beta == 0.0 ? alpha * acc : alpha * acc + beta * H(Y, i, c));
+      }
+    return;
+  }
+  for (int64_t j = 0; j < A->cols; ++j)
+    for (int64_t c = 0; c < X->cols; ++c) e[IX(Y, j, c)] = beta == 0.0 ? 0.0 : rnd(dt, beta * H(Y, j, c));
+  for (int64_t i = 0; i < A->rows; ++i)
+    for (int64_t k = s->rowptr[i]; k < s->rowptr[i + 1]; ++k)
+      for (int64_t c = 0; c < X->cols; ++c) {
+        double *y = &e[IX(Y, s->colind[k], c)];
+        *y = rnd(dt, *y + s->val[k] * (alpha * H(X, i, c)));
+      }
+}
+
+static void csrmm_run(bctx *c, npde_trans ta, int64_t rows, int64_t cols, int64_t w, double alpha, double beta,
+                      bool nan_y) {
+  dcsr s = csr_new(c, rows, cols);
+  const int64_t in = ta ? rows : cols, out = ta ? cols : rows;
+  dmat X = dm_new(c, in, w, pick_pad(c)), Y = dm_new(c, out, w, pick_pad(c));
+  set_what(c, "csrmm %s %lld x %lld (%lld entries) w=%lld alpha=%g beta=%g%s (ld X %lld, Y %lld)", tr(ta),
+           (long long)rows, (long long)cols, (long long)s.A.nnz, (long long)w, alpha, beta, nan_y ? " Y=NaN" : "",
+           (long long)X.ld, (long long)Y.ld);
+  dm_rand(&X, -1, 1);
+  if (nan_y) dm_set_all(&Y, NAN);
+  else dm_rand(&Y, -1, 1);
+  dm_upload(&X);
+  dm_upload(&Y);
+  CHECK_OK(c, npde_backend_csrmm(c->be, ta, alpha, &s.A, &X.v, beta, &Y.v));
+  double *e = dm_expect(&Y);
+  csrmm_reference(c->dt, ta, alpha, &s, &X, beta, &Y, e);
+  dm_check(&Y, e, NULL, 0.0, 0.0, "Y"); /* bit for bit: the order of every sum is part of the contract */
+  dm_check_same(&X, "X");
+  free(e);
+  dm_free(&X);
+  dm_free(&Y);
+  csr_free(c, &s);
+}
+
+static void csrmm_case(bctx *c) {
+  static const double ab[][2] = {{1.0, 0.0}, {-0.75, 0.5}, {2.5, 1.0}, {0.0, -1.5}};
+  for (int t = 0; t < 2; ++t) {
+    const npde_trans ta = (npde_trans)t;
+    for (size_t i = 0; i < sizeof ab / sizeof ab[0]; ++i) {
+      csrmm_run(c, ta, 0, 5, 3, ab[i][0], ab[i][1], false);
+      csrmm_run(c, ta, 6, 0, 2, ab[i][0], ab[i][1], false);
+      csrmm_run(c, ta, 9, 7, 0, ab[i][0], ab[i][1], false);
+      for (int r = 0; r < 6; ++r)
+        csrmm_run(c, ta, pick_dim(c), 1 + pick_dim(c), 1 + ref_rng_int(&c->rng, 4), ab[i][0], ab[i][1], false);
+    }
+    csrmm_run(c, ta, 65, 33, 1, 1.0, 0.0, true); /* beta = 0 never reads Y */
+    csrmm_run(c, ta, 4000, 1500, 1, 1.0, 0.0, false); /* enough work for threads */
+    csrmm_run(c, ta, 700, 300, 5, -1.0, 0.25, false);
+  }
+}
+
+Test(backend, test_csrmm_and_transpose_bitwise) { for_each_backend(NPDE_OP_CSRMM, csrmm_case); }
+
+static void csrmm_errors_case(bctx *c) {
+  dcsr s = csr_new(c, 5, 4);
+  dmat X = dm_new(c, 4, 2, 0), Y = dm_new(c, 5, 2, 0), Z = dm_new(c, 5, 3, 0);
+  set_what(c, "csrmm with mismatched shapes");
+  cr_expect_eq(npde_backend_csrmm(c->be, NPDE_NO_TRANS, 1.0, &s.A, &X.v, 0.0, &Z.v), NPDE_ERR_INVALID_ARG,
+               "backend %s: a Y of the wrong width was accepted", c->name);
+  cr_expect_eq(npde_backend_csrmm(c->be, NPDE_TRANS, 1.0, &s.A, &X.v, 0.0, &Y.v), NPDE_ERR_INVALID_ARG,
+               "backend %s: NO_TRANS shapes were accepted for TRANS", c->name);
+  npde_csr bad = s.A;
+  bad.nnz = -1;
+  cr_expect_eq(npde_backend_csrmm(c->be, NPDE_NO_TRANS, 1.0, &bad, &X.v, 0.0, &Y.v), NPDE_ERR_INVALID_ARG,
+               "backend %s: a negative entry count was accepted", c->name);
+  CHECK_OK(c, npde_backend_csrmm(c->be, NPDE_NO_TRANS, 1.0, &s.A, &X.v, 0.0, &Y.v));
+  dm_free(&X), dm_free(&Y), dm_free(&Z);
+  csr_free(c, &s);
+}
+
+Test(backend, test_csrmm_rejects_invalid_arguments) { for_each_backend(NPDE_OP_CSRMM, csrmm_errors_case); }

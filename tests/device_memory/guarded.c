@@ -150,6 +150,8 @@ GUARDED_OP(col_sums, (npde_backend * be, double alpha, const npde_mat *X, double
 GUARDED_OP(add_row, (npde_backend * be, double alpha, const npde_mat *b, npde_mat *X), (be, alpha, b, X))
 GUARDED_OP(adam, (npde_backend * be, npde_mat *theta, const npde_mat *g, npde_mat *m, npde_mat *v, double lr,
                   double b1, double b2, double eps, int64_t step), (be, theta, g, m, v, lr, b1, b2, eps, step))
+GUARDED_OP(csrmm, (npde_backend * be, npde_trans ta, double alpha, const npde_csr *A, const npde_mat *X,
+                   double beta, npde_mat *Y), (be, ta, alpha, A, X, beta, Y))
 GUARDED_OP(rng_uniform, (npde_backend * be, uint64_t seed, uint64_t stream, uint64_t counter, double lo, double hi,
                          npde_mat *out), (be, seed, stream, counter, lo, hi, out))
 GUARDED_OP(rng_normal, (npde_backend * be, uint64_t seed, uint64_t stream, uint64_t counter, double mean, double std,
@@ -187,6 +189,7 @@ static const npde_backend_ops guarded_ops = {
     .rng_normal = guarded_rng_normal,
     .transpose = guarded_transpose,
     .adam = guarded_adam,
+    .csrmm = guarded_csrmm,
 };
 
 static const npde_param_spec guarded_params[] = {{0}};

@@ -45,6 +45,17 @@ for h in $run_headers; do
   check_includes "run engine header" "$method_headers npde.h" "$src/core/include/npde/$h"
 done
 check_includes plugin "$run_headers $method_headers npde.h $run_private $method_private" $plugin_files
+# The plugin SDK headers (plugin/*.h) show a plugin its ops tables, the types
+# they use and the host entries, and nothing of the application API (creating
+# components, running pipelines, files).
+sdk_allowed="npde_plugin.h npde_ext.h npde_host_map.h npde_backend_ops.h npde_layer_ops.h npde_pde_ops.h
+  npde_linsolver_ops.h npde_precond_ops.h npde_integrator_ops.h npde_backend.h npde_config.h npde_error.h
+  npde_npy.h npde_export.h npde_log.h npde_mat.h npde_linop.h stdbool.h stddef.h stdint.h string.h"
+for f in "$src"/core/include/npde/plugin/*.h; do
+  for h in $(includes_of "$f"); do
+    case " $(echo $sdk_allowed) " in *" $h "*) ;; *) bad "${f#"$src"/} (plugin SDK) includes $h, which is not part of the SDK";; esac
+  done
+done
 # one method never reaches into another
 for m in $(ls "$src/core/methods"); do
   [ -d "$src/core/methods/$m" ] || continue

@@ -38,7 +38,7 @@ typedef struct npde_registry npde_registry;
   X(ACTIVATION, activation) X(MUL_BLOCKS, mul_blocks) X(JET2, jet2)             \
   X(SINUSOIDAL, sinusoidal) X(ROW_SCALE, row_scale) X(COL_SUMS, col_sums)       \
   X(ADD_ROW, add_row) X(RNG_UNIFORM, rng_uniform) X(RNG_NORMAL, rng_normal)        \
-  X(TRANSPOSE, transpose) X(ADAM, adam)
+  X(TRANSPOSE, transpose) X(ADAM, adam) X(CSRMM, csrmm)
 
 typedef enum npde_backend_op {
 #define NPDE__OP_ENUM(ID, name) NPDE_OP_##ID,
@@ -185,6 +185,18 @@ NPDE_API NPDE_NODISCARD npde_status npde_backend_sinusoidal(npde_backend *be, co
 NPDE_API NPDE_NODISCARD npde_status npde_backend_adam(npde_backend *be, npde_mat *theta, const npde_mat *g,
                                                       npde_mat *m, npde_mat *v, double lr, double b1, double b2,
                                                       double eps, int64_t step);
+/**
+ * Y = alpha op(A) X + beta Y with A sparse (npde_csr) and X, Y dense blocks:
+ * op(A) is rows x cols (NO_TRANS) or cols x rows (TRANS), X has op(A)'s
+ * columns as rows and Y its rows, both w columns wide. beta = 0 writes Y
+ * without reading it. Every element of Y is a sum in the order of A's
+ * entries (by row, then k), so a backend's result does not depend on its
+ * threads: Y[i] = alpha (sum_k a_k X[colind_k]) + beta Y[i] (NO_TRANS),
+ * Y[j] = beta Y[j] + sum over entries k of column j, in order, of
+ * a_k (alpha X[i_k]) (TRANS). Y must not alias X. Since: ABI 1.3
+ */
+NPDE_API NPDE_NODISCARD npde_status npde_backend_csrmm(npde_backend *be, npde_trans ta, double alpha, const npde_csr *A,
+                                                       const npde_mat *X, double beta, npde_mat *Y);
 /** B = A^T (A is m x n, B is n x m; no aliasing). */
 NPDE_API NPDE_NODISCARD npde_status npde_backend_transpose(npde_backend *be, const npde_mat *A, npde_mat *B);
 /** Y_k[i, :] = s[i] X_k[i, :] for the m stacked n x w blocks; s has n entries. Y may be X. */

@@ -84,6 +84,15 @@ NPDE_API NPDE_NODISCARD npde_status npde_config_get_bool(const npde_config *map,
 /** Borrowed string, valid while the tree lives. */
 NPDE_API NPDE_NODISCARD npde_status npde_config_get_string(const npde_config *map, const char *key, const char **out);
 
+/**
+ * The index in names[0..n_names) of the text at key: *out = i. Any other
+ * text is a configuration error at the value that lists the names. For an
+ * enum parameter the schema has refused other text already; this maps the
+ * validated text to the component's enum. Since: ABI 1.3
+ */
+NPDE_API NPDE_NODISCARD npde_status npde_config_get_enum(const npde_config *map, const char *key,
+                                                         const char *const *names, size_t n_names, int *out);
+
 /* Conversions of one scalar node, with the same messages. */
 NPDE_API NPDE_NODISCARD npde_status npde_config_as_real(const npde_config *node, double *out);
 NPDE_API NPDE_NODISCARD npde_status npde_config_as_int(const npde_config *node, int64_t *out);

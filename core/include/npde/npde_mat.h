@@ -37,6 +37,21 @@ typedef struct npde_mat {
   npde_dtype dtype;
 } npde_mat;
 
+/**
+ * A sparse matrix in compressed sparse row form, borrowed, in backend
+ * memory: row i holds values[k] in column colind[k] for rowptr[i] <= k <
+ * rowptr[i + 1]; rowptr has rows + 1 entries, starting at 0 and ending at
+ * nnz; every colind is in [0, cols). A column may repeat within a row (its
+ * entries add). Since: ABI 1.3
+ */
+typedef struct npde_csr {
+  const int64_t *rowptr;
+  const int64_t *colind;
+  const void *values; /* nnz elements of dtype */
+  int64_t rows, cols, nnz;
+  npde_dtype dtype;
+} npde_csr;
+
 /** A view of rows x cols contiguous elements starting at data. */
 static inline npde_mat npde_mat_view(void *data, npde_dtype dtype, int64_t rows, int64_t cols) {
   npde_mat m;

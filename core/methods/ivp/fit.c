@@ -205,7 +205,8 @@ static npde_status fit_run(npde_run_ctx *rs, const npde_config *params) {
   uint64_t fit_index = (uint64_t)rs->n_fits++;
   npde_backend *be = c.be;
   size_t pb = (size_t)c.p * sizeof(double);
-  void *x = NULL, *u = NULL, *w = NULL, *g = NULL, *m = NULL, *v = NULL;
+  void *x = NULL, *u = NULL, *w = NULL, *g = NULL;
+  npde__adam adam = {0};
   npde_linearization *lin = NULL;
   npde_status st = NPDE_OK;
   npde_mat theta = npde_mat_view(rs->theta, NPDE_F64, c.p, 1);
@@ -224,15 +225,12 @@ static npde_status fit_run(npde_run_ctx *rs, const npde_config *params) {
                            "use at least %d", (long long)batch, npde_comm_rank(), npde_comm_size(),
                            2 * npde_comm_size());
   npde__comm_scratch reduce = {0};
-  void **bufs[] = {&x, &u, &w, &g, &m, &v};
-  size_t sizes[] = {(size_t)(mine * c.d), (size_t)(mine * c.K), (size_t)(mine * c.K), (size_t)c.p, (size_t)c.p,
-                    (size_t)c.p};
-  for (size_t i = 0; i < 6 && st == NPDE_OK; ++i) st = npde_backend_alloc(be, sizes[i] * sizeof(double), bufs[i]);
+  void **bufs[] = {&x, &u, &w, &g};
+  size_t sizes[] = {(size_t)(mine * c.d), (size_t)(mine * c.K), (size_t)(mine * c.K), (size_t)c.p};
+  for (size_t i = 0; i < 4 && st == NPDE_OK; ++i) st = npde_backend_alloc(be, sizes[i] * sizeof(double), bufs[i]);
   npde_mat X = npde_mat_view(x, NPDE_F64, mine, c.d), U = npde_mat_view(u, NPDE_F64, mine, c.K),
-           W = npde_mat_view(w, NPDE_F64, mine, c.K), G = npde_mat_view(g, NPDE_F64, c.p, 1),
-           M = npde_mat_view(m, NPDE_F64, c.p, 1), V = npde_mat_view(v, NPDE_F64, c.p, 1);
-  if (st == NPDE_OK) st = npde_backend_fill(be, &M, 0.0);
-  if (st == NPDE_OK) st = npde_backend_fill(be, &V, 0.0);
+           W = npde_mat_view(w, NPDE_F64, mine, c.K), G = npde_mat_view(g, NPDE_F64, c.p, 1);
+  if (st == NPDE_OK) st = npde__adam_init(&adam, be, c.p);
   uint64_t per_batch = npde_philox_blocks((uint64_t)(batch * c.d));
   double t0 = npde__now_seconds(), last_log = t0, loss = NAN;
   /* the loss of every epoch, for results.npz (fit_loss, or refit_loss of the last restart) */
@@ -262,7 +260,7 @@ static npde_status fit_run(npde_run_ctx *rs, const npde_config *params) {
     st = npde_linearization_vjp(lin, &W, 2.0 / (double)(batch * c.K), 0.0, &G);
     if (st == NPDE_OK) st = npde__comm_allreduce_mat(be, &G, &reduce);
     double lr_e = learning_rate(lr, decay, decay_rate, decay_every, e, epochs);
-    if (st == NPDE_OK) st = npde_backend_adam(be, &theta, &G, &M, &V, lr_e, 0.9, 0.999, 1e-8, e);
+    if (st == NPDE_OK) st = npde__adam_step(&adam, &theta, &G, lr_e, 0.0, e);
     double now = npde__now_seconds();
     if (st == NPDE_OK && (now - last_log >= log_every || e == epochs)) {
       double rate = (double)e / (now - t0 > 0 ? now - t0 : 1e-9);
@@ -273,7 +271,8 @@ static npde_status fit_run(npde_run_ctx *rs, const npde_config *params) {
   }
   npde_linearization_destroy(&lin);
   npde__comm_scratch_free(&reduce);
-  for (size_t i = 0; i < 6; ++i) npde_backend_free(be, *bufs[i]);
+  for (size_t i = 0; i < 4; ++i) npde_backend_free(be, *bufs[i]);
+  npde__adam_free(&adam);
   double err_before = NAN, err_after = NAN, *parts = calloc((size_t)c.K, sizeof *parts);
   if (st == NPDE_OK && !parts) st = NPDE_ERROR(NPDE_ERR_NOMEM, "fit: out of memory");
   if (st == NPDE_OK) st = relative_error(&c, eval_points, &err_before, parts);

@@ -6,7 +6,14 @@
  * 1e-6 h, because the kernel computes p + o h from different p and equal
  * positions may differ in their last bits. A batch gathers its rows'
  * samples, runs the network there once (both outputs; a sample reads the
- * output of its side), and pulls the cotangent W^T (m^2 r) / B back. */
+ * output of its side), and pulls the cotangent W^T (m^2 r) / B back.
+ *
+ * The batch's rows of the table are a sparse matrix W over the batch's
+ * samples (side 0's, then side 1's), kept in backend memory, so that a
+ * Gauss-Newton product J^T W^T M^2 W J v runs on the backend from end to
+ * end (npde_backend_csrmm): nothing is downloaded or uploaded per CG
+ * iteration. The loss value is summed on the host, from one download of
+ * the network's values per eval. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,15 +40,25 @@ struct npde_discrete_loss {
   bool gathered_full;  /* the gathered samples are all of them (reusable) */
   bool linearised;
   int64_t *local, *stamp, stamp_now; /* sample -> index among its side's samples in the batch */
-  double *r, *y;
-  int64_t r_cap;
+  /* the batch's rows as a CSR matrix W over its samples, side 0's columns first (host and backend copies) */
+  int64_t *brow, *bcol;
+  double *bval;
+  void *d_brow, *d_bcol, *d_bval;
+  npde_csr W;
+  int64_t rows_cap, nnz_cap;
+  double *r, *m2;      /* host: the residuals, the squared masks of the batch's rows */
+  void *y_dev, *m2_dev; /* backend: residuals (or W J v) scaled by m2, and m2 */
+  /* every sample's value (side 0's, then side 1's) and the cotangent W^T m^2 y */
+  double *uh;
+  void *u_dev, *c_dev;
+  int64_t u_cap;
   /* per side: the branch of the network that side's samples are evaluated with */
   struct side {
     npde_network *net; /* a view of the network's output branch (npde_network_branch) */
     int64_t off, count; /* its parameters in theta */
-    int64_t m, m_cap;
-    double *xh, *uh, *wh;
-    void *x_dev, *u_dev, *w_dev;
+    int64_t m, m_cap, first; /* first: its first column of W */
+    double *xh;
+    void *x_dev;
     npde_linearization *lin;
   } sd[2];
 };
@@ -174,11 +191,13 @@ void npde_discrete_loss_destroy(npde_discrete_loss **loss) {
   if (!loss || !*loss) return;
   npde_discrete_loss *L = *loss;
   free(L->sx), free(L->side), free(L->rowptr), free(L->col), free(L->w), free(L->w0);
-  free(L->local), free(L->stamp), free(L->r), free(L->y);
+  free(L->local), free(L->stamp), free(L->brow), free(L->bcol), free(L->bval), free(L->r), free(L->m2), free(L->uh);
+  void *const dev[] = {L->d_brow, L->d_bcol, L->d_bval, L->y_dev, L->m2_dev, L->u_dev, L->c_dev};
+  for (size_t k = 0; k < sizeof dev / sizeof *dev; ++k) npde_backend_free(L->be, dev[k]);
   for (int s = 0; s < 2; ++s) {
     struct side *d = &L->sd[s];
-    free(d->xh), free(d->uh), free(d->wh);
-    npde_backend_free(L->be, d->x_dev), npde_backend_free(L->be, d->u_dev), npde_backend_free(L->be, d->w_dev);
+    free(d->xh);
+    npde_backend_free(L->be, d->x_dev);
     npde_linearization_destroy(&d->lin);
     npde_network_destroy(&d->net);
   }
@@ -226,33 +245,68 @@ void npde_discrete_loss_sizes(const npde_discrete_loss *L, int64_t *samples, int
 
 /* ---------------------------------------------------------- the batch */
 
-static npde_status ensure_capacity(npde_discrete_loss *L, struct side *d, int64_t m) {
+/* A host array and its backend twin (either may be NULL), regrown to hold n elements; contents dropped. */
+static npde_status regrow(npde_backend *be, int64_t n, size_t elem, void **host, void **dev) {
+  if (host) {
+    free(*host);
+    *host = malloc((size_t)n * elem);
+    if (!*host) return NPDE_ERROR(NPDE_ERR_NOMEM, "discrete loss: out of memory");
+  }
+  if (dev) {
+    npde_backend_free(be, *dev);
+    *dev = NULL;
+    NPDE_TRY(npde_backend_alloc(be, (size_t)n * elem, dev));
+  }
+  return NPDE_OK;
+}
+
+static npde_status ensure_positions(npde_discrete_loss *L, struct side *d, int64_t m) {
   if (m <= d->m_cap) return NPDE_OK;
   const int64_t cap = m + m / 4;
-  free(d->xh), free(d->uh), free(d->wh);
-  npde_backend_free(L->be, d->x_dev), npde_backend_free(L->be, d->u_dev), npde_backend_free(L->be, d->w_dev);
-  d->x_dev = d->u_dev = d->w_dev = NULL;
   npde_linearization_destroy(&d->lin);
   d->m_cap = 0;
-  d->xh = malloc((size_t)cap * 3 * sizeof *d->xh);
-  d->uh = malloc((size_t)cap * sizeof *d->uh);
-  d->wh = malloc((size_t)cap * sizeof *d->wh);
-  if (!d->xh || !d->uh || !d->wh) return NPDE_ERROR(NPDE_ERR_NOMEM, "discrete loss: out of memory");
-  NPDE_TRY(npde_backend_alloc(L->be, (size_t)cap * 3 * sizeof(double), &d->x_dev));
-  NPDE_TRY(npde_backend_alloc(L->be, (size_t)cap * sizeof(double), &d->u_dev));
-  NPDE_TRY(npde_backend_alloc(L->be, (size_t)cap * sizeof(double), &d->w_dev));
+  NPDE_TRY(regrow(L->be, 3 * cap, sizeof(double), (void **)&d->xh, &d->x_dev));
   d->m_cap = cap;
+  return NPDE_OK;
+}
+
+/* Room for nrows rows, nnz entries and m samples in the batch buffers. */
+static npde_status ensure_batch(npde_discrete_loss *L, int64_t nrows, int64_t nnz, int64_t m) {
+  if (nrows > L->rows_cap) {
+    const int64_t cap = nrows + nrows / 4;
+    L->rows_cap = 0;
+    NPDE_TRY(regrow(L->be, cap + 1, sizeof(int64_t), (void **)&L->brow, &L->d_brow));
+    NPDE_TRY(regrow(L->be, cap, sizeof(double), (void **)&L->r, &L->y_dev));
+    NPDE_TRY(regrow(L->be, cap, sizeof(double), (void **)&L->m2, &L->m2_dev));
+    L->rows_cap = cap;
+  }
+  if (nnz > L->nnz_cap) {
+    const int64_t cap = nnz + nnz / 4;
+    L->nnz_cap = 0;
+    NPDE_TRY(regrow(L->be, cap, sizeof(int64_t), (void **)&L->bcol, &L->d_bcol));
+    NPDE_TRY(regrow(L->be, cap, sizeof(double), (void **)&L->bval, &L->d_bval));
+    L->nnz_cap = cap;
+  }
+  if (m > L->u_cap) {
+    const int64_t cap = m + m / 4;
+    L->u_cap = 0;
+    NPDE_TRY(regrow(L->be, cap, sizeof(double), (void **)&L->uh, &L->u_dev));
+    NPDE_TRY(regrow(L->be, cap, sizeof(double), NULL, &L->c_dev));
+    L->u_cap = cap;
+  }
   return NPDE_OK;
 }
 
 #define ROW(L, q) ((L)->rows ? (L)->rows[q] : (q))
 
-/* Gather the rows' distinct samples, numbered per side, and upload their positions. */
+/* Number the rows' distinct samples per side, upload their positions, and
+ * write the batch's rows of the table as W over those samples. */
 static npde_status gather(npde_discrete_loss *L) {
   L->stamp_now++;
-  int64_t m[2] = {0, 0};
+  int64_t m[2] = {0, 0}, nnz = 0;
   for (int64_t q = 0; q < L->nrows; ++q) {
     const int64_t i = ROW(L, q);
+    nnz += L->rowptr[i + 1] - L->rowptr[i];
     for (int64_t k = L->rowptr[i]; k < L->rowptr[i + 1]; ++k) {
       const int64_t g = L->col[k];
       if (L->stamp[g] != L->stamp_now) {
@@ -263,53 +317,57 @@ static npde_status gather(npde_discrete_loss *L) {
   }
   for (int s = 0; s < 2; ++s) {
     struct side *d = &L->sd[s];
-    NPDE_TRY(ensure_capacity(L, d, m[s] > 0 ? m[s] : 1));
+    NPDE_TRY(ensure_positions(L, d, m[s] > 0 ? m[s] : 1));
     if (d->m != m[s]) npde_linearization_destroy(&d->lin);
     d->m = m[s];
   }
+  L->sd[0].first = 0;
+  L->sd[1].first = m[0];
+  NPDE_TRY(ensure_batch(L, L->nrows, nnz > 0 ? nnz : 1, m[0] + m[1] > 0 ? m[0] + m[1] : 1));
+  int64_t e = 0;
+  L->brow[0] = 0;
   for (int64_t q = 0; q < L->nrows; ++q) {
     const int64_t i = ROW(L, q);
-    for (int64_t k = L->rowptr[i]; k < L->rowptr[i + 1]; ++k) {
+    for (int64_t k = L->rowptr[i]; k < L->rowptr[i + 1]; ++k, ++e) {
       const int64_t g = L->col[k];
-      memcpy(L->sd[L->side[g]].xh + 3 * L->local[g], L->sx + 3 * g, 3 * sizeof(double));
+      const struct side *d = &L->sd[L->side[g]];
+      memcpy(d->xh + 3 * L->local[g], L->sx + 3 * g, 3 * sizeof(double));
+      L->bcol[e] = d->first + L->local[g];
+      L->bval[e] = L->w[k];
     }
+    L->brow[q + 1] = e;
   }
   for (int s = 0; s < 2; ++s)
     if (L->sd[s].m > 0)
       NPDE_TRY(npde_backend_upload(L->be, L->sd[s].x_dev, L->sd[s].xh, (size_t)L->sd[s].m * 3 * sizeof(double)));
+  NPDE_TRY(npde_backend_upload(L->be, L->d_brow, L->brow, (size_t)(L->nrows + 1) * sizeof(int64_t)));
+  if (nnz > 0) {
+    NPDE_TRY(npde_backend_upload(L->be, L->d_bcol, L->bcol, (size_t)nnz * sizeof(int64_t)));
+    NPDE_TRY(npde_backend_upload(L->be, L->d_bval, L->bval, (size_t)nnz * sizeof(double)));
+  }
+  L->W = (npde_csr){.rowptr = L->d_brow, .colind = L->d_bcol, .values = L->d_bval, .rows = L->nrows,
+                    .cols = m[0] + m[1], .nnz = nnz, .dtype = NPDE_F64};
   return NPDE_OK;
 }
 
 static double mask_of(const npde_discrete_loss *L, int64_t i) { return L->mask ? L->mask[i] : 1.0; }
 
-/* out[q] = sum_k w_qk U_side(k)[local(k)] over the rows (per-side host values U[side]). */
-static void apply_weights(const npde_discrete_loss *L, double *const U[2], bool affine, double *out) {
-  for (int64_t q = 0; q < L->nrows; ++q) {
-    const int64_t i = ROW(L, q);
-    double s = affine ? L->w0[i] : 0.0;
-    for (int64_t k = L->rowptr[i]; k < L->rowptr[i + 1]; ++k) {
-      const int64_t g = L->col[k];
-      s += L->w[k] * U[L->side[g]][L->local[g]];
-    }
-    out[q] = s;
-  }
-}
-
 /* The rows [off, off + count) of a p x 1 parameter vector. */
 static npde_mat slice(const npde_mat *v, const struct side *d) { return npde_mat_sub(*v, d->off, 0, d->count, 1); }
 
-/* g = alpha J^T (W^T (m^2 y)) over the rows, side by side. */
-static npde_status pull_back(npde_discrete_loss *L, const double *y, double alpha, npde_mat *g) {
-  for (int s = 0; s < 2; ++s) memset(L->sd[s].wh, 0, (size_t)L->sd[s].m * sizeof(double));
-  for (int64_t q = 0; q < L->nrows; ++q) {
-    const int64_t i = ROW(L, q);
-    const double m = mask_of(L, i), yi = m * m * y[q];
-    if (yi == 0.0) continue;
-    for (int64_t k = L->rowptr[i]; k < L->rowptr[i + 1]; ++k) {
-      const int64_t gid = L->col[k];
-      L->sd[L->side[gid]].wh[L->local[gid]] += L->w[k] * yi;
-    }
+/* A side's samples' entries of a vector over all the batch's samples. */
+static npde_mat side_part(void *all, const struct side *d) {
+  return npde_mat_view((double *)all + d->first, NPDE_F64, d->m, 1);
+}
+
+/* g = alpha J^T W^T (m^2 y) for y in y_dev (scaled in place), side by side. */
+static npde_status pull_back(npde_discrete_loss *L, double alpha, npde_mat *g) {
+  npde_mat y = npde_mat_view(L->y_dev, NPDE_F64, L->nrows, 1), c = npde_mat_view(L->c_dev, NPDE_F64, L->W.cols, 1);
+  if (L->mask) {
+    npde_mat m2 = npde_mat_view(L->m2_dev, NPDE_F64, L->nrows, 1);
+    NPDE_TRY(npde_backend_row_scale(L->be, &m2, &y, &y, 1));
   }
+  NPDE_TRY(npde_backend_csrmm(L->be, NPDE_TRANS, 1.0, &L->W, &y, 0.0, &c));
   for (int s = 0; s < 2; ++s) {
     struct side *d = &L->sd[s];
     npde_mat gs = slice(g, d);
@@ -317,9 +375,8 @@ static npde_status pull_back(npde_discrete_loss *L, const double *y, double alph
       NPDE_TRY(npde_backend_fill(L->be, &gs, 0.0));
       continue;
     }
-    NPDE_TRY(npde_backend_upload(L->be, d->w_dev, d->wh, (size_t)d->m * sizeof(double)));
-    npde_mat W = npde_mat_view(d->w_dev, NPDE_F64, d->m, 1);
-    NPDE_TRY(npde_linearization_vjp(d->lin, &W, alpha, 0.0, &gs));
+    npde_mat cs = side_part(L->c_dev, d);
+    NPDE_TRY(npde_linearization_vjp(d->lin, &cs, alpha, 0.0, &gs));
   }
   return NPDE_OK;
 }
@@ -334,13 +391,6 @@ npde_status npde_discrete_loss_eval(npde_discrete_loss *L, const npde_mat *theta
   for (int64_t q = 0; rows && q < nrows; ++q)
     if (rows[q] < 0 || rows[q] >= L->n_points)
       return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_discrete_loss_eval: row %lld out of range", (long long)rows[q]);
-  if (nrows > L->r_cap) {
-    free(L->r), free(L->y);
-    L->r = malloc((size_t)nrows * sizeof *L->r);
-    L->y = malloc((size_t)nrows * sizeof *L->y);
-    L->r_cap = L->r && L->y ? nrows : 0;
-    if (!L->r_cap) return NPDE_ERROR(NPDE_ERR_NOMEM, "discrete loss: out of memory");
-  }
   const bool full = rows == NULL;
   L->rows = rows;
   L->nrows = nrows;
@@ -348,45 +398,54 @@ npde_status npde_discrete_loss_eval(npde_discrete_loss *L, const npde_mat *theta
   L->linearised = false;
   if (!(full && L->gathered_full)) NPDE_TRY(gather(L));
   L->gathered_full = full;
+  if (mask) {
+    for (int64_t q = 0; q < nrows; ++q) {
+      const double m = mask[ROW(L, q)];
+      L->m2[q] = m * m;
+    }
+    NPDE_TRY(npde_backend_upload(L->be, L->m2_dev, L->m2, (size_t)nrows * sizeof(double)));
+  }
   for (int s = 0; s < 2; ++s) {
     struct side *d = &L->sd[s];
     if (d->m == 0) continue;
-    npde_mat th = slice(theta, d), X = npde_mat_view(d->x_dev, NPDE_F64, d->m, 3),
-             U = npde_mat_view(d->u_dev, NPDE_F64, d->m, 1);
+    npde_mat th = slice(theta, d), X = npde_mat_view(d->x_dev, NPDE_F64, d->m, 3), U = side_part(L->u_dev, d);
     if (d->lin) NPDE_TRY(npde_linearization_update(d->lin, &th, &X));
     else NPDE_TRY(npde_linearization_create(d->net, &th, &X, &d->lin));
     NPDE_TRY(npde_linearization_values(d->lin, &U));
-    NPDE_TRY(npde_backend_download(L->be, d->uh, d->u_dev, (size_t)d->m * sizeof(double)));
   }
   L->linearised = true;
-  double *const U[2] = {L->sd[0].uh, L->sd[1].uh};
-  apply_weights(L, U, true, L->r);
+  /* the residuals on the host, for the loss and npde_discrete_loss_residuals */
+  if (L->W.cols > 0) NPDE_TRY(npde_backend_download(L->be, L->uh, L->u_dev, (size_t)L->W.cols * sizeof(double)));
   double sum = 0.0;
   for (int64_t q = 0; q < nrows; ++q) {
-    const double mr = mask_of(L, ROW(L, q)) * L->r[q];
+    double r = L->w0[ROW(L, q)];
+    for (int64_t k = L->brow[q]; k < L->brow[q + 1]; ++k) r += L->bval[k] * L->uh[L->bcol[k]];
+    L->r[q] = r;
+    const double mr = mask_of(L, ROW(L, q)) * r;
     sum += 0.5 * mr * mr;
   }
   *value = sum / (double)nrows;
   if (!isfinite(*value)) return NPDE_ERROR(NPDE_ERR_NUMERIC, "discrete loss: the loss is %g", *value);
-  if (grad) NPDE_TRY(pull_back(L, L->r, 1.0 / (double)nrows, grad));
-  return NPDE_OK;
+  if (!grad) return NPDE_OK;
+  NPDE_TRY(npde_backend_upload(L->be, L->y_dev, L->r, (size_t)nrows * sizeof(double)));
+  return pull_back(L, 1.0 / (double)nrows, grad);
 }
 
 const double *npde_discrete_loss_residuals(const npde_discrete_loss *L) { return L ? L->r : NULL; }
 
+/* (J^T W^T M^2 W J / B) x, all on the backend. */
 static npde_status gauss_newton_matvec(void *ctx, const npde_mat *x, npde_mat *y) {
   npde_discrete_loss *L = ctx;
   if (!L->linearised) return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "discrete loss: Gauss-Newton product before any eval");
   for (int s = 0; s < 2; ++s) {
     struct side *d = &L->sd[s];
     if (d->m == 0) continue;
-    npde_mat xs = slice(x, d), dU = npde_mat_view(d->u_dev, NPDE_F64, d->m, 1);
+    npde_mat xs = slice(x, d), dU = side_part(L->u_dev, d);
     NPDE_TRY(npde_linearization_jvp(d->lin, &xs, &dU));
-    NPDE_TRY(npde_backend_download(L->be, d->uh, d->u_dev, (size_t)d->m * sizeof(double)));
   }
-  double *const U[2] = {L->sd[0].uh, L->sd[1].uh};
-  apply_weights(L, U, false, L->y);
-  return pull_back(L, L->y, 1.0 / (double)L->nrows, y);
+  npde_mat dU = npde_mat_view(L->u_dev, NPDE_F64, L->W.cols, 1), r = npde_mat_view(L->y_dev, NPDE_F64, L->nrows, 1);
+  NPDE_TRY(npde_backend_csrmm(L->be, NPDE_NO_TRANS, 1.0, &L->W, &dU, 0.0, &r));
+  return pull_back(L, 1.0 / (double)L->nrows, y);
 }
 
 npde_linop npde_discrete_loss_gauss_newton(npde_discrete_loss *L) {

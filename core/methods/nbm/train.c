@@ -434,21 +434,20 @@ static npde_status train_run(npde_run_ctx *rs, const npde_config *params) {
              npde__now_seconds() - t0);
 
   /* optimiser state */
-  void *g = NULL, *mo = NULL, *vo = NULL, *d = NULL, *th = NULL;
-  void **bufs[] = {&g, &mo, &vo, &d, &th};
-  for (size_t i = 0; i < 5 && st == NPDE_OK; ++i) st = npde_backend_alloc(c.be, (size_t)c.p * sizeof(double), bufs[i]);
+  void *g = NULL, *d = NULL, *th = NULL;
+  void **bufs[] = {&g, &d, &th};
+  npde__adam adam = {0};
+  for (size_t i = 0; i < 3 && st == NPDE_OK; ++i) st = npde_backend_alloc(c.be, (size_t)c.p * sizeof(double), bufs[i]);
+  if (st == NPDE_OK) st = npde__adam_init(&adam, c.be, c.p);
   npde_mat theta = npde_mat_view(rs->theta, NPDE_F64, c.p, 1), G = npde_mat_view(g, NPDE_F64, c.p, 1),
-           M = npde_mat_view(mo, NPDE_F64, c.p, 1), V = npde_mat_view(vo, NPDE_F64, c.p, 1),
            D = npde_mat_view(d, NPDE_F64, c.p, 1), TH = npde_mat_view(th, NPDE_F64, c.p, 1);
-  if (st == NPDE_OK) st = npde_backend_fill(c.be, &M, 0.0);
-  if (st == NPDE_OK) st = npde_backend_fill(c.be, &V, 0.0);
   double lambda = damping > 0 ? damping : 1e-3;
   int64_t step = 0, cg_total = 0, e0 = 0;
   history hist = {0};
   double loss = NAN, rmse = NAN, linf = NAN, last_log = t0, last_live = 0.0, elapsed0 = 0.0;
   train_state ts = {0};
   bool resumed = false;
-  if (st == NPDE_OK) st = load_checkpoint(&c, &ts, &M, &V, &hist, &resumed);
+  if (st == NPDE_OK) st = load_checkpoint(&c, &ts, &adam.m, &adam.v, &hist, &resumed);
   if (resumed) {
     e0 = ts.epoch, step = ts.step, cg_total = ts.cg_total, lambda = ts.lambda, elapsed0 = ts.elapsed;
     if (hist.n > 0) loss = hist.v[6 * (hist.n - 1) + 2];
@@ -469,11 +468,8 @@ static npde_status train_run(npde_run_ctx *rs, const npde_config *params) {
       double bl = 0.0;
       st = batch_loss(&c, c.loss[level], &theta, rows, nr, mask, &bl, &G);
       if (st == NPDE_OK && !gn) {
-        double gnorm = 0.0;
-        st = npde_backend_nrm2(c.be, &G, &gnorm);
-        if (st == NPDE_OK && clip > 0 && gnorm > clip) st = npde_backend_scal(c.be, clip / gnorm, &G);
         const double lr_k = lr * pow(decay, (double)step / decay_steps);
-        if (st == NPDE_OK) st = npde_backend_adam(c.be, &theta, &G, &M, &V, lr_k, 0.9, 0.999, 1e-8, step + 1);
+        st = npde__adam_step(&adam, &theta, &G, lr_k, clip, step + 1);
       } else if (st == NPDE_OK) {
         int64_t cg = 0;
         st = gauss_newton_step(&c, c.loss[level], rows, nr, mask, &theta, &G, &D, &TH, (uint64_t)step, &lambda, &bl,
@@ -514,7 +510,7 @@ static npde_status train_run(npde_run_ctx *rs, const npde_config *params) {
     if (rs->dir && e + 1 < epochs && now - last_ckpt >= rs->checkpoint_every) {
       const train_state now_state = {.epoch = e + 1, .step = step, .cg_total = cg_total, .lambda = lambda,
                                      .elapsed = wall};
-      st = checkpoint(&c, &now_state, &M, &V, &hist);
+      st = checkpoint(&c, &now_state, &adam.m, &adam.v, &hist);
       last_ckpt = npde__now_seconds();
     }
   }
@@ -537,7 +533,8 @@ static npde_status train_run(npde_run_ctx *rs, const npde_config *params) {
   }
   free(hist.v);
   free(perm);
-  for (size_t i = 0; i < 5; ++i) npde_backend_free(c.be, *bufs[i]);
+  for (size_t i = 0; i < 3; ++i) npde_backend_free(c.be, *bufs[i]);
+  npde__adam_free(&adam);
   ctx_free(&c);
   return st;
 }

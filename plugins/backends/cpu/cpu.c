@@ -93,6 +93,7 @@ static const npde_backend_ops cpu_ops = {
     .rng_normal = cpu_rng_normal,
     .transpose = cpu_transpose,
     .adam = cpu_adam,
+    .csrmm = cpu_csrmm,
 };
 
 static const npde_param_spec cpu_params[] = {
@@ -107,7 +108,7 @@ const npde_component_desc cpu_backend_component = {
     .struct_size = sizeof(npde_component_desc),
     .kind = NPDE_KIND_BACKEND,
     .name = "cpu",
-    .summary = "host memory, OpenBLAS BLAS (f64, f32), fused network kernels, Philox RNG",
+    .summary = "host memory, OpenBLAS BLAS (f64, f32), fused network kernels, CSR products, Philox RNG",
     .ops = &cpu_ops,
     .state_size = sizeof(cpu_state),
     .params = cpu_params,

@@ -52,6 +52,10 @@ npde_status cpu_adam(npde_backend *be, npde_mat *theta, const npde_mat *g, npde_
                      double b1, double b2, double eps, int64_t step);
 npde_status cpu_add_row(npde_backend *be, double alpha, const npde_mat *b, npde_mat *X);
 
+/* sparse.c */
+npde_status cpu_csrmm(npde_backend *be, npde_trans ta, double alpha, const npde_csr *A, const npde_mat *X, double beta,
+                      npde_mat *Y);
+
 /* rng.c */
 npde_status cpu_rng_uniform(npde_backend *be, uint64_t seed, uint64_t stream, uint64_t counter, double lo, double hi,
                             npde_mat *out);

@@ -168,6 +168,7 @@ static const npde_backend_ops cuda_ops = {
     .rng_normal = cuda_rng_normal,
     .transpose = cuda_transpose,
     .adam = cuda_adam,
+    .csrmm = cuda_csrmm,
 };
 
 static const npde_param_spec cuda_params[] = {

@@ -75,7 +75,7 @@ npde_status cuda_trsm(npde_backend *be, npde_side side, npde_uplo uplo, npde_tra
                       const npde_mat *A, npde_mat *B);
 npde_status cuda_transpose(npde_backend *be, const npde_mat *A, npde_mat *B);
 
-/* ops.c: the fused kernels and the RNG */
+/* ops.c: the fused kernels, the sparse product and the RNG */
 npde_status cuda_activation(npde_backend *be, npde_activation act, const npde_mat *Z, npde_mat *S0, npde_mat *S1,
                             npde_mat *S2);
 npde_status cuda_mul_blocks(npde_backend *be, const npde_mat *S, const npde_mat *X, npde_mat *Y, int64_t m);
@@ -85,6 +85,8 @@ npde_status cuda_sinusoidal(npde_backend *be, const npde_mat *X, int64_t nfreq, 
                             int64_t dir, npde_mat *Y);
 npde_status cuda_row_scale(npde_backend *be, const npde_mat *s, const npde_mat *X, npde_mat *Y, int64_t m);
 npde_status cuda_col_sums(npde_backend *be, double alpha, const npde_mat *X, double beta, npde_mat *y);
+npde_status cuda_csrmm(npde_backend *be, npde_trans ta, double alpha, const npde_csr *A, const npde_mat *X,
+                       double beta, npde_mat *Y);
 npde_status cuda_add_row(npde_backend *be, double alpha, const npde_mat *b, npde_mat *X);
 npde_status cuda_adam(npde_backend *be, npde_mat *theta, const npde_mat *g, npde_mat *m, npde_mat *v, double lr,
                       double b1, double b2, double eps, int64_t step);

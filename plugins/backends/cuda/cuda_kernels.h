@@ -42,6 +42,12 @@ cudaError_t cuk_row_scale(cudaStream_t stream, const npde_mat *s, const npde_mat
 int64_t cuk_col_sums_scratch(int64_t n, int64_t w);
 cudaError_t cuk_col_sums(cudaStream_t stream, double alpha, const npde_mat *X, double beta, const npde_mat *y,
                          double *scratch);
+/* Y = alpha op(A) X + beta Y, each element summed in the CPU backend's order
+ * (npde_backend_csrmm). TRANS allocates its column-ordered copy of A's
+ * structure stream-ordered on `stream` (cudaErrorMemoryAllocation if it
+ * cannot). */
+cudaError_t cuk_csrmm(cudaStream_t stream, npde_trans ta, double alpha, const npde_csr *A, const npde_mat *X,
+                      double beta, const npde_mat *Y);
 cudaError_t cuk_add_row(cudaStream_t stream, double alpha, const npde_mat *b, const npde_mat *X);
 cudaError_t cuk_adam(cudaStream_t stream, const npde_mat *theta, const npde_mat *g, const npde_mat *m,
                      const npde_mat *v, double lr, double b1, double b2, double eps, double c1, double c2);

@@ -2,7 +2,10 @@
  * element type each, with the per-element formulas of npde_kernel_math.h
  * and npde_philox.h that the CPU backend compiles too. Reductions (dot,
  * nrm2, col_sums) partition their input by its shape alone and add the
- * partial sums in a fixed order, so results do not depend on timing. */
+ * partial sums in a fixed order, so results do not depend on timing;
+ * csrmm gives each output element to one thread, summing in the CPU's order. */
+#include <cub/device/device_radix_sort.cuh>
+
 #include "cuda_kernels.h"
 #include "npde/npde_kernel_math.h"
 #include "npde/npde_philox.h"
@@ -304,6 +307,72 @@ __global__ void col_finish_k(const double *partial, int64_t R, int64_t w, double
   }
 }
 
+/* ---------------------------------------------------------------- sparse */
+
+/* Each element's sum in k order with explicit _rn operations: the CPU
+ * backend's result bit for bit (nvcc would otherwise fuse into FMAs). */
+template <typename T>
+__global__ void csrmm_k(const int64_t *rowptr, const int64_t *colind, const T *val, double alpha, View<T> X,
+                        double beta, View<T> Y) {
+  const int64_t w = Y.cols;
+  GRID_STRIDE(e, Y.rows * w) {
+    const int64_t i = e / w, c = e % w, k1 = rowptr[i + 1];
+    double acc = 0.0;
+    for (int64_t k = rowptr[i]; k < k1; ++k)
+      acc = __dadd_rn(acc, __dmul_rn((double)val[k], (double)X.at(colind[k], c)));
+    double r = __dmul_rn(alpha, acc);
+    if (beta != 0.0) r = __dadd_rn(r, __dmul_rn(beta, (double)Y.at(i, c)));
+    Y.at(i, c) = (T)r;
+  }
+}
+
+__global__ void iota_k(int64_t *v, int64_t n) { GRID_STRIDE(k, n) v[k] = k; }
+
+/* The row holding entry perm[p]: the last row starting at or before it
+ * (an empty row starts where the next one does). */
+__global__ void entry_rows_k(const int64_t *rowptr, int64_t rows, const int64_t *perm, int64_t nnz, int64_t *row) {
+  GRID_STRIDE(p, nnz) {
+    const int64_t k = perm[p];
+    int64_t lo = 0, hi = rows; /* rowptr[lo] <= k < rowptr[hi] */
+    while (hi - lo > 1) {
+      int64_t mid = lo + (hi - lo) / 2;
+      if (rowptr[mid] <= k) lo = mid;
+      else hi = mid;
+    }
+    row[p] = lo;
+  }
+}
+
+/* colptr[j] = the first sorted entry with column >= j, j = 0..cols. */
+__global__ void col_ptr_k(const uint64_t *key, int64_t nnz, int64_t cols, int64_t *colptr) {
+  GRID_STRIDE(j, cols + 1) {
+    int64_t lo = 0, hi = nnz;
+    while (lo < hi) {
+      int64_t mid = lo + (hi - lo) / 2;
+      if (key[mid] < (uint64_t)j) lo = mid + 1;
+      else hi = mid;
+    }
+    colptr[j] = lo;
+  }
+}
+
+/* The running value is a T, rounded after every step, because the CPU
+ * accumulates in Y itself; the column's entries come in increasing k,
+ * the order in which the CPU's walk over the rows meets them. colptr null:
+ * A has no entries. */
+template <typename T>
+__global__ void csrmm_trans_k(const int64_t *colptr, const int64_t *perm, const int64_t *row, const T *val,
+                              double alpha, View<T> X, double beta, View<T> Y) {
+  const int64_t w = Y.cols;
+  GRID_STRIDE(e, Y.rows * w) {
+    const int64_t j = e / w, c = e % w, p1 = colptr ? colptr[j + 1] : 0;
+    T y = beta == 0.0 ? (T)0 : (T)__dmul_rn(beta, (double)Y.at(j, c));
+    for (int64_t p = colptr ? colptr[j] : 0; p < p1; ++p)
+      y = (T)__dadd_rn((double)y, __dmul_rn((double)val[perm[p]], __dmul_rn(alpha, (double)X.at(row[p], c))));
+    Y.at(j, c) = y;
+  }
+}
+
 /* ---------------------------------------------------------------- dispatch */
 
 template <typename T> cudaError_t fill_t(cudaStream_t st, const npde_mat *d, double value) {
@@ -428,6 +497,60 @@ cudaError_t rng_t(cudaStream_t st, uint64_t seed, uint64_t sid, uint64_t counter
   return cudaGetLastError();
 }
 
+/* A's entries by column: perm (entry indices; the radix sort is stable,
+ * so increasing k within a column), row (the row of each) and colptr, in
+ * one stream-ordered allocation *buf that the caller frees. */
+cudaError_t csr_by_column(cudaStream_t st, const npde_csr *A, char **buf, int64_t **perm, int64_t **row,
+                          int64_t **colptr) {
+  const int64_t nnz = A->nnz;
+  const uint64_t *key = reinterpret_cast<const uint64_t *>(A->colind); /* in [0, cols): unsigned is the same order */
+  int bits = 1; /* only the bits a column index can use: fewer radix passes */
+  while (bits < 63 && ((int64_t)1 << bits) < A->cols) ++bits;
+  size_t temp = 0;
+  cudaError_t e = cub::DeviceRadixSort::SortPairs(nullptr, temp, key, static_cast<uint64_t *>(nullptr),
+                                                  static_cast<const int64_t *>(nullptr),
+                                                  static_cast<int64_t *>(nullptr), nnz, 0, bits, st);
+  if (e != cudaSuccess) return e;
+  auto up = [](size_t b) { return (b + 255) & ~(size_t)255; };
+  const size_t ebytes = up((size_t)nnz * sizeof(int64_t)), cbytes = up((size_t)(A->cols + 1) * sizeof(int64_t));
+  char *b = nullptr;
+  e = cudaMallocAsync((void **)&b, 3 * ebytes + cbytes + temp, st);
+  if (e != cudaSuccess) return e;
+  *buf = b;
+  uint64_t *sorted = reinterpret_cast<uint64_t *>(b);
+  int64_t *seq = reinterpret_cast<int64_t *>(b + ebytes); /* the sort's input, then row: free once sorted */
+  *perm = reinterpret_cast<int64_t *>(b + 2 * ebytes);
+  *row = seq;
+  *colptr = reinterpret_cast<int64_t *>(b + 3 * ebytes);
+  iota_k<<<grid_for(nnz), kThreads, 0, st>>>(seq, nnz);
+  e = cub::DeviceRadixSort::SortPairs(b + 3 * ebytes + cbytes, temp, key, sorted, seq, *perm, nnz, 0, bits, st);
+  if (e != cudaSuccess) return e;
+  entry_rows_k<<<grid_for(nnz), kThreads, 0, st>>>(A->rowptr, A->rows, *perm, nnz, *row);
+  col_ptr_k<<<grid_for(A->cols + 1), kThreads, 0, st>>>(sorted, nnz, A->cols, *colptr);
+  return cudaGetLastError();
+}
+
+template <typename T>
+cudaError_t csrmm_t(cudaStream_t st, npde_trans ta, double alpha, const npde_csr *A, const npde_mat *X, double beta,
+                    const npde_mat *Y) {
+  const int64_t total = Y->rows * Y->cols;
+  if (total == 0) return cudaSuccess;
+  const T *val = static_cast<const T *>(A->values);
+  if (ta == NPDE_NO_TRANS) {
+    csrmm_k<T><<<grid_for(total), kThreads, 0, st>>>(A->rowptr, A->colind, val, alpha, view<T>(X), beta, view<T>(Y));
+    return cudaGetLastError();
+  }
+  char *buf = nullptr;
+  int64_t *perm = nullptr, *row = nullptr, *colptr = nullptr;
+  cudaError_t e = A->nnz > 0 ? csr_by_column(st, A, &buf, &perm, &row, &colptr) : cudaSuccess;
+  if (e == cudaSuccess) {
+    csrmm_trans_k<T><<<grid_for(total), kThreads, 0, st>>>(colptr, perm, row, val, alpha, view<T>(X), beta, view<T>(Y));
+    e = cudaGetLastError();
+  }
+  cudaError_t f = buf ? cudaFreeAsync(buf, st) : cudaSuccess;
+  return e != cudaSuccess ? e : f;
+}
+
 bool f64(const npde_mat *m) { return m->dtype == NPDE_F64; }
 
 } /* namespace */
@@ -501,6 +624,12 @@ int64_t cuk_col_sums_scratch(int64_t n, int64_t w) {
 cudaError_t cuk_col_sums(cudaStream_t st, double alpha, const npde_mat *X, double beta, const npde_mat *y,
                          double *scratch) {
   return f64(X) ? col_sums_t<double>(st, alpha, X, beta, y, scratch) : col_sums_t<float>(st, alpha, X, beta, y, scratch);
+}
+
+cudaError_t cuk_csrmm(cudaStream_t st, npde_trans ta, double alpha, const npde_csr *A, const npde_mat *X,
+                      double beta, const npde_mat *Y) {
+  return A->dtype == NPDE_F64 ? csrmm_t<double>(st, ta, alpha, A, X, beta, Y)
+                              : csrmm_t<float>(st, ta, alpha, A, X, beta, Y);
 }
 
 cudaError_t cuk_add_row(cudaStream_t st, double alpha, const npde_mat *b, const npde_mat *X) {

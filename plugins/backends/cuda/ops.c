@@ -1,4 +1,4 @@
-/* CUDA backend: the fused network kernels and the RNG (kernels.cu). */
+/* CUDA backend: the fused network kernels, the sparse product and the RNG (kernels.cu). */
 #include <math.h>
 
 #include "cuda_impl.h"
@@ -35,6 +35,18 @@ npde_status cuda_col_sums(npde_backend *be, double alpha, const npde_mat *X, dou
   cuda_state *s = CUDA_STATE(be);
   NPDE_TRY(cuda_scratch(s, cuk_col_sums_scratch(X->rows, X->cols)));
   CUDA_TRY(cuk_col_sums(s->stream, alpha, X, beta, y, s->scratch), "col_sums");
+  return NPDE_OK;
+}
+
+npde_status cuda_csrmm(npde_backend *be, npde_trans ta, double alpha, const npde_csr *A, const npde_mat *X,
+                       double beta, npde_mat *Y) {
+  cudaError_t e = cuk_csrmm(CUDA_STATE(be)->stream, ta, alpha, A, X, beta, Y);
+  if (e == cudaErrorMemoryAllocation) {
+    (void)cudaGetLastError(); /* as cuda_alloc: a caller may recover, the next launch must not see this */
+    return NPDE_ERROR(NPDE_ERR_NOMEM, "cuda backend: csrmm: cannot allocate the transpose of a %lld-entry matrix",
+                      (long long)A->nnz);
+  }
+  CUDA_TRY(e, "csrmm");
   return NPDE_OK;
 }
 

@@ -90,23 +90,19 @@ static npde_status fp_rhs(const npde_pde *p, double t, const npde_pde_jets *jets
   const int64_t n = jets->n, d = jets->d, K = jets->K;
   if (n > 0 && (!jets->grad || !jets->second))
     return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "pde 'fokker-planck': rhs needs the gradient and second-derivative jets");
-  /* LAPLACIAN: d pure second derivatives per (point, output); HESSIAN: the full d x d matrix, use its diagonal */
-  const bool hessian = jets->order == NPDE_JET_HESSIAN;
-  const int64_t row = hessian ? d * d : d, step = hessian ? d + 1 : 1;
   for (int64_t i = 0; i < n; ++i) {
     const double *x = jets->x + i * d;
     double mean = 0.0;
     for (int64_t j = 0; j < d; ++j) mean += x[j];
     mean /= (double)d;
     for (int64_t k = 0; k < K; ++k) {
-      const double *g = jets->grad + (i * K + k) * d, *h2 = jets->second + (i * K + k) * row;
-      double lap = 0.0, hg = 0.0;
+      const double *g = jets->grad + (i * K + k) * d;
+      double hg = 0.0;
       for (int64_t j = 0; j < d; ++j) {
         const double h = s->a[j] - x[j] + s->alpha * (mean - x[j]);
-        lap += h2[j * step];
         hg += h * g[j];
       }
-      F[i * K + k] = s->D * lap - hg - jets->value[i * K + k] * s->divh;
+      F[i * K + k] = s->D * npde_jets_laplacian(jets, i, k) - hg - jets->value[i * K + k] * s->divh;
     }
   }
   return NPDE_OK;

@@ -81,19 +81,11 @@ static npde_status heat_exact(const npde_pde *p, double t, const double *x, int6
 static npde_status heat_rhs(const npde_pde *p, double t, const npde_pde_jets *jets, double *F) {
   (void)t;
   const heat_state *s = npde_pde_state(p);
-  const int64_t n = jets->n, d = jets->d, K = jets->K;
+  const int64_t n = jets->n, K = jets->K;
   if (n > 0 && !jets->second)
     return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "pde 'heat': rhs needs the second-derivative jets");
-  /* LAPLACIAN: d pure second derivatives per (point, output); HESSIAN: the full d x d matrix, use its diagonal */
-  const bool hessian = jets->order == NPDE_JET_HESSIAN;
-  const int64_t row = hessian ? d * d : d, step = hessian ? d + 1 : 1;
   for (int64_t i = 0; i < n; ++i)
-    for (int64_t k = 0; k < K; ++k) {
-      const double *h = jets->second + (i * K + k) * row;
-      double lap = 0.0;
-      for (int64_t j = 0; j < d; ++j) lap += h[j * step];
-      F[i * K + k] = s->D * lap;
-    }
+    for (int64_t k = 0; k < K; ++k) F[i * K + k] = s->D * npde_jets_laplacian(jets, i, k);
   return NPDE_OK;
 }
 

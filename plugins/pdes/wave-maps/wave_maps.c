@@ -51,7 +51,6 @@
  * center and ic_center take 3 entries or one for every axis.
  */
 #include <math.h>
-#include <string.h>
 
 #include "npde/plugin/npde_ext.h"
 
@@ -90,14 +89,9 @@ static npde_status wm_create(npde_pde *p, const npde_config *cfg, npde_backend *
                              "[-1, 1]^3 (the center is %g from the cube); the metric needs r >= rs on the cube, so "
                              "move the center out to a distance >= rs or lower rs",
                              s->rs, s->c[0], s->c[1], s->c[2], sqrt(dist2));
-  const char *name = NULL;
-  NPDE_TRY(npde_config_get_string(cfg, "initial", &name));
-  const size_t n_names = sizeof wm_ic_names / sizeof *wm_ic_names;
-  size_t k = 0;
-  while (k < n_names && strcmp(name, wm_ic_names[k]) != 0) ++k;
-  if (k == n_names) /* the schema's enum has already refused this */
-    return npde_config_error(npde_config_get(cfg, "initial"), "wave-maps: unknown initial '%s'", name);
-  s->initial = (wm_ic)k;
+  int initial = 0;
+  NPDE_TRY(npde_config_get_enum(cfg, "initial", wm_ic_names, sizeof wm_ic_names / sizeof *wm_ic_names, &initial));
+  s->initial = (wm_ic)initial;
   NPDE_TRY(pde_packet_read(cfg, "wave-maps", &s->packet));
   s->gauss.d = WM_DIM;
   NPDE_TRY(pde_read_real(cfg, "wave-maps", "s", &s->gauss.s));
@@ -147,9 +141,9 @@ static npde_status wm_rhs(const npde_pde *p, double t, const npde_pde_jets *jets
     const double *H = jets->second + 2 * i * WM_DIM * WM_DIM; /* hess phi */
     double y[WM_DIM], r2 = 0.0;
     for (int j = 0; j < WM_DIM; ++j) y[j] = x[j] - s->c[j], r2 += y[j] * y[j];
-    double lap = 0.0, yHy = 0.0, yg = 0.0;
+    const double lap = npde_jets_laplacian(jets, i, 0);
+    double yHy = 0.0, yg = 0.0;
     for (int j = 0; j < WM_DIM; ++j) {
-      lap += H[j * WM_DIM + j];
       yg += y[j] * g[j];
       for (int l = 0; l < WM_DIM; ++l) yHy += y[j] * H[j * WM_DIM + l] * y[l];
     }

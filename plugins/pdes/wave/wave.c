@@ -78,7 +78,6 @@
  * scale: 1/30, center: [0], s1: 0.15, s2: 0.25, frequency: 1}.
  */
 #include <math.h>
-#include <string.h>
 
 #include "npde/plugin/npde_ext.h"
 
@@ -103,18 +102,13 @@ static npde_status wave_create(npde_pde *p, const npde_config *cfg, npde_backend
   wave_state *s = npde_pde_state(p);
   NPDE_TRY(pde_gaussian_read(cfg, "wave", &s->ic));
   NPDE_TRY(pde_read_real(cfg, "wave", "c", &s->c));
-  const char *name = NULL;
-  NPDE_TRY(npde_config_get_string(cfg, "initial", &name));
-  const size_t n_names = sizeof wave_ic_names / sizeof *wave_ic_names;
-  size_t k = 0;
-  while (k < n_names && strcmp(name, wave_ic_names[k]) != 0) ++k;
-  if (k == n_names) /* the schema's enum has already refused this */
-    return npde_config_error(npde_config_get(cfg, "initial"), "wave: unknown initial '%s'", name);
-  s->initial = (wave_ic)k;
+  int initial = 0;
+  NPDE_TRY(npde_config_get_enum(cfg, "initial", wave_ic_names, sizeof wave_ic_names / sizeof *wave_ic_names, &initial));
+  s->initial = (wave_ic)initial;
   if (s->initial != WAVE_GAUSSIAN && s->ic.d != 3)
     return npde_config_error(npde_config_get(cfg, "initial"),
-                             "wave: initial '%s' is a 3D initial condition; it needs dim = 3, found dim = %lld", name,
-                             (long long)s->ic.d);
+                             "wave: initial '%s' is a 3D initial condition; it needs dim = 3, found dim = %lld",
+                             wave_ic_names[initial], (long long)s->ic.d);
   return pde_packet_read(cfg, "wave", &s->packet);
 }
 
@@ -212,19 +206,13 @@ static npde_status wave_exact(const npde_pde *p, double t, const double *x, int6
 static npde_status wave_rhs(const npde_pde *p, double t, const npde_pde_jets *jets, double *F) {
   (void)t;
   const wave_state *s = npde_pde_state(p);
-  const int64_t n = jets->n, d = jets->d;
+  const int64_t n = jets->n;
   if (n > 0 && (!jets->second || jets->K != 2))
     return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "pde 'wave': rhs needs K = 2 outputs and the second-derivative jets");
-  /* LAPLACIAN: d pure second derivatives per (point, output); HESSIAN: the full d x d matrix, use its diagonal */
-  const bool hessian = jets->order == NPDE_JET_HESSIAN;
-  const int64_t row = hessian ? d * d : d, step = hessian ? d + 1 : 1;
   const double c2 = s->c * s->c;
   for (int64_t i = 0; i < n; ++i) {
-    const double *h = jets->second + (2 * i) * row; /* output 0: phi */
-    double lap = 0.0;
-    for (int64_t j = 0; j < d; ++j) lap += h[j * step];
-    F[2 * i] = jets->value[2 * i + 1]; /* phi_t */
-    F[2 * i + 1] = c2 * lap;
+    F[2 * i] = jets->value[2 * i + 1];               /* phi_t */
+    F[2 * i + 1] = c2 * npde_jets_laplacian(jets, i, 0); /* c^2 lap phi */
   }
   return NPDE_OK;
 }

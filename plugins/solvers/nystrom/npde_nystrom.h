@@ -12,7 +12,8 @@
 
 #include <stdint.h>
 
-#include "npde/npde_solvers.h"
+#include "npde/npde_mat.h"
+#include "npde/plugin/npde_precond_ops.h"
 
 #define NPDE_NYSTROM_FACTORS_PROC "npde_nystrom_factors"
 

@@ -62,7 +62,9 @@ typedef struct npde_backend_ops {
   npde_status (*transpose)(npde_backend *be, const npde_mat *A, npde_mat *B);
   npde_status (*adam)(npde_backend *be, npde_mat *theta, const npde_mat *g, npde_mat *m, npde_mat *v, double lr,
                       double b1, double b2, double eps, int64_t step);
-  /* ABI 1.1 and later: append below this line, never reorder */
+  npde_status (*csrmm)(npde_backend *be, npde_trans ta, double alpha, const npde_csr *A, const npde_mat *X,
+                       double beta, npde_mat *Y); /* ABI 1.3 */
+  /* append below this line, never reorder; each append bumps NPDE_ABI_MINOR */
 } npde_backend_ops;
 
 #ifdef __cplusplus

@@ -41,7 +41,7 @@ typedef struct npde_integrator_ops {
   npde_status (*integrate)(npde_integrator *in, const npde_ode *ode, double t0, npde_mat *y, const double *t_out,
                            int64_t n_out, npde_output_fn output, void *output_ctx, const npde_step_state *resume,
                            npde_integrate_stats *st);
-  /* ABI 1.1 and later: append below this line, never reorder */
+  /* append below this line, never reorder; each append bumps NPDE_ABI_MINOR */
 } npde_integrator_ops;
 
 #ifdef __cplusplus

@@ -91,7 +91,7 @@ typedef struct npde_layer_ops {
                      npde_mat *gX, npde_mat *gtheta, int64_t m, void *work);
   /** Propagate an x-jet through the layer (out->order == in->order, out->identity false). Required. */
   npde_status (*jet)(npde_layer *l, const npde_mat *theta, const npde_jet *in, npde_jet *out, void *work);
-  /* ABI 1.1 and later: append below this line, never reorder */
+  /* append below this line, never reorder; each append bumps NPDE_ABI_MINOR */
 } npde_layer_ops;
 
 #ifdef __cplusplus

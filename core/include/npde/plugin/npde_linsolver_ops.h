@@ -38,7 +38,7 @@ typedef struct npde_linsolver_ops {
    */
   npde_status (*solve)(npde_linsolver *ls, const npde_linop *A, double shift, npde_precond *P, const npde_mat *b,
                        npde_mat *x, npde_solve_stats *st);
-  /* ABI 1.1 and later: append below this line, never reorder */
+  /* append below this line, never reorder; each append bumps NPDE_ABI_MINOR */
 } npde_linsolver_ops;
 
 #ifdef __cplusplus

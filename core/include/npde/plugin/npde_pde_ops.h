@@ -73,17 +73,31 @@ typedef struct npde_pde_jets {
   const double *x, *value, *grad, *second;
 } npde_pde_jets;
 
+/**
+ * lap u_k at point i: the d pure second derivatives summed in coordinate
+ * order, from a LAPLACIAN row or the diagonal of a HESSIAN. Needs second.
+ */
+static inline double npde_jets_laplacian(const npde_pde_jets *jets, int64_t i, int64_t k) {
+  const int64_t d = jets->d;
+  const int hessian = jets->order == NPDE_JET_HESSIAN;
+  const double *h = jets->second + (i * jets->K + k) * (hessian ? d * d : d);
+  double lap = 0.0;
+  for (int64_t j = 0; j < d; ++j) lap += h[j * (hessian ? d + 1 : 1)];
+  return lap;
+}
+
 typedef struct npde_pde_ops {
   NPDE_OPS_COMMON(npde_pde);
   /** Dimension, outputs, derivative needs. Required. */
   npde_status (*info)(const npde_pde *pde, npde_pde_info *info);
-  /** U (n x K) = u(x, 0) at the n points x (n x d); time starts at t = 0. Required. */
+  /** U (n x K) = u(x, 0) at the n points x (n x d); time starts at t = 0. Required for time
+   * evolution; discrete PDEs (sides = 2) leave it NULL. */
   npde_status (*initial)(const npde_pde *pde, const double *x, int64_t n, double *U);
   /** U (n x K) = the exact u(x, t). Optional (info.has_exact). */
   npde_status (*exact)(const npde_pde *pde, double t, const double *x, int64_t n, double *U);
   /** F (n x K) = L[u](x, t) from the jets of u. Required for time evolution. */
   npde_status (*rhs)(const npde_pde *pde, double t, const npde_pde_jets *jets, double *F);
-  /* ABI 1.1 and later: append below this line, never reorder */
+  /* append below this line, never reorder; each append bumps NPDE_ABI_MINOR */
   /** Discrete: the residual at p (dim values) for cell sizes h (dim values). */
   npde_status (*stencil)(const npde_pde *pde, const double *p, const double *h, npde_stencil *st);
   /** Discrete: phi (n values) at the n points x (n x dim). */

@@ -29,7 +29,7 @@ extern "C" {
 #endif
 
 #define NPDE_ABI_MAJOR 1
-#define NPDE_ABI_MINOR 2
+#define NPDE_ABI_MINOR 3
 
 /** Name of the one symbol every plugin exports. */
 #define NPDE_PLUGIN_ENTRY_SYMBOL "npde_plugin_entry"
@@ -210,7 +210,11 @@ NPDE_API void *npde_object_state(const void *handle);
   X(npde_status, npy_load, (const char *path, npde_npy_array *out)) /* ABI 1.1 */                           \
   X(void, npy_array_free, (npde_npy_array * a))                                                            \
   X(int, comm_local_rank, (void)) /* ABI 1.2 */                                                             \
-  X(int, comm_local_size, (void))
+  X(int, comm_local_size, (void))                                                                           \
+  X(npde_status, config_get_enum, (const npde_config *map, const char *key, const char *const *names,       \
+                                   size_t n_names, int *out)) /* ABI 1.3 */                                  \
+  X(npde_status, backend_csrmm, (npde_backend * be, npde_trans ta, double alpha, const npde_csr *A,         \
+                                 const npde_mat *X, double beta, npde_mat *Y))
 
 /**
  * The table of core functions handed to every plugin's entry point. Plugins

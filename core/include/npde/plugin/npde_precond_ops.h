@@ -35,7 +35,7 @@ typedef struct npde_precond_ops {
                        npde_precond_info *info);
   /** z = P^-1 r (z may not alias r). Required. */
   npde_status (*apply)(npde_precond *pc, const npde_mat *r, npde_mat *z);
-  /* ABI 1.1 and later: append below this line, never reorder */
+  /* append below this line, never reorder; each append bumps NPDE_ABI_MINOR */
 } npde_precond_ops;
 
 #ifdef __cplusplus
