@@ -7,6 +7,7 @@
 
 #include "config_impl.h"
 #include "network_impl.h"
+#include "pde_impl.h"
 #include "npde/npde_log.h"
 #include "npde/npde_pipeline.h"
 #include "npde/npde_comm.h"
@@ -135,7 +136,20 @@ static npde_status validate_component(const npde_registry *reg, npde_kind kind, 
     else {
       char label[256];
       snprintf(label, sizeof label, "%s (%s '%s')", what, npde_kind_name(kind), name);
-      st = npde_params_validate(info->desc->params, label, node, NULL, resolved);
+      npde_config *plugin_part = NULL; /* a pde's node without the keys the engine reads (initial:, exact:, params:) */
+      st = kind == NPDE_KIND_PDE ? npde__pde_plugin_node(node, info->desc->params, &plugin_part) : NPDE_OK;
+      if (st == NPDE_OK) st = npde_params_validate(info->desc->params, label, plugin_part ? plugin_part : node, NULL,
+                                                   resolved);
+      for (size_t i = 0; st == NPDE_OK && plugin_part && i < node->n; ++i) {
+        if (!npde__pde_engine_key(node->keys[i], node->items[i]) || npde_config_get(*resolved, node->keys[i])) continue;
+        npde_config *copy = NULL;
+        st = npde_config_clone(node->items[i], &copy);
+        if (st == NPDE_OK && !npde__config_set(*resolved, node->keys[i], copy)) {
+          npde__config_free(copy);
+          st = NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
+        }
+      }
+      npde__config_free(plugin_part);
     }
   }
   npde__config_free(shorthand);
@@ -263,6 +277,17 @@ npde_status npde_pipeline_create(npde_registry *reg, const npde_config *cfg_in, 
     if (st == NPDE_OK && !replace(cfg, "samples", r)) st = NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
   }
   if (st == NPDE_OK) st = validate_stages((npde_config *)npde_config_get(cfg, "stages"));
+  /* expressions compile against the pde's dimension and outputs: create it once, so `npde check` refuses them too */
+  npde_config *engine_part = NULL;
+  const npde_config *pde = npde_config_get(cfg, "pde");
+  if (st == NPDE_OK && pde && !npde__config_is_null(pde))
+    st = npde__pde_plugin_node(pde, NULL, &engine_part); /* any engine key, the plugin's params: included */
+  if (st == NPDE_OK && engine_part) {
+    npde_pde *probe = NULL;
+    st = npde_pde_create(reg, NULL, pde, &probe);
+    npde_pde_destroy(&probe);
+  }
+  npde__config_free(engine_part);
   if (st != NPDE_OK) { npde__config_free(cfg); return st; }
 
   npde_pipeline *pl = calloc(1, sizeof *pl);

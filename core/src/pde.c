@@ -4,34 +4,121 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "npde/npde_expr.h"
 #include "npde/npde_pde.h"
+#include "config_impl.h"
+#include "pde_impl.h"
 #include "registry_impl.h"
 
 struct npde_pde {
   npde_object hdr;
   npde_pde_info info;
+  /* initial: and exact: written as expressions in the config, in place of the plugin's own */
+  npde_expr *initial, *exact;
 };
 
 #define OPS(p) NPDE__OPS(p, npde_pde_ops)
 /* Slots appended after ABI 1.0 exist only in ops tables that were compiled with them. */
 #define HAS_SLOT(p, slot) (OPS(p)->struct_size >= offsetof(npde_pde_ops, slot) + sizeof(OPS(p)->slot))
 
-void npde_pde_destroy(npde_pde **pde) { npde_object_destroy((npde_object **)pde); }
+void npde_pde_destroy(npde_pde **pde) {
+  if (pde && *pde) {
+    npde_expr_destroy(&(*pde)->initial);
+    npde_expr_destroy(&(*pde)->exact);
+  }
+  npde_object_destroy((npde_object **)pde);
+}
+
+bool npde__pde_engine_key(const char *key, const npde_config *value) {
+  if (!strcmp(key, "params") || !strcmp(key, "exact")) return true;
+  return !strcmp(key, "initial") && npde_config_node_type(value) == NPDE_CONFIG_SEQUENCE;
+}
+
+static bool schema_has(const npde_param_spec *schema, const char *key) {
+  for (const npde_param_spec *s = schema; s && s->name; ++s)
+    if (!strcmp(s->name, key)) return true;
+  return false;
+}
+
+/* An engine key that the plugin does not read too (a plugin may declare params: for expressions of its own). */
+static bool taken_out(const npde_config *node, size_t i, const npde_param_spec *schema) {
+  return npde__pde_engine_key(node->keys[i], node->items[i]) &&
+         !(strcmp(node->keys[i], "params") == 0 && schema_has(schema, "params"));
+}
+
+npde_status npde__pde_plugin_node(const npde_config *node, const npde_param_spec *schema, npde_config **out) {
+  *out = NULL;
+  bool any = false;
+  for (size_t i = 0; node && node->type == NPDE_CONFIG_MAP && i < node->n; ++i) any = any || taken_out(node, i, schema);
+  if (!any) return NPDE_OK;
+  npde_config *copy = npde__config_new(NPDE_CONFIG_MAP, node->file, node->line, node->column);
+  npde_status st = copy ? NPDE_OK : NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
+  for (size_t i = 0; st == NPDE_OK && i < node->n; ++i) {
+    if (taken_out(node, i, schema)) continue;
+    npde_config *item = NULL;
+    st = npde_config_clone(node->items[i], &item);
+    if (st == NPDE_OK && !npde__config_append(copy, node->keys[i], item)) {
+      npde__config_free(item);
+      st = NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
+    }
+  }
+  if (st != NPDE_OK) npde__config_free(copy);
+  else *out = copy;
+  return st;
+}
+
+/* initial: and exact: as expressions, one per output. */
+static npde_status compile_engine_keys(npde_pde *p, const npde_config *node) {
+  const npde_config *params = npde_config_get(node, "params"), *initial = npde_config_get(node, "initial"),
+                    *exact = npde_config_get(node, "exact");
+  if (initial && npde_config_node_type(initial) != NPDE_CONFIG_SEQUENCE) initial = NULL; /* the plugin's preset */
+  if (!initial && !exact) {
+    if (params && !schema_has(p->hdr.impl->info.desc->params, "params"))
+      return npde_config_error(params, "params: are used by expressions (initial:, exact:), and there are none");
+    return NPDE_OK;
+  }
+  if (p->info.sides != 0)
+    return npde_config_error(initial ? initial : exact, "pde '%s' is a discrete interface PDE: initial: and exact: "
+                             "expressions are for time-dependent PDEs", p->hdr.type_name);
+  npde_expr_scope scope = {.dim = p->info.dim, .params = params};
+  const struct { const npde_config *node; npde_expr **out; bool time; const char *what; } keys[] = {
+      {initial, &p->initial, false, "initial"}, {exact, &p->exact, true, "exact"}};
+  for (int k = 0; k < 2; ++k) {
+    if (!keys[k].node) continue;
+    scope.time = keys[k].time;
+    NPDE_TRY(npde_expr_compile(keys[k].node, &scope, keys[k].out));
+    if (npde_expr_count(*keys[k].out) != p->info.outputs)
+      return npde_config_error(keys[k].node, "%s: %lld expression%s for pde '%s', which has %lld output%s; give one "
+                               "per output", keys[k].what, (long long)npde_expr_count(*keys[k].out),
+                               npde_expr_count(*keys[k].out) == 1 ? "" : "s", p->hdr.type_name,
+                               (long long)p->info.outputs, p->info.outputs == 1 ? "" : "s");
+  }
+  if (p->exact) p->info.has_exact = true;
+  return NPDE_OK;
+}
 
 npde_status npde_pde_create(const npde_registry *reg, const char *name, const npde_config *node, npde_pde **out) {
   if (!out) return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_pde_create: NULL out");
   *out = NULL;
   npde_pde *p = NULL;
-  NPDE_TRY(npde__object_create_sized(reg, NPDE_KIND_PDE, name, node, NULL, sizeof *p, (npde_object **)&p));
-  npde_status st = NPDE_OK;
+  npde_config *plugin_node = NULL;
+  const npde_config *type = npde_config_get(node, "type");
+  const npde_component_info *info = npde_registry_find(reg, NPDE_KIND_PDE, name ? name : npde_config_scalar(type));
+  NPDE_TRY(npde__pde_plugin_node(node, info ? info->desc->params : NULL, &plugin_node));
+  npde_status st = npde__object_create_sized(reg, NPDE_KIND_PDE, name, plugin_node ? plugin_node : node, NULL,
+                                             sizeof *p, (npde_object **)&p);
+  npde__config_free(plugin_node);
+  if (st != NPDE_OK) return st;
   if (!OPS(p)->info)
     st = NPDE_ERROR(NPDE_ERR_NOT_IMPLEMENTED, "pde '%s' lacks 'info'", p->hdr.type_name);
   if (st == NPDE_OK) {
     p->info.struct_size = sizeof p->info;
     st = OPS(p)->info(p, &p->info);
   }
-  if (st == NPDE_OK && p->info.sides == 0 && !OPS(p)->initial)
-    st = NPDE_ERROR(NPDE_ERR_NOT_IMPLEMENTED, "pde '%s' lacks 'initial'", p->hdr.type_name);
+  if (st == NPDE_OK) st = compile_engine_keys(p, node);
+  if (st == NPDE_OK && p->info.sides == 0 && !OPS(p)->initial && !p->initial)
+    st = npde_config_error(node, "pde '%s' has no initial condition of its own: give initial: with one expression "
+                           "per output (docs/problems.md)", p->hdr.type_name);
   if (st == NPDE_OK && p->info.sides != 0 &&
       (p->info.sides != 2 || p->info.dim > 3 || p->info.stencil_max < 1 || !HAS_SLOT(p, level_set) ||
        !OPS(p)->stencil || !OPS(p)->level_set))
@@ -42,7 +129,7 @@ npde_status npde_pde_create(const npde_registry *reg, const char *name, const np
   if (st == NPDE_OK && (p->info.dim < 1 || p->info.outputs < 1 || (unsigned)p->info.order > NPDE_JET_HESSIAN))
     st = NPDE_ERROR(NPDE_ERR_INVALID_ARG, "pde '%s' reports dim %lld, outputs %lld, order %d", p->hdr.type_name,
                     (long long)p->info.dim, (long long)p->info.outputs, (int)p->info.order);
-  if (st == NPDE_OK && p->info.has_exact && !OPS(p)->exact)
+  if (st == NPDE_OK && p->info.has_exact && !OPS(p)->exact && !p->exact)
     st = NPDE_ERROR(NPDE_ERR_INVALID_ARG, "pde '%s' says it has an exact solution but has no 'exact'",
                     p->hdr.type_name);
   if (st != NPDE_OK) {
@@ -68,19 +155,21 @@ static npde_status check_finite(const npde_pde *pde, const char *what, const dou
 
 npde_status npde_pde_initial(const npde_pde *pde, const double *x, int64_t n, double *U) {
   NPDE_TRY(npde__object_check(pde, NPDE_KIND_PDE, "npde_pde_initial"));
-  if (!OPS(pde)->initial)
+  if (!OPS(pde)->initial && !pde->initial)
     return NPDE_ERROR(NPDE_ERR_NOT_IMPLEMENTED, "pde '%s' has no initial condition (it is a discrete interface PDE: "
                       "use the train stage)", pde->hdr.type_name);
   if (n < 0 || (n && (!x || !U))) return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_pde_initial: NULL arrays");
+  if (pde->initial) return npde_expr_eval(pde->initial, x, n, 0.0, NULL, U);
   NPDE_TRY(OPS(pde)->initial(pde, x, n, U));
   return check_finite(pde, "initial", U, n * pde->info.outputs);
 }
 
 npde_status npde_pde_exact(const npde_pde *pde, double t, const double *x, int64_t n, double *U) {
   NPDE_TRY(npde__object_check(pde, NPDE_KIND_PDE, "npde_pde_exact"));
-  if (!OPS(pde)->exact)
+  if (!OPS(pde)->exact && !pde->exact)
     return NPDE_ERROR(NPDE_ERR_NOT_IMPLEMENTED, "pde '%s' has no exact solution", pde->hdr.type_name);
   if (n < 0 || (n && (!x || !U))) return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_pde_exact: NULL arrays");
+  if (pde->exact) return npde_expr_eval(pde->exact, x, n, t, NULL, U);
   NPDE_TRY(OPS(pde)->exact(pde, t, x, n, U));
   return check_finite(pde, "exact", U, n * pde->info.outputs);
 }

@@ -146,6 +146,10 @@ Test(abi, test_abi_layout_frozen_at_1_0) {
   /* ABI 1.3: enum getter, sparse products */
   OFF(npde_host_api, config_get_enum, 488);
   OFF(npde_host_api, backend_csrmm, 496);
+  OFF(npde_host_api, expr_compile, 504);
+  OFF(npde_host_api, expr_eval, 536);
+  SIZE(npde_expr_scope, 32);
+  OFF(npde_expr_scope, time, 8); OFF(npde_expr_scope, params, 16); OFF(npde_expr_scope, extra, 24);
   OFF(npde_backend_ops, csrmm, 264);
   SIZE(npde_csr, 56);
   OFF(npde_csr, colind, 8); OFF(npde_csr, values, 16); OFF(npde_csr, rows, 24); OFF(npde_csr, cols, 32);

@@ -24,6 +24,9 @@ expect() {
 
 demo=$src/configs/probe.yaml
 expect 0 "plugin ABI 1.3" -- "$npde" --version
+# expressions compile at check time, with their place in the file
+expect 2 "unknown name 'kapa' at position 1 of 'kapa*x'" -- "$npde" check "$src/configs/demo.yaml" \
+  'pde.initial=[kapa*x]'
 expect 0 "run CONFIG [key.path=value ...]" -- "$npde" --help
 expect 2 "usage: npde" -- "$npde"
 expect 2 "unknown command 'bogus'" -- "$npde" bogus

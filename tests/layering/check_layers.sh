@@ -50,7 +50,7 @@ check_includes plugin "$run_headers $method_headers npde.h $run_private $method_
 # components, running pipelines, files).
 sdk_allowed="npde_plugin.h npde_ext.h npde_host_map.h npde_backend_ops.h npde_layer_ops.h npde_pde_ops.h
   npde_linsolver_ops.h npde_precond_ops.h npde_integrator_ops.h npde_backend.h npde_config.h npde_error.h
-  npde_npy.h npde_export.h npde_log.h npde_mat.h npde_linop.h stdbool.h stddef.h stdint.h string.h"
+  npde_npy.h npde_expr.h npde_export.h npde_log.h npde_mat.h npde_linop.h stdbool.h stddef.h stdint.h string.h"
 for f in "$src"/core/include/npde/plugin/*.h; do
   for h in $(includes_of "$f"); do
     case " $(echo $sdk_allowed) " in *" $h "*) ;; *) bad "${f#"$src"/} (plugin SDK) includes $h, which is not part of the SDK";; esac

@@ -18,6 +18,7 @@
 #include "../npde_backend.h"
 #include "../npde_config.h"
 #include "../npde_error.h"
+#include "../npde_expr.h"
 #include "../npde_npy.h"
 #include "../npde_export.h"
 #include "../npde_log.h"
@@ -214,7 +215,13 @@ NPDE_API void *npde_object_state(const void *handle);
   X(npde_status, config_get_enum, (const npde_config *map, const char *key, const char *const *names,       \
                                    size_t n_names, int *out)) /* ABI 1.3 */                                  \
   X(npde_status, backend_csrmm, (npde_backend * be, npde_trans ta, double alpha, const npde_csr *A,         \
-                                 const npde_mat *X, double beta, npde_mat *Y))
+                                 const npde_mat *X, double beta, npde_mat *Y))                              \
+  X(npde_status, expr_compile, (const npde_config *node, const npde_expr_scope *scope, npde_expr **out))   \
+  X(void, expr_destroy, (npde_expr * *e))                                                                  \
+  X(int64_t, expr_count, (const npde_expr *e))                                                              \
+  X(bool, expr_uses, (const npde_expr *e, int64_t k, const char *name))                                     \
+  X(npde_status, expr_eval, (npde_expr * e, const double *x, int64_t n, double t, const double *extra,      \
+                             double *out))
 
 /**
  * The table of core functions handed to every plugin's entry point. Plugins

@@ -1,0 +1,75 @@
+/* initial: and exact: as expressions for any time-dependent PDE (the
+ * engine's keys, read before the plugin's schema): values, a parsed exact
+ * solution checked against the PDE, presets kept, and the errors. */
+#include "pde_fixture.h"
+
+TestSuite(pde_expressions, .init = pf_setup, .fini = pf_teardown);
+
+/* zero-Dirichlet heat on [-1, 1]^2: the first sine mode decays at D pi^2 / 2 */
+#define HEAT_MODE                                                                                     \
+  "{type: heat, diffusivity: 0.05, params: {D: 0.05, a: 0.5},"                                        \
+  " initial: ['a*sin(pi*(x+1)/2)*sin(pi*(y+1)/2)'],"                                                 \
+  " exact: ['a*exp(-D*pi^2/2*t)*sin(pi*(x1+1)/2)*sin(pi*(x2+1)/2)']}"
+
+Test(pde_expressions, heat_from_expressions) {
+  npde_pde *p = pf_make(HEAT_MODE);
+  cr_expect(npde_pde_get_info(p).has_exact);
+  const double x[4] = {0.3, -0.4, -0.9, 0.1};
+  double u[2], e[2];
+  cr_assert_eq(npde_pde_initial(p, x, 2, u), NPDE_OK, "%s", npde_last_error());
+  cr_assert_eq(npde_pde_exact(p, 0.2, x, 2, e), NPDE_OK, "%s", npde_last_error());
+  for (int i = 0; i < 2; ++i) {
+    const double s = 0.5 * sin(M_PI * (x[2 * i] + 1) / 2) * sin(M_PI * (x[2 * i + 1] + 1) / 2);
+    cr_expect(fabs(u[i] - s) <= 1e-15, "initial at point %d: %.17g, expected %.17g", i, u[i], s);
+    cr_expect(fabs(e[i] - s * exp(-0.05 * M_PI * M_PI / 2 * 0.2)) <= 1e-15, "exact at point %d: %.17g", i, e[i]);
+  }
+  /* the parsed exact solution satisfies the plugin's rhs */
+  pf_check_exact_satisfies(p, 0.3, (double[]){0.0, 0.0}, 0.25, 1e-3, 1e-3, 50, 1e-7);
+  npde_pde_destroy(&p);
+}
+
+Test(pde_expressions, a_wrong_exact_is_caught_by_the_check) {
+  /* the decay rate of the 1D mode, not the 2D one: not a solution */
+  npde_pde *p = pf_make("{type: heat, params: {D: 0.05}, exact: ['exp(-D*pi^2/4*t)*sin(pi*(x+1)/2)*sin(pi*(y+1)/2)']}");
+  npde_pde_info info = npde_pde_get_info(p);
+  const double x[2] = {0.2, 0.1};
+  double ut, unused, lap = 0.0, d1;
+  pf_fd(p, 0.1, x, 2, -1, 1e-3, &ut, &unused);
+  for (int j = 0; j < 2; ++j) {
+    double d2;
+    pf_fd(p, 0.1, x, 2, j, 1e-3, &d1, &d2);
+    lap += d2;
+  }
+  cr_expect(fabs(ut - 0.05 * lap) > 1e-3 * fabs(ut), "a wrong exact solution passed: u_t %g, D lap u %g", ut,
+            0.05 * lap);
+  cr_expect(info.has_exact);
+  npde_pde_destroy(&p);
+}
+
+Test(pde_expressions, wave_keeps_its_presets_and_takes_a_list) {
+  npde_pde *p = pf_make("{type: wave, initial: radial, dim: 3}");
+  npde_pde_destroy(&p);
+  p = pf_make("{type: wave, initial: ['exp(-20*r^2)', '0']}");
+  double x[2] = {0.1, 0.2}, U[2];
+  cr_assert_eq(npde_pde_initial(p, x, 1, U), NPDE_OK, "%s", npde_last_error());
+  cr_expect(fabs(U[0] - exp(-20 * 0.05)) <= 1e-15 && U[1] == 0.0, "U = (%.17g, %g)", U[0], U[1]);
+  npde_pde_destroy(&p);
+}
+
+Test(pde_expressions, errors) {
+  pf_expect_config_error("{type: heat, initial: ['sin(x)', '1']}",
+                         (const char *const[]){"t.yaml:1:23", "initial: 2 expressions for pde 'heat', which has 1 output",
+                                               NULL});
+  pf_expect_config_error("{type: heat, initial: ['sin(kx*x)'], params: {k: 1}}",
+                         (const char *const[]){"t.yaml:1:24", "unknown name 'kx' at position 5", "known: x, y, x1, x2, r, k",
+                                               NULL});
+  pf_expect_config_error("{type: heat, initial: ['t*x']}", (const char *const[]){"unknown name 't'", NULL});
+  pf_expect_config_error("{type: heat, params: {k: 1}}",
+                         (const char *const[]){"params: are used by expressions", NULL});
+  pf_expect_config_error("{type: heat, params: {t: 1}, exact: ['t']}",
+                         (const char *const[]){"'t' is a built-in name", NULL});
+  pf_expect_config_error("{type: nbm-interface, problem: sphere, exact: ['x', 'y']}",
+                         (const char *const[]){"discrete interface PDE", NULL});
+  /* the plugin's schema still sees every other key */
+  pf_expect_config_error("{type: heat, diffusivty: 1, exact: ['0']}", (const char *const[]){"diffusivty", NULL});
+}
