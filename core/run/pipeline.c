@@ -420,6 +420,7 @@ static npde_status run_impl(npde_pipeline *pl, const char *resume_dir) {
              npde_comm_size(), npde_comm_local_size());
   /* after the run directory opens, so that log.txt says what ran it */
   if (st == NPDE_OK) npde_log(NPDE_LOG_INFO, "backend: %s", npde_backend_describe(rs->backend));
+  if (st == NPDE_OK) st = npde__exact_check(rs);
   if (st == NPDE_OK && resume_dir) {
     size_t n = strlen(resume_dir) + sizeof "/checkpoint.npz";
     ckpt = malloc(n);

@@ -43,7 +43,8 @@ enum {
   NPDE__STREAM_EVOLVE = 0x7f040000, /* evolve: samples per step attempt */
   NPDE__STREAM_SKETCH = 0x7f050000,  /* evolve: Nystrom test matrices */
   NPDE__STREAM_RESIDUAL = 0x7f060000, /* evolve: the fixed residual evaluation set */
-  NPDE__STREAM_TRAIN = 0x7f070000     /* train: random points (+0), epoch shuffles (+1), sketches (+2) */
+  NPDE__STREAM_TRAIN = 0x7f070000,    /* train: random points (+0), epoch shuffles (+1), sketches (+2) */
+  NPDE__STREAM_EXACT = 0x7f080000     /* the exact-solution check's points */
 };
 
 #define NPDE__MAX_METRICS 64
@@ -89,6 +90,8 @@ struct npde_run_ctx {
   int n_results;
   size_t stage_index;      /* the stage running */
   const char *resume_from; /* checkpoint to continue from (the running stage reads its part), or NULL */
+  /* the PDE's exact solution failed npde__exact_check: errors are "against the reference" */
+  bool exact_is_reference;
 };
 
 /* Run directory (rundir.c). All writes go to a temporary name and are
@@ -138,8 +141,16 @@ NPDE_API void npde__relative_errors(const double *u, const double *ref, int64_t 
  * held-out points. */
 NPDE_API npde_status npde__exact_error(npde_run_ctx *rs, double t, int64_t n, double *err, double *per_output);
 /* Logs "STAGE: t = T: relative L2 error against the exact solution E (per output: e0, e1)" (the
- * parenthesis only for K > 1). */
-NPDE_API void npde__log_exact_error(const char *stage, double t, double err, const double *per_output, int64_t K);
+ * parenthesis only for K > 1; "the reference" when the exact solution failed its check). */
+NPDE_API void npde__log_exact_error(const npde_run_ctx *rs, const char *stage, double t, double err,
+                                    const double *per_output, int64_t K);
+/* "the exact solution", or "the reference" when it failed npde__exact_check. */
+NPDE_API const char *npde__exact_label(const npde_run_ctx *rs);
+/* Whether the PDE's exact solution is one: its PDE residual by differences in x and t at random points, and
+ * its values on the faces when the PDE says it vanishes there. A failure is logged with the figures and sets
+ * rs->exact_is_reference; NPDE_OK either way unless evaluating fails. No-op without a time-dependent PDE with
+ * an exact solution. */
+NPDE_API npde_status npde__exact_check(npde_run_ctx *rs);
 
 /* This rank's rows [*first, *first + *count) of a draw of `rows` points with d coordinates each (all rows
  * on one rank). Slices start on a Philox block (2 values), so a rank that draws from counter

@@ -62,7 +62,12 @@ npde_status npde__exact_error(npde_run_ctx *rs, double t, int64_t n, double *err
   return st;
 }
 
-void npde__log_exact_error(const char *stage, double t, double err, const double *per_output, int64_t K) {
+const char *npde__exact_label(const npde_run_ctx *rs) {
+  return rs && rs->exact_is_reference ? "the reference" : "the exact solution";
+}
+
+void npde__log_exact_error(const npde_run_ctx *rs, const char *stage, double t, double err, const double *per_output,
+                           int64_t K) {
   char parts[256] = "";
   size_t used = 0;
   for (int64_t o = 0; K > 1 && o < K && used < sizeof parts; ++o) {
@@ -71,7 +76,8 @@ void npde__log_exact_error(const char *stage, double t, double err, const double
     if (w < 0) break;
     used += (size_t)w;
   }
-  npde_log(NPDE_LOG_INFO, "%s: t = %.6g: relative L2 error against the exact solution %.3e%s", stage, t, err, parts);
+  npde_log(NPDE_LOG_INFO, "%s: t = %.6g: relative L2 error against %s %.3e%s", stage, t, npde__exact_label(rs), err,
+           parts);
 }
 
 void npde__sample_slice(int64_t rows, int64_t d, int64_t *first, int64_t *count) {

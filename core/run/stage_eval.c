@@ -226,7 +226,7 @@ static npde_status eval_run(npde_run_ctx *rs, const npde_config *params) {
     if (st == NPDE_OK && exact) st = npde__exact_error(rs, times[s], points, &errors[s], parts + s * K);
     if (st == NPDE_OK && exact) {
       if (errors[s] > worst) worst = errors[s];
-      npde__log_exact_error("eval", times[s], errors[s], parts + s * K, K);
+      npde__log_exact_error(rs, "eval", times[s], errors[s], parts + s * K, K);
     }
     if (st == NPDE_OK && vti && rs->dir) {
       files[s] = malloc(64);

@@ -24,6 +24,20 @@ expect() {
 
 demo=$src/configs/probe.yaml
 expect 0 "plugin ABI 1.3" -- "$npde" --version
+# every "exact" is checked before errors are reported against it
+heat_sine=$src/configs/gallery/heat-sine.yaml
+expect 0 "against the exact solution" -- "$npde" run "$heat_sine" --no-output 'stages=[{eval: {grid: [5, 5]}}]'
+expect 0 "exact solution checked: max |u_t - rhs|" -- "$npde" run "$heat_sine" --no-output \
+  'stages=[{eval: {grid: [5, 5]}}]'
+# the decay rate of the 1D mode: not a solution of the 2D heat equation
+expect 0 "the exact solution does not satisfy the PDE" -- "$npde" run "$heat_sine" --no-output \
+  'stages=[{eval: {grid: [5, 5]}}]' 'pde.exact=[exp(-D*pi^2/4*t)*sin(pi*(x+1)/2)*sin(pi*(y+1)/2)]'
+expect 0 "against the reference" -- "$npde" run "$heat_sine" --no-output \
+  'stages=[{eval: {grid: [5, 5]}}]' 'pde.exact=[exp(-D*pi^2/4*t)*sin(pi*(x+1)/2)*sin(pi*(y+1)/2)]'
+# the free-space Gaussian (s = 0.25) solves the heat equation but is not zero on the faces the network holds at zero
+expect 0 "the exact solution does not vanish on the faces" -- "$npde" run "$src/configs/demo.yaml" --no-output \
+  'stages=[{eval: {grid: [5, 5]}}]' 'pde.exact=[exp(-(x^2+y^2)/(2*(0.0625+0.1*t)))/(2*pi*(0.0625+0.1*t))]'
+expect 0 "exact solution checked" -- "$npde" run "$src/configs/demo.yaml" --no-output 'stages=[{eval: {grid: [5, 5]}}]'
 # expressions compile at check time, with their place in the file
 expect 2 "unknown name 'kapa' at position 1 of 'kapa*x'" -- "$npde" check "$src/configs/demo.yaml" \
   'pde.initial=[kapa*x]'

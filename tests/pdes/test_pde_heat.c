@@ -95,9 +95,17 @@ Test(pde_heat, exact_satisfies_the_pde) {
   npde_pde_destroy(&p);
 }
 
+/* Per axis, the Gaussian centred at 0 and its images in the faces +-1: sum over k of g(y - 4k) - g(y - 2 - 4k). */
+static double images_1d(double y, double var) {
+  double sum = 0.0;
+  for (int k = -3; k <= 3; ++k)
+    sum += exp(-(y - 4.0 * k) * (y - 4.0 * k) / (2 * var)) - exp(-(y - 2.0 - 4.0 * k) * (y - 2.0 - 4.0 * k) / (2 * var));
+  return sum;
+}
+
 Test(pde_heat, exact_matches_the_spec_formula) {
   /* docs/methods/neural-ivp.md §7: (1/30) exp(-|x|^2 / (2 sigma_t^2)) / (2 pi sigma_t^2),
-   * sigma_t^2 = s^2 + 0.1 t (2D) */
+   * sigma_t^2 = s^2 + 0.1 t (2D), with its images in the faces (u = 0 there) */
   npde_pde *p = pf_make("{type: heat}");
   enum { N = 40 };
   double x[N * 2], u[N];
@@ -106,8 +114,7 @@ Test(pde_heat, exact_matches_the_spec_formula) {
     cr_assert_eq(npde_pde_exact(p, t, x, N, u), NPDE_OK, "%s", npde_last_error());
     const double var = 0.0025 + 0.1 * t;
     for (int i = 0; i < N; ++i) {
-      const double r2 = x[2 * i] * x[2 * i] + x[2 * i + 1] * x[2 * i + 1];
-      const double want = exp(-r2 / (2 * var)) / (TWO_PI * var) / 30.0;
+      const double want = images_1d(x[2 * i], var) * images_1d(x[2 * i + 1], var) / (TWO_PI * var) / 30.0;
       cr_expect(fabs(u[i] - want) <= 1e-13 * fmax(want, 1e-300) + 1e-300, "t = %g, point %d: %.17g vs %.17g", t,
                 i, u[i], want);
     }
@@ -151,4 +158,28 @@ Test(pde_heat, yaml_errors) {
                          (const char *[]){"t.yaml:1:30", "center", "2 entries", "dim = 3", NULL});
   pf_expect_config_error("{type: heat, dim: 100}", (const char *[]){"dim", "out of range [1, 64]", NULL});
   pf_expect_config_error("{type: heat, s: -0.05}", (const char *[]){"'s'", ">=", NULL});
+}
+
+Test(pde_heat, exact_vanishes_on_the_faces) {
+  /* the demo's wide Gaussian: the free-space solution is 7e-3 of its peak on the faces by t = 0.5 */
+  npde_pde *p = pf_make("{type: heat, dim: 2, s: 0.25, scale: 1, center: [0.2, -0.3]}");
+  double peak = 0.0, face = 0.0;
+  for (double t = 0.0; t <= 1.0; t += 0.25) {
+    const double c[2] = {0.2, -0.3};
+    double u = 0.0;
+    cr_assert_eq(npde_pde_exact(p, t, c, 1, &u), NPDE_OK, "%s", npde_last_error());
+    peak = fmax(peak, u);
+    for (int i = 0; i < 64; ++i) {
+      const double y = pf_uniform(-1.0, 1.0);
+      const double x[2] = {i % 4 == 0 ? -1.0 : i % 4 == 1 ? 1.0 : y, i % 4 == 2 ? -1.0 : i % 4 == 3 ? 1.0 : y};
+      cr_assert_eq(npde_pde_exact(p, t, x, 1, &u), NPDE_OK, "%s", npde_last_error());
+      face = fmax(face, fabs(u));
+    }
+  }
+  cr_expect(face <= 1e-15 * peak, "max |u| on the faces %.3e against the peak %.3e", face, peak);
+  /* and the initial condition is the same sum */
+  double x[2] = {1.0, 0.4}, u0 = 1.0;
+  cr_assert_eq(npde_pde_initial(p, x, 1, &u0), NPDE_OK, "%s", npde_last_error());
+  cr_expect(fabs(u0) <= 1e-15 * peak, "initial on the face x = 1: %.3e", u0);
+  npde_pde_destroy(&p);
 }

@@ -484,7 +484,7 @@ static npde_status record_output(output_ctx *o, double t, const npde_mat *y) {
     double *parts = malloc((size_t)K * sizeof *parts);
     if (!parts) return NPDE_ERROR(NPDE_ERR_NOMEM, "evolve: out of memory");
     npde_status st = npde__exact_error(c->rs, t, o->eval_points, &err, parts);
-    if (st == NPDE_OK) npde__log_exact_error("evolve", t, err, parts, K);
+    if (st == NPDE_OK) npde__log_exact_error(c->rs, "evolve", t, err, parts, K);
     free(parts);
     NPDE_TRY(st);
     npde__metric(c->rs, "evolve.rel_error", err);
