@@ -28,6 +28,8 @@ struct npde_expr {
   double *cols;         /* n_vars columns of CHUNK values */
   double *res;          /* CHUNK results */
   int64_t x_alias;      /* columns of x, y, z (first min(dim, 3)) share x1.. x3's data: their count */
+  int64_t *used_extra, n_used_extra; /* the extra names some expression reads: only those are copied */
+  bool uses_r;
 };
 
 /* Built-in names a params: key may not take. */
@@ -52,6 +54,7 @@ void npde_expr_destroy(npde_expr **ep) {
     if (e->text) free(e->text[k]);
     if (e->where) free(e->where[k]);
   }
+  free(e->used_extra);
   free(e->h), free(e->text), free(e->where), free(e->var), free(e->cols), free(e->res);
   free(e);
   *ep = NULL;
@@ -177,6 +180,13 @@ npde_status npde_expr_compile(const npde_config *node, const npde_expr_scope *sc
                                               : NPDE_ERROR(NPDE_ERR_NOMEM, "expressions: out of memory");
   for (int64_t k = 0; st == NPDE_OK && k < m; ++k)
     st = compile_one(e, k, list ? npde_config_at(node, (size_t)k) : node, params);
+  /* what evaluation must fill: r, and the extra names the expressions read */
+  e->used_extra = st == NPDE_OK ? malloc((size_t)(e->n_extra ? e->n_extra : 1) * sizeof *e->used_extra) : NULL;
+  if (st == NPDE_OK && !e->used_extra) st = NPDE_ERROR(NPDE_ERR_NOMEM, "expressions: out of memory");
+  const int64_t first_extra = e->n_vars - e->n_extra;
+  for (int64_t j = 0; st == NPDE_OK && j < e->n_extra; ++j)
+    if (npde_expr_uses(e, -1, e->var[first_extra + j])) e->used_extra[e->n_used_extra++] = j;
+  if (st == NPDE_OK) e->uses_r = npde_expr_uses(e, -1, "r");
   if (st != NPDE_OK) {
     npde_expr_destroy(&e);
     return st;
@@ -207,11 +217,17 @@ npde_status npde_expr_eval(npde_expr *e, const double *x, int64_t n, double t, c
     const int64_t c = n - i0 < CHUNK ? n - i0 : CHUNK;
     for (int64_t i = 0; i < c; ++i) {
       const double *p = x + (i0 + i) * d;
-      double r2 = 0.0;
-      for (int64_t j = 0; j < d; ++j) column(e, first_x + j)[i] = p[j], r2 += p[j] * p[j];
+      for (int64_t j = 0; j < d; ++j) column(e, first_x + j)[i] = p[j];
       if (e->time) column(e, t_col)[i] = t;
-      column(e, r_col)[i] = sqrt(r2);
-      for (int64_t j = 0; j < e->n_extra; ++j) column(e, r_col + 1 + j)[i] = extra[(i0 + i) * e->n_extra + j];
+      if (e->uses_r) {
+        double r2 = 0.0;
+        for (int64_t j = 0; j < d; ++j) r2 += p[j] * p[j];
+        column(e, r_col)[i] = sqrt(r2);
+      }
+      for (int64_t u = 0; u < e->n_used_extra; ++u) {
+        const int64_t j = e->used_extra[u];
+        column(e, r_col + 1 + j)[i] = extra[(i0 + i) * e->n_extra + j];
+      }
     }
     for (int64_t k = 0; k < e->m; ++k) {
       mupEvalBulk(e->h[k], e->res, (int)c);

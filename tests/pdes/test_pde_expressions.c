@@ -49,7 +49,7 @@ Test(pde_expressions, a_wrong_exact_is_caught_by_the_check) {
 Test(pde_expressions, wave_keeps_its_presets_and_takes_a_list) {
   npde_pde *p = pf_make("{type: wave, initial: radial, dim: 3}");
   npde_pde_destroy(&p);
-  p = pf_make("{type: wave, initial: ['exp(-20*r^2)', '0']}");
+  p = pf_make("{type: wave, dim: 2, initial: ['exp(-20*r^2)', '0']}");
   double x[2] = {0.1, 0.2}, U[2];
   cr_assert_eq(npde_pde_initial(p, x, 1, U), NPDE_OK, "%s", npde_last_error());
   cr_expect(fabs(U[0] - exp(-20 * 0.05)) <= 1e-15 && U[1] == 0.0, "U = (%.17g, %g)", U[0], U[1]);
