@@ -87,6 +87,7 @@ Test(pde_wave, info) {
   npde_pde_destroy(&p);
   p = pf_make("{type: wave, dim: 2}");
   cr_expect_eq(npde_pde_get_info(p).dim, 2);
+  cr_expect(npde_pde_get_info(p).has_exact, "the 2D gaussian has its sine series on the square");
   npde_pde_destroy(&p);
   p = pf_make("{type: wave, dim: 8}");
   cr_expect_eq(npde_pde_get_info(p).dim, 8);
@@ -305,11 +306,54 @@ Test(pde_wave, gaussian_exact_is_the_initial_pulse_and_spreads) {
                 U0[k]);
     }
   }
-  /* the other dimensions have none */
+  /* 2D has its sine series on the square (gaussian_2d_series_on_the_square); the other dimensions none */
   npde_pde_destroy(&p);
-  p = pf_make("{type: wave, dim: 2}");
-  cr_expect_eq(npde_pde_exact(p, 0.1, (double[]){0, 0}, 1, U), NPDE_ERR_NOT_IMPLEMENTED);
+  p = pf_make("{type: wave, dim: 1}");
+  cr_expect_eq(npde_pde_exact(p, 0.1, (double[]){0}, 1, U), NPDE_ERR_NOT_IMPLEMENTED);
   cr_expect(!npde_pde_get_info(p).has_exact);
+  npde_pde_destroy(&p);
+}
+
+/* The 2D Gaussian on the square with phi = 0 on the faces: the sine series starts at the IC, vanishes on the
+ * faces, and satisfies phi_t = d/dt phi and phi_tt = c^2 lap phi by differences. */
+Test(pde_wave, gaussian_2d_series_on_the_square) {
+  const double c = 0.31622776601683794;
+  npde_pde *p = pf_make("{type: wave, dim: 2, c: 0.31622776601683794, s: 0.1, scale: 1, center: [0.1, -0.2]}");
+  cr_expect(npde_pde_get_info(p).has_exact);
+  const double peak = 1.0 / (2 * M_PI * 0.01);
+  enum { N = 12 };
+  double x[2 * N], U0[2 * N], U[2 * N];
+  for (int i = 0; i < N; ++i) x[2 * i] = 0.1 + pf_uniform(-0.3, 0.3), x[2 * i + 1] = -0.2 + pf_uniform(-0.3, 0.3);
+  cr_assert_eq(npde_pde_initial(p, x, N, U0), NPDE_OK, "%s", npde_last_error());
+  cr_assert_eq(npde_pde_exact(p, 1e-9, x, N, U), NPDE_OK, "%s", npde_last_error());
+  for (int i = 0; i < N; ++i) {
+    cr_expect(fabs(U[2 * i] - U0[2 * i]) <= 1e-10 * peak, "point %d: series %.15g, IC %.15g", i, U[2 * i], U0[2 * i]);
+    cr_expect(fabs(U[2 * i + 1]) <= 1e-6 * peak, "point %d: phi_t(0+) = %g", i, U[2 * i + 1]);
+  }
+  /* the faces */
+  double f[8] = {-1, 0.3, 1, -0.7, 0.45, -1, -0.2, 1}, Uf[8];
+  cr_assert_eq(npde_pde_exact(p, 0.7, f, 4, Uf), NPDE_OK, "%s", npde_last_error());
+  for (int k = 0; k < 8; ++k) cr_expect(fabs(Uf[k]) <= 1e-13 * peak, "face value %d: %g", k, Uf[k]);
+  /* phi_t = d phi / dt, phi_tt = c^2 lap phi (fourth-order differences, h = 1e-3) */
+  const double t = 0.4, h = 1e-3;
+  for (int i = 0; i < N; ++i) {
+    double v[5][2], lap = 0.0;
+    for (int q = -2; q <= 2; ++q) cr_assert_eq(npde_pde_exact(p, t + q * h, x + 2 * i, 1, v[q + 2]), NPDE_OK);
+    const double dphi = (v[0][0] - 8 * v[1][0] + 8 * v[3][0] - v[4][0]) / (12 * h);
+    const double dphit = (v[0][1] - 8 * v[1][1] + 8 * v[3][1] - v[4][1]) / (12 * h);
+    for (int a = 0; a < 2; ++a) {
+      double w[5][2];
+      for (int q = -2; q <= 2; ++q) {
+        double y[2] = {x[2 * i], x[2 * i + 1]};
+        y[a] += q * h;
+        cr_assert_eq(npde_pde_exact(p, t, y, 1, w[q + 2]), NPDE_OK);
+      }
+      lap += (-w[0][0] + 16 * w[1][0] - 30 * w[2][0] + 16 * w[3][0] - w[4][0]) / (12 * h * h);
+    }
+    cr_expect(fabs(dphi - v[2][1]) <= 1e-6 * peak, "point %d: d phi/dt %.10g, phi_t %.10g", i, dphi, v[2][1]);
+    cr_expect(fabs(dphit - c * c * lap) <= 1e-5 * peak, "point %d: phi_tt %.10g, c^2 lap phi %.10g", i, dphit,
+              c * c * lap);
+  }
   npde_pde_destroy(&p);
 }
 
