@@ -154,13 +154,29 @@ static npde_status find_time(const npde_model *m, double t, int64_t *idx) {
                     "it to the run's snapshots)", list, t);
 }
 
-/* Every output of the network (at the loaded theta) at n points: u (n x K), grad (n x K x d) or NULL. */
+/* Every output of the network (at the loaded theta) at n points of the PDE's box: u (n x K), grad (n x K x d) or
+ * NULL. The network lives on the reference cube: points are mapped there, gradients back (the PDE's domain:). */
 static npde_status eval_outputs(npde_model *m, const double *x, int64_t n, double *u, double *grad) {
   npde_backend *be = m->rs.backend;
+  const int64_t d = m->d;
+  double *lo = malloc((size_t)(2 * d) * sizeof *lo), *xi = NULL;
+  if (!lo) return NPDE_ERROR(NPDE_ERR_NOMEM, "npde_model_eval: out of memory");
+  double *hi = lo + d;
+  const bool mapped = m->rs.pde && npde_pde_domain(m->rs.pde, lo, hi);
+  if (mapped) {
+    xi = malloc((size_t)(n * d) * sizeof *xi);
+    if (!xi) {
+      free(lo);
+      return NPDE_ERROR(NPDE_ERR_NOMEM, "npde_model_eval: out of memory");
+    }
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < d; ++j) xi[i * d + j] = (2.0 * x[i * d + j] - (lo[j] + hi[j])) / (hi[j] - lo[j]);
+    x = xi;
+  }
   void *xb = NULL;
-  NPDE_TRY(npde_backend_alloc(be, (size_t)(n * m->d) * sizeof(double), &xb));
+  npde_status st = npde_backend_alloc(be, (size_t)(n * m->d) * sizeof(double), &xb);
   npde_mat X = npde_mat_view(xb, NPDE_F64, n, m->d), th = npde_mat_view(m->rs.theta, NPDE_F64, m->p, 1);
-  npde_status st = npde_backend_upload(be, xb, x, (size_t)(n * m->d) * sizeof(double));
+  if (st == NPDE_OK) st = npde_backend_upload(be, xb, x, (size_t)(n * m->d) * sizeof(double));
   if (st == NPDE_OK && grad) {
     st = npde_network_jet(m->rs.net, &th, &X, NPDE_JET_GRAD, u, grad, NULL);
   } else if (st == NPDE_OK) {
@@ -171,7 +187,10 @@ static npde_status eval_outputs(npde_model *m, const double *x, int64_t n, doubl
     if (st == NPDE_OK) st = npde_backend_download(be, u, ub, (size_t)(n * m->K) * sizeof(double));
     npde_backend_free(be, ub);
   }
+  for (int64_t e = 0; st == NPDE_OK && mapped && grad && e < n * m->K; ++e)
+    for (int64_t j = 0; j < d; ++j) grad[e * d + j] *= 2.0 / (hi[j] - lo[j]);
   npde_backend_free(be, xb);
+  free(lo), free(xi);
   return st;
 }
 

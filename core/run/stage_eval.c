@@ -20,7 +20,7 @@ static const npde_param_spec eval_params[] = {
      .doc = "points per grid axis (one value for every axis; 0: 129 per axis in 1D/2D, 49 in 3D)"},
     {.name = "axes", .type = NPDE_PARAM_INT_LIST, .default_value = "[]",
      .doc = "the input axes the grid spans, 1 to 3 of them (default: all for d <= 3, else [0, 1])"},
-    {.name = "at", .type = NPDE_PARAM_REAL_LIST, .default_value = "[0]",
+    {.name = "at", .type = NPDE_PARAM_REAL_LIST, .default_value = "[0]", /* on the PDE's box */
      .doc = "the other coordinates of a slice (d entries, or one for all)"},
     {.name = "exact", .type = NPDE_PARAM_BOOL, .default_value = "true",
      .doc = "compare with the PDE's exact solution when it has one"},
@@ -38,7 +38,8 @@ typedef struct eval_grid {
   int axes[3];
   int64_t dims[3]; /* points along each grid axis */
   int64_t count;   /* points in all */
-  double *x;       /* count x d, 'ij' order (the last grid axis fastest) */
+  double *x;       /* count x d on the reference cube, 'ij' order (the last grid axis fastest) */
+  double lo[3], hi[3]; /* each grid axis's extent on the PDE's box (its domain:) */
 } eval_grid;
 
 static npde_status read_int_list(const npde_config *params, const char *key, int64_t *v, size_t cap, size_t *n) {
@@ -54,9 +55,10 @@ static npde_status read_int_list(const npde_config *params, const char *key, int
   return NPDE_OK;
 }
 
-static npde_status make_grid(const npde_config *params, int64_t d, eval_grid *g) {
+/* The grid on the reference cube [-1, 1]^d; at: and the axes' extents are on the PDE's box. */
+static npde_status make_grid(const npde_config *params, const npde_pde *pde, int64_t d, eval_grid *g) {
   int64_t axes[3], dims[3];
-  double at_v[64];
+  double at_v[64], lo[64], hi[64];
   if (d > 64) return npde_config_error(params, "eval: inputs of dimension %lld > 64 are not supported", (long long)d);
   size_t n_axes, n_dims;
   NPDE_TRY(read_int_list(params, "axes", axes, 3, &n_axes));
@@ -86,6 +88,8 @@ static npde_status make_grid(const npde_config *params, int64_t d, eval_grid *g)
                                      ? at
                                      : npde_config_at(at, n_at == 1 ? 0 : (size_t)j),
                                  &at_v[j]));
+  npde_pde_domain(pde, lo, hi);
+  for (int64_t j = 0; j < d; ++j) at_v[j] = (2.0 * at_v[j] - (lo[j] + hi[j])) / (hi[j] - lo[j]);
   g->n_axes = (int)n_axes;
   g->count = 1;
   for (int i = 0; i < g->n_axes; ++i) {
@@ -94,6 +98,8 @@ static npde_status make_grid(const npde_config *params, int64_t d, eval_grid *g)
     if (n < 2) return npde_config_error(npde_config_get(params, "grid"), "eval: a grid axis needs >= 2 points");
     g->axes[i] = (int)axes[i];
     g->dims[i] = n;
+    g->lo[i] = lo[axes[i]];
+    g->hi[i] = hi[axes[i]];
     g->count *= n;
   }
   for (int i = g->n_axes; i < 3; ++i) g->dims[i] = 1;
@@ -158,8 +164,8 @@ static npde_status write_vti(npde_run_ctx *rs, const eval_grid *g, int64_t K, in
   npde_vti_grid vg = {.dims = {1, 1, 1}, .origin = {0, 0, 0}, .spacing = {1, 1, 1}};
   for (int i = 0; i < g->n_axes; ++i) {
     vg.dims[i] = g->dims[i];
-    vg.origin[i] = -1.0;
-    vg.spacing[i] = 2.0 / (double)(g->dims[i] - 1);
+    vg.origin[i] = g->lo[i];
+    vg.spacing[i] = (g->hi[i] - g->lo[i]) / (double)(g->dims[i] - 1);
   }
   snprintf(file, file_size, "fields/u_%04lld.vti", (long long)snap);
   size_t n = strlen(rs->dir) + strlen(file) + 2;
@@ -187,7 +193,7 @@ static npde_status eval_run(npde_run_ctx *rs, const npde_config *params) {
   bool exact = want_exact && info.has_exact;
   int64_t d = info.dim, K = info.outputs, p = npde_network_n_params(rs->net);
   eval_grid g = {0};
-  NPDE_TRY(make_grid(params, d, &g));
+  NPDE_TRY(make_grid(params, rs->pde, d, &g));
   /* the snapshots, or the current parameters at t = 0 */
   int64_t n_snap = rs->n_snap > 0 ? rs->n_snap : 1;
   double t_now = 0.0, *theta_now = NULL;
@@ -257,7 +263,8 @@ static npde_status eval_run(npde_run_ctx *rs, const npde_config *params) {
     for (int i = 0; st == NPDE_OK && i < g.n_axes; ++i) {
       double *ax = malloc((size_t)g.dims[i] * sizeof *ax);
       if (!ax) { st = NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory"); break; }
-      for (int64_t k = 0; k < g.dims[i]; ++k) ax[k] = -1.0 + 2.0 * (double)k / (double)(g.dims[i] - 1);
+      for (int64_t k = 0; k < g.dims[i]; ++k)
+        ax[k] = g.lo[i] + (g.hi[i] - g.lo[i]) * (double)k / (double)(g.dims[i] - 1);
       char name[32];
       snprintf(name, sizeof name, "grid_x%d", g.axes[i]);
       st = npde__result_put(rs, name, NPDE_NPY_F64, ax, 1, &g.dims[i]);

@@ -15,6 +15,8 @@ struct npde_pde {
   npde_pde_info info;
   /* initial: and exact: written as expressions in the config, in place of the plugin's own */
   npde_expr *initial, *exact;
+  /* domain: the box is center + half * xi for xi in the reference cube; NULL: the cube itself */
+  double *center, *half;
 };
 
 #define OPS(p) NPDE__OPS(p, npde_pde_ops)
@@ -25,12 +27,13 @@ void npde_pde_destroy(npde_pde **pde) {
   if (pde && *pde) {
     npde_expr_destroy(&(*pde)->initial);
     npde_expr_destroy(&(*pde)->exact);
+    free((*pde)->center);
   }
   npde_object_destroy((npde_object **)pde);
 }
 
 bool npde__pde_engine_key(const char *key, const npde_config *value) {
-  if (!strcmp(key, "params") || !strcmp(key, "exact")) return true;
+  if (!strcmp(key, "params") || !strcmp(key, "exact") || !strcmp(key, "domain")) return true;
   return !strcmp(key, "initial") && npde_config_node_type(value) == NPDE_CONFIG_SEQUENCE;
 }
 
@@ -67,8 +70,73 @@ npde_status npde__pde_plugin_node(const npde_config *node, const npde_param_spec
   return st;
 }
 
+/* out[0..d) from a number (every axis) or a list of d numbers. */
+static npde_status read_bounds(const npde_config *node, int64_t d, double *out) {
+  if (npde_config_node_type(node) == NPDE_CONFIG_SCALAR) {
+    NPDE_TRY(npde_config_as_real(node, &out[0]));
+    for (int64_t j = 1; j < d; ++j) out[j] = out[0];
+  } else if (npde_config_node_type(node) == NPDE_CONFIG_SEQUENCE && (int64_t)npde_config_size(node) == d) {
+    for (int64_t j = 0; j < d; ++j) NPDE_TRY(npde_config_as_real(npde_config_at(node, (size_t)j), &out[j]));
+  } else {
+    return npde_config_error(node, "domain: expected a number (every axis) or a list of %lld numbers", (long long)d);
+  }
+  for (int64_t j = 0; j < d; ++j)
+    if (!isfinite(out[j])) return npde_config_error(node, "domain: bounds must be finite");
+  return NPDE_OK;
+}
+
+/* domain: {lo, hi}: the box the PDE is posed on. */
+static npde_status read_domain(npde_pde *p, const npde_config *node) {
+  const int64_t d = p->info.dim;
+  if (p->info.sides != 0)
+    return npde_config_error(node, "pde '%s' is a discrete interface PDE: its box is its own (no domain:)",
+                             p->hdr.type_name);
+  const npde_config *lo = npde_config_get(node, "lo"), *hi = npde_config_get(node, "hi");
+  if (npde_config_node_type(node) != NPDE_CONFIG_MAP || !lo || !hi || npde_config_size(node) != 2)
+    return npde_config_error(node, "domain: expected {lo: L, hi: H}, each a number or a list of %lld numbers, "
+                             "e.g. {lo: [0, 0], hi: [2, 1]}", (long long)d);
+  p->center = malloc((size_t)(2 * d) * sizeof *p->center);
+  double *l = malloc((size_t)(2 * d) * sizeof *l);
+  npde_status st = p->center && l ? NPDE_OK : NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
+  if (st == NPDE_OK) st = read_bounds(lo, d, l);
+  if (st == NPDE_OK) st = read_bounds(hi, d, l + d);
+  for (int64_t j = 0; st == NPDE_OK && j < d; ++j) {
+    if (!(l[d + j] > l[j]))
+      st = npde_config_error(hi, "domain: hi must exceed lo on every axis (axis %lld: lo %g, hi %g)", (long long)j + 1,
+                             l[j], l[d + j]);
+    p->center[j] = 0.5 * (l[j] + l[d + j]);
+    p->center[d + j] = 0.5 * (l[d + j] - l[j]);
+  }
+  free(l);
+  p->half = p->center ? p->center + d : NULL;
+  return st;
+}
+
+bool npde_pde_domain(const npde_pde *pde, double *lo, double *hi) {
+  if (npde__object_check(pde, NPDE_KIND_PDE, "npde_pde_domain") != NPDE_OK) return false;
+  for (int64_t j = 0; j < pde->info.dim; ++j) {
+    if (lo) lo[j] = pde->center ? pde->center[j] - pde->half[j] : -1.0;
+    if (hi) hi[j] = pde->center ? pde->center[j] + pde->half[j] : 1.0;
+  }
+  return pde->center != NULL;
+}
+
+/* Points of the reference cube on the box (a malloc'ed copy), or xi itself without a domain. */
+static const double *to_box(const npde_pde *pde, const double *xi, int64_t n, double **owned) {
+  *owned = NULL;
+  if (!pde->center || n == 0) return xi;
+  const int64_t d = pde->info.dim;
+  double *x = malloc((size_t)(n * d) * sizeof *x);
+  if (!x) return NULL;
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < d; ++j) x[i * d + j] = pde->center[j] + pde->half[j] * xi[i * d + j];
+  return *owned = x;
+}
+
 /* initial: and exact: as expressions, one per output. */
 static npde_status compile_engine_keys(npde_pde *p, const npde_config *node) {
+  const npde_config *domain = npde_config_get(node, "domain");
+  if (domain) NPDE_TRY(read_domain(p, domain));
   const npde_config *params = npde_config_get(node, "params"), *initial = npde_config_get(node, "initial"),
                     *exact = npde_config_get(node, "exact");
   if (initial && npde_config_node_type(initial) != NPDE_CONFIG_SEQUENCE) initial = NULL; /* the plugin's preset */
@@ -159,8 +227,12 @@ npde_status npde_pde_initial(const npde_pde *pde, const double *x, int64_t n, do
     return NPDE_ERROR(NPDE_ERR_NOT_IMPLEMENTED, "pde '%s' has no initial condition (it is a discrete interface PDE: "
                       "use the train stage)", pde->hdr.type_name);
   if (n < 0 || (n && (!x || !U))) return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_pde_initial: NULL arrays");
-  if (pde->initial) return npde_expr_eval(pde->initial, x, n, 0.0, NULL, U);
-  NPDE_TRY(OPS(pde)->initial(pde, x, n, U));
+  double *owned;
+  const double *xb = to_box(pde, x, n, &owned);
+  if (!xb) return NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
+  npde_status st = pde->initial ? npde_expr_eval(pde->initial, xb, n, 0.0, NULL, U) : OPS(pde)->initial(pde, xb, n, U);
+  free(owned);
+  NPDE_TRY(st);
   return check_finite(pde, "initial", U, n * pde->info.outputs);
 }
 
@@ -169,8 +241,12 @@ npde_status npde_pde_exact(const npde_pde *pde, double t, const double *x, int64
   if (!OPS(pde)->exact && !pde->exact)
     return NPDE_ERROR(NPDE_ERR_NOT_IMPLEMENTED, "pde '%s' has no exact solution", pde->hdr.type_name);
   if (n < 0 || (n && (!x || !U))) return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_pde_exact: NULL arrays");
-  if (pde->exact) return npde_expr_eval(pde->exact, x, n, t, NULL, U);
-  NPDE_TRY(OPS(pde)->exact(pde, t, x, n, U));
+  double *owned;
+  const double *xb = to_box(pde, x, n, &owned);
+  if (!xb) return NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
+  npde_status st = pde->exact ? npde_expr_eval(pde->exact, xb, n, t, NULL, U) : OPS(pde)->exact(pde, t, xb, n, U);
+  free(owned);
+  NPDE_TRY(st);
   return check_finite(pde, "exact", U, n * pde->info.outputs);
 }
 
@@ -183,7 +259,29 @@ npde_status npde_pde_rhs(const npde_pde *pde, double t, const npde_pde_jets *jet
   if (jets->n > 0 && (!jets->x || !jets->value || (jets->order >= NPDE_JET_GRAD && !jets->grad) ||
                       (jets->order >= NPDE_JET_LAPLACIAN && !jets->second)))
     return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_pde_rhs: the jets lack an array their order needs");
-  NPDE_TRY(OPS(pde)->rhs(pde, t, jets, F));
+  if (!pde->center || jets->n == 0) {
+    NPDE_TRY(OPS(pde)->rhs(pde, t, jets, F));
+    return check_finite(pde, "rhs", F, jets->n * pde->info.outputs);
+  }
+  /* jets on the reference cube -> on the box: d/dx_j = (1 / half_j) d/dxi_j */
+  const int64_t n = jets->n, d = jets->d, K = jets->K, nk = n * K;
+  const int64_t second = jets->order == NPDE_JET_HESSIAN ? d * d : jets->order == NPDE_JET_LAPLACIAN ? d : 0;
+  double *owned, *g = jets->grad ? malloc((size_t)(nk * d) * sizeof *g) : NULL;
+  double *s2 = second ? malloc((size_t)(nk * second) * sizeof *s2) : NULL;
+  const double *x = to_box(pde, jets->x, n, &owned);
+  npde_status st = x && (g || !jets->grad) && (s2 || !second) ? NPDE_OK : NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
+  for (int64_t e = 0; st == NPDE_OK && g && e < nk; ++e)
+    for (int64_t j = 0; j < d; ++j) g[e * d + j] = jets->grad[e * d + j] / pde->half[j];
+  for (int64_t e = 0; st == NPDE_OK && s2 && e < nk; ++e)
+    for (int64_t j = 0; j < second; ++j) {
+      const int64_t a = second == d ? j : j / d, b = second == d ? j : j % d;
+      s2[e * second + j] = jets->second[e * second + j] / (pde->half[a] * pde->half[b]);
+    }
+  npde_pde_jets box = *jets;
+  box.x = x, box.grad = g, box.second = s2;
+  if (st == NPDE_OK) st = OPS(pde)->rhs(pde, t, &box, F);
+  free(owned), free(g), free(s2);
+  NPDE_TRY(st);
   return check_finite(pde, "rhs", F, jets->n * pde->info.outputs);
 }
 

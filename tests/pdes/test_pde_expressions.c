@@ -73,3 +73,36 @@ Test(pde_expressions, errors) {
   /* the plugin's schema still sees every other key */
   pf_expect_config_error("{type: heat, diffusivty: 1, exact: ['0']}", (const char *const[]){"diffusivty", NULL});
 }
+
+/* domain: the PDE on [0, 2] x [0, 1]; the network's reference cube maps onto it */
+#define HEAT_BOX                                                                                        \
+  "{type: equation, domain: {lo: [0, 0], hi: [2, 1]}, params: {D: 0.1}, rhs: ['D*lap_u'],"              \
+  " initial: ['sin(pi*x/2)*sin(pi*y)'], exact: ['exp(-D*pi^2*(1/4 + 1)*t)*sin(pi*x/2)*sin(pi*y)']}"
+
+Test(pde_expressions, a_box_other_than_the_cube) {
+  npde_pde *p = pf_make(HEAT_BOX);
+  double lo[2], hi[2];
+  cr_expect(npde_pde_domain(p, lo, hi));
+  cr_expect(lo[0] == 0 && lo[1] == 0 && hi[0] == 2 && hi[1] == 1, "box [%g, %g] x [%g, %g]", lo[0], hi[0], lo[1],
+            hi[1]);
+  /* the reference point (0, 0) is the box's centre (1, 0.5); (-1, 0.5) is x = 0, y = 0.75 */
+  const double xi[4] = {0.0, 0.0, -1.0, 0.5};
+  double u[2];
+  cr_assert_eq(npde_pde_initial(p, xi, 2, u), NPDE_OK, "%s", npde_last_error());
+  cr_expect(fabs(u[0] - 1.0) <= 1e-15 && fabs(u[1]) <= 1e-15, "u = (%.17g, %.17g)", u[0], u[1]);
+  /* the exact solution solves the mapped PDE: the jets are scaled by 2 / (hi - lo) before the rhs sees them */
+  pf_check_exact_satisfies(p, 0.2, (double[]){0.1, -0.1}, 0.2, 1e-3, 1e-3, 40, 1e-7);
+  npde_pde_destroy(&p);
+  /* without domain: the cube */
+  p = pf_make("{type: heat}");
+  cr_expect(!npde_pde_domain(p, lo, hi));
+  cr_expect(lo[0] == -1 && hi[1] == 1);
+  npde_pde_destroy(&p);
+  pf_expect_config_error("{type: heat, domain: {lo: [0, 1], hi: [1, 1]}}",
+                         (const char *const[]){"hi must exceed lo on every axis (axis 2: lo 1, hi 1)", NULL});
+  pf_expect_config_error("{type: heat, domain: [0, 1]}", (const char *const[]){"expected {lo: L, hi: H}", NULL});
+  pf_expect_config_error("{type: heat, domain: {lo: [0, 0, 0], hi: 1}}",
+                         (const char *const[]){"a list of 2 numbers", NULL});
+  pf_expect_config_error("{type: nbm-interface, problem: sphere, domain: {lo: 0, hi: 1}}",
+                         (const char *const[]){"its box is its own", NULL});
+}

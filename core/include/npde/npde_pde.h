@@ -19,6 +19,16 @@ NPDE_API NPDE_NODISCARD npde_status npde_pde_initial(const npde_pde *pde, const 
 NPDE_API NPDE_NODISCARD npde_status npde_pde_exact(const npde_pde *pde, double t, const double *x, int64_t n,
                                                    double *U);
 NPDE_API NPDE_NODISCARD npde_status npde_pde_rhs(const npde_pde *pde, double t, const npde_pde_jets *jets, double *F);
+/**
+ * The box of a time-dependent PDE: lo[j], hi[j] for j < dim; [-1, 1]^d unless
+ * its config has `domain: {lo: ..., hi: ...}` (docs/problems.md). Networks
+ * and samplers work on the reference cube [-1, 1]^d: npde_pde_initial,
+ * _exact and _rhs take points and jets there, and map them to the box (x =
+ * (lo + hi)/2 + (hi - lo)/2 xi, derivatives scaled by 2 / (hi - lo)) before
+ * the plugin or the expressions see them. Returns whether the box differs
+ * from the reference cube. Since: ABI 1.3
+ */
+NPDE_API bool npde_pde_domain(const npde_pde *pde, double *lo, double *hi);
 
 /** Discrete PDEs (info.sides = 2): the residual at p for cell sizes h. st->capacity >= info.stencil_max. Since: ABI 1.1 */
 NPDE_API NPDE_NODISCARD npde_status npde_pde_stencil(const npde_pde *pde, const double *p, const double *h,
