@@ -141,3 +141,29 @@ Test(pde_nbm, yaml_errors) {
   pf_expect_config_error("{type: nbm-interface, level_set: /nonexistent/phi.npy, level_set_box: [-1, 1, -1, 1, -1, 1]}",
                          (const char *const[]){"t.yaml", "/nonexistent/phi.npy", NULL});
 }
+
+/* A Helmholtz term k u on each side: f gains k u_exact, so the presets keep their exact solutions, and the
+ * grid reference still converges to them (at the k = 0 rate); the term really enters the stencil. */
+Test(pde_nbm, helmholtz_term_keeps_the_exact_solution) {
+  double r0[2], rk[2], linf;
+  for (int t = 0; t < 2; ++t) {
+    const int64_t N = t ? 32 : 16;
+    grid_errors("{type: nbm-interface, problem: sphere}", N, &r0[t], &linf);
+    grid_errors("{type: nbm-interface, problem: sphere, k: [5, 20]}", N, &rk[t], &linf);
+    cr_log_info("N = %lld: RMSE %.3e with k = [5, 20], %.3e with k = 0", (long long)N, rk[t], r0[t]);
+    cr_expect(rk[t] <= 1.5 * r0[t], "N = %lld: RMSE %.3e with k, %.3e without", (long long)N, rk[t], r0[t]);
+  }
+  cr_expect(rk[1] <= 0.5 * rk[0], "no convergence with k: RMSE %.3e at N = 16, %.3e at N = 32", rk[0], rk[1]);
+  /* the stencil's constant w0 changes with k (f and the k u diagonal both enter it) */
+  npde_pde *a = pf_make("{type: nbm-interface, problem: sphere}"), *b = pf_make("{type: nbm-interface, k: [5, 20]}");
+  npde_stencil_sample sa[128], sb[128];
+  npde_stencil s0 = {.struct_size = sizeof s0, .capacity = 128, .samples = sa};
+  npde_stencil s1 = {.struct_size = sizeof s1, .capacity = 128, .samples = sb};
+  const double x[3] = {0.1, 0.2, -0.3}, h[3] = {0.125, 0.125, 0.125};
+  cr_assert_eq(npde_pde_stencil(a, x, h, &s0), NPDE_OK, "%s", npde_last_error());
+  cr_assert_eq(npde_pde_stencil(b, x, h, &s1), NPDE_OK, "%s", npde_last_error());
+  cr_expect(s0.w0 != s1.w0, "k did not change the residual's constant (%g)", s0.w0);
+  npde_pde_destroy(&a), npde_pde_destroy(&b);
+  pf_expect_config_error("{type: nbm-interface, k: [1]}", (const char *const[]){"two numbers", NULL});
+  pf_expect_config_error("{type: nbm-interface, k: [1, -2]}", (const char *const[]){"k must be >= 0", NULL});
+}

@@ -3,7 +3,7 @@
  * Dirichlet data on the box (docs/methods/nbm.md §1), discretised at one collocation
  * point by the cut-cell finite-volume kernel of kernel.c.
  *
- * YAML: {type: nbm-interface, problem: sphere|star|no-interface,
+ * YAML: {type: nbm-interface, problem: sphere|star|no-interface, k: [0, 0],
  *        variant: corrected|faithful, jump_mu: interface|point,
  *        delta: phi|normalised, level_set: FILE.npy, level_set_box: [...],
  *        interpolation: minmod|absmin|trilinear}
@@ -79,6 +79,18 @@ static npde_status read_grid(nbm_state *s, const npde_config *cfg) {
   return NPDE_OK;
 }
 
+/* k u - div(mu grad u) = f + k u_exact keeps each preset's exact solution when a Helmholtz term is added. */
+static double k_minus(const double x[3], const void *u) { (void)x; return ((const nbm_setup *)u)->k[0]; }
+static double k_plus(const double x[3], const void *u) { (void)x; return ((const nbm_setup *)u)->k[1]; }
+static double f_minus(const double x[3], const void *u) {
+  const nbm_setup *s = u;
+  return s->f0[0](x, u) + s->k[0] * s->u0[0](x, u);
+}
+static double f_plus(const double x[3], const void *u) {
+  const nbm_setup *s = u;
+  return s->f0[1](x, u) + s->k[1] * s->u0[1](x, u);
+}
+
 static npde_status nbm_create(npde_pde *p, const npde_config *cfg, npde_backend *be) {
   (void)be;
   nbm_state *s = npde_pde_state(p);
@@ -92,7 +104,23 @@ static npde_status nbm_create(npde_pde *p, const npde_config *cfg, npde_backend 
   s->opt.jump_mu_at_point = choice(cfg, "jump_mu", jump_mu, 2) == 1;
   s->opt.delta_normalised = choice(cfg, "delta", deltas, 2) == 1;
   if (npde_config_get(cfg, "level_set")) NPDE_TRY(read_grid(s, cfg));
+  const npde_config *k = npde_config_get(cfg, "k");
+  if (npde_config_size(k) != 2)
+    return npde_config_error(k, "nbm-interface: 'k' takes two numbers, [k inside, k outside]");
+  for (int side = 0; side < 2; ++side) {
+    NPDE_TRY(npde_config_as_real(npde_config_at(k, (size_t)side), &s->setup.k[side]));
+    if (!(s->setup.k[side] >= 0.0))
+      return npde_config_error(npde_config_at(k, (size_t)side), "nbm-interface: k must be >= 0 (found %g): with "
+                               "k < 0 the problem can lose its unique solution", s->setup.k[side]);
+  }
   nbm_benchmark(&s->setup, &s->pb);
+  if ((s->setup.k[0] != 0.0 || s->setup.k[1] != 0.0) && (!s->pb.u[0] || !s->pb.u[1]))
+    return npde_config_error(k, "nbm-interface: this problem has no exact solution to keep: k needs one");
+  if (s->setup.k[0] != 0.0 || s->setup.k[1] != 0.0) {
+    for (int side = 0; side < 2; ++side) s->setup.f0[side] = s->pb.f[side], s->setup.u0[side] = s->pb.u[side];
+    s->pb.k[0] = k_minus, s->pb.k[1] = k_plus;
+    s->pb.f[0] = f_minus, s->pb.f[1] = f_plus;
+  }
   return NPDE_OK;
 }
 
@@ -175,6 +203,9 @@ static const npde_param_spec nbm_params[] = {
      .doc = ".npy file of phi at the nodes of a grid (3-D float64, 'ij' order), relative to this YAML file"},
     {.name = "level_set_box", .type = NPDE_PARAM_REAL_LIST, .flags = NPDE_PARAM_OPTIONAL,
      .doc = "[xlo, xhi, ylo, yhi, zlo, zhi]: the extent of the level_set grid (and the problem's box)"},
+    {.name = "k", .type = NPDE_PARAM_REAL_LIST, .default_value = "[0, 0]",
+     .doc = "[k inside, k outside]: the Helmholtz term k u of k u - div(mu grad u) = f; the problem's f gains k "
+            "u_exact, so its exact solution stays exact"},
     {.name = "interpolation", .type = NPDE_PARAM_ENUM, .default_value = "minmod",
      .choices = "minmod|absmin|trilinear",
      .doc = "level_set grid interpolant (docs/methods/nbm.md §2.2): quadratic with signed minmod, JAX-DIPS's "
