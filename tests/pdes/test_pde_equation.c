@@ -13,7 +13,7 @@ static void same_rhs(const char *eq, const char *builtin, int64_t d, npde_jet_or
   npde_pde *p = pf_make(eq), *q = pf_make(builtin);
   static double x[N * PF_MAX_D], value[N], grad[N * PF_MAX_D], second[N * PF_MAX_D * PF_MAX_D], F[N], G[N];
   double a[PF_MAX_D], b[PF_MAX_D];
-  for (int64_t j = 0; j < d; ++j) a[j] = 0.3 * sin(1.0 + (double)j), b[j] = 2.0 - 0.7 * (double)j;
+  for (int64_t j = 0; j < d; ++j) a[j] = 0.3 * sin(1.0 + (double)j), b[j] = 2.0 - 0.3 * (double)j;
   for (int64_t i = 0; i < N * d; ++i) x[i] = pf_uniform(-1.0, 1.0);
   npde_pde_jets jets = pf_test_jets(d, N, order, a, b, x, value, grad, second);
   cr_assert_eq(npde_pde_rhs(p, 0.3, &jets, F), NPDE_OK, "%s: %s", eq, npde_last_error());
@@ -36,6 +36,22 @@ Test(pde_equation, heat_and_advection_as_equations) {
            3, NPDE_JET_GRAD, 1e-15);
   same_rhs("{type: equation, initial: ['0'], dim: 4, rhs: ['1.5*(u_x1 + u_x2 + u_x3 + u_x4)']}",
            "{type: advection, dim: 4, velocity: [1.5]}", 4, NPDE_JET_GRAD, 1e-15);
+}
+
+/* Fokker-Planck in 8D with the plugin's drift h = (a - x) + alpha (mean(x) - x) written as an expression */
+Test(pde_equation, fokker_planck_8d_as_an_equation) {
+  char S[256] = "", P[256] = "", eq[1024];
+  size_t ls = 0, lp = 0;
+  for (int j = 1; j <= 8; ++j) {
+    ls += (size_t)snprintf(S + ls, sizeof S - ls, "%su_x%d", j > 1 ? " + " : "", j);
+    lp += (size_t)snprintf(P + lp, sizeof P - lp, "%sx%d*u_x%d", j > 1 ? " + " : "", j, j);
+  }
+  /* h . grad u = (a + alpha mean) S - (1 + alpha) P; div h = -d - alpha (d - 1) */
+  snprintf(eq, sizeof eq,
+           "{type: equation, dim: 8, initial: ['0'], params: {D: 0.01, alpha: 0.25, a: 0.2},"
+           " rhs: ['D*lap_u - ((a + alpha*avg(x1,x2,x3,x4,x5,x6,x7,x8))*(%s) - (1 + alpha)*(%s)) + u*(8 + alpha*7)']}",
+           S, P);
+  same_rhs(eq, "{type: fokker-planck, dim: 8, D: 0.01, alpha: 0.25, a: 0.2}", 8, NPDE_JET_LAPLACIAN, 1e-13);
 }
 
 Test(pde_equation, the_jet_order_is_what_the_names_need) {
