@@ -1,5 +1,7 @@
 /* Logging: one sink (stderr), an optional copy into the run's log file, and
- * a live progress line when stderr is a terminal. */
+ * a live progress line when stderr is a terminal. The level quiets the
+ * terminal only: the log file always gets every line up to info (and debug
+ * lines when the level lets them through), so a quiet run keeps its record. */
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,17 +41,21 @@ static void clear_progress(void) {
 }
 
 void npde_log(npde_log_level lvl, const char *fmt, ...) {
-  if (lvl > threshold) return;
+  const bool to_terminal = lvl <= threshold;
+  const bool to_file = tee && (lvl <= NPDE_LOG_INFO || lvl <= threshold);
+  if (!to_terminal && !to_file) return;
   static const char *const prefix[] = {"error: ", "warning: ", "", "debug: "};
   char buf[LOG_CAP];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(buf, sizeof buf, fmt, ap);
   va_end(ap);
-  clear_progress();
-  if (rank != 0) fprintf(stderr, "rank %d: %s%s\n", rank, prefix[lvl], buf);
-  else fprintf(stderr, "%s%s\n", prefix[lvl], buf);
-  write_tee(prefix[lvl], buf);
+  if (to_terminal) {
+    clear_progress();
+    if (rank != 0) fprintf(stderr, "rank %d: %s%s\n", rank, prefix[lvl], buf);
+    else fprintf(stderr, "%s%s\n", prefix[lvl], buf);
+  }
+  if (to_file) write_tee(prefix[lvl], buf);
 }
 
 bool npde__log_live(void) {
@@ -79,7 +85,7 @@ void npde__log_progress_end(void) {
 }
 
 void npde__log_file(const char *fmt, ...) {
-  if (!tee || threshold < NPDE_LOG_INFO) return;
+  if (!tee) return;
   char buf[LOG_CAP];
   va_list ap;
   va_start(ap, fmt);

@@ -24,6 +24,15 @@ expect() {
 
 demo=$src/configs/probe.yaml
 expect 0 "plugin ABI 1.3" -- "$npde" --version
+# -q quiets the terminal only: log.txt keeps every info line
+"$npde" -q run "$demo" stages.0.probe.points=4000 stages.0.probe.width=8 "output=$tmp/quiet" > "$tmp/quiet.out" 2>&1
+if [ -s "$tmp/quiet.out" ]; then
+  echo "FAIL: npde -q run printed:"; cat "$tmp/quiet.out"; failures=$((failures + 1))
+elif ! grep -q "stage 1/1: probe" "$tmp/quiet/log.txt" || ! grep -q "backend: cpu" "$tmp/quiet/log.txt"; then
+  echo "FAIL: log.txt of a quiet run lacks its info lines:"; cat "$tmp/quiet/log.txt"; failures=$((failures + 1))
+else
+  echo "ok: npde -q run: nothing on the terminal, every info line in log.txt"
+fi
 # every "exact" is checked before errors are reported against it
 heat_sine=$src/configs/gallery/heat-sine.yaml
 expect 0 "against the exact solution" -- "$npde" run "$heat_sine" --no-output 'stages=[{eval: {grid: [5, 5]}}]'
