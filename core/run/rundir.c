@@ -5,8 +5,10 @@
  * append-only logs is written to a temporary name and renamed; the logs are
  * flushed line by line, and a resumed run cuts metrics.csv back to the
  * length its checkpoint recorded. */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +52,26 @@ static npde_status keep_earlier_config(const char *dir, const char *cfg, const c
   return st;
 }
 
+/* Temporary files ("NAME.tmp.PID", io_file.c) that a killed process left in dir: removed, unless their
+ * process still runs (another run writing here now). Returns how many were removed. */
+static int remove_stale_temporaries(const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d) return 0;
+  int removed = 0;
+  for (struct dirent *e; (e = readdir(d));) {
+    const char *tag = strstr(e->d_name, ".tmp.");
+    if (!tag) continue;
+    char *end;
+    const long pid = strtol(tag + 5, &end, 10);
+    if (*end != '\0' || pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+    char *path = join(dir, e->d_name);
+    if (path && unlink(path) == 0) ++removed;
+    free(path);
+  }
+  closedir(d);
+  return removed;
+}
+
 npde_status npde__rundir_open(npde_run_ctx *rs, const char *dir, bool resuming) {
   NPDE_TRY(npde_mkdir_p(dir));
   rs->dir = strdup(dir);
@@ -75,6 +97,10 @@ npde_status npde__rundir_open(npde_run_ctx *rs, const char *dir, bool resuming) 
   if (st == NPDE_OK && kept[0])
     npde_log(NPDE_LOG_INFO, "resume: the settings differ from the run's config.yaml; it now holds this session's, "
              "the earlier ones are kept in %s", kept);
+  const int stale = st == NPDE_OK ? remove_stale_temporaries(dir) : 0;
+  if (stale > 0)
+    npde_log(NPDE_LOG_INFO, "run directory: removed %d temporary file%s an earlier, killed process left", stale,
+             stale == 1 ? "" : "s");
   free(cfg);
   free(log);
   return st;

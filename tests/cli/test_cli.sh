@@ -33,6 +33,14 @@ elif ! grep -q "stage 1/1: probe" "$tmp/quiet/log.txt" || ! grep -q "backend: cp
 else
   echo "ok: npde -q run: nothing on the terminal, every info line in log.txt"
 fi
+# a resume removes the temporary files a killed process left (not those of a live one)
+touch "$tmp/quiet/checkpoint.npz.tmp.999999999" "$tmp/quiet/results.npz.tmp.$$"
+expect 0 "removed 1 temporary file an earlier, killed process left" -- "$npde" resume "$tmp/quiet"
+if [ -e "$tmp/quiet/checkpoint.npz.tmp.999999999" ] || [ ! -e "$tmp/quiet/results.npz.tmp.$$" ]; then
+  echo "FAIL: the stale temporary file survived, or a live process's was removed"; failures=$((failures + 1))
+else
+  echo "ok: stale temporaries removed, a live process's kept"
+fi
 # every "exact" is checked before errors are reported against it
 heat_sine=$src/configs/gallery/heat-sine.yaml
 expect 0 "against the exact solution" -- "$npde" run "$heat_sine" --no-output 'stages=[{eval: {grid: [5, 5]}}]'
