@@ -169,8 +169,7 @@ static npde_status eval_outputs(npde_model *m, const double *x, int64_t n, doubl
       free(lo);
       return NPDE_ERROR(NPDE_ERR_NOMEM, "npde_model_eval: out of memory");
     }
-    for (int64_t i = 0; i < n; ++i)
-      for (int64_t j = 0; j < d; ++j) xi[i * d + j] = (2.0 * x[i * d + j] - (lo[j] + hi[j])) / (hi[j] - lo[j]);
+    npde_pde_to_reference(m->rs.pde, x, n, xi);
     x = xi;
   }
   void *xb = NULL;

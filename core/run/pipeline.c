@@ -277,17 +277,17 @@ npde_status npde_pipeline_create(npde_registry *reg, const npde_config *cfg_in, 
     if (st == NPDE_OK && !replace(cfg, "samples", r)) st = NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
   }
   if (st == NPDE_OK) st = validate_stages((npde_config *)npde_config_get(cfg, "stages"));
-  /* expressions compile against the pde's dimension and outputs: create it once, so `npde check` refuses them too */
-  npde_config *engine_part = NULL;
+  /* expressions and domain: are read against the pde's dimension and outputs: create it once when it has any,
+   * so `npde check` refuses them too */
   const npde_config *pde = npde_config_get(cfg, "pde");
-  if (st == NPDE_OK && pde && !npde__config_is_null(pde))
-    st = npde__pde_plugin_node(pde, NULL, &engine_part); /* any engine key, the plugin's params: included */
-  if (st == NPDE_OK && engine_part) {
+  bool engine_keys = false;
+  for (size_t i = 0; st == NPDE_OK && pde && pde->type == NPDE_CONFIG_MAP && i < pde->n; ++i)
+    engine_keys = engine_keys || npde__pde_engine_key(pde->keys[i], pde->items[i]);
+  if (st == NPDE_OK && engine_keys) {
     npde_pde *probe = NULL;
     st = npde_pde_create(reg, NULL, pde, &probe);
     npde_pde_destroy(&probe);
   }
-  npde__config_free(engine_part);
   if (st != NPDE_OK) { npde__config_free(cfg); return st; }
 
   npde_pipeline *pl = calloc(1, sizeof *pl);

@@ -89,7 +89,7 @@ static npde_status make_grid(const npde_config *params, const npde_pde *pde, int
                                      : npde_config_at(at, n_at == 1 ? 0 : (size_t)j),
                                  &at_v[j]));
   npde_pde_domain(pde, lo, hi);
-  for (int64_t j = 0; j < d; ++j) at_v[j] = (2.0 * at_v[j] - (lo[j] + hi[j])) / (hi[j] - lo[j]);
+  npde_pde_to_reference(pde, at_v, 1, at_v);
   g->n_axes = (int)n_axes;
   g->count = 1;
   for (int i = 0; i < g->n_axes; ++i) {

@@ -25,9 +25,9 @@ struct npde_expr {
   char **text;          /* the expressions, for messages */
   char **where;         /* file:line:column of each, for messages (the config tree may be gone by then) */
   char (*var)[24];      /* variable names, in column order: coordinates, x1..xd, t, r, extras */
-  double *cols;         /* n_vars columns of CHUNK values */
+  double *cols;         /* a column of CHUNK values per name, x, y, z sharing x1, x2, x3's */
   double *res;          /* CHUNK results */
-  int64_t x_alias;      /* columns of x, y, z (first min(dim, 3)) share x1.. x3's data: their count */
+  int64_t x_alias;      /* how many of the names are x, y, z (listed first; 0 for dim > 3) */
   int64_t *used_extra, n_used_extra; /* the extra names some expression reads: only those are copied */
   bool uses_r;
 };
@@ -62,7 +62,10 @@ void npde_expr_destroy(npde_expr **ep) {
 
 int64_t npde_expr_count(const npde_expr *e) { return e ? e->m : 0; }
 
-static double *column(const npde_expr *e, int64_t v) { return e->cols + v * CHUNK; }
+/* The values of name v: x, y, z read x1, x2, x3's, so column c holds x1..xd, t, r and the extras in order. */
+static double *column(const npde_expr *e, int64_t v) {
+  return e->cols + (v < e->x_alias ? v : v - e->x_alias) * CHUNK;
+}
 
 /* "x, y, t, kappa" into buf: the names an expression could have meant. */
 static void known_names(const npde_expr *e, const npde_config *params, char *buf, size_t size) {
@@ -100,7 +103,7 @@ static npde_status define_names(npde_expr *e, const npde_expr_scope *scope) {
   while (scope->extra && scope->extra[n_extra]) ++n_extra;
   e->n_vars = alias + scope->dim + (scope->time ? 1 : 0) + 1 + n_extra;
   e->var = calloc((size_t)e->n_vars, sizeof *e->var);
-  e->cols = calloc((size_t)(e->n_vars * CHUNK), sizeof *e->cols);
+  e->cols = calloc((size_t)((e->n_vars - alias) * CHUNK), sizeof *e->cols);
   e->res = calloc(CHUNK, sizeof *e->res);
   if (!e->var || !e->cols || !e->res) return NPDE_ERROR(NPDE_ERR_NOMEM, "expressions: out of memory");
   for (int64_t j = 0; j < alias; ++j) snprintf(e->var[n++], sizeof *e->var, "%s", xyz[j]);
@@ -137,9 +140,7 @@ static npde_status compile_one(npde_expr *e, int64_t k, const npde_config *node,
                                npde_config_key_at(params, i), mupGetErrorMsg(h));
   }
   for (int64_t v = 0; v < e->n_vars; ++v) {
-    /* x, y, z read x1, x2, x3's column */
-    const int64_t col = v < e->x_alias ? e->x_alias + v : v;
-    mupDefineVar(h, e->var[v], column(e, col));
+    mupDefineVar(h, e->var[v], column(e, v));
   }
   mupSetExpr(h, e->text[k]);
   (void)mupEval(h); /* parses, so errors show here and not at the first evaluation */

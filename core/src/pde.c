@@ -17,6 +17,9 @@ struct npde_pde {
   npde_expr *initial, *exact;
   /* domain: the box is center + half * xi for xi in the reference cube; NULL: the cube itself */
   double *center, *half;
+  /* the mapped points and jets, grown to the largest call and reused (calls on one handle come from one thread) */
+  double *scratch;
+  int64_t scratch_cap;
 };
 
 #define OPS(p) NPDE__OPS(p, npde_pde_ops)
@@ -28,6 +31,7 @@ void npde_pde_destroy(npde_pde **pde) {
     npde_expr_destroy(&(*pde)->initial);
     npde_expr_destroy(&(*pde)->exact);
     free((*pde)->center);
+    free((*pde)->scratch);
   }
   npde_object_destroy((npde_object **)pde);
 }
@@ -121,16 +125,39 @@ bool npde_pde_domain(const npde_pde *pde, double *lo, double *hi) {
   return pde->center != NULL;
 }
 
-/* Points of the reference cube on the box (a malloc'ed copy), or xi itself without a domain. */
-static const double *to_box(const npde_pde *pde, const double *xi, int64_t n, double **owned) {
-  *owned = NULL;
-  if (!pde->center || n == 0) return xi;
+void npde_pde_to_reference(const npde_pde *pde, const double *x, int64_t n, double *xi) {
+  if (npde__object_check(pde, NPDE_KIND_PDE, "npde_pde_to_reference") != NPDE_OK) return;
   const int64_t d = pde->info.dim;
-  double *x = malloc((size_t)(n * d) * sizeof *x);
-  if (!x) return NULL;
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < d; ++j)
+      xi[i * d + j] = pde->center ? (x[i * d + j] - pde->center[j]) / pde->half[j] : x[i * d + j];
+}
+
+/* count doubles of the handle's scratch, grown outside the steady state (the sizes recur every step); the
+ * handle is const to its callers but the scratch is its own. NULL when out of memory. */
+static double *scratch(const npde_pde *pde, int64_t count) {
+  npde_pde *p = (npde_pde *)pde;
+  if (count > p->scratch_cap) {
+    free(p->scratch);
+    p->scratch = malloc((size_t)count * sizeof *p->scratch);
+    p->scratch_cap = p->scratch ? count : 0;
+  }
+  return p->scratch;
+}
+
+/* Points of the reference cube on the box, into x (n x dim). */
+static void to_box(const npde_pde *pde, const double *xi, int64_t n, double *x) {
+  const int64_t d = pde->info.dim;
   for (int64_t i = 0; i < n; ++i)
     for (int64_t j = 0; j < d; ++j) x[i * d + j] = pde->center[j] + pde->half[j] * xi[i * d + j];
-  return *owned = x;
+}
+
+/* The points a plugin or an expression sees: xi itself, or xi mapped onto the box (in the scratch). */
+static const double *box_points(const npde_pde *pde, const double *xi, int64_t n) {
+  if (!pde->center || n == 0) return xi;
+  double *x = scratch(pde, n * pde->info.dim);
+  if (x) to_box(pde, xi, n, x);
+  return x;
 }
 
 /* initial: and exact: as expressions, one per output. */
@@ -227,12 +254,9 @@ npde_status npde_pde_initial(const npde_pde *pde, const double *x, int64_t n, do
     return NPDE_ERROR(NPDE_ERR_NOT_IMPLEMENTED, "pde '%s' has no initial condition (it is a discrete interface PDE: "
                       "use the train stage)", pde->hdr.type_name);
   if (n < 0 || (n && (!x || !U))) return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_pde_initial: NULL arrays");
-  double *owned;
-  const double *xb = to_box(pde, x, n, &owned);
+  const double *xb = box_points(pde, x, n);
   if (!xb) return NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
-  npde_status st = pde->initial ? npde_expr_eval(pde->initial, xb, n, 0.0, NULL, U) : OPS(pde)->initial(pde, xb, n, U);
-  free(owned);
-  NPDE_TRY(st);
+  NPDE_TRY(pde->initial ? npde_expr_eval(pde->initial, xb, n, 0.0, NULL, U) : OPS(pde)->initial(pde, xb, n, U));
   return check_finite(pde, "initial", U, n * pde->info.outputs);
 }
 
@@ -241,12 +265,9 @@ npde_status npde_pde_exact(const npde_pde *pde, double t, const double *x, int64
   if (!OPS(pde)->exact && !pde->exact)
     return NPDE_ERROR(NPDE_ERR_NOT_IMPLEMENTED, "pde '%s' has no exact solution", pde->hdr.type_name);
   if (n < 0 || (n && (!x || !U))) return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_pde_exact: NULL arrays");
-  double *owned;
-  const double *xb = to_box(pde, x, n, &owned);
+  const double *xb = box_points(pde, x, n);
   if (!xb) return NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
-  npde_status st = pde->exact ? npde_expr_eval(pde->exact, xb, n, t, NULL, U) : OPS(pde)->exact(pde, t, xb, n, U);
-  free(owned);
-  NPDE_TRY(st);
+  NPDE_TRY(pde->exact ? npde_expr_eval(pde->exact, xb, n, t, NULL, U) : OPS(pde)->exact(pde, t, xb, n, U));
   return check_finite(pde, "exact", U, n * pde->info.outputs);
 }
 
@@ -266,22 +287,20 @@ npde_status npde_pde_rhs(const npde_pde *pde, double t, const npde_pde_jets *jet
   /* jets on the reference cube -> on the box: d/dx_j = (1 / half_j) d/dxi_j */
   const int64_t n = jets->n, d = jets->d, K = jets->K, nk = n * K;
   const int64_t second = jets->order == NPDE_JET_HESSIAN ? d * d : jets->order == NPDE_JET_LAPLACIAN ? d : 0;
-  double *owned, *g = jets->grad ? malloc((size_t)(nk * d) * sizeof *g) : NULL;
-  double *s2 = second ? malloc((size_t)(nk * second) * sizeof *s2) : NULL;
-  const double *x = to_box(pde, jets->x, n, &owned);
-  npde_status st = x && (g || !jets->grad) && (s2 || !second) ? NPDE_OK : NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
-  for (int64_t e = 0; st == NPDE_OK && g && e < nk; ++e)
+  double *x = scratch(pde, n * d + (jets->grad ? nk * d : 0) + nk * second);
+  if (!x) return NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
+  double *g = jets->grad ? x + n * d : NULL, *s2 = second ? x + n * d + (g ? nk * d : 0) : NULL;
+  to_box(pde, jets->x, n, x);
+  for (int64_t e = 0; g && e < nk; ++e)
     for (int64_t j = 0; j < d; ++j) g[e * d + j] = jets->grad[e * d + j] / pde->half[j];
-  for (int64_t e = 0; st == NPDE_OK && s2 && e < nk; ++e)
+  for (int64_t e = 0; s2 && e < nk; ++e)
     for (int64_t j = 0; j < second; ++j) {
       const int64_t a = second == d ? j : j / d, b = second == d ? j : j % d;
       s2[e * second + j] = jets->second[e * second + j] / (pde->half[a] * pde->half[b]);
     }
   npde_pde_jets box = *jets;
   box.x = x, box.grad = g, box.second = s2;
-  if (st == NPDE_OK) st = OPS(pde)->rhs(pde, t, &box, F);
-  free(owned), free(g), free(s2);
-  NPDE_TRY(st);
+  NPDE_TRY(OPS(pde)->rhs(pde, t, &box, F));
   return check_finite(pde, "rhs", F, jets->n * pde->info.outputs);
 }
 

@@ -28,7 +28,9 @@ Test(pde_expressions, heat_from_expressions) {
   npde_pde_destroy(&p);
 }
 
-Test(pde_expressions, a_wrong_exact_is_caught_by_the_check) {
+/* What the run's check (core/run/exact_check.c, tested in test_cli) must catch: a parsed exact solution with the
+ * wrong decay rate evaluates, and is not a solution, by differences in t and x. */
+Test(pde_expressions, a_wrong_exact_expression_is_not_a_solution) {
   /* the decay rate of the 1D mode, not the 2D one: not a solution */
   npde_pde *p = pf_make("{type: heat, params: {D: 0.05}, exact: ['exp(-D*pi^2/4*t)*sin(pi*(x+1)/2)*sin(pi*(y+1)/2)']}");
   npde_pde_info info = npde_pde_get_info(p);

@@ -29,6 +29,8 @@ NPDE_API NPDE_NODISCARD npde_status npde_pde_rhs(const npde_pde *pde, double t, 
  * from the reference cube. Since: ABI 1.3
  */
 NPDE_API bool npde_pde_domain(const npde_pde *pde, double *lo, double *hi);
+/** n points of the box (n x dim) on the reference cube, xi = (x - center) / half; xi may be x. Since: ABI 1.3 */
+NPDE_API void npde_pde_to_reference(const npde_pde *pde, const double *x, int64_t n, double *xi);
 
 /** Discrete PDEs (info.sides = 2): the residual at p for cell sizes h. st->capacity >= info.stencil_max. Since: ABI 1.1 */
 NPDE_API NPDE_NODISCARD npde_status npde_pde_stencil(const npde_pde *pde, const double *p, const double *h,

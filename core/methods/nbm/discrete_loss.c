@@ -9,11 +9,15 @@
  * output of its side), and pulls the cotangent W^T (m^2 r) / B back.
  *
  * The batch's rows of the table are a sparse matrix W over the batch's
- * samples (side 0's, then side 1's), kept in backend memory, so that a
- * Gauss-Newton product J^T W^T M^2 W J v runs on the backend from end to
- * end (npde_backend_csrmm): nothing is downloaded or uploaded per CG
- * iteration. The loss value is summed on the host, from one download of
- * the network's values per eval. */
+ * samples (side 0's, then side 1's), kept in backend memory with its
+ * transpose, so that a Gauss-Newton product J^T W^T M^2 W J v runs on the
+ * backend from end to end (npde_backend_csrmm): nothing is downloaded or
+ * uploaded per CG iteration. W^T is built once per batch on the host (a
+ * stable counting sort of W's entries by column), not by every product:
+ * the structure is fixed while CG runs. Its rows list their entries in W's
+ * order, so W^T y adds them as W's transposed product would. The loss value
+ * is summed on the host, from one download of the network's values per
+ * eval. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +49,11 @@ struct npde_discrete_loss {
   double *bval;
   void *d_brow, *d_bcol, *d_bval;
   npde_csr W;
+  /* its transpose, samples x rows: the same entries by column, in W's order within each column */
+  int64_t *trow, *tcol, *tnext;
+  double *tval;
+  void *d_trow, *d_tcol, *d_tval;
+  npde_csr WT;
   int64_t rows_cap, nnz_cap;
   double *r, *m2;      /* host: the residuals, the squared masks of the batch's rows */
   void *y_dev, *m2_dev; /* backend: residuals (or W J v) scaled by m2, and m2 */
@@ -192,7 +201,9 @@ void npde_discrete_loss_destroy(npde_discrete_loss **loss) {
   npde_discrete_loss *L = *loss;
   free(L->sx), free(L->side), free(L->rowptr), free(L->col), free(L->w), free(L->w0);
   free(L->local), free(L->stamp), free(L->brow), free(L->bcol), free(L->bval), free(L->r), free(L->m2), free(L->uh);
-  void *const dev[] = {L->d_brow, L->d_bcol, L->d_bval, L->y_dev, L->m2_dev, L->u_dev, L->c_dev};
+  free(L->trow), free(L->tcol), free(L->tnext), free(L->tval);
+  void *const dev[] = {L->d_brow, L->d_bcol, L->d_bval, L->d_trow, L->d_tcol, L->d_tval,
+                       L->y_dev, L->m2_dev, L->u_dev, L->c_dev};
   for (size_t k = 0; k < sizeof dev / sizeof *dev; ++k) npde_backend_free(L->be, dev[k]);
   for (int s = 0; s < 2; ++s) {
     struct side *d = &L->sd[s];
@@ -285,6 +296,8 @@ static npde_status ensure_batch(npde_discrete_loss *L, int64_t nrows, int64_t nn
     L->nnz_cap = 0;
     NPDE_TRY(regrow(L->be, cap, sizeof(int64_t), (void **)&L->bcol, &L->d_bcol));
     NPDE_TRY(regrow(L->be, cap, sizeof(double), (void **)&L->bval, &L->d_bval));
+    NPDE_TRY(regrow(L->be, cap, sizeof(int64_t), (void **)&L->tcol, &L->d_tcol));
+    NPDE_TRY(regrow(L->be, cap, sizeof(double), (void **)&L->tval, &L->d_tval));
     L->nnz_cap = cap;
   }
   if (m > L->u_cap) {
@@ -292,6 +305,8 @@ static npde_status ensure_batch(npde_discrete_loss *L, int64_t nrows, int64_t nn
     L->u_cap = 0;
     NPDE_TRY(regrow(L->be, cap, sizeof(double), (void **)&L->uh, &L->u_dev));
     NPDE_TRY(regrow(L->be, cap, sizeof(double), NULL, &L->c_dev));
+    NPDE_TRY(regrow(L->be, cap + 1, sizeof(int64_t), (void **)&L->trow, &L->d_trow));
+    NPDE_TRY(regrow(L->be, cap, sizeof(int64_t), (void **)&L->tnext, NULL));
     L->u_cap = cap;
   }
   return NPDE_OK;
@@ -337,6 +352,18 @@ static npde_status gather(npde_discrete_loss *L) {
     }
     L->brow[q + 1] = e;
   }
+  /* W^T: count each column's entries, then place them in W's order (a stable counting sort) */
+  const int64_t cols = m[0] + m[1];
+  memset(L->trow, 0, (size_t)(cols + 1) * sizeof *L->trow);
+  for (int64_t k = 0; k < nnz; ++k) L->trow[L->bcol[k] + 1]++;
+  for (int64_t j = 0; j < cols; ++j) L->trow[j + 1] += L->trow[j];
+  memcpy(L->tnext, L->trow, (size_t)cols * sizeof *L->tnext);
+  for (int64_t q = 0; q < L->nrows; ++q)
+    for (int64_t k = L->brow[q]; k < L->brow[q + 1]; ++k) {
+      const int64_t at = L->tnext[L->bcol[k]]++;
+      L->tcol[at] = q;
+      L->tval[at] = L->bval[k];
+    }
   for (int s = 0; s < 2; ++s)
     if (L->sd[s].m > 0)
       NPDE_TRY(npde_backend_upload(L->be, L->sd[s].x_dev, L->sd[s].xh, (size_t)L->sd[s].m * 3 * sizeof(double)));
@@ -344,9 +371,14 @@ static npde_status gather(npde_discrete_loss *L) {
   if (nnz > 0) {
     NPDE_TRY(npde_backend_upload(L->be, L->d_bcol, L->bcol, (size_t)nnz * sizeof(int64_t)));
     NPDE_TRY(npde_backend_upload(L->be, L->d_bval, L->bval, (size_t)nnz * sizeof(double)));
+    NPDE_TRY(npde_backend_upload(L->be, L->d_tcol, L->tcol, (size_t)nnz * sizeof(int64_t)));
+    NPDE_TRY(npde_backend_upload(L->be, L->d_tval, L->tval, (size_t)nnz * sizeof(double)));
   }
-  L->W = (npde_csr){.rowptr = L->d_brow, .colind = L->d_bcol, .values = L->d_bval, .rows = L->nrows,
-                    .cols = m[0] + m[1], .nnz = nnz, .dtype = NPDE_F64};
+  NPDE_TRY(npde_backend_upload(L->be, L->d_trow, L->trow, (size_t)(cols + 1) * sizeof(int64_t)));
+  L->W = (npde_csr){.rowptr = L->d_brow, .colind = L->d_bcol, .values = L->d_bval, .rows = L->nrows, .cols = cols,
+                    .nnz = nnz, .dtype = NPDE_F64};
+  L->WT = (npde_csr){.rowptr = L->d_trow, .colind = L->d_tcol, .values = L->d_tval, .rows = cols,
+                     .cols = L->nrows, .nnz = nnz, .dtype = NPDE_F64};
   return NPDE_OK;
 }
 
@@ -367,7 +399,7 @@ static npde_status pull_back(npde_discrete_loss *L, double alpha, npde_mat *g) {
     npde_mat m2 = npde_mat_view(L->m2_dev, NPDE_F64, L->nrows, 1);
     NPDE_TRY(npde_backend_row_scale(L->be, &m2, &y, &y, 1));
   }
-  NPDE_TRY(npde_backend_csrmm(L->be, NPDE_TRANS, 1.0, &L->W, &y, 0.0, &c));
+  NPDE_TRY(npde_backend_csrmm(L->be, NPDE_NO_TRANS, 1.0, &L->WT, &y, 0.0, &c));
   for (int s = 0; s < 2; ++s) {
     struct side *d = &L->sd[s];
     npde_mat gs = slice(g, d);

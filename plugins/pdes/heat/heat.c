@@ -65,9 +65,11 @@ static npde_status heat_info(const npde_pde *p, npde_pde_info *info) {
   return NPDE_OK;
 }
 
-/* The Gaussian of variance var per axis with its images in the faces of [-1, 1]^d (see the top), at x. */
-static double images(const pde_gaussian *g, double var, const double *x) {
-  const int N = (int)ceil((2.0 + 10.0 * sqrt(var)) / 4.0);
+/* Images per side that keep every one left out 10 sigma outside the box (see the top). */
+static int image_count(double var) { return (int)ceil((2.0 + 10.0 * sqrt(var)) / 4.0); }
+
+/* The Gaussian of variance var per axis with its images k = -N..N in the faces of [-1, 1]^d, at x. */
+static double images(const pde_gaussian *g, double var, int N, const double *x) {
   double u = 1.0;
   for (int64_t j = 0; j < g->d; ++j) {
     double axis = 0.0;
@@ -84,7 +86,8 @@ static npde_status heat_initial(const npde_pde *p, const double *x, int64_t n, d
   const heat_state *s = npde_pde_state(p);
   const int64_t d = s->ic.d;
   const double amp = pde_gaussian_peak(&s->ic), var = s->ic.s * s->ic.s;
-  for (int64_t i = 0; i < n; ++i) U[i] = amp * images(&s->ic, var, x + i * d);
+  const int N = image_count(var);
+  for (int64_t i = 0; i < n; ++i) U[i] = amp * images(&s->ic, var, N, x + i * d);
   return NPDE_OK;
 }
 
@@ -98,7 +101,8 @@ static npde_status heat_exact(const npde_pde *p, double t, const double *x, int6
                       t, -s2 / (2.0 * s->D));
   /* (s^2 / sigma_t^2)^(d/2) is exactly 1 at t = 0, so exact(0) == initial bit for bit */
   const double amp = pde_gaussian_peak(&s->ic) * pow(s2 / var, 0.5 * (double)d);
-  for (int64_t i = 0; i < n; ++i) U[i] = amp * images(&s->ic, var, x + i * d);
+  const int N = image_count(var);
+  for (int64_t i = 0; i < n; ++i) U[i] = amp * images(&s->ic, var, N, x + i * d);
   return NPDE_OK;
 }
 
