@@ -1,8 +1,11 @@
 /* Every "exact" is exact: before a run reports errors against a PDE's exact
  * solution, it checks that the solution satisfies the PDE (u_t against
  * rhs, both from differences of exact() in t and x at random interior
- * points) and, where the PDE says its solution vanishes on the faces,
- * that it does. A solution that fails is still used, but logged with its
+ * points) and its boundary condition: on a Dirichlet axis it equals the
+ * lift g on the faces (0 without dirichlet:), on a periodic axis it takes
+ * the same values on the two faces. With a lift the check works on w =
+ * exact - g, the network's part, for which npde_pde_rhs is written: w_t =
+ * F(g + w) - g_t, and w vanishes on the Dirichlet faces. A solution that fails is still used, but logged with its
  * figures and named "the reference" in every error line after. */
 #include <math.h>
 #include <stdlib.h>
@@ -16,7 +19,8 @@
 #define CHECK_POINTS 32
 #define STEP 1e-3       /* of the differences in x and t (fourth order for u_t, u_x, u_xx; second for u_xy) */
 #define RESIDUAL_TOL 1e-4 /* max |u_t - rhs| relative to max |u_t| (truncation of the differences: ~1e-8) */
-#define BOUNDARY_TOL 1e-8 /* max |u| on the faces relative to max |u| inside */
+#define BOUNDARY_TOL 1e-8 /* max |u - g| on the Dirichlet faces, max |u(lo) - u(hi)| across periodic ones, relative
+                             to max |u| inside */
 #define CHECK_TIMES 2
 
 typedef struct probe {
@@ -32,7 +36,8 @@ static npde_status exact_at(probe *p, const double *x0, double t, int a, double 
     if (a >= 0) p->x[i * p->d + a] += ca * STEP;
     if (b >= 0) p->x[i * p->d + b] += cb * STEP;
   }
-  return npde_pde_exact(p->pde, t, p->x, p->n, p->u);
+  NPDE_TRY(npde_pde_exact(p->pde, t, p->x, p->n, p->u));
+  return npde_pde_add_lift(p->pde, t, p->x, p->n, -1.0, p->u, NULL);
 }
 
 /* out[i K + k] = sum_s w_s exact(t + dt_s, x + dx_s) / scale over a 1-D difference stencil along axis a (-1: t). */
@@ -48,6 +53,21 @@ static npde_status derivative(probe *p, const double *x0, double t, int a, const
   return NPDE_OK;
 }
 
+/* "dirichlet on axis 1, periodic on axis 2" */
+static const char *boundary_words(const npde_boundary_kind *kinds, int64_t d, bool lifted, char *text, size_t size) {
+  static const char *const names[] = {"none", "dirichlet", "periodic"};
+  size_t used = 0;
+  text[0] = 0;
+  for (int64_t j = 0; j < d && used < size; ++j) {
+    if (kinds[j] == NPDE_BOUNDARY_NONE) continue;
+    int w = snprintf(text + used, size - used, "%s%s%s on axis %lld", used ? ", " : "", names[kinds[j]],
+                     kinds[j] == NPDE_BOUNDARY_DIRICHLET ? (lifted ? " u = g" : " u = 0") : "", (long long)j + 1);
+    if (w < 0) break;
+    used += (size_t)w;
+  }
+  return text;
+}
+
 npde_status npde__exact_check(npde_run_ctx *rs) {
   if (!rs->pde) return NPDE_OK;
   const npde_pde_info info = npde_pde_get_info(rs->pde);
@@ -56,13 +76,18 @@ npde_status npde__exact_check(npde_run_ctx *rs) {
   const npde_jet_order order = info.order < NPDE_JET_GRAD ? NPDE_JET_GRAD : info.order;
   const int64_t second = order == NPDE_JET_HESSIAN ? d * d : order == NPDE_JET_LAPLACIAN ? d : 0;
   probe p = {.pde = rs->pde, .n = n, .d = d, .K = K};
+  npde_boundary_kind kinds[64] = {NPDE_BOUNDARY_NONE};
+  bool faces = false;
+  if (d <= 64) npde_pde_boundary(rs->pde, kinds);
+  for (int64_t j = 0; j < d && j < 64; ++j) faces = faces || kinds[j] != NPDE_BOUNDARY_NONE;
   double *x0 = malloc((size_t)(n * d) * sizeof *x0), *value = malloc((size_t)(n * K) * sizeof *value);
   double *grad = malloc((size_t)(n * K * d) * sizeof *grad), *sec = calloc((size_t)(n * K * (second ? second : 1)), sizeof *sec);
   double *ut = malloc((size_t)(n * K) * sizeof *ut), *F = malloc((size_t)(n * K) * sizeof *F);
   double *tmp = malloc((size_t)(n * K) * sizeof *tmp), *tmp2 = malloc((size_t)(n * K) * sizeof *tmp2);
   p.x = malloc((size_t)(n * d) * sizeof *p.x);
+  double *xf = malloc((size_t)(n * d) * sizeof *xf);
   p.u = malloc((size_t)(n * K) * sizeof *p.u);
-  npde_status st = x0 && value && grad && sec && ut && F && tmp && tmp2 && p.x && p.u
+  npde_status st = x0 && value && grad && sec && ut && F && tmp && tmp2 && p.x && p.u && xf
                        ? NPDE_OK
                        : NPDE_ERROR(NPDE_ERR_NOMEM, "exact-solution check: out of memory");
   static const double first[5] = {1.0 / 12, -8.0 / 12, 0, 8.0 / 12, -1.0 / 12};
@@ -100,16 +125,23 @@ npde_status npde__exact_check(npde_run_ctx *rs) {
       scale = fmax(scale, fabs(ut[e]));
       if (fabs(ut[e] - F[e]) > worst) worst = fabs(ut[e] - F[e]), worst_t = t;
     }
-    if (st != NPDE_OK || !info.dirichlet_zero) continue;
-    /* the faces: every point moved to a face of [-1, 1]^d, its axis and side by turns */
+    if (st != NPDE_OK || !faces) continue;
+    /* the faces: every point moved to a face of [-1, 1]^d, its axis and side by turns; periodic axes compare the
+     * two faces (w at the side -1 minus w at +1) */
     for (int64_t e = 0; e < n * K; ++e) inside = fmax(inside, fabs(value[e]));
-    memcpy(p.x, x0, (size_t)(n * d) * sizeof *p.x);
-    for (int64_t i = 0; i < n; ++i) p.x[i * d + i % d] = (i / d) % 2 ? 1.0 : -1.0;
-    st = npde_pde_exact(rs->pde, t, p.x, n, p.u);
+    for (int side = 0; st == NPDE_OK && side < 2; ++side) {
+      memcpy(xf, x0, (size_t)(n * d) * sizeof *xf);
+      for (int64_t i = 0; i < n; ++i)
+        xf[i * d + i % d] = kinds[i % d] == NPDE_BOUNDARY_PERIODIC ? (side ? 1.0 : -1.0) : (i / d) % 2 ? 1.0 : -1.0;
+      st = exact_at(&p, xf, t, -1, 0, -1, 0);
+      for (int64_t e = 0; st == NPDE_OK && e < n * K; ++e)
+        tmp[e] = side == 0 ? p.u[e] : kinds[(e / K) % d] == NPDE_BOUNDARY_PERIODIC ? tmp[e] - p.u[e] : p.u[e];
+    }
     for (int64_t e = 0; st == NPDE_OK && e < n * K; ++e)
-      if (fabs(p.u[e]) > face) face = fabs(p.u[e]), face_t = t;
+      if (kinds[(e / K) % d] != NPDE_BOUNDARY_NONE && fabs(tmp[e]) > face) face = fabs(tmp[e]), face_t = t;
   }
   if (st == NPDE_OK) {
+    char words[256];
     const bool pde_ok = worst <= RESIDUAL_TOL * scale + 1e-12, faces_ok = face <= BOUNDARY_TOL * inside;
     rs->exact_is_reference = !(pde_ok && faces_ok);
     if (!pde_ok)
@@ -117,13 +149,14 @@ npde_status npde__exact_check(npde_run_ctx *rs) {
                "(max |u_t| %.3e, tolerance %.0e relative), by differences at %d random points: errors are against "
                "it as the reference, not an exact solution", worst, worst_t, scale, RESIDUAL_TOL, CHECK_POINTS);
     if (!faces_ok)
-      npde_log(NPDE_LOG_WARN, "pde: the exact solution does not vanish on the faces, where the PDE holds the solution "
-               "to zero: max |u| there %.3e (at t = %g) against %.3e inside: errors are against it as the "
-               "reference, not the solution of this problem", face, face_t, inside);
+      npde_log(NPDE_LOG_WARN, "pde: the exact solution does not meet the boundary condition (%s): max |%s| on the "
+               "faces %.3e (at t = %g) against %.3e inside: errors are against it as the reference, not the "
+               "solution of this problem", boundary_words(kinds, d, npde_pde_lifted(rs->pde), words, sizeof words),
+               npde_pde_lifted(rs->pde) ? "u - g" : "u", face, face_t, inside);
     if (!rs->exact_is_reference)
       npde_log(NPDE_LOG_INFO, "pde: exact solution checked: max |u_t - rhs| / max |u_t| = %.1e at %d points%s",
-               scale > 0 ? worst / scale : worst, CHECK_POINTS, info.dirichlet_zero ? ", zero on the faces" : "");
+               scale > 0 ? worst / scale : worst, CHECK_POINTS, faces ? ", and the boundary condition" : "");
   }
-  free(x0), free(value), free(grad), free(sec), free(ut), free(F), free(tmp), free(tmp2), free(p.x), free(p.u);
+  free(x0), free(value), free(grad), free(sec), free(ut), free(F), free(tmp), free(tmp2), free(p.x), free(p.u), free(xf);
   return st;
 }

@@ -156,7 +156,7 @@ static npde_status find_time(const npde_model *m, double t, int64_t *idx) {
 
 /* Every output of the network (at the loaded theta) at n points of the PDE's box: u (n x K), grad (n x K x d) or
  * NULL. The network lives on the reference cube: points are mapped there, gradients back (the PDE's domain:). */
-static npde_status eval_outputs(npde_model *m, const double *x, int64_t n, double *u, double *grad) {
+static npde_status eval_outputs(npde_model *m, double t, const double *x, int64_t n, double *u, double *grad) {
   npde_backend *be = m->rs.backend;
   const int64_t d = m->d;
   double *lo = malloc((size_t)(2 * d) * sizeof *lo), *xi = NULL;
@@ -186,6 +186,7 @@ static npde_status eval_outputs(npde_model *m, const double *x, int64_t n, doubl
     if (st == NPDE_OK) st = npde_backend_download(be, u, ub, (size_t)(n * m->K) * sizeof(double));
     npde_backend_free(be, ub);
   }
+  if (st == NPDE_OK && m->rs.pde) st = npde_pde_add_lift(m->rs.pde, t, x, n, 1.0, u, grad); /* u = g + N */
   for (int64_t e = 0; st == NPDE_OK && mapped && grad && e < n * m->K; ++e)
     for (int64_t j = 0; j < d; ++j) grad[e * d + j] *= 2.0 / (hi[j] - lo[j]);
   npde_backend_free(be, xb);
@@ -194,12 +195,12 @@ static npde_status eval_outputs(npde_model *m, const double *x, int64_t n, doubl
 }
 
 /* A method's own model value (npde_run_method.model_value) from the network's outputs and gradients. */
-static npde_status eval_method(npde_model *m, const double *x, int64_t n, double *u, double *grad) {
+static npde_status eval_method(npde_model *m, double t, const double *x, int64_t n, double *u, double *grad) {
   const int64_t K = m->K, d = m->d;
   double *uk = malloc((size_t)(n * K) * sizeof *uk);
   double *gk = grad ? malloc((size_t)(n * K * d) * sizeof *gk) : NULL;
   npde_status st = uk && (!grad || gk) ? NPDE_OK : NPDE_ERROR(NPDE_ERR_NOMEM, "npde_model_eval: out of memory");
-  if (st == NPDE_OK) st = eval_outputs(m, x, n, uk, gk);
+  if (st == NPDE_OK) st = eval_outputs(m, t, x, n, uk, gk);
   if (st == NPDE_OK) st = m->method->model_value(m->rs.pde, x, n, K, d, uk, gk, u, grad);
   free(uk), free(gk);
   return st;
@@ -219,5 +220,5 @@ npde_status npde_model_eval(npde_model *m, double t, const double *x, int64_t n,
     m->loaded = k;
   }
   if (n == 0) return NPDE_OK;
-  return m->method && m->method->model_value ? eval_method(m, x, n, u, grad) : eval_outputs(m, x, n, u, grad);
+  return m->method && m->method->model_value ? eval_method(m, t, x, n, u, grad) : eval_outputs(m, t, x, n, u, grad);
 }

@@ -202,6 +202,20 @@ static npde_status validate_network(const npde_registry *reg, npde_config *net_i
   return NPDE_OK;
 }
 
+/* What npde_network_set_boundary will refuse, refused at check time with its place in the file. */
+static npde_status periodic_needs_embedding(const npde_pde *pde, const npde_config *net) {
+  const npde_pde_info info = npde_pde_get_info(pde);
+  npde_boundary_kind kinds[64];
+  if (info.dim > 64 || !net || !npde_pde_boundary(pde, kinds)) return NPDE_OK;
+  bool periodic = false;
+  for (int64_t j = 0; j < info.dim; ++j) periodic = periodic || kinds[j] == NPDE_BOUNDARY_PERIODIC;
+  const npde_config *first = npde_config_at(npde_config_get(net, "layers"), 0);
+  const char *type = npde_config_scalar(npde_config_get(first, "type"));
+  if (!periodic || !first || (type && !strcmp(type, "sinusoidal"))) return NPDE_OK;
+  return npde_config_error(first, "network: pde.boundary has a periodic axis, which needs the sinusoidal embedding as "
+                           "the first layer (its features are then exactly periodic); found '%s'", type ? type : "?");
+}
+
 static npde_status validate_stages(npde_config *list) {
   if (list->type != NPDE_CONFIG_SEQUENCE || list->n == 0)
     return npde_config_error(list, "'stages' must be a non-empty list such as [{probe: {...}}]");
@@ -286,6 +300,7 @@ npde_status npde_pipeline_create(npde_registry *reg, const npde_config *cfg_in, 
   if (st == NPDE_OK && engine_keys) {
     npde_pde *probe = NULL;
     st = npde_pde_create(reg, NULL, pde, &probe);
+    if (st == NPDE_OK) st = periodic_needs_embedding(probe, npde_config_get(cfg, "network"));
     npde_pde_destroy(&probe);
   }
   if (st != NPDE_OK) { npde__config_free(cfg); return st; }
@@ -306,6 +321,24 @@ void npde_pipeline_destroy(npde_pipeline **plp) {
 }
 
 const npde_config *npde_pipeline_config(const npde_pipeline *pl) { return pl ? pl->cfg : NULL; }
+
+/* pde.boundary: decides the network's envelope (and its periodic axes) when it is stated. */
+static npde_status boundary_to_network(npde_run_ctx *rs, const npde_config *pde, const npde_config *net) {
+  npde_pde_info info = npde_pde_get_info(rs->pde);
+  npde_boundary_kind kinds[64];
+  if (info.sides != 0 || info.dim > 64 || !npde_pde_boundary(rs->pde, kinds)) return NPDE_OK;
+  const npde_config *where = npde_config_get(pde, "boundary"), *env = npde_config_get(net, "envelope");
+  if (npde_network_set_boundary(rs->net, kinds) != NPDE_OK)
+    return npde_config_error(where, "%s", npde_last_error());
+  bool all = true, none = true;
+  for (int64_t j = 0; j < info.dim; ++j)
+    all = all && kinds[j] == NPDE_BOUNDARY_DIRICHLET, none = none && kinds[j] == NPDE_BOUNDARY_NONE;
+  const char *stated = npde_config_scalar(env);
+  if (stated && !((all && !strcmp(stated, "dirichlet")) || (none && !strcmp(stated, "none"))))
+    npde_log(NPDE_LOG_WARN, "network.envelope: %s (%s:%d) is not used: pde.boundary (%s:%d) sets the envelope", stated,
+             env->file ? env->file : "?", env->line, where->file ? where->file : "?", where->line);
+  return NPDE_OK;
+}
 
 /* The pde, the network and its initial parameters, when the config names them. */
 static npde_status create_components(npde_pipeline *pl, npde_run_ctx *rs) {
@@ -344,6 +377,7 @@ static npde_status create_components(npde_pipeline *pl, npde_run_ctx *rs) {
     return npde_config_error(net, "the network has %lld outputs, the pde %lld %s: set network.outputs: %lld",
                              (long long)npde_network_outputs(rs->net), (long long)want,
                              method && method->outputs_noun ? method->outputs_noun : "components", (long long)want);
+  NPDE_TRY(boundary_to_network(rs, pde, net));
   int64_t p = npde_network_n_params(rs->net);
   NPDE_TRY(npde_backend_alloc(rs->backend, (size_t)p * sizeof(double), &rs->theta));
   npde_mat t = npde_mat_view(rs->theta, NPDE_F64, p, 1);

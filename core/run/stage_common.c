@@ -54,6 +54,7 @@ npde_status npde__exact_error(npde_run_ctx *rs, double t, int64_t n, double *err
   if (st == NPDE_OK) st = npde_backend_download(rs->backend, xh, h.x, (size_t)(n * d) * sizeof(double));
   if (st == NPDE_OK) st = npde_backend_download(rs->backend, uh, h.u, (size_t)(n * K) * sizeof(double));
   if (st == NPDE_OK) st = npde_pde_exact(rs->pde, t, xh, n, eh);
+  if (st == NPDE_OK) st = npde_pde_add_lift(rs->pde, t, xh, n, 1.0, uh, NULL);
   if (st == NPDE_OK) npde__relative_errors(uh, eh, n, K, err, per_output);
   npde__heldout_free(&h);
   free(xh);

@@ -227,6 +227,7 @@ static npde_status eval_run(npde_run_ctx *rs, const npde_config *params) {
   for (int64_t s = 0; st == NPDE_OK && s < n_snap; ++s) {
     double *Us = U + s * g.count * K, *Es = exact ? E + s * g.count * K : NULL;
     st = network_on_grid(rs, thetas + s * p, &g, xb, ub, Us);
+    if (st == NPDE_OK) st = npde_pde_add_lift(rs->pde, times[s], g.x, g.count, 1.0, Us, NULL);
     if (st == NPDE_OK && exact) st = npde_pde_exact(rs->pde, times[s], g.x, g.count, Es);
     errors[s] = NAN;
     if (st == NPDE_OK && exact) st = npde__exact_error(rs, times[s], points, &errors[s], parts + s * K);

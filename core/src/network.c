@@ -50,11 +50,14 @@ struct npde_network {
   npde_backend *be;
   npde_dtype dtype;
   int64_t d, K, p, chunk, max_width;
-  bool envelope;
+  bool envelope;  /* some axis is Dirichlet */
+  bool periodic;  /* some axis is periodic: the layers see X scale (scale_dev, d x d diagonal) */
+  uint8_t kind[64]; /* npde_boundary_kind per axis */
+  double scale[64];
   bool borrowed;  /* a branch view: the layers belong to the parent network */
   branch *br;
   /* scratch, grown on demand, reused across calls */
-  dbuf acts[2], tan[2], cot[2], work, head, ones, bdev, vt, gt, jets[6], xhost, bhost, envhost;
+  dbuf acts[2], tan[2], cot[2], work, head, ones, bdev, vt, gt, jets[6], xhost, bhost, envhost, scale_dev, xin;
   int64_t mb; /* tangent block size for the chunk */
 };
 
@@ -66,6 +69,7 @@ struct npde_linearization {
   dbuf store;         /* per chunk, per branch, per layer: A_l then cache_l; then B per chunk */
   size_t *slot;       /* byte offsets into store: [(c * K + o) * L + l] for A_l; caches follow A_l */
   size_t *b_slot;     /* per chunk: envelope values */
+  dbuf xs;            /* periodic networks: the points the layers see (lin->X views it) */
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -113,8 +117,8 @@ static npde_status check_points(const npde_network *net, const npde_mat *X, cons
 static void envelope_values(const npde_network *net, const double *x, int64_t nc, double *b) {
   for (int64_t i = 0; i < nc; ++i) {
     double v = 1.0;
-    if (net->envelope)
-      for (int64_t j = 0; j < net->d; ++j) v *= 1.0 - x[i * net->d + j] * x[i * net->d + j];
+    for (int64_t j = 0; net->envelope && j < net->d; ++j)
+      if (net->kind[j] == NPDE_BOUNDARY_DIRICHLET) v *= 1.0 - x[i * net->d + j] * x[i * net->d + j];
     b[i] = v;
   }
 }
@@ -155,6 +159,19 @@ static npde_status envelope_device(npde_network *net, const npde_mat *Xc, void *
   NPDE_TRY(reserve_host(&net->envhost, (size_t)(nc ? nc : 1) * sizeof(double)));
   envelope_values(net, x, nc, net->envhost.ptr);
   return upload_values(net, dst, net->envhost.ptr, nc);
+}
+
+/* The points the layers see: Xc itself, or (periodic axes) Xc diag(scale) in buf, exact (a product by 2 plus
+ * zeros). Envelopes read only the Dirichlet axes, which it leaves alone. */
+static npde_status layer_points(npde_network *net, const npde_mat *Xc, dbuf *buf, npde_mat *out) {
+  if (!net->periodic) {
+    *out = *Xc;
+    return NPDE_OK;
+  }
+  NPDE_TRY(reserve(net->be, buf, (size_t)(Xc->rows * net->d) * npde_dtype_size(net->dtype)));
+  *out = view(buf->ptr, net->dtype, Xc->rows, net->d);
+  npde_mat S = view(net->scale_dev.ptr, net->dtype, net->d, net->d);
+  return npde_backend_gemm(net->be, NPDE_NO_TRANS, NPDE_NO_TRANS, 1.0, Xc, &S, 0.0, out);
 }
 
 /* Scratch for chunks of nc points and tangent blocks of m. */
@@ -201,7 +218,7 @@ void npde_network_destroy(npde_network **netp) {
   free(net->br);
   dbuf *dev[] = {&net->acts[0], &net->acts[1], &net->tan[0], &net->tan[1], &net->cot[0], &net->cot[1], &net->work,
                  &net->head, &net->ones, &net->bdev, &net->vt, &net->gt, &net->jets[0], &net->jets[1], &net->jets[2],
-                 &net->jets[3], &net->jets[4], &net->jets[5]};
+                 &net->jets[3], &net->jets[4], &net->jets[5], &net->scale_dev, &net->xin};
   for (size_t i = 0; i < sizeof dev / sizeof dev[0]; ++i) npde_backend_free(net->be, dev[i]->ptr);
   free(net->xhost.ptr);
   free(net->bhost.ptr);
@@ -235,6 +252,8 @@ npde_status npde_network_create(const npde_registry *reg, const npde_config *nod
     st = npde_config_error(layers ? layers : cfg, "network: 'layers' must be a non-empty list of {type: LAYER, ...}");
   if (st == NPDE_OK) {
     net->envelope = strcmp(env, "dirichlet") == 0;
+    for (int64_t j = 0; j < dim && j < 64; ++j)
+      net->kind[j] = net->envelope ? NPDE_BOUNDARY_DIRICHLET : NPDE_BOUNDARY_NONE;
     net->K = outputs;
     net->br = calloc((size_t)outputs, sizeof *net->br);
     if (!net->br) st = NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
@@ -275,6 +294,44 @@ npde_status npde_network_create(const npde_registry *reg, const npde_config *nod
   return NPDE_OK;
 }
 
+/* diag(scale) (d x d) into backend memory. */
+static npde_status upload_scale(npde_network *net) {
+  const int64_t d = net->d;
+  double *S = calloc((size_t)(d * d), sizeof *S);
+  if (!S) return NPDE_ERROR(NPDE_ERR_NOMEM, "network: out of memory");
+  for (int64_t j = 0; j < d; ++j) S[j * d + j] = net->scale[j];
+  npde_status st = reserve(net->be, &net->scale_dev, (size_t)(d * d) * npde_dtype_size(net->dtype));
+  if (st == NPDE_OK) st = upload_values(net, net->scale_dev.ptr, S, d * d);
+  free(S);
+  return st;
+}
+
+npde_status npde_network_set_boundary(npde_network *net, const npde_boundary_kind *kinds) {
+  if (!net || !kinds) return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_network_set_boundary: NULL argument");
+  if (net->d > 64) return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_network_set_boundary: at most 64 dimensions");
+  bool envelope = false, periodic = false;
+  for (int64_t j = 0; j < net->d; ++j) {
+    if ((unsigned)kinds[j] > NPDE_BOUNDARY_PERIODIC)
+      return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_network_set_boundary: axis %lld has kind %d", (long long)j + 1,
+                        (int)kinds[j]);
+    envelope = envelope || kinds[j] == NPDE_BOUNDARY_DIRICHLET;
+    periodic = periodic || kinds[j] == NPDE_BOUNDARY_PERIODIC;
+  }
+  for (int64_t o = 0; periodic && o < net->K; ++o) {
+    const char *first = npde_layer_type(net->br[o].layers[0]);
+    if (!first || strcmp(first, "sinusoidal") != 0)
+      return NPDE_ERROR(NPDE_ERR_CONFIG, "network: a periodic axis needs the sinusoidal embedding as the first layer "
+                        "(its features are then exactly periodic); the first layer is '%s'", first ? first : "?");
+  }
+  for (int64_t j = 0; j < net->d; ++j) {
+    net->kind[j] = (uint8_t)kinds[j];
+    net->scale[j] = kinds[j] == NPDE_BOUNDARY_PERIODIC ? 2.0 : 1.0;
+  }
+  net->envelope = envelope;
+  net->periodic = periodic;
+  return periodic ? upload_scale(net) : NPDE_OK;
+}
+
 npde_status npde_network_branch(const npde_network *net, int64_t k, npde_network **out) {
   if (!net || !out || k < 0 || k >= net->K)
     return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_network_branch: no output %lld", (long long)k);
@@ -294,7 +351,11 @@ npde_status npde_network_branch(const npde_network *net, int64_t k, npde_network
     return NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
   }
   *v = (npde_network){.be = net->be, .dtype = net->dtype, .d = net->d, .K = 1, .p = src->count, .chunk = net->chunk,
-                      .max_width = net->max_width, .envelope = net->envelope, .borrowed = true, .br = b};
+                      .max_width = net->max_width, .envelope = net->envelope, .periodic = net->periodic,
+                      .borrowed = true, .br = b};
+  memcpy(v->kind, net->kind, sizeof v->kind);
+  memcpy(v->scale, net->scale, sizeof v->scale);
+
   b->layers = src->layers;
   b->n_layers = src->n_layers;
   for (size_t l = 0; l < L; ++l) {
@@ -307,6 +368,11 @@ npde_status npde_network_branch(const npde_network *net, int64_t k, npde_network
   b->off_b = src->off_b - src->start;
   b->start = 0;
   b->count = src->count;
+  npde_status st = net->periodic ? upload_scale(v) : NPDE_OK;
+  if (st != NPDE_OK) {
+    npde_network_destroy(&v);
+    return st;
+  }
   *out = v;
   return NPDE_OK;
 }
@@ -393,12 +459,13 @@ npde_status npde_network_eval(npde_network *net, const npde_mat *theta, const np
   NPDE_TRY(prepare(net, nchunk, 1, NPDE_JET_VALUE));
   for (int64_t r0 = 0; r0 < X->rows; r0 += net->chunk) {
     int64_t nc = X->rows - r0 < net->chunk ? X->rows - r0 : net->chunk;
-    npde_mat Xc = npde_mat_sub(*X, r0, 0, nc, net->d);
+    npde_mat Xc = npde_mat_sub(*X, r0, 0, nc, net->d), Xl;
     npde_mat B = view(net->bdev.ptr, net->dtype, nc, 1);
     if (net->envelope) NPDE_TRY(envelope_device(net, &Xc, net->bdev.ptr));
+    NPDE_TRY(layer_points(net, &Xc, &net->xin, &Xl));
     for (int64_t o = 0; o < net->K; ++o) {
       npde_mat phi, g = npde_mat_sub(*U, r0, o, nc, 1);
-      NPDE_TRY(branch_forward(net, o, theta, &Xc, NULL, NULL, &phi));
+      NPDE_TRY(branch_forward(net, o, theta, &Xl, NULL, NULL, &phi));
       NPDE_TRY(head_values(net, o, theta, &phi, &g));
       if (net->envelope) NPDE_TRY(npde_backend_row_scale(net->be, &B, &g, &g, 1));
     }
@@ -419,8 +486,9 @@ npde_status npde_network_features(npde_network *net, const npde_mat *theta, cons
   NPDE_TRY(prepare(net, nchunk, 1, NPDE_JET_VALUE));
   for (int64_t r0 = 0; r0 < X->rows; r0 += net->chunk) {
     int64_t nc = X->rows - r0 < net->chunk ? X->rows - r0 : net->chunk;
-    npde_mat Xc = npde_mat_sub(*X, r0, 0, nc, net->d), phi, dst = npde_mat_sub(*Phi, r0, 0, nc, net->br[k].k);
-    NPDE_TRY(branch_forward(net, k, theta, &Xc, NULL, NULL, &phi));
+    npde_mat Xc = npde_mat_sub(*X, r0, 0, nc, net->d), Xl, phi, dst = npde_mat_sub(*Phi, r0, 0, nc, net->br[k].k);
+    NPDE_TRY(layer_points(net, &Xc, &net->xin, &Xl));
+    NPDE_TRY(branch_forward(net, k, theta, &Xl, NULL, NULL, &phi));
     NPDE_TRY(npde_backend_copy(net->be, &phi, &dst));
   }
   return NPDE_OK;
@@ -462,8 +530,14 @@ static void envelope_jet(const npde_network *net, const double *x, npde_jet_orde
     for (int64_t j = 0; d2B && j < d * d; ++j) d2B[j] = 0.0;
     return;
   }
-  double f[64];
-  for (int64_t j = 0; j < d; ++j) f[j] = 1.0 - x[j] * x[j];
+  /* factors 1 - x_j^2 on the Dirichlet axes, 1 on the others (multiplying by 1 is exact) */
+  double f[64], df[64], d2f[64];
+  for (int64_t j = 0; j < d; ++j) {
+    const bool on = net->kind[j] == NPDE_BOUNDARY_DIRICHLET;
+    f[j] = on ? 1.0 - x[j] * x[j] : 1.0;
+    df[j] = on ? -2.0 * x[j] : 0.0;
+    d2f[j] = on ? -2.0 : 0.0;
+  }
   double all = 1.0;
   for (int64_t j = 0; j < d; ++j) all *= f[j];
   *B = all;
@@ -472,8 +546,8 @@ static void envelope_jet(const npde_network *net, const double *x, npde_jet_orde
     double others = 1.0; /* prod_{l != j} f_l */
     for (int64_t l = 0; l < d; ++l)
       if (l != j) others *= f[l];
-    dB[j] = -2.0 * x[j] * others;
-    if (order >= NPDE_JET_LAPLACIAN) d2B[j * d + j] = -2.0 * others;
+    dB[j] = df[j] * others;
+    if (order >= NPDE_JET_LAPLACIAN) d2B[j * d + j] = d2f[j] * others;
   }
   if (order == NPDE_JET_HESSIAN)
     for (int64_t j = 0; j < d; ++j)
@@ -482,8 +556,20 @@ static void envelope_jet(const npde_network *net, const double *x, npde_jet_orde
         double rest = 1.0;
         for (int64_t l = 0; l < d; ++l)
           if (l != j && l != k) rest *= f[l];
-        d2B[j * d + k] = 4.0 * x[j] * x[k] * rest;
+        d2B[j * d + k] = df[j] * df[k] * rest;
       }
+}
+
+/* d/dx_j = scale_j d/dx'_j on the head's jets (gradient blocks gg, second blocks gs, nc points each). */
+static void scale_jets(const npde_network *net, npde_jet_order order, int64_t nc, double *gg, double *gs) {
+  const int64_t d = net->d;
+  for (int64_t j = 0; order >= NPDE_JET_GRAD && j < d; ++j)
+    for (int64_t i = 0; i < nc; ++i) gg[j * nc + i] *= net->scale[j];
+  for (int64_t j = 0; order == NPDE_JET_LAPLACIAN && j < d; ++j)
+    for (int64_t i = 0; i < nc; ++i) gs[j * nc + i] *= net->scale[j] * net->scale[j];
+  for (int64_t j = 0; order == NPDE_JET_HESSIAN && j < d; ++j)
+    for (int64_t k = j; k < d; ++k)
+      for (int64_t i = 0; i < nc; ++i) gs[npde_jet_hessian_index(j, k, d) * nc + i] *= net->scale[j] * net->scale[k];
 }
 
 npde_status npde_network_jet(npde_network *net, const npde_mat *theta, const npde_mat *X, npde_jet_order order,
@@ -517,9 +603,10 @@ npde_status npde_network_jet(npde_network *net, const npde_mat *theta, const npd
   }
   for (int64_t r0 = 0; st == NPDE_OK && r0 < X->rows; r0 += net->chunk) {
     int64_t nc = X->rows - r0 < net->chunk ? X->rows - r0 : net->chunk;
-    npde_mat Xc = npde_mat_sub(*X, r0, 0, nc, d);
+    npde_mat Xc = npde_mat_sub(*X, r0, 0, nc, d), Xl = Xc;
     double *x = NULL;
     st = points_to_host(net, &Xc, &x);
+    if (st == NPDE_OK) st = layer_points(net, &Xc, &net->xin, &Xl);
     /* keep the points: points_to_host's buffer is reused below */
     double *xs = st == NPDE_OK ? malloc((size_t)(nc * d) * sizeof *xs) : NULL;
     if (st == NPDE_OK && !xs) st = NPDE_ERROR(NPDE_ERR_NOMEM, "network: out of memory");
@@ -527,7 +614,7 @@ npde_status npde_network_jet(npde_network *net, const npde_mat *theta, const npd
     for (int64_t o = 0; st == NPDE_OK && o < K; ++o) {
       branch *b = &net->br[o];
       npde_jet in = {.n = nc, .d = d, .order = order, .identity = true};
-      in.value = Xc;
+      in.value = Xl; /* the layers' jets are in their own coordinates x' = scale x; rescaled below */
       if (order >= NPDE_JET_GRAD) {
         /* identity blocks: block j of nc rows has ones in column j */
         in.grad = view(net->jets[1].ptr, net->dtype, d * nc, d);
@@ -566,8 +653,9 @@ npde_status npde_network_jet(npde_network *net, const npde_mat *theta, const npd
         if (st == NPDE_OK) st = download_doubles(net, g2.data, s * nc, gv + nc + d * nc);
       }
       if (st != NPDE_OK) break;
+      double *gg = gv + nc, *gs = gv + nc + d * nc;
+      if (net->periodic) scale_jets(net, order, nc, gg, gs);
       /* N = B g and the product rule, per point */
-      const double *gg = gv + nc, *gs = gv + nc + d * nc;
       for (int64_t i = 0; i < nc; ++i) {
         double B, g = gv[i];
         envelope_jet(net, xs + i * d, order, &B, dB, d2B);
@@ -693,6 +781,7 @@ npde_status npde_linearization_update(npde_linearization *lin, const npde_mat *t
                       (long long)X->rows, (long long)lin->n);
   lin->theta = *theta;
   lin->X = *X;
+  if (lin->net->periodic) NPDE_TRY(layer_points(lin->net, X, &lin->xs, &lin->X));
   int64_t nchunk = lin->net->chunk < lin->n ? lin->net->chunk : lin->n;
   NPDE_TRY(prepare(lin->net, nchunk, 1, NPDE_JET_VALUE));
   return lin_forward(lin);
@@ -701,7 +790,7 @@ npde_status npde_linearization_update(npde_linearization *lin, const npde_mat *t
 void npde_linearization_destroy(npde_linearization **linp) {
   if (!linp || !*linp) return;
   npde_linearization *lin = *linp;
-  if (lin->net) npde_backend_free(lin->net->be, lin->store.ptr);
+  if (lin->net) npde_backend_free(lin->net->be, lin->store.ptr), npde_backend_free(lin->net->be, lin->xs.ptr);
   free(lin->slot);
   free(lin->b_slot);
   free(lin);

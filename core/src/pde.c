@@ -17,6 +17,11 @@ struct npde_pde {
   npde_expr *initial, *exact;
   /* domain: the box is center + half * xi for xi in the reference cube; NULL: the cube itself */
   double *center, *half;
+  /* boundary: one kind per axis (the plugin's dirichlet_zero unless stated); dirichlet: the lift g, one
+   * expression per output: the network carries u - g, zero on the Dirichlet faces */
+  npde_boundary_kind *kind;
+  bool boundary_stated;
+  npde_expr *lift;
   /* the mapped points and jets, grown to the largest call and reused (calls on one handle come from one thread) */
   double *scratch;
   int64_t scratch_cap;
@@ -30,6 +35,8 @@ void npde_pde_destroy(npde_pde **pde) {
   if (pde && *pde) {
     npde_expr_destroy(&(*pde)->initial);
     npde_expr_destroy(&(*pde)->exact);
+    npde_expr_destroy(&(*pde)->lift);
+    free((*pde)->kind);
     free((*pde)->center);
     free((*pde)->scratch);
   }
@@ -37,7 +44,9 @@ void npde_pde_destroy(npde_pde **pde) {
 }
 
 bool npde__pde_engine_key(const char *key, const npde_config *value) {
-  if (!strcmp(key, "params") || !strcmp(key, "exact") || !strcmp(key, "domain")) return true;
+  if (!strcmp(key, "params") || !strcmp(key, "exact") || !strcmp(key, "domain") || !strcmp(key, "boundary") ||
+      !strcmp(key, "dirichlet"))
+    return true;
   return !strcmp(key, "initial") && npde_config_node_type(value) == NPDE_CONFIG_SEQUENCE;
 }
 
@@ -160,25 +169,65 @@ static const double *box_points(const npde_pde *pde, const double *xi, int64_t n
   return x;
 }
 
-/* initial: and exact: as expressions, one per output. */
+/* boundary: a kind for every axis, or a list of one per axis. */
+static npde_status read_boundary(npde_pde *p, const npde_config *node) {
+  static const char *const kinds[] = {"none", "dirichlet", "periodic"};
+  const int64_t d = p->info.dim;
+  p->kind = malloc((size_t)d * sizeof *p->kind);
+  if (!p->kind) return NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
+  for (int64_t j = 0; j < d; ++j) p->kind[j] = p->info.dirichlet_zero ? NPDE_BOUNDARY_DIRICHLET : NPDE_BOUNDARY_NONE;
+  if (!node) return NPDE_OK;
+  if (p->info.sides != 0)
+    return npde_config_error(node, "pde '%s' is a discrete interface PDE: its boundary values are its own (no "
+                             "boundary:)", p->hdr.type_name);
+  const bool list = npde_config_node_type(node) == NPDE_CONFIG_SEQUENCE;
+  if (!(list ? (int64_t)npde_config_size(node) == d : npde_config_node_type(node) == NPDE_CONFIG_SCALAR))
+    return npde_config_error(node, "boundary: expected one of none, dirichlet, periodic (every axis) or a list of "
+                             "%lld of them (one per axis), e.g. [periodic, dirichlet]", (long long)d);
+  for (int64_t j = 0; j < d; ++j) {
+    const npde_config *item = list ? npde_config_at(node, (size_t)j) : node;
+    const char *v = npde_config_scalar(item);
+    int k = 0;
+    while (k < 3 && !(v && !strcmp(v, kinds[k]))) ++k;
+    if (k == 3)
+      return npde_config_error(item, "boundary: unknown kind '%s'; valid: none, dirichlet, periodic", v ? v : "");
+    p->kind[j] = (npde_boundary_kind)k;
+  }
+  p->boundary_stated = true;
+  bool all = true;
+  for (int64_t j = 0; j < d; ++j) all = all && p->kind[j] == NPDE_BOUNDARY_DIRICHLET;
+  p->info.dirichlet_zero = all;
+  return NPDE_OK;
+}
+
+/* domain:, boundary:, and initial:, exact: and dirichlet: as expressions, one per output. */
 static npde_status compile_engine_keys(npde_pde *p, const npde_config *node) {
   const npde_config *domain = npde_config_get(node, "domain");
   if (domain) NPDE_TRY(read_domain(p, domain));
+  NPDE_TRY(read_boundary(p, npde_config_get(node, "boundary")));
+  const npde_config *lift = npde_config_get(node, "dirichlet");
+  bool any_dirichlet = false;
+  for (int64_t j = 0; j < p->info.dim; ++j) any_dirichlet = any_dirichlet || p->kind[j] == NPDE_BOUNDARY_DIRICHLET;
+  if (lift && (p->info.sides != 0 || !any_dirichlet))
+    return npde_config_error(lift, "dirichlet: gives the values on the Dirichlet faces, and pde '%s' has none (set "
+                             "boundary: dirichlet on some axis)", p->hdr.type_name);
   const npde_config *params = npde_config_get(node, "params"), *initial = npde_config_get(node, "initial"),
                     *exact = npde_config_get(node, "exact");
   if (initial && npde_config_node_type(initial) != NPDE_CONFIG_SEQUENCE) initial = NULL; /* the plugin's preset */
-  if (!initial && !exact) {
+  if (!initial && !exact && !lift) {
     if (params && !schema_has(p->hdr.impl->info.desc->params, "params"))
-      return npde_config_error(params, "params: are used by expressions (initial:, exact:), and there are none");
+      return npde_config_error(params, "params: are used by expressions (initial:, exact:, dirichlet:), and there "
+                               "are none");
     return NPDE_OK;
   }
   if (p->info.sides != 0)
-    return npde_config_error(initial ? initial : exact, "pde '%s' is a discrete interface PDE: initial: and exact: "
+    return npde_config_error(initial ? initial : exact ? exact : lift, "pde '%s' is a discrete interface PDE: "
+                             "initial:, exact: and dirichlet: "
                              "expressions are for time-dependent PDEs", p->hdr.type_name);
   npde_expr_scope scope = {.dim = p->info.dim, .params = params};
   const struct { const npde_config *node; npde_expr **out; bool time; const char *what; } keys[] = {
-      {initial, &p->initial, false, "initial"}, {exact, &p->exact, true, "exact"}};
-  for (int k = 0; k < 2; ++k) {
+      {initial, &p->initial, false, "initial"}, {exact, &p->exact, true, "exact"}, {lift, &p->lift, true, "dirichlet"}};
+  for (int k = 0; k < 3; ++k) {
     if (!keys[k].node) continue;
     scope.time = keys[k].time;
     NPDE_TRY(npde_expr_compile(keys[k].node, &scope, keys[k].out));
@@ -271,15 +320,8 @@ npde_status npde_pde_exact(const npde_pde *pde, double t, const double *x, int64
   return check_finite(pde, "exact", U, n * pde->info.outputs);
 }
 
-npde_status npde_pde_rhs(const npde_pde *pde, double t, const npde_pde_jets *jets, double *F) {
-  NPDE_TRY(npde__object_check(pde, NPDE_KIND_PDE, "npde_pde_rhs"));
-  if (!OPS(pde)->rhs) return NPDE_ERROR(NPDE_ERR_NOT_IMPLEMENTED, "pde '%s' has no 'rhs'", pde->hdr.type_name);
-  if (!jets || !F || jets->d != pde->info.dim || jets->K != pde->info.outputs || jets->order < pde->info.order)
-    return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_pde_rhs: jets must have d = %lld, K = %lld and order >= %d",
-                      (long long)pde->info.dim, (long long)pde->info.outputs, (int)pde->info.order);
-  if (jets->n > 0 && (!jets->x || !jets->value || (jets->order >= NPDE_JET_GRAD && !jets->grad) ||
-                      (jets->order >= NPDE_JET_LAPLACIAN && !jets->second)))
-    return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_pde_rhs: the jets lack an array their order needs");
+/* The plugin's rhs on the box, from jets on the reference cube. */
+static npde_status rhs_on_box(const npde_pde *pde, double t, const npde_pde_jets *jets, double *F) {
   if (!pde->center || jets->n == 0) {
     NPDE_TRY(OPS(pde)->rhs(pde, t, jets, F));
     return check_finite(pde, "rhs", F, jets->n * pde->info.outputs);
@@ -302,6 +344,134 @@ npde_status npde_pde_rhs(const npde_pde *pde, double t, const npde_pde_jets *jet
   box.x = x, box.grad = g, box.second = s2;
   NPDE_TRY(OPS(pde)->rhs(pde, t, &box, F));
   return check_finite(pde, "rhs", F, jets->n * pde->info.outputs);
+}
+
+
+static npde_status rhs_lifted(const npde_pde *pde, double t, const npde_pde_jets *jets, double *F);
+
+npde_status npde_pde_rhs(const npde_pde *pde, double t, const npde_pde_jets *jets, double *F) {
+  NPDE_TRY(npde__object_check(pde, NPDE_KIND_PDE, "npde_pde_rhs"));
+  if (!OPS(pde)->rhs) return NPDE_ERROR(NPDE_ERR_NOT_IMPLEMENTED, "pde '%s' has no 'rhs'", pde->hdr.type_name);
+  if (!jets || !F || jets->d != pde->info.dim || jets->K != pde->info.outputs || jets->order < pde->info.order)
+    return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_pde_rhs: jets must have d = %lld, K = %lld and order >= %d",
+                      (long long)pde->info.dim, (long long)pde->info.outputs, (int)pde->info.order);
+  if (jets->n > 0 && (!jets->x || !jets->value || (jets->order >= NPDE_JET_GRAD && !jets->grad) ||
+                      (jets->order >= NPDE_JET_LAPLACIAN && !jets->second)))
+    return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_pde_rhs: the jets lack an array their order needs");
+  if (!pde->lift || jets->n == 0) return rhs_on_box(pde, t, jets, F);
+  return rhs_lifted(pde, t, jets, F);
+}
+
+/* ------------------------------------------------------------ the lift */
+
+/* Derivatives of g by differences of fourth order (pure and mixed), step LIFT_STEP on the reference cube and in
+ * t: truncation about h^4 |g^(5)| / 30, rounding about 3 eps |g| / h^2 (1e-10 |g| for the second derivatives). */
+#define LIFT_STEP 2e-3
+static const double lift_first[5] = {1.0 / 12, -8.0 / 12, 0, 8.0 / 12, -1.0 / 12};
+static const double lift_pure[5] = {-1.0 / 12, 16.0 / 12, -30.0 / 12, 16.0 / 12, -1.0 / 12};
+
+/* g(t, x + ca h e_a + cb h e_b) at n points of the reference cube (a, b < 0: unused) into out (n x K);
+ * shifted: n x dim scratch. */
+static npde_status lift_at(const npde_pde *pde, double t, const double *xi, int64_t n, int a, double ca, int b,
+                           double cb, double *shifted, double *out) {
+  const int64_t d = pde->info.dim;
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < d; ++j) {
+      double v = xi[i * d + j] + (j == a ? ca * LIFT_STEP : 0.0) + (j == b ? cb * LIFT_STEP : 0.0);
+      shifted[i * d + j] = pde->center ? pde->center[j] + pde->half[j] * v : v;
+    }
+  return npde_expr_eval(pde->lift, shifted, n, t, NULL, out);
+}
+
+/* The jets of g at n reference points, to the given order (reference coordinates, the layout of npde_pde_jets),
+ * and g_t when gt is not NULL. */
+static npde_status lift_jets(const npde_pde *pde, double t, const double *xi, int64_t n, npde_jet_order order,
+                             double *value, double *grad, double *second, double *gt) {
+  const int64_t d = pde->info.dim, nk = n * pde->info.outputs;
+  const double step = LIFT_STEP, step2 = LIFT_STEP * LIFT_STEP;
+  const int64_t sec = order == NPDE_JET_HESSIAN ? d * d : order == NPDE_JET_LAPLACIAN ? d : 0;
+  double *shifted = malloc((size_t)(n * d) * sizeof *shifted), *tmp = malloc((size_t)nk * sizeof *tmp);
+  npde_status st = shifted && tmp ? NPDE_OK : NPDE_ERROR(NPDE_ERR_NOMEM, "pde lift: out of memory");
+  if (st == NPDE_OK) st = lift_at(pde, t, xi, n, -1, 0, -1, 0, shifted, value);
+  if (gt) memset(gt, 0, (size_t)nk * sizeof *gt);
+  for (int s = 0; st == NPDE_OK && gt && s < 5; ++s) {
+    if (s == 2) continue;
+    st = lift_at(pde, t + (s - 2) * step, xi, n, -1, 0, -1, 0, shifted, tmp);
+    for (int64_t e = 0; st == NPDE_OK && e < nk; ++e) gt[e] += lift_first[s] * tmp[e] / step;
+  }
+  if (order >= NPDE_JET_GRAD) memset(grad, 0, (size_t)(nk * d) * sizeof *grad);
+  if (sec) memset(second, 0, (size_t)(nk * sec) * sizeof *second);
+  for (int a = 0; st == NPDE_OK && order >= NPDE_JET_GRAD && a < d; ++a) {
+    const int64_t diag = sec == d ? a : a * d + a;
+    for (int64_t e = 0; sec && e < nk; ++e) second[e * sec + diag] += lift_pure[2] * value[e] / step2;
+    for (int s = 0; st == NPDE_OK && s < 5; ++s) {
+      if (s == 2) continue;
+      st = lift_at(pde, t, xi, n, a, s - 2, -1, 0, shifted, tmp);
+      for (int64_t e = 0; st == NPDE_OK && e < nk; ++e) {
+        grad[e * d + a] += lift_first[s] * tmp[e] / step;
+        if (sec) second[e * sec + diag] += lift_pure[s] * tmp[e] / step2;
+      }
+    }
+    for (int b = a + 1; st == NPDE_OK && sec == d * d && b < d; ++b)
+      for (int sa = 0; st == NPDE_OK && sa < 5; ++sa)
+        for (int sb = 0; st == NPDE_OK && sb < 5 && sa != 2; ++sb) {
+          if (sb == 2) continue;
+          st = lift_at(pde, t, xi, n, a, sa - 2, b, sb - 2, shifted, tmp);
+          for (int64_t e = 0; st == NPDE_OK && e < nk; ++e) {
+            const double v = lift_first[sa] * lift_first[sb] * tmp[e] / step2;
+            second[e * sec + a * d + b] += v;
+            second[e * sec + b * d + a] += v;
+          }
+        }
+  }
+  free(shifted), free(tmp);
+  return st;
+}
+
+/* u = g + N: the plugin sees the jets of g + N; the network's time derivative is F - g_t. */
+static npde_status rhs_lifted(const npde_pde *pde, double t, const npde_pde_jets *jets, double *F) {
+  const int64_t n = jets->n, d = jets->d, nk = n * jets->K;
+  const int64_t sec = jets->order == NPDE_JET_HESSIAN ? d * d : jets->order == NPDE_JET_LAPLACIAN ? d : 0;
+  const int64_t per = 2 + (jets->order >= NPDE_JET_GRAD ? d : 0) + sec;
+  double *buf = malloc((size_t)(nk * per) * sizeof *buf);
+  if (!buf) return NPDE_ERROR(NPDE_ERR_NOMEM, "pde lift: out of memory");
+  double *value = buf, *gt = buf + nk, *grad = buf + 2 * nk;
+  double *second = grad + (jets->order >= NPDE_JET_GRAD ? nk * d : 0);
+  npde_status st = lift_jets(pde, t, jets->x, n, jets->order, value, grad, second, gt);
+  for (int64_t e = 0; e < nk; ++e) value[e] += jets->value[e];
+  for (int64_t e = 0; jets->order >= NPDE_JET_GRAD && e < nk * d; ++e) grad[e] += jets->grad[e];
+  for (int64_t e = 0; e < nk * sec; ++e) second[e] += jets->second[e];
+  npde_pde_jets sum = *jets;
+  sum.value = value, sum.grad = jets->order >= NPDE_JET_GRAD ? grad : NULL, sum.second = sec ? second : NULL;
+  if (st == NPDE_OK) st = rhs_on_box(pde, t, &sum, F);
+  for (int64_t e = 0; st == NPDE_OK && e < nk; ++e) F[e] -= gt[e];
+  free(buf);
+  return st;
+}
+
+bool npde_pde_boundary(const npde_pde *pde, npde_boundary_kind *kinds) {
+  if (npde__object_check(pde, NPDE_KIND_PDE, "npde_pde_boundary") != NPDE_OK) return false;
+  for (int64_t j = 0; kinds && j < pde->info.dim; ++j) kinds[j] = pde->kind[j];
+  return pde->boundary_stated;
+}
+
+bool npde_pde_lifted(const npde_pde *pde) {
+  return npde__object_check(pde, NPDE_KIND_PDE, "npde_pde_lifted") == NPDE_OK && pde->lift;
+}
+
+npde_status npde_pde_add_lift(const npde_pde *pde, double t, const double *x, int64_t n, double sign, double *U,
+                              double *grad) {
+  NPDE_TRY(npde__object_check(pde, NPDE_KIND_PDE, "npde_pde_add_lift"));
+  if (!pde->lift || n == 0) return NPDE_OK;
+  if (n < 0 || !x || !U) return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_pde_add_lift: NULL arrays");
+  const int64_t nk = n * pde->info.outputs, d = pde->info.dim;
+  double *g = malloc((size_t)(nk * (1 + (grad ? d : 0))) * sizeof *g);
+  if (!g) return NPDE_ERROR(NPDE_ERR_NOMEM, "pde lift: out of memory");
+  npde_status st = lift_jets(pde, t, x, n, grad ? NPDE_JET_GRAD : NPDE_JET_VALUE, g, g + nk, NULL, NULL);
+  for (int64_t e = 0; st == NPDE_OK && e < nk; ++e) U[e] += sign * g[e];
+  for (int64_t e = 0; st == NPDE_OK && grad && e < nk * d; ++e) grad[e] += sign * g[nk + e];
+  free(g);
+  return st;
 }
 
 static npde_status check_discrete(const npde_pde *pde, const char *call) {

@@ -52,9 +52,22 @@ expect 0 "the exact solution does not satisfy the PDE" -- "$npde" run "$heat_sin
 expect 0 "against the reference" -- "$npde" run "$heat_sine" --no-output \
   'stages=[{eval: {grid: [5, 5]}}]' 'pde.exact=[exp(-D*pi^2/4*t)*sin(pi*(x+1)/2)*sin(pi*(y+1)/2)]'
 # the free-space Gaussian (s = 0.25) solves the heat equation but is not zero on the faces the network holds at zero
-expect 0 "the exact solution does not vanish on the faces" -- "$npde" run "$src/configs/demo.yaml" --no-output \
+expect 0 "the exact solution does not meet the boundary condition (dirichlet u = 0 on axis 1" -- "$npde" run "$src/configs/demo.yaml" --no-output \
   'stages=[{eval: {grid: [5, 5]}}]' 'pde.exact=[exp(-(x^2+y^2)/(2*(0.0625+0.1*t)))/(2*pi*(0.0625+0.1*t))]'
 expect 0 "exact solution checked" -- "$npde" run "$src/configs/demo.yaml" --no-output 'stages=[{eval: {grid: [5, 5]}}]'
+# boundary: per axis and dirichlet: values: the check holds u = g on Dirichlet faces, u(lo) = u(hi) across periodic ones
+periodic=$src/configs/gallery/advection-periodic.yaml lifted=$src/configs/gallery/heat-dirichlet.yaml
+expect 0 "and the boundary condition" -- "$npde" run "$periodic" --no-output 'stages=[{eval: {grid: [5, 5]}}]'
+expect 0 "and the boundary condition" -- "$npde" run "$lifted" --no-output 'stages=[{eval: {grid: [5, 5]}}]'
+# a solution of the PDE with twice the period: not periodic on [0, 2 pi)
+expect 0 "does not meet the boundary condition (periodic on axis 1, dirichlet u = 0 on axis 2)" -- "$npde" run \
+  "$periodic" --no-output 'stages=[{eval: {grid: [5, 5]}}]' 'pde.exact=[sin((x - c*t)/2)*sin(pi*y)*exp(-D*pi^2*t)]'
+# face values without their time dependence: the exact solution is not u = g on the faces
+expect 0 "does not meet the boundary condition (dirichlet u = g on axis 1" -- "$npde" run "$lifted" --no-output \
+  'stages=[{eval: {grid: [5, 5]}}]' 'pde.dirichlet=[cos(y) + x]'
+expect 2 "valid: none, dirichlet, periodic" -- "$npde" check "$periodic" 'pde.boundary=[periodic, sideways]'
+expect 2 "needs the sinusoidal embedding as the first layer" -- "$npde" check "$periodic" \
+  'network.layers=[{type: mlp, width: 8, depth: 1}]'
 # expressions compile at check time, with their place in the file
 expect 2 "unknown name 'kapa' at position 1 of 'kapa*x'" -- "$npde" check "$src/configs/demo.yaml" \
   'pde.initial=[kapa*x]'

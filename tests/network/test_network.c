@@ -144,8 +144,9 @@ static void eval_host(npde_network *net, dvec *th, const double *pts, int64_t n,
   dv_free(&U);
 }
 
-static void check_jets(int64_t d, npde_jet_order order) {
+static void check_jets_with(int64_t d, npde_jet_order order, const npde_boundary_kind *kinds) {
   npde_network *net = make_net(SMALL, d);
+  if (kinds) cr_assert_eq(npde_network_set_boundary(net, kinds), NPDE_OK, "%s", npde_last_error());
   int64_t K = 2, n = 12;
   dvec th = init_theta(net, 2), X = dv_new(n, d);
   fill_points(&X, d, false);
@@ -200,6 +201,8 @@ static void check_jets(int64_t d, npde_jet_order order) {
   free(val); free(grad); free(sec); free(u0); free(pp); free(up); free(um); free(gp); free(gm); free(scratch);
   npde_network_destroy(&net);
 }
+
+static void check_jets(int64_t d, npde_jet_order order) { check_jets_with(d, order, NULL); }
 
 Test(network, test_network_gradient_and_laplacian_match_finite_differences) {
   check_jets(1, NPDE_JET_LAPLACIAN);
@@ -484,4 +487,68 @@ Test(network, test_network_branch_view_matches_its_output) {
   cr_expect_neq(npde_network_branch(net, 2, &(npde_network *){NULL}), NPDE_OK);
   dv_free(&th), dv_free(&X), dv_free(&U);
   npde_network_destroy(&net);
+}
+
+/* boundary: per axis: periodic (exactly 2-periodic: the embedding sees 2 x), dirichlet (zero), none */
+Test(network, test_network_periodic_and_mixed_boundary_kinds) {
+  const npde_boundary_kind kinds[3] = {NPDE_BOUNDARY_PERIODIC, NPDE_BOUNDARY_DIRICHLET, NPDE_BOUNDARY_NONE};
+  check_jets_with(3, NPDE_JET_LAPLACIAN, kinds);
+  check_jets_with(3, NPDE_JET_HESSIAN, kinds);
+  npde_network *net = make_net(SMALL, 3);
+  cr_assert_eq(npde_network_set_boundary(net, kinds), NPDE_OK, "%s", npde_last_error());
+  const int64_t n = 24, K = 2;
+  dvec th = init_theta(net, 5);
+  double *pts = malloc((size_t)(n * 3) * sizeof *pts), *moved = malloc((size_t)(n * 3) * sizeof *moved);
+  double *u = malloc((size_t)(n * K) * sizeof *u), *v = malloc((size_t)(n * K) * sizeof *v);
+  for (int64_t i = 0; i < n * 3; ++i) pts[i] = 2 * urand() - 1;
+  for (int64_t i = 0; i < n; ++i) pts[i * 3] = i % 2 ? 1.0 : -1.0; /* on the periodic faces */
+  memcpy(moved, pts, (size_t)(n * 3) * sizeof *pts);
+  for (int64_t i = 0; i < n; ++i) moved[i * 3] = -pts[i * 3]; /* the opposite face: one period away */
+  eval_host(net, &th, pts, n, 3, u);
+  eval_host(net, &th, moved, n, 3, v);
+  double scale = 0;
+  for (int64_t e = 0; e < n * K; ++e) scale = fmax(scale, fabs(u[e]));
+  cr_assert_gt(scale, 1e-3);
+  for (int64_t e = 0; e < n * K; ++e)
+    cr_expect(fabs(u[e] - v[e]) <= 1e-13 * scale, "u(-1, .) - u(1, .) = %g", u[e] - v[e]);
+  /* zero on the Dirichlet faces only */
+  for (int64_t i = 0; i < n; ++i) pts[i * 3 + 1] = i % 2 ? 1.0 : -1.0;
+  eval_host(net, &th, pts, n, 3, u);
+  for (int64_t e = 0; e < n * K; ++e) cr_expect_eq(u[e], 0.0);
+  for (int64_t i = 0; i < n; ++i) pts[i * 3 + 1] = 0.3, pts[i * 3 + 2] = i % 2 ? 1.0 : -1.0;
+  eval_host(net, &th, pts, n, 3, u);
+  scale = 0;
+  for (int64_t e = 0; e < n * K; ++e) scale = fmax(scale, fabs(u[e]));
+  cr_expect_gt(scale, 1e-3, "no envelope on an axis with none");
+  /* the linearisation sees the same points as eval: J v against differences in theta */
+  dvec X = dv_new(n, 3), dU = dv_new(n, K), V = dv_new(th.rows, 1);
+  memcpy(X.h, pts, (size_t)(n * 3) * sizeof *pts);
+  dv_up(&X);
+  for (int64_t i = 0; i < th.rows; ++i) V.h[i] = 2 * urand() - 1;
+  dv_up(&V);
+  npde_mat t = dv_mat(&th), x = dv_mat(&X), vv = dv_mat(&V), du = dv_mat(&dU);
+  npde_linearization *lin;
+  cr_assert_eq(npde_linearization_create(net, &t, &x, &lin), NPDE_OK, "%s", npde_last_error());
+  cr_assert_eq(npde_linearization_jvp(lin, &vv, &du), NPDE_OK, "%s", npde_last_error());
+  dv_down(&dU);
+  const double eps = 1e-6;
+  dvec tp = dv_new(th.rows, 1);
+  for (int sgn = 0; sgn < 2; ++sgn) {
+    for (int64_t i = 0; i < th.rows; ++i) tp.h[i] = th.h[i] + (sgn ? -eps : eps) * V.h[i];
+    dv_up(&tp);
+    eval_host(net, &tp, pts, n, 3, sgn ? v : u);
+  }
+  for (int64_t e = 0; e < n * K; ++e) {
+    const double fd = (u[e] - v[e]) / (2 * eps);
+    cr_expect(fabs(dU.h[e] - fd) <= 1e-6 * (1 + fabs(fd)), "J v %.10g, differences %.10g", dU.h[e], fd);
+  }
+  npde_linearization_destroy(&lin);
+  dv_free(&tp), dv_free(&V), dv_free(&dU), dv_free(&X), dv_free(&th);
+  free(pts), free(moved), free(u), free(v);
+  npde_network_destroy(&net);
+  /* a periodic axis needs the sinusoidal embedding first */
+  npde_network *mlp = make_net("{layers: [{type: mlp, width: 4, depth: 1}]}", 3);
+  cr_expect_eq(npde_network_set_boundary(mlp, kinds), NPDE_ERR_CONFIG);
+  cr_expect(strstr(npde_last_error(), "sinusoidal embedding as the first layer"), "%s", npde_last_error());
+  npde_network_destroy(&mlp);
 }

@@ -119,7 +119,12 @@ Test(pde_equation, errors) {
   pf_expect_config_error("{type: equation, initial: ['0', '0'], fields: [u, u], rhs: [u, u]}", (const char *const[]){"named twice", NULL});
   pf_expect_config_error("{type: equation, initial: ['0'], fields: [x], rhs: [x]}", (const char *const[]){"a field name", NULL});
   pf_expect_config_error("{type: equation, initial: ['0'], rhs: ['k*u']}", (const char *const[]){"unknown name 'k'", NULL});
-  pf_expect_config_error("{type: equation, initial: ['0'], rhs: [u], boundary: periodic}", (const char *const[]){"none|dirichlet", NULL});
+  pf_expect_config_error("{type: equation, initial: ['0'], rhs: [u], boundary: sideways}", 
+                         (const char *const[]){"t.yaml:1:54", "unknown kind 'sideways'; valid: none, dirichlet, periodic", NULL});
+  pf_expect_config_error("{type: equation, initial: ['0'], rhs: [u], boundary: [periodic]}",
+                         (const char *const[]){"a list of 2 of them", NULL});
+  pf_expect_config_error("{type: equation, initial: ['0'], rhs: [u], dirichlet: [x]}",
+                         (const char *const[]){"has none (set boundary: dirichlet", NULL});
   pf_expect_config_error("{type: equation, initial: ['0'], params: {u: 1}, rhs: [u]}",
                          (const char *const[]){"'u' is a built-in name", NULL});
 }

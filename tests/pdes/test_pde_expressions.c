@@ -108,3 +108,45 @@ Test(pde_expressions, a_box_other_than_the_cube) {
   pf_expect_config_error("{type: nbm-interface, problem: sphere, domain: {lo: 0, hi: 1}}",
                          (const char *const[]){"its box is its own", NULL});
 }
+
+/* dirichlet: a lift g: the network carries N = u - g, and npde_pde_rhs returns N_t = F(g + N) - g_t, g's jets by
+ * fourth-order differences (checked here against g's derivatives by hand, pure and mixed, on a mapped box). */
+Test(pde_expressions, a_lift_enters_the_rhs_and_its_time_derivative_leaves_it) {
+  npde_pde *p = pf_make("{type: equation, fields: [u], rhs: ['u_xy + u*u_x + 0.5*lap_u'], boundary: [dirichlet, "
+                        "none], domain: {lo: [0, -1], hi: [2, 1]}, initial: ['0'], dirichlet: ['t*sin(x)*cos(y)']}");
+  cr_assert(npde_pde_lifted(p));
+  npde_boundary_kind kinds[2];
+  cr_expect(npde_pde_boundary(p, kinds));
+  cr_expect(kinds[0] == NPDE_BOUNDARY_DIRICHLET && kinds[1] == NPDE_BOUNDARY_NONE);
+  /* N's jets: N = a + b xi1 on the reference square (value, gradient, zero Hessian) */
+  const double xi[4] = {0.3, -0.4, -0.7, 0.8}, t = 0.6, a = 0.25, b = -0.5;
+  double value[2], grad[4], hess[8] = {0}, F[2];
+  for (int i = 0; i < 2; ++i) value[i] = a + b * xi[2 * i], grad[2 * i] = b, grad[2 * i + 1] = 0;
+  npde_pde_jets jets = {.n = 2, .d = 2, .K = 1, .order = NPDE_JET_HESSIAN, .x = xi, .value = value, .grad = grad,
+                        .second = hess};
+  cr_assert_eq(npde_pde_rhs(p, t, &jets, F), NPDE_OK, "%s", npde_last_error());
+  for (int i = 0; i < 2; ++i) {
+    const double x = 1 + xi[2 * i], y = xi[2 * i + 1]; /* the box: x = 1 + xi1, y = xi2 */
+    const double g = t * sin(x) * cos(y), gx = t * cos(x) * cos(y), gxy = -t * cos(x) * sin(y), gt = sin(x) * cos(y);
+    const double lap = -2 * g, u = g + value[i], ux = gx + b; /* d/dx = d/dxi1 on this box (half-width 1) */
+    const double want = gxy + u * ux + 0.5 * lap - gt;
+    cr_expect(fabs(F[i] - want) <= 1e-9, "point %d: rhs %.15g, by hand %.15g", i, F[i], want);
+  }
+  /* the values the run reports: u = g + N, its gradient on the reference square */
+  double U[2] = {0, 0}, G[4] = {0, 0, 0, 0};
+  cr_assert_eq(npde_pde_add_lift(p, t, xi, 2, 1.0, U, G), NPDE_OK, "%s", npde_last_error());
+  for (int i = 0; i < 2; ++i) {
+    const double x = 1 + xi[2 * i], y = xi[2 * i + 1];
+    cr_expect(fabs(U[i] - t * sin(x) * cos(y)) <= 1e-15, "g %.17g", U[i]);
+    cr_expect(fabs(G[2 * i] - t * cos(x) * cos(y)) <= 1e-11 && fabs(G[2 * i + 1] + t * sin(x) * sin(y)) <= 1e-11,
+              "grad g (%.15g, %.15g)", G[2 * i], G[2 * i + 1]);
+  }
+  npde_pde_destroy(&p);
+  /* without dirichlet: nothing is added */
+  p = pf_make("{type: equation, fields: [u], rhs: ['lap_u'], boundary: periodic, initial: ['0']}");
+  cr_expect(!npde_pde_lifted(p));
+  U[0] = 1.5;
+  cr_assert_eq(npde_pde_add_lift(p, t, xi, 1, 1.0, U, NULL), NPDE_OK);
+  cr_expect_eq(U[0], 1.5);
+  npde_pde_destroy(&p);
+}

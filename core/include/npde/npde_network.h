@@ -2,7 +2,11 @@
  * Networks composed from layer plugins (architecture "Networks"):
  *
  *   u_k(x) = B(x) (w_k . Phi_k(x) + b_k),  Phi_k = layers_k(x),  k < outputs
- *   B(x)   = prod_i (1 - x_i^2) (envelope: dirichlet) or 1 (none)
+ *   B(x)   = prod over the Dirichlet axes i of (1 - x_i^2) (1 with none)
+ *
+ * A periodic axis i feeds 2 x_i, not x_i, to the first layer, which must be
+ * the sinusoidal embedding: its features sin/cos((pi/2) 2^q 2 x_i) are then
+ * all 2-periodic in x_i, and so is every output.
  *
  * Each output has its own branch of layers (the YAML lists them once) and
  * its own linear head, so J = dN/dtheta is block diagonal across outputs.
@@ -65,6 +69,13 @@ NPDE_API NPDE_NODISCARD npde_status npde_network_features(npde_network *net, con
                                                           const npde_mat *X, int64_t k, npde_mat *Phi);
 /** The envelope B(X) (n values, host memory). */
 NPDE_API NPDE_NODISCARD npde_status npde_network_envelope(npde_network *net, const npde_mat *X, double *B);
+/**
+ * One boundary kind per axis (dim entries), in place of the `envelope:` key:
+ * the pipeline passes the PDE's boundary: here. Periodic axes need a
+ * sinusoidal first layer in every branch (an error names the layer found).
+ * Since: ABI 1.3
+ */
+NPDE_API NPDE_NODISCARD npde_status npde_network_set_boundary(npde_network *net, const npde_boundary_kind *kinds);
 
 /**
  * x-derivatives of every output at X, in host memory (envelope included):

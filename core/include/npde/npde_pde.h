@@ -31,6 +31,26 @@ NPDE_API NPDE_NODISCARD npde_status npde_pde_rhs(const npde_pde *pde, double t, 
 NPDE_API bool npde_pde_domain(const npde_pde *pde, double *lo, double *hi);
 /** n points of the box (n x dim) on the reference cube, xi = (x - center) / half; xi may be x. Since: ABI 1.3 */
 NPDE_API void npde_pde_to_reference(const npde_pde *pde, const double *x, int64_t n, double *xi);
+/**
+ * The boundary kind of each axis (dim entries; none, dirichlet or periodic):
+ * the config's `boundary:` or, without one, dirichlet on every axis when the
+ * plugin reports dirichlet_zero, else none. Returns whether the config
+ * states it (the pipeline then sets the network's envelope from it).
+ * Since: ABI 1.3
+ */
+NPDE_API bool npde_pde_boundary(const npde_pde *pde, npde_boundary_kind *kinds);
+/**
+ * Non-zero Dirichlet values (`dirichlet:` in the config, docs/problems.md):
+ * the solution is u = g + N with g the lift, N the network, zero on the
+ * Dirichlet faces. npde_pde_rhs takes N's jets and returns N's time
+ * derivative, F(g + N) - g_t; npde_pde_initial and _exact stay u's.
+ * npde_pde_add_lift adds sign * g (and its gradient on the reference cube
+ * when grad is not NULL) at n points of the reference cube; it does nothing
+ * when there is no lift. Since: ABI 1.3
+ */
+NPDE_API bool npde_pde_lifted(const npde_pde *pde);
+NPDE_API NPDE_NODISCARD npde_status npde_pde_add_lift(const npde_pde *pde, double t, const double *x, int64_t n,
+                                                      double sign, double *U, double *grad);
 
 /** Discrete PDEs (info.sides = 2): the residual at p for cell sizes h. st->capacity >= info.stencil_max. Since: ABI 1.1 */
 NPDE_API NPDE_NODISCARD npde_status npde_pde_stencil(const npde_pde *pde, const double *p, const double *h,

@@ -77,6 +77,7 @@ static npde_status target_values(fit_ctx *c, const npde_mat *X, npde_mat *U) {
   NPDE_TRY(host_scratch(c, n));
   NPDE_TRY(npde_backend_download(c->be, c->xh, X->data, (size_t)(n * c->d) * sizeof(double)));
   NPDE_TRY(npde_pde_initial(c->rs->pde, c->xh, n, c->uh));
+  NPDE_TRY(npde_pde_add_lift(c->rs->pde, 0.0, c->xh, n, -1.0, c->uh, NULL)); /* the network carries u - g */
   return npde_backend_upload(c->be, U->data, c->uh, (size_t)(n * c->K) * sizeof(double));
 }
 

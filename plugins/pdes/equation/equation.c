@@ -28,7 +28,6 @@ typedef struct name {
 typedef struct equation_state {
   int64_t d, K;
   npde_jet_order order;
-  bool dirichlet;
   npde_expr *rhs;
   name *names;
   int64_t n_names;
@@ -92,10 +91,6 @@ static npde_status equation_create(npde_pde *p, const npde_config *cfg, npde_bac
     return npde_config_error(fields, "pde 'equation': fields: is a list of 1 to %d names, e.g. [u] or [phi, psi]",
                              MAX_FIELDS);
   s->K = (int64_t)npde_config_size(fields);
-  int boundary = 0;
-  static const char *const boundaries[] = {"none", "dirichlet"};
-  NPDE_TRY(npde_config_get_enum(cfg, "boundary", boundaries, 2, &boundary));
-  s->dirichlet = boundary == 1;
   NPDE_TRY(make_names(s, fields));
   const char **extra = npde_alloc((size_t)(s->n_names + 1) * sizeof *extra);
   if (!extra) return NPDE_ERROR(NPDE_ERR_NOMEM, "pde 'equation': out of memory");
@@ -137,7 +132,7 @@ static npde_status equation_info(const npde_pde *p, npde_pde_info *info) {
   info->outputs = s->K;
   info->order = s->order;
   info->has_exact = false; /* exact: in the config gives one */
-  info->dirichlet_zero = s->dirichlet;
+  info->dirichlet_zero = false; /* the engine's boundary: says */
   return NPDE_OK;
 }
 
@@ -176,14 +171,13 @@ static const npde_pde_ops equation_ops = {
 };
 
 static const npde_param_spec equation_params[] = {
-    {.name = "dim", .type = NPDE_PARAM_INT, .default_value = "2", .doc = "d: the domain is [-1, 1]^d", .min = 1,
+    {.name = "dim", .type = NPDE_PARAM_INT, .default_value = "2", .min = 1,
+     .doc = "d (the box is domain:, [-1, 1]^d by default; boundary: and dirichlet: are the engine's, docs/problems.md)",
      .max = MAX_DIM, .flags = NPDE_PARAM_HAS_MIN | NPDE_PARAM_HAS_MAX},
     {.name = "fields", .type = NPDE_PARAM_ANY, .default_value = "[u]", .doc = "the names of the K fields, e.g. [u]"},
     {.name = "rhs", .type = NPDE_PARAM_ANY, .doc = "u_t = rhs: one expression per field (docs/problems.md)"},
     {.name = "params", .type = NPDE_PARAM_ANY, .flags = NPDE_PARAM_OPTIONAL,
      .doc = "named numbers for rhs:, initial: and exact:"},
-    {.name = "boundary", .type = NPDE_PARAM_ENUM, .default_value = "none", .choices = "none|dirichlet",
-     .doc = "dirichlet: the fields vanish on the faces (the network's envelope: dirichlet imposes it)"},
     {0},
 };
 

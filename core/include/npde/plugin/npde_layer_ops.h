@@ -34,6 +34,18 @@ static inline int64_t npde_jet_second_blocks(npde_jet_order order, int64_t d) {
   return order == NPDE_JET_LAPLACIAN ? d : order == NPDE_JET_HESSIAN ? d * (d + 1) / 2 : 0;
 }
 
+/**
+ * How the solution meets each pair of faces of the reference cube (one kind
+ * per axis): NONE, no condition; DIRICHLET, the network's envelope holds it
+ * to zero there (a PDE's lift adds the face values); PERIODIC, the network
+ * is exactly 2-periodic along the axis. Since: ABI 1.3
+ */
+typedef enum npde_boundary_kind {
+  NPDE_BOUNDARY_NONE = 0,
+  NPDE_BOUNDARY_DIRICHLET = 1,
+  NPDE_BOUNDARY_PERIODIC = 2
+} npde_boundary_kind;
+
 /** Index of the Hessian block (j, k), j <= k, in row order (0,0) (0,1) .. (0,d-1) (1,1) .. */
 static inline int64_t npde_jet_hessian_index(int64_t j, int64_t k, int64_t d) {
   if (j > k) { int64_t t = j; j = k; k = t; }
