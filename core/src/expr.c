@@ -15,6 +15,7 @@
 #include "npde/npde_expr.h"
 #include "config_impl.h"
 
+#define FEW 32 /* up to this many points: mupEval per point, not the bulk call */
 #define CHUNK 4096
 #define MAX_DIM 64
 
@@ -210,35 +211,53 @@ bool npde_expr_uses(const npde_expr *e, int64_t k, const char *name) {
   return false;
 }
 
+/* Point i of x (and extra) into row `row` of the variable columns. */
+static void fill_row(npde_expr *e, const double *x, int64_t i, double t, const double *extra, int64_t row) {
+  const int64_t d = e->dim, first_x = e->x_alias, t_col = first_x + d, r_col = t_col + (e->time ? 1 : 0);
+  const double *p = x + i * d;
+  for (int64_t j = 0; j < d; ++j) column(e, first_x + j)[row] = p[j];
+  if (e->time) column(e, t_col)[row] = t;
+  if (e->uses_r) {
+    double r2 = 0.0;
+    for (int64_t j = 0; j < d; ++j) r2 += p[j] * p[j];
+    column(e, r_col)[row] = sqrt(r2);
+  }
+  for (int64_t u = 0; u < e->n_used_extra; ++u) {
+    const int64_t j = e->used_extra[u];
+    column(e, r_col + 1 + j)[row] = extra[i * e->n_extra + j];
+  }
+}
+
+static npde_status check_value(const npde_expr *e, int64_t k, double v, const double *x, int64_t i, double t) {
+  if (mupError(e->h[k]))
+    return NPDE_ERROR(NPDE_ERR_CONFIG, "%s: evaluating '%s': %s", e->where[k], e->text[k], mupGetErrorMsg(e->h[k]));
+  if (!isfinite(v))
+    return NPDE_ERROR(NPDE_ERR_CONFIG, "%s: '%s' is %g at point %lld (x1 = %g%s, t = %g)", e->where[k], e->text[k],
+                      v, (long long)i, x[i * e->dim], e->dim > 1 ? ", ..." : "", t);
+  return NPDE_OK;
+}
+
 npde_status npde_expr_eval(npde_expr *e, const double *x, int64_t n, double t, const double *extra, double *out) {
   if (!e || n < 0 || (n > 0 && (!x || !out)) || (n > 0 && e->n_extra > 0 && !extra))
     return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_expr_eval: NULL argument");
-  const int64_t d = e->dim, first_x = e->x_alias, t_col = first_x + d, r_col = t_col + (e->time ? 1 : 0);
-  for (int64_t i0 = 0; i0 < n; i0 += CHUNK) {
-    const int64_t c = n - i0 < CHUNK ? n - i0 : CHUNK;
-    for (int64_t i = 0; i < c; ++i) {
-      const double *p = x + (i0 + i) * d;
-      for (int64_t j = 0; j < d; ++j) column(e, first_x + j)[i] = p[j];
-      if (e->time) column(e, t_col)[i] = t;
-      if (e->uses_r) {
-        double r2 = 0.0;
-        for (int64_t j = 0; j < d; ++j) r2 += p[j] * p[j];
-        column(e, r_col)[i] = sqrt(r2);
-      }
-      for (int64_t u = 0; u < e->n_used_extra; ++u) {
-        const int64_t j = e->used_extra[u];
-        column(e, r_col + 1 + j)[i] = extra[(i0 + i) * e->n_extra + j];
+  if (n <= FEW) { /* one point at a time: the bulk call's thread team costs more than a few points */
+    for (int64_t i = 0; i < n; ++i) {
+      fill_row(e, x, i, t, extra, 0);
+      for (int64_t k = 0; k < e->m; ++k) {
+        const double v = mupEval(e->h[k]);
+        NPDE_TRY(check_value(e, k, v, x, i, t));
+        out[i * e->m + k] = v;
       }
     }
+    return NPDE_OK;
+  }
+  for (int64_t i0 = 0; i0 < n; i0 += CHUNK) {
+    const int64_t c = n - i0 < CHUNK ? n - i0 : CHUNK;
+    for (int64_t i = 0; i < c; ++i) fill_row(e, x, i0 + i, t, extra, i);
     for (int64_t k = 0; k < e->m; ++k) {
       mupEvalBulk(e->h[k], e->res, (int)c);
-      if (mupError(e->h[k]))
-        return NPDE_ERROR(NPDE_ERR_CONFIG, "%s: evaluating '%s': %s", e->where[k], e->text[k],
-                          mupGetErrorMsg(e->h[k]));
       for (int64_t i = 0; i < c; ++i) {
-        if (!isfinite(e->res[i]))
-          return NPDE_ERROR(NPDE_ERR_CONFIG, "%s: '%s' is %g at point %lld (x1 = %g%s, t = %g)", e->where[k],
-                            e->text[k], e->res[i], (long long)(i0 + i), x[(i0 + i) * d], d > 1 ? ", ..." : "", t);
+        NPDE_TRY(check_value(e, k, e->res[i], x, i0 + i, t));
         out[(i0 + i) * e->m + k] = e->res[i];
       }
     }

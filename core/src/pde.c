@@ -56,10 +56,12 @@ static bool schema_has(const npde_param_spec *schema, const char *key) {
   return false;
 }
 
-/* An engine key that the plugin does not read too (a plugin may declare params: for expressions of its own). */
+/* An engine key, unless the plugin declares it too (it may read params: for expressions of its own, or exact: as
+ * a discrete PDE's per-side solutions); initial: as a list is always the engine's (a plugin's initial: names its
+ * presets). */
 static bool taken_out(const npde_config *node, size_t i, const npde_param_spec *schema) {
-  return npde__pde_engine_key(node->keys[i], node->items[i]) &&
-         !(strcmp(node->keys[i], "params") == 0 && schema_has(schema, "params"));
+  const char *key = node->keys[i];
+  return npde__pde_engine_key(key, node->items[i]) && (!strcmp(key, "initial") || !schema_has(schema, key));
 }
 
 npde_status npde__pde_plugin_node(const npde_config *node, const npde_param_spec *schema, npde_config **out) {
@@ -211,11 +213,12 @@ static npde_status compile_engine_keys(npde_pde *p, const npde_config *node) {
   if (lift && (p->info.sides != 0 || !any_dirichlet))
     return npde_config_error(lift, "dirichlet: gives the values on the Dirichlet faces, and pde '%s' has none (set "
                              "boundary: dirichlet on some axis)", p->hdr.type_name);
+  const npde_param_spec *schema = p->hdr.impl->info.desc->params;
   const npde_config *params = npde_config_get(node, "params"), *initial = npde_config_get(node, "initial"),
-                    *exact = npde_config_get(node, "exact");
+                    *exact = schema_has(schema, "exact") ? NULL : npde_config_get(node, "exact");
   if (initial && npde_config_node_type(initial) != NPDE_CONFIG_SEQUENCE) initial = NULL; /* the plugin's preset */
   if (!initial && !exact && !lift) {
-    if (params && !schema_has(p->hdr.impl->info.desc->params, "params"))
+    if (params && !schema_has(schema, "params"))
       return npde_config_error(params, "params: are used by expressions (initial:, exact:, dirichlet:), and there "
                                "are none");
     return NPDE_OK;

@@ -71,7 +71,7 @@ Test(pde_expressions, errors) {
   pf_expect_config_error("{type: heat, params: {t: 1}, exact: ['t']}",
                          (const char *const[]){"'t' is a built-in name", NULL});
   pf_expect_config_error("{type: nbm-interface, problem: sphere, exact: ['x', 'y']}",
-                         (const char *const[]){"discrete interface PDE", NULL});
+                         (const char *const[]){"exact: is for problem: expressions", NULL});
   /* the plugin's schema still sees every other key */
   pf_expect_config_error("{type: heat, diffusivty: 1, exact: ['0']}", (const char *const[]){"diffusivty", NULL});
 }

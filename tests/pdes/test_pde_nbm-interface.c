@@ -164,6 +164,92 @@ Test(pde_nbm, helmholtz_term_keeps_the_exact_solution) {
   cr_assert_eq(npde_pde_stencil(b, x, h, &s1), NPDE_OK, "%s", npde_last_error());
   cr_expect(s0.w0 != s1.w0, "k did not change the residual's constant (%g)", s0.w0);
   npde_pde_destroy(&a), npde_pde_destroy(&b);
-  pf_expect_config_error("{type: nbm-interface, k: [1]}", (const char *const[]){"two numbers", NULL});
+  pf_expect_config_error("{type: nbm-interface, k: [1, 2, 3]}", (const char *const[]){"or two, [inside", NULL});
   pf_expect_config_error("{type: nbm-interface, k: [1, -2]}", (const char *const[]){"k must be >= 0", NULL});
+}
+
+/* The presets written as YAML problems (problem: expressions, docs/problems.md). The sphere gives its f; the star
+ * only its coefficients and exact solutions, so f, alpha, beta and g are derived (a manufactured solution). */
+#define SPHERE_YAML                                                                                              \
+  "{type: nbm-interface, problem: expressions, level_set: 'sqrt(x^2 + y^2 + z^2) - 0.5',"                        \
+  " mu: ['y^2*log(x + 2) + 4', 'exp(-z)'], exact: ['exp(z)', 'cos(x)*sin(y)'],"                                  \
+  " f: ['-(y^2*log(x + 2) + 4)*exp(z)', '2*exp(-z)*cos(x)*sin(y)']}"
+#define STAR_YAML                                                                                                \
+  "{type: nbm-interface, problem: expressions, params: {r0: 0.483},"                                             \
+  " level_set: 'x^2 + y^2 + z^2 > 0 ? sqrt(x^2 + y^2 + z^2) - r0*(1 + ((x^2 + y^2)/(x^2 + y^2 + z^2))^2*"        \
+  "(0.1*cos(3*(atan2(y, x) - 0.5)) - 0.1*cos(4*(atan2(y, x) - 1.8)) + 0.15*cos(7*atan2(y, x)))) : -r0',"         \
+  " mu: ['10*(1 + 0.2*cos(2*pi*(x + y))*sin(2*pi*(x - y))*cos(z))', '1'],"                                       \
+  " exact: ['sin(2*x)*cos(2*y)*exp(z)',"                                                                          \
+  "         '(16*((y - x)/3)^5 - 20*((y - x)/3)^3 + 5*(y - x)/3)*log(x + y + 3)*cos(z)']}"
+
+/* Every stencil of two PDEs at n points of the box agrees: the same samples, weights and constant to rel. */
+static void same_stencils(const char *a_yaml, const char *b_yaml, double rel) {
+  npde_pde *a = pf_make(a_yaml), *b = pf_make(b_yaml);
+  npde_stencil_sample sa[128], sb[128];
+  npde_stencil s0 = {.struct_size = sizeof s0, .capacity = 128, .samples = sa};
+  npde_stencil s1 = {.struct_size = sizeof s1, .capacity = 128, .samples = sb};
+  const double h[3] = {2.0 / 15, 2.0 / 15, 2.0 / 15};
+  int crossed = 0;
+  double worst = 0.0;
+  for (int i = 0; i < 400; ++i) {
+    double x[3];
+    for (int k = 0; k < 3; ++k) x[k] = pf_uniform(-1 + h[k], 1 - h[k]);
+    if (i % 50 == 0) x[0] = -1.0; /* on the box: r = v - g */
+    cr_assert_eq(npde_pde_stencil(a, x, h, &s0), NPDE_OK, "%s", npde_last_error());
+    cr_assert_eq(npde_pde_stencil(b, x, h, &s1), NPDE_OK, "%s", npde_last_error());
+    cr_assert_eq(s0.n, s1.n, "point %d: %lld samples against %lld", i, (long long)s0.n, (long long)s1.n);
+    cr_assert_eq(s0.flags, s1.flags);
+    crossed += (s0.flags & NPDE_STENCIL_CROSSED) != 0;
+    const double scale = fabs(s0.w0) + fabs(s0.diag) + 1.0;
+    worst = fmax(worst, fabs(s0.w0 - s1.w0) / scale);
+    for (int64_t j = 0; j < s0.n; ++j) {
+      cr_assert(sa[j].side == sb[j].side && sa[j].x[0] == sb[j].x[0] && sa[j].x[1] == sb[j].x[1] &&
+                sa[j].x[2] == sb[j].x[2], "point %d: sample %lld differs", i, (long long)j);
+      worst = fmax(worst, fabs(sa[j].weight - sb[j].weight) / (fabs(sa[j].weight) + 1.0));
+    }
+  }
+  cr_log_info("largest relative difference of a stencil's weights and constant: %.2e (%d crossed cells)", worst,
+              crossed);
+  cr_expect(worst <= rel, "stencils differ by %.3e relative (bound %.0e)", worst, rel);
+  cr_expect_gt(crossed, 20, "too few stencils crossed the interface to compare (%d)", crossed);
+  cr_expect(npde_pde_get_info(b).has_exact);
+  npde_pde_destroy(&a), npde_pde_destroy(&b);
+}
+
+Test(pde_nbm, presets_written_as_expressions_give_the_same_stencils) {
+  same_stencils("{type: nbm-interface, problem: sphere}", SPHERE_YAML, 1e-8);
+  same_stencils("{type: nbm-interface, problem: star}", STAR_YAML, 1e-7);
+  /* and the same grid solution */
+  double r_preset, r_yaml, linf;
+  grid_errors("{type: nbm-interface, problem: star}", 16, &r_preset, &linf);
+  grid_errors(STAR_YAML, 16, &r_yaml, &linf);
+  cr_expect(fabs(r_yaml - r_preset) <= 1e-6 * r_preset, "star: grid RMSE %.9e as YAML, %.9e preset", r_yaml,
+            r_preset);
+}
+
+/* A problem of one's own: an ellipsoid, a Helmholtz term and a manufactured solution with a jump; the derived f
+ * and jumps make the grid reference converge to it at second order. */
+#define ELLIPSOID_YAML                                                                                           \
+  "{type: nbm-interface, problem: expressions, params: {a: 0.6, b: 0.4},"                                        \
+  " level_set: 'sqrt((x/a)^2 + (y/b)^2 + (z/b)^2) - 1', mu: ['5 + x', 1], k: [0, 'x^2 + 1'],"                    \
+  " exact: ['cos(x)*exp(y)', 'sin(x + z) + 2']}"
+
+Test(pde_nbm, a_problem_of_ones_own_converges) {
+  double rmse[2], linf[2];
+  grid_errors(ELLIPSOID_YAML, 16, &rmse[0], &linf[0]);
+  grid_errors(ELLIPSOID_YAML, 32, &rmse[1], &linf[1]);
+  cr_log_info("ellipsoid: grid RMSE %.3e (N = 16), %.3e (N = 32)", rmse[0], rmse[1]);
+  cr_expect(rmse[0] < 1e-2 && rmse[1] <= 0.35 * rmse[0], "RMSE %.3e at N = 16, %.3e at N = 32", rmse[0], rmse[1]);
+  /* without exact:, f, alpha, beta and g are needed */
+  pf_expect_config_error("{type: nbm-interface, problem: expressions, level_set: 'r - 0.5', mu: 1, f: [1, 1]}",
+                         (const char *const[]){"t.yaml:1:1", "missing: alpha beta g", NULL});
+  pf_expect_config_error("{type: nbm-interface, problem: sphere, mu: 1}",
+                         (const char *const[]){"mu: is for problem: expressions", NULL});
+  pf_expect_config_error("{type: nbm-interface, problem: expressions, level_set: 'r - R', mu: 1}",
+                         (const char *const[]){"unknown name 'R'", NULL});
+  /* no exact solution: the PDE says so */
+  npde_pde *p = pf_make("{type: nbm-interface, problem: expressions, level_set: 'r - 0.5', mu: [2, 1], f: [1, 0],"
+                        " alpha: 0, beta: 0, g: 0}");
+  cr_expect(!npde_pde_get_info(p).has_exact);
+  npde_pde_destroy(&p);
 }

@@ -29,8 +29,8 @@ typedef struct nbm_setup {
   nbm_problem_id id;
   const nbm_grid_levelset *grid; /* NULL: the problem's analytic level set */
   /* a Helmholtz term k u on each side (nbm_pde.c): the problem's f and u without it */
-  double k[2];
   nbm_scalar_fn f0[2], u0[2];
+  void *parsed; /* the plugin's expressions (k, a level set; parsed.h) */
 } nbm_setup;
 
 /* Fill pb for the benchmark (box [-1, 1]^3, or the grid's extent with a grid level set). setup must outlive pb. */
