@@ -22,6 +22,7 @@
 #define BOUNDARY_TOL 1e-8 /* max |u - g| on the Dirichlet faces, max |u(lo) - u(hi)| across periodic ones, relative
                              to max |u| inside */
 #define CHECK_TIMES 2
+#define INITIAL_TOL 1e-8 /* max |exact(0) - initial| relative to max |initial| */
 
 typedef struct probe {
   const npde_pde *pde;
@@ -140,10 +141,23 @@ npde_status npde__exact_check(npde_run_ctx *rs) {
     for (int64_t e = 0; st == NPDE_OK && e < n * K; ++e)
       if (kinds[(e / K) % d] != NPDE_BOUNDARY_NONE && fabs(tmp[e]) > face) face = fabs(tmp[e]), face_t = t;
   }
+  /* exact(0) is the initial condition the run starts from */
+  double ic_gap = 0.0, ic_scale = 0.0;
+  for (int64_t e = 0; st == NPDE_OK && e < n * d; ++e)
+    x0[e] = -1.0 + 2.0 * npde_philox_uniform_at(rs->seed, NPDE__STREAM_EXACT, 1, (uint64_t)e);
+  if (st == NPDE_OK) st = npde_pde_initial(rs->pde, x0, n, tmp);
+  if (st == NPDE_OK) st = npde_pde_exact(rs->pde, 0.0, x0, n, tmp2);
+  for (int64_t e = 0; st == NPDE_OK && e < n * K; ++e)
+    ic_gap = fmax(ic_gap, fabs(tmp[e] - tmp2[e])), ic_scale = fmax(ic_scale, fabs(tmp[e]));
   if (st == NPDE_OK) {
     char words[256];
+    const bool ic_ok = ic_gap <= INITIAL_TOL * ic_scale + 1e-300;
     const bool pde_ok = worst <= RESIDUAL_TOL * scale + 1e-12, faces_ok = face <= BOUNDARY_TOL * inside;
-    rs->exact_is_reference = !(pde_ok && faces_ok);
+    rs->exact_is_reference = !(pde_ok && faces_ok && ic_ok);
+    if (!ic_ok)
+      npde_log(NPDE_LOG_WARN, "pde: the exact solution at t = 0 is not the initial condition: max |exact(0) - "
+               "initial| = %.3e against max |initial| %.3e, at %d random points: errors are against it as the "
+               "reference, not the solution of this problem", ic_gap, ic_scale, CHECK_POINTS);
     if (!pde_ok)
       npde_log(NPDE_LOG_WARN, "pde: the exact solution does not satisfy the PDE: max |u_t - rhs| = %.3e at t = %g "
                "(max |u_t| %.3e, tolerance %.0e relative), by differences at %d random points: errors are against "

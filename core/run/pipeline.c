@@ -141,7 +141,10 @@ static npde_status validate_component(const npde_registry *reg, npde_kind kind, 
       if (st == NPDE_OK) st = npde_params_validate(info->desc->params, label, plugin_part ? plugin_part : node, NULL,
                                                    resolved);
       for (size_t i = 0; st == NPDE_OK && plugin_part && i < node->n; ++i) {
-        if (!npde__pde_engine_key(node->keys[i], node->items[i]) || npde_config_get(*resolved, node->keys[i])) continue;
+        /* the engine's keys back in; initial: as a list replaces the preset the plugin's schema defaulted to */
+        if (!npde__pde_engine_key(node->keys[i], node->items[i]) ||
+            (npde_config_get(*resolved, node->keys[i]) && strcmp(node->keys[i], "initial") != 0))
+          continue;
         npde_config *copy = NULL;
         st = npde_config_clone(node->items[i], &copy);
         if (st == NPDE_OK && !npde__config_set(*resolved, node->keys[i], copy)) {

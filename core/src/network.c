@@ -666,11 +666,12 @@ npde_status npde_network_jet(npde_network *net, const npde_mat *theta, const npd
         if (order == NPDE_JET_LAPLACIAN)
           for (int64_t j = 0; j < d; ++j)
             second[row * d + j] = B * gs[j * nc + i] + 2.0 * dB[j] * gg[j * nc + i] + g * d2B[j * d + j];
-        if (order == NPDE_JET_HESSIAN)
+        if (order == NPDE_JET_HESSIAN) /* one sum per pair, mirrored: the Hessian is symmetric bit for bit */
           for (int64_t j = 0; j < d; ++j)
-            for (int64_t k = 0; k < d; ++k)
-              second[(row * d + j) * d + k] = B * gs[npde_jet_hessian_index(j, k, d) * nc + i] +
-                                              dB[j] * gg[k * nc + i] + gg[j * nc + i] * dB[k] + g * d2B[j * d + k];
+            for (int64_t k = j; k < d; ++k)
+              second[(row * d + j) * d + k] = second[(row * d + k) * d + j] =
+                  B * gs[npde_jet_hessian_index(j, k, d) * nc + i] + dB[j] * gg[k * nc + i] + gg[j * nc + i] * dB[k] +
+                  g * d2B[j * d + k];
       }
     }
     free(xs);

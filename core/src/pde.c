@@ -241,6 +241,7 @@ static npde_status compile_engine_keys(npde_pde *p, const npde_config *node) {
                                (long long)p->info.outputs, p->info.outputs == 1 ? "" : "s");
   }
   if (p->exact) p->info.has_exact = true;
+  else if (p->initial) p->info.has_exact = false; /* the plugin's solution starts from its own initial condition */
   return NPDE_OK;
 }
 
@@ -314,8 +315,9 @@ npde_status npde_pde_initial(const npde_pde *pde, const double *x, int64_t n, do
 
 npde_status npde_pde_exact(const npde_pde *pde, double t, const double *x, int64_t n, double *U) {
   NPDE_TRY(npde__object_check(pde, NPDE_KIND_PDE, "npde_pde_exact"));
-  if (!OPS(pde)->exact && !pde->exact)
-    return NPDE_ERROR(NPDE_ERR_NOT_IMPLEMENTED, "pde '%s' has no exact solution", pde->hdr.type_name);
+  if ((!OPS(pde)->exact || pde->initial) && !pde->exact)
+    return NPDE_ERROR(NPDE_ERR_NOT_IMPLEMENTED, "pde '%s' has no exact solution%s", pde->hdr.type_name,
+                      pde->initial ? " for the initial: expressions given (give exact: too)" : "");
   if (n < 0 || (n && (!x || !U))) return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_pde_exact: NULL arrays");
   const double *xb = box_points(pde, x, n);
   if (!xb) return NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
