@@ -1,6 +1,7 @@
 /* Vlasov and wave maps written as equation PDEs (docs/problems.md), in their plugins' order of operations so
  * that the rhs agrees bit for bit; shared by tests/pdes/test_pde_equation.c and tests/stages/test_equation_evolve.c.
- * Each is the start of a pde: map, to be closed with the initial condition and "}". */
+ * Each is the start of a pde: map, to be closed with the initial condition and "}". The NBM sphere and star
+ * presets as problem: expressions (shared with tests/stages/test_train.c). */
 #ifndef NPDE_TEST_PAPER_EQUATIONS_H
 #define NPDE_TEST_PAPER_EQUATIONS_H
 
@@ -17,5 +18,17 @@
 #define WAVE_MAPS_EQ                                                                                             \
   "{type: equation, dim: 3, boundary: dirichlet, fields: [phi, v], params: {rs: 1, cx: -2}, rhs: [v, '(1 - rs/"    \
   "sqrt(" WM_R2 "))*((lap_phi - " WM_K "*" WM_YHY ") - " WM_K "*" WM_YG ")']"
+
+#define SPHERE_YAML                                                                                              \
+  "{type: nbm-interface, problem: expressions, level_set: 'sqrt(x^2 + y^2 + z^2) - 0.5',"                        \
+  " mu: ['y^2*log(x + 2) + 4', 'exp(-z)'], exact: ['exp(z)', 'cos(x)*sin(y)'],"                                  \
+  " f: ['-(y^2*log(x + 2) + 4)*exp(z)', '2*exp(-z)*cos(x)*sin(y)']}"
+#define STAR_YAML                                                                                                \
+  "{type: nbm-interface, problem: expressions, params: {r0: 0.483},"                                             \
+  " level_set: 'x^2 + y^2 + z^2 > 0 ? sqrt(x^2 + y^2 + z^2) - r0*(1 + ((x^2 + y^2)/(x^2 + y^2 + z^2))^2*"        \
+  "(0.1*cos(3*(atan2(y, x) - 0.5)) - 0.1*cos(4*(atan2(y, x) - 1.8)) + 0.15*cos(7*atan2(y, x)))) : -r0',"         \
+  " mu: ['10*(1 + 0.2*cos(2*pi*(x + y))*sin(2*pi*(x - y))*cos(z))', '1'],"                                       \
+  " exact: ['sin(2*x)*cos(2*y)*exp(z)',"                                                                          \
+  "         '(16*((y - x)/3)^5 - 20*((y - x)/3)^3 + 5*(y - x)/3)*log(x + y + 3)*cos(z)']}"
 
 #endif

@@ -4,6 +4,7 @@
  * docs/methods/nbm.md §6.5 within 10 %,
  * the interface-free problem converges at second order, and the plugin's
  * stencil, level set, info and YAML errors. */
+#include "paper_equations.h"
 #include "pde_fixture.h"
 
 TestSuite(pde_nbm, .init = pf_setup, .fini = pf_teardown);
@@ -170,18 +171,6 @@ Test(pde_nbm, helmholtz_term_keeps_the_exact_solution) {
 
 /* The presets written as YAML problems (problem: expressions, docs/problems.md). The sphere gives its f; the star
  * only its coefficients and exact solutions, so f, alpha, beta and g are derived (a manufactured solution). */
-#define SPHERE_YAML                                                                                              \
-  "{type: nbm-interface, problem: expressions, level_set: 'sqrt(x^2 + y^2 + z^2) - 0.5',"                        \
-  " mu: ['y^2*log(x + 2) + 4', 'exp(-z)'], exact: ['exp(z)', 'cos(x)*sin(y)'],"                                  \
-  " f: ['-(y^2*log(x + 2) + 4)*exp(z)', '2*exp(-z)*cos(x)*sin(y)']}"
-#define STAR_YAML                                                                                                \
-  "{type: nbm-interface, problem: expressions, params: {r0: 0.483},"                                             \
-  " level_set: 'x^2 + y^2 + z^2 > 0 ? sqrt(x^2 + y^2 + z^2) - r0*(1 + ((x^2 + y^2)/(x^2 + y^2 + z^2))^2*"        \
-  "(0.1*cos(3*(atan2(y, x) - 0.5)) - 0.1*cos(4*(atan2(y, x) - 1.8)) + 0.15*cos(7*atan2(y, x)))) : -r0',"         \
-  " mu: ['10*(1 + 0.2*cos(2*pi*(x + y))*sin(2*pi*(x - y))*cos(z))', '1'],"                                       \
-  " exact: ['sin(2*x)*cos(2*y)*exp(z)',"                                                                          \
-  "         '(16*((y - x)/3)^5 - 20*((y - x)/3)^3 + 5*(y - x)/3)*log(x + y + 3)*cos(z)']}"
-
 /* Every stencil of two PDEs at n points of the box agrees: the same samples, weights and constant to rel. */
 static void same_stencils(const char *a_yaml, const char *b_yaml, double rel) {
   npde_pde *a = pf_make(a_yaml), *b = pf_make(b_yaml);
