@@ -371,6 +371,40 @@ static npde_status npz_seek(const char *path, const char *member, struct archive
                     n ? list : "none");
 }
 
+/* Read past the member's last byte: libarchive compares the zip CRC there, so a damaged member is refused by name
+ * rather than read as numbers. */
+static npde_status member_end(struct archive *a, const char *what) {
+  char extra;
+  la_ssize_t r = archive_read_data(a, &extra, 1);
+  if (r < 0) return NPDE_ERROR(NPDE_ERR_IO, "%s is damaged: %s", what, archive_error_string(a));
+  if (r > 0) return NPDE_ERROR(NPDE_ERR_IO, "%s is damaged: it holds more bytes than its header says", what);
+  return NPDE_OK;
+}
+
+npde_status npde_npz_members(const char *path, npde_status (*fn)(const char *member, void *user), void *user) {
+  NPDE_TRY(npde__check_little_endian(path));
+  struct archive *a = archive_read_new();
+  if (!a) return NPDE_ERROR(NPDE_ERR_NOMEM, "cannot read '%s': out of memory", path);
+  archive_read_support_format_zip(a);
+  npde_status st = NPDE_OK;
+  if (archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK)
+    st = NPDE_ERROR(NPDE_ERR_IO, "cannot read '%s' as an .npz (zip) file: %s", path, archive_error_string(a));
+  while (st == NPDE_OK) {
+    struct archive_entry *e;
+    int r = archive_read_next_header(a, &e);
+    if (r == ARCHIVE_EOF) break;
+    if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
+      st = NPDE_ERROR(NPDE_ERR_IO, "cannot read '%s' as an .npz (zip) file: %s", path, archive_error_string(a));
+      break;
+    }
+    const char *name = archive_entry_pathname_utf8(e);
+    if (!name) name = archive_entry_pathname(e);
+    st = fn(name ? name : "", user);
+  }
+  archive_read_free(a);
+  return st;
+}
+
 npde_status npde_npz_read(const char *path, const char *name, npde_npy_array *out) {
   if (!out) return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_npz_read: out is NULL");
   memset(out, 0, sizeof *out);
@@ -391,6 +425,8 @@ npde_status npde_npz_read(const char *path, const char *name, npde_npy_array *ou
   if (st == NPDE_OK) {
     member_source m = {a, what};
     st = npde_npy_decode(what, archive_reader, &m, size, out);
+    if (st == NPDE_OK) st = member_end(a, what);
+    if (st != NPDE_OK) npde_npy_array_free(out);
     archive_read_free(a);
   }
   free(member);
@@ -430,6 +466,11 @@ npde_status npde_npz_read_bytes(const char *path, const char *member, void **dat
     }
     if (r == 0) break;
     used += (size_t)r;
+  }
+  if (st == NPDE_OK && declared >= 0 && (uint64_t)used == (uint64_t)declared) {
+    char what[1024];
+    snprintf(what, sizeof what, "member '%s' of '%s'", member, path);
+    st = member_end(a, what);
   }
   archive_read_free(a);
   if (st != NPDE_OK) {

@@ -84,6 +84,8 @@ struct npde_run_ctx {
   /* the run directory (dir NULL: the run writes no files) */
   char *dir;
   FILE *log, *metrics;
+  int lock_fd; /* the run directory's .lock, held while locked (rundir.c) */
+  bool locked;
   int64_t metrics_bytes; /* length of metrics.csv after its last complete row */
   double checkpoint_every; /* seconds of wall time between checkpoints */
   npde__result results[NPDE__MAX_RESULTS]; /* arrays for results.npz besides the snapshots */

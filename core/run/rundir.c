@@ -7,15 +7,18 @@
  * length its checkpoint recorded. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "config_impl.h"
+#include "io_impl.h"
 #include "log_impl.h"
 #include "npde/npde_log.h"
 #include "run_context.h"
@@ -72,8 +75,40 @@ static int remove_stale_temporaries(const char *dir) {
   return removed;
 }
 
+/* One process at a time per run directory: an flock on DIR/.lock, held until the run closes (the kernel drops it
+ * when the process ends, however it ends), with the holder's pid in the file for the refusal to name. */
+static npde_status lock_dir(npde_run_ctx *rs, const char *dir) {
+  char *path = join(dir, ".lock");
+  if (!path) return NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
+  const int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  npde_status st = fd >= 0 ? NPDE_OK : NPDE_ERROR(NPDE_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+  if (st == NPDE_OK && flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    char holder[32] = "";
+    const ssize_t n = pread(fd, holder, sizeof holder - 1, 0);
+    holder[n > 0 ? n : 0] = '\0';
+    holder[strcspn(holder, "\n")] = '\0';
+    st = NPDE_ERROR(NPDE_ERR_IO, "run directory '%s' is in use by process %s (another npde run or resume is writing "
+                    "there): wait for it to end, or give another output=", dir, holder[0] ? holder : "(unknown)");
+  }
+  if (st == NPDE_OK) {
+    char me[32];
+    const int len = snprintf(me, sizeof me, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, me, (size_t)len, 0) != len)
+      st = NPDE_ERROR(NPDE_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
+  }
+  if (st == NPDE_OK) {
+    rs->lock_fd = fd;
+    rs->locked = true;
+  } else if (fd >= 0) {
+    close(fd);
+  }
+  free(path);
+  return st;
+}
+
 npde_status npde__rundir_open(npde_run_ctx *rs, const char *dir, bool resuming) {
   NPDE_TRY(npde_mkdir_p(dir));
+  NPDE_TRY(lock_dir(rs, dir)); /* before anything is read or written there */
   rs->dir = strdup(dir);
   if (!rs->dir) return NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
   char *cfg = join(dir, "config.yaml"), *log = join(dir, "log.txt");
@@ -112,6 +147,8 @@ void npde__rundir_close(npde_run_ctx *rs) {
     fclose(rs->log);
   }
   if (rs->metrics) fclose(rs->metrics);
+  if (rs->locked) close(rs->lock_fd); /* the lock goes with the descriptor */
+  rs->locked = false;
   for (int i = 0; i < rs->n_results; ++i) free(rs->results[i].data);
   free(rs->snap_t);
   free(rs->snap_theta);
@@ -277,6 +314,29 @@ static npde_status read_array(const char *path, const char *name, npde_npy_type 
   return NPDE_OK;
 }
 
+typedef struct restore_ctx {
+  npde_run_ctx *rs;
+  const char *path;
+} restore_ctx;
+
+/* A checkpoint member "results.NAME.npy" (not the snapshots, restored apart) back into the run's results. */
+static npde_status restore_result(const char *member, void *user) {
+  const restore_ctx *c = user;
+  static const char prefix[] = "results.", suffix[] = ".npy";
+  const size_t n = strlen(member), lp = sizeof prefix - 1, ls = sizeof suffix - 1;
+  if (n <= lp + ls || strncmp(member, prefix, lp) != 0 || strcmp(member + n - ls, suffix) != 0) return NPDE_OK;
+  char name[96];
+  snprintf(name, sizeof name, "%.*s", (int)(n - lp - ls), member + lp);
+  if (!strcmp(name, "t") || !strcmp(name, "theta") || !strcmp(name, "rel_error")) return NPDE_OK;
+  char key[128];
+  snprintf(key, sizeof key, "results.%s", name);
+  npde_npy_array a = {0};
+  NPDE_TRY(npde_npz_read(c->path, key, &a));
+  npde_status st = npde__result_put(c->rs, name, a.type, a.data, a.ndim, a.shape);
+  npde_npy_array_free(&a);
+  return st;
+}
+
 npde_status npde__checkpoint_load(npde_run_ctx *rs, const char *path, size_t *stage) {
   npde_npy_array a = {0};
   NPDE_TRY(read_array(path, "pipeline_counters", NPDE_NPY_I64, 3, &a));
@@ -321,6 +381,9 @@ npde_status npde__checkpoint_load(npde_run_ctx *rs, const char *path, size_t *st
   npde_npy_array_free(&t);
   npde_npy_array_free(&th);
   npde_npy_array_free(&e);
+  /* every other array the run had put (fit_loss, fields, ...): a resume writes them back, not only what it makes */
+  restore_ctx restore = {.rs = rs, .path = path};
+  if (st == NPDE_OK) st = npde_npz_members(path, restore_result, &restore);
   rs->resume_from = path;
   return st;
 }

@@ -200,6 +200,65 @@ Test(rundir, test_divergence_stops_and_keeps_the_last_good_state) {
   npde_pipeline_destroy(&pl);
 }
 
+/* The members of an .npz, as "name,name,..." (sorted by the archive's order). */
+static npde_status add_member(const char *member, void *user) {
+  char *list = user;
+  strncat(list, member, 4095 - strlen(list));
+  strncat(list, ",", 4095 - strlen(list));
+  return NPDE_OK;
+}
+
+static void members_of(const char *dir, const char *file, char list[4096]) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/%s", dir, file);
+  list[0] = 0;
+  cr_assert_eq(npde_npz_members(path, add_member, list), NPDE_OK, "%s", npde_last_error());
+}
+
+/* Nothing lost: resuming a finished run keeps every array results.npz had (fit_loss, the fields, ...), and a
+ * checkpoint whose data fails its zip CRC is refused by name rather than resumed from. */
+Test(rundir, test_resume_keeps_every_array_and_refuses_a_damaged_checkpoint) {
+  char yaml[4096], dir[300], before[4096], after[4096];
+  snprintf(dir, sizeof dir, "%s/keep", tmp);
+  snprintf(yaml, sizeof yaml, SMALL("output: %s\n", "") "  - eval: {grid: [9, 9], points: 500}\n", dir);
+  cr_assert_eq(run_yaml(yaml, NULL), NPDE_OK, "%s", npde_last_error());
+  members_of(dir, "results.npz", before);
+  cr_assert(strstr(before, "fit_loss.npy") && strstr(before, "field_u.npy"), "%s", before);
+  npde_config *cfg = NULL;
+  char path[512];
+  snprintf(path, sizeof path, "%s/config.yaml", dir);
+  cr_assert_eq(npde_config_load_file(path, &cfg), NPDE_OK, "%s", npde_last_error());
+  npde_pipeline *pl = NULL;
+  cr_assert_eq(npde_pipeline_create(reg, cfg, &pl), NPDE_OK, "%s", npde_last_error());
+  cr_assert_eq(npde_pipeline_resume(pl, dir), NPDE_OK, "%s", npde_last_error());
+  npde_pipeline_destroy(&pl);
+  members_of(dir, "results.npz", after);
+  cr_expect_str_eq(after, before, "resuming the finished run changed results.npz's arrays");
+  /* one flipped byte inside theta's data */
+  snprintf(path, sizeof path, "%s/checkpoint.npz", dir);
+  size_t size = 0;
+  char *bytes = test_slurp(path, &size);
+  cr_assert_not_null(bytes);
+  const char *name = memmem(bytes, size, "theta.npy", 9);
+  cr_assert_not_null(name);
+  const char *magic = memmem(name, size - (size_t)(name - bytes), "\x93NUMPY", 6);
+  cr_assert_not_null(magic);
+  const size_t at = (size_t)(magic - bytes) + 128 + 8 * 20; /* past the 128-byte .npy header, the 21st value */
+  cr_assert_lt(at, size);
+  bytes[at] ^= 0x10;
+  FILE *f = fopen(path, "wb");
+  cr_assert_not_null(f);
+  cr_assert_eq(fwrite(bytes, 1, size, f), size);
+  fclose(f);
+  free(bytes);
+  cr_assert_eq(npde_pipeline_create(reg, cfg, &pl), NPDE_OK, "%s", npde_last_error());
+  npde_config_destroy(&cfg);
+  cr_expect_eq(npde_pipeline_resume(pl, dir), NPDE_ERR_IO);
+  cr_expect(strstr(npde_last_error(), "checkpoint.npz") && strstr(npde_last_error(), "damaged"), "%s",
+            npde_last_error());
+  npde_pipeline_destroy(&pl);
+}
+
 /* eval: fields on a grid at every snapshot into results.npz and .vti files,
  * the relative error against the exact solution at every snapshot. */
 Test(rundir, test_eval_writes_fields_and_errors) {
@@ -388,6 +447,46 @@ Test(rundir, test_killed_run_resumes_to_the_same_bits) {
   const char *extra[2] = {"samples.n=3000", "integrator.rtol=1e-8"};
   expect_killed_run_resumes(cfgpath, "evolve", extra, 6, "theta", "resume: the settings differ",
                             "stages.1.evolve.log_every=2");
+}
+
+/* One run per directory: while a run writes there, a second run (or resume) is refused, naming the holder. */
+Test(rundir, test_a_second_run_in_the_same_directory_is_refused) {
+  char cfgpath[300], dir[300], out[320], npde[512], lock[320];
+  snprintf(cfgpath, sizeof cfgpath, "%s/slow.yaml", tmp);
+  test_write_file(cfgpath, SMALL("checkpoint_every: 0\n", ""));
+  snprintf(dir, sizeof dir, "%s/busy", tmp);
+  snprintf(out, sizeof out, "output=%s", dir);
+  snprintf(npde, sizeof npde, "%s/bin/npde", NPDE_BINARY_DIR);
+  snprintf(lock, sizeof lock, "%s/.lock", dir);
+  char *run[] = {npde, "run", cfgpath, out, "samples.n=3000", "integrator.rtol=1e-8", NULL};
+  const pid_t pid = spawn_npde(run);
+  char want[32];
+  snprintf(want, sizeof want, "%ld\n", (long)pid);
+  char cfg_written[320];
+  snprintf(cfg_written, sizeof cfg_written, "%s/config.yaml", dir);
+  bool held = false; /* the child writes its pid once it holds the lock, then config.yaml */
+  for (int i = 0; i < 12000 && !held; ++i) {
+    char *text = test_slurp(lock, NULL);
+    struct stat sb;
+    held = text && strcmp(text, want) == 0 && stat(cfg_written, &sb) == 0;
+    free(text);
+    int status;
+    if (!held && waitpid(pid, &status, WNOHANG) == pid) cr_assert_fail("the first run ended before it took the lock");
+    struct timespec ts = {0, 5 * 1000 * 1000};
+    if (!held) nanosleep(&ts, NULL);
+  }
+  cr_assert(held, "the first run never took the lock");
+  char yaml[4096];
+  snprintf(yaml, sizeof yaml, SMALL("output: %s\n", ""), dir);
+  cr_expect_eq(run_yaml(yaml, NULL), NPDE_ERR_IO);
+  char holder[64];
+  snprintf(holder, sizeof holder, "in use by process %ld", (long)pid);
+  cr_expect(strstr(npde_last_error(), holder), "%s", npde_last_error());
+  kill(pid, SIGKILL);
+  wait_exit(pid);
+  /* the lock dies with its process: the directory can be resumed or refused on its own merits now */
+  cr_expect_eq(run_yaml(yaml, NULL), NPDE_ERR_CONFIG, "%s", npde_last_error());
+  cr_expect(strstr(npde_last_error(), "already holds a run"), "%s", npde_last_error());
 }
 
 /* The same for an NBM train run: killed between epochs, resumed, bitwise equal. */

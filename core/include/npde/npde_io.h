@@ -144,6 +144,14 @@ NPDE_API void npde_npz_abort(npde_npz_writer **w);
 NPDE_API NPDE_NODISCARD npde_status npde_npz_read(const char *path, const char *name, npde_npy_array *out);
 
 /**
+ * fn(member) for every member name of the .npz at path ("theta.npy", ...),
+ * in the archive's order; stops at the first status fn returns that is not
+ * NPDE_OK and returns it. Since: ABI 1.3
+ */
+NPDE_API NPDE_NODISCARD npde_status npde_npz_members(const char *path,
+                                                     npde_status (*fn)(const char *member, void *user), void *user);
+
+/**
  * Read raw member `member` of an .npz file into a malloc'd buffer (*data,
  * release with free()); one NUL byte follows the data (not counted in
  * *size), so text members can be used as strings.
