@@ -228,6 +228,32 @@ static void fill_row(npde_expr *e, const double *x, int64_t i, double t, const d
   }
 }
 
+/* c points of x (and extra, c x n_extra) into the columns, one column at a time. */
+static void fill_columns(npde_expr *e, const double *x, int64_t c, double t, const double *extra) {
+  const int64_t d = e->dim, first_x = e->x_alias, t_col = first_x + d, r_col = t_col + (e->time ? 1 : 0);
+  for (int64_t j = 0; j < d; ++j) {
+    double *col = column(e, first_x + j);
+    for (int64_t i = 0; i < c; ++i) col[i] = x[i * d + j];
+  }
+  if (e->time) {
+    double *col = column(e, t_col);
+    for (int64_t i = 0; i < c; ++i) col[i] = t;
+  }
+  if (e->uses_r) {
+    double *col = column(e, r_col);
+    for (int64_t i = 0; i < c; ++i) {
+      double r2 = 0.0;
+      for (int64_t j = 0; j < d; ++j) r2 += x[i * d + j] * x[i * d + j];
+      col[i] = sqrt(r2);
+    }
+  }
+  for (int64_t u = 0; u < e->n_used_extra; ++u) {
+    const int64_t j = e->used_extra[u];
+    double *col = column(e, r_col + 1 + j);
+    for (int64_t i = 0; i < c; ++i) col[i] = extra[i * e->n_extra + j];
+  }
+}
+
 static npde_status check_value(const npde_expr *e, int64_t k, double v, const double *x, int64_t i, double t) {
   if (mupError(e->h[k]))
     return NPDE_ERROR(NPDE_ERR_CONFIG, "%s: evaluating '%s': %s", e->where[k], e->text[k], mupGetErrorMsg(e->h[k]));
@@ -253,13 +279,14 @@ npde_status npde_expr_eval(npde_expr *e, const double *x, int64_t n, double t, c
   }
   for (int64_t i0 = 0; i0 < n; i0 += CHUNK) {
     const int64_t c = n - i0 < CHUNK ? n - i0 : CHUNK;
-    for (int64_t i = 0; i < c; ++i) fill_row(e, x, i0 + i, t, extra, i);
+    fill_columns(e, x + i0 * e->dim, c, t, extra ? extra + i0 * e->n_extra : NULL);
     for (int64_t k = 0; k < e->m; ++k) {
       mupEvalBulk(e->h[k], e->res, (int)c);
-      for (int64_t i = 0; i < c; ++i) {
-        NPDE_TRY(check_value(e, k, e->res[i], x, i0 + i, t));
-        out[(i0 + i) * e->m + k] = e->res[i];
-      }
+      bool finite = true;
+      for (int64_t i = 0; i < c; ++i) finite = finite && isfinite(e->res[i]);
+      if (mupError(e->h[k]) || !finite)
+        for (int64_t i = 0; i < c; ++i) NPDE_TRY(check_value(e, k, e->res[i], x, i0 + i, t));
+      for (int64_t i = 0; i < c; ++i) out[(i0 + i) * e->m + k] = e->res[i];
     }
   }
   return NPDE_OK;

@@ -104,10 +104,8 @@ static npde_status equation_create(npde_pde *p, const npde_config *cfg, npde_bac
     return npde_config_error(rhs, "pde 'equation': rhs: %lld expressions for %lld fields; give one per field, in "
                              "the order of fields:", (long long)npde_expr_count(s->rhs), (long long)s->K);
   s->used = npde_alloc((size_t)s->n_names * sizeof *s->used);
-  s->extra = npde_alloc((size_t)(CHUNK * s->n_names) * sizeof *s->extra);
   s->out = npde_alloc((size_t)(CHUNK * s->K) * sizeof *s->out);
-  if (!s->used || !s->extra || !s->out) return NPDE_ERROR(NPDE_ERR_NOMEM, "pde 'equation': out of memory");
-  memset(s->extra, 0, (size_t)(CHUNK * s->n_names) * sizeof *s->extra); /* names no expression reads stay 0 */
+  if (!s->used || !s->out) return NPDE_ERROR(NPDE_ERR_NOMEM, "pde 'equation': out of memory");
   s->order = NPDE_JET_VALUE;
   for (int64_t q = 0; q < s->n_names; ++q) {
     if (!npde_expr_uses(s->rhs, -1, s->names[q].text)) continue;
@@ -117,7 +115,18 @@ static npde_status equation_create(npde_pde *p, const npde_config *cfg, npde_bac
                                 : src == MIXED ? NPDE_JET_HESSIAN : NPDE_JET_LAPLACIAN;
     if (need > s->order) s->order = need;
   }
-  return NPDE_OK;
+  /* compiled again with only the names used: the per-point values are then a compact n x n_used block */
+  extra = npde_alloc((size_t)(s->n_used + 1) * sizeof *extra);
+  if (!extra) return NPDE_ERROR(NPDE_ERR_NOMEM, "pde 'equation': out of memory");
+  for (int64_t u = 0; u < s->n_used; ++u) extra[u] = s->names[s->used[u]].text;
+  extra[s->n_used] = NULL;
+  npde_expr_destroy(&s->rhs);
+  scope.extra = extra;
+  st = npde_expr_compile(rhs, &scope, &s->rhs);
+  npde_free(extra);
+  NPDE_TRY(st);
+  s->extra = npde_alloc((size_t)(CHUNK * (s->n_used ? s->n_used : 1)) * sizeof *s->extra);
+  return s->extra ? NPDE_OK : NPDE_ERROR(NPDE_ERR_NOMEM, "pde 'equation': out of memory");
 }
 
 static void equation_destroy(npde_pde *p) {
@@ -152,11 +161,13 @@ static double jet_value(const npde_pde_jets *jets, const name *nm, int64_t i) {
 
 static npde_status equation_rhs(const npde_pde *p, double t, const npde_pde_jets *jets, double *F) {
   const equation_state *s = npde_pde_state(p);
-  const int64_t K = s->K, m = s->n_names;
+  const int64_t K = s->K, m = s->n_used;
   for (int64_t i0 = 0; i0 < jets->n; i0 += CHUNK) {
     const int64_t c = jets->n - i0 < CHUNK ? jets->n - i0 : CHUNK;
-    for (int64_t i = 0; i < c; ++i)
-      for (int64_t u = 0; u < s->n_used; ++u) s->extra[i * m + s->used[u]] = jet_value(jets, &s->names[s->used[u]], i0 + i);
+    for (int64_t u = 0; u < m; ++u) {
+      const name *nm = &s->names[s->used[u]];
+      for (int64_t i = 0; i < c; ++i) s->extra[i * m + u] = jet_value(jets, nm, i0 + i);
+    }
     NPDE_TRY(npde_expr_eval(s->rhs, jets->x + i0 * s->d, c, t, s->extra, F + i0 * K));
   }
   return NPDE_OK;
