@@ -38,7 +38,8 @@ static const char usage[] =
     "\n"
     "Plugins come from the npde plugin directory, then NPDE_PLUGIN_PATH (colon-separated),\n"
     "then `plugin_path:` in the configuration.\n"
-    "Exit status: 0 success, 1 the run failed, 2 usage or configuration error.\n";
+    "Exit status: 0 success, 1 the run failed, 2 usage or configuration error, 130 or 143 stopped by\n"
+    "SIGINT (Ctrl-C) or SIGTERM after writing a checkpoint (`npde resume DIR` continues).\n";
 
 int cli_fail(npde_status st, int code) {
   const char *why = npde_last_error()[0] ? npde_last_error() : npde_status_str(st);
@@ -162,6 +163,29 @@ static void explain_stop_by_mpirun(const npde_pipeline *pl) {
   signal(SIGTERM, on_stopped_by_mpirun);
 }
 
+/* Ctrl-C or SIGTERM: the first asks the run to checkpoint and stop (exit 130 / 143), a second stops at once. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig) {
+  if (stop_signal) _exit(128 + sig);
+  stop_signal = sig;
+  npde_pipeline_request_stop();
+  static const char note[] = "\nnpde: stopping: the run writes its checkpoint after the current step (signal again "
+                             "to stop at once, losing the step)\n";
+  ssize_t ignored = write(STDERR_FILENO, note, sizeof note - 1);
+  (void)ignored;
+}
+
+static void stop_on_signals(void) {
+  if (npde_comm_size() > 1) return; /* mpirun turns Ctrl-C into SIGTERM then SIGKILL: explain_stop_by_mpirun */
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+}
+
 static int cmd_run(int argc, char **argv, mode m) {
   for (int i = 0; m == MODE_RUN && i < argc; ++i)
     if (strcmp(argv[i], "-m") == 0 || strcmp(argv[i], "--multirun") == 0) {
@@ -189,8 +213,10 @@ static int cmd_run(int argc, char **argv, mode m) {
              npde_config_scalar(npde_config_find(cfg, "backend.type")));
   } else if (code == 0) {
     explain_stop_by_mpirun(pl);
+    stop_on_signals();
     npde_status st = m == MODE_RESUME ? npde_pipeline_resume(pl, dir) : npde_pipeline_run(pl);
-    if (st != NPDE_OK) code = cli_fail(st, cli_exit_code_for(st) == EXIT_USAGE ? EXIT_USAGE : EXIT_RUN_FAILURE);
+    if (st == NPDE_ERR_INTERRUPTED) code = cli_fail(st, 128 + (stop_signal ? stop_signal : SIGINT));
+    else if (st != NPDE_OK) code = cli_fail(st, cli_exit_code_for(st) == EXIT_USAGE ? EXIT_USAGE : EXIT_RUN_FAILURE);
   }
   npde_pipeline_destroy(&pl);
   npde_registry_destroy(&reg);

@@ -1,5 +1,6 @@
 /* Pipelines: validation of a whole configuration and running its stages. */
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -438,6 +439,17 @@ npde_status npde__pipeline_instantiate(npde_pipeline *pl, npde_run_ctx *rs) {
 
 void npde__pipeline_release(npde_run_ctx *rs) { destroy_components(rs); }
 
+/* Set from a signal handler (npde_pipeline_request_stop); read between steps. */
+static volatile sig_atomic_t stop_flag;
+
+void npde_pipeline_request_stop(void) { stop_flag = 1; }
+
+bool npde__stop_requested(void) {
+  double any = stop_flag ? 1.0 : 0.0;
+  if (npde_comm_size() > 1 && npde_comm_allreduce(&any, 1, NPDE_COMM_MAX) != NPDE_OK) return false;
+  return any > 0.0;
+}
+
 static npde_status run_impl(npde_pipeline *pl, const char *resume_dir) {
   npde_run_ctx *rs = &pl->last;
   const char *dir = resume_dir;
@@ -499,12 +511,19 @@ static npde_status run_impl(npde_pipeline *pl, const char *resume_dir) {
     else if (npde_plot_run(rs->dir, NULL) != NPDE_OK) /* figures never fail a finished run */
       npde_log(NPDE_LOG_WARN, "plots: %s", npde_last_error());
   }
-  if (st != NPDE_OK && rs->dir) {
+  if (st == NPDE_ERR_INTERRUPTED && rs->dir) {
+    char why[4096];
+    snprintf(why, sizeof why, "%s: %s/checkpoint.npz holds the run so far; `npde resume %s` continues from it",
+             npde_last_error(), rs->dir, rs->dir);
+    npde_log(NPDE_LOG_WARN, "%s", why);
+    st = npde_set_error(st, __FILE__, __LINE__, "%s", why);
+  } else if (st != NPDE_OK && rs->dir) {
     char why[4096];
     snprintf(why, sizeof why, "%s", npde_last_error());
     npde_log(NPDE_LOG_ERROR, "%s", why); /* into log.txt too */
     st = npde_set_error(st, __FILE__, __LINE__, "%s", why);
   }
+  stop_flag = 0; /* a request ends with the run it stopped */
   free(ckpt);
   npde__rundir_close(rs);
   destroy_components(rs);

@@ -118,6 +118,10 @@ NPDE_API npde_status npde__checkpoint_load(npde_run_ctx *rs, const char *path, s
 NPDE_API npde_status npde__rundir_open(npde_run_ctx *rs, const char *dir, bool resuming);
 NPDE_API void npde__rundir_close(npde_run_ctx *rs);
 
+/* Whether npde_pipeline_request_stop was called; on several ranks, whether any rank was asked (an allreduce, so
+ * call it where every rank does, in step with the others). */
+NPDE_API bool npde__stop_requested(void);
+
 /* Seconds on a monotonic clock (progress lines, timings). */
 static inline double npde__now_seconds(void) {
   struct timespec ts;

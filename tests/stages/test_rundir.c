@@ -365,15 +365,17 @@ static char *rows_without_wall_time(const char *dir) {
   return out;
 }
 
-/* SIGKILL the run once its metrics.csv has `lines` lines (header included), and reap it. */
-static void kill_after_rows(pid_t pid, const char *csv, int lines) {
+/* Send sig to the run once its metrics.csv has `lines` lines (header included), reap it and check its exit status:
+ * 128 + sig for SIGINT and SIGTERM (the run checkpoints and stops), none for SIGKILL. */
+static void kill_after_rows(pid_t pid, const char *csv, int lines, int sig) {
   for (int i = 0; i < 12000; ++i) {
     char *text = test_slurp(csv, NULL);
     const int have = text ? count_lines(text) : 0;
     free(text);
     if (have >= lines) {
-      kill(pid, SIGKILL);
-      wait_exit(pid);
+      kill(pid, sig);
+      const int code = wait_exit(pid);
+      if (sig != SIGKILL) cr_assert_eq(code, 128 + sig, "stopped by signal %d: exit status %d", sig, code);
       return;
     }
     int status;
@@ -390,7 +392,7 @@ static void kill_after_rows(pid_t pid, const char *csv, int lines) {
  * log must hold `resume_note` (NULL: no check). An override is recorded in config.yaml, the earlier settings kept
  * in config.1.yaml; a plain resume leaves config.yaml as it was. */
 static void expect_killed_run_resumes(const char *cfgpath, const char *name, const char *extra[2], int kill_lines,
-                                      const char *member, const char *resume_note, const char *override) {
+                                      const char *member, const char *resume_note, const char *override, int sig) {
   char a[300], b[300], oa[320], ob[320], npde[512], csv[512], log[512];
   snprintf(npde, sizeof npde, "%s/bin/npde", NPDE_BINARY_DIR);
   snprintf(a, sizeof a, "%s/%s-a", tmp, name);
@@ -402,7 +404,7 @@ static void expect_killed_run_resumes(const char *cfgpath, const char *name, con
   char *run_b[] = {npde, "run", (char *)cfgpath, ob, (char *)extra[0], (char *)extra[1], NULL};
   pid_t pid = spawn_npde(run_b);
   snprintf(csv, sizeof csv, "%s/metrics.csv", b);
-  kill_after_rows(pid, csv, kill_lines);
+  kill_after_rows(pid, csv, kill_lines, sig);
   char *resume[] = {npde, "resume", b, (char *)override, NULL};
   cr_assert_eq(wait_exit(spawn_npde(resume)), 0, "resume failed");
   char kept[512], cfg_b[512];
@@ -446,7 +448,17 @@ Test(rundir, test_killed_run_resumes_to_the_same_bits) {
   /* slower steps (more samples) and more of them, so that the kill lands a few steps into evolve */
   const char *extra[2] = {"samples.n=3000", "integrator.rtol=1e-8"};
   expect_killed_run_resumes(cfgpath, "evolve", extra, 6, "theta", "resume: the settings differ",
-                            "stages.1.evolve.log_every=2");
+                            "stages.1.evolve.log_every=2", SIGKILL);
+}
+
+/* Ctrl-C: the run abandons its step attempt, checkpoints the last accepted step and exits 130; the resume ends
+ * with the same bits. */
+Test(rundir, test_interrupted_run_checkpoints_and_resumes_to_the_same_bits) {
+  char cfgpath[300];
+  snprintf(cfgpath, sizeof cfgpath, "%s/small.yaml", tmp);
+  test_write_file(cfgpath, SMALL("checkpoint_every: 1e9\n", ""));
+  const char *extra[2] = {"samples.n=3000", "integrator.rtol=1e-8"};
+  expect_killed_run_resumes(cfgpath, "interrupted", extra, 5, "theta", "resume: continuing", NULL, SIGINT);
 }
 
 /* One run per directory: while a run writes there, a second run (or resume) is refused, naming the holder. */
@@ -498,5 +510,5 @@ Test(rundir, test_killed_train_run_resumes_to_the_same_bits) {
                         "network: {layers: [{type: mlp, width: 16, depth: 3, activation: sin}]}\n"
                         "stages:\n  - train: {n: 14, epochs: 400, batch: 700, error_every: 50}\n");
   const char *extra[2] = {NULL, NULL};
-  expect_killed_run_resumes(cfgpath, "train", extra, 40, "theta_final", "train: resuming after epoch", NULL);
+  expect_killed_run_resumes(cfgpath, "train", extra, 40, "theta_final", "train: resuming after epoch", NULL, SIGTERM);
 }

@@ -27,7 +27,8 @@ extern "C" {
   X(NPDE_ERR_IO, -7, "file input/output error")                                 \
   X(NPDE_ERR_PLUGIN, -8, "plugin could not be loaded")                          \
   X(NPDE_ERR_NOT_FOUND, -9, "no such component")                                \
-  X(NPDE_ERR_NUMERIC, -10, "numerical failure (NaN, divergence, breakdown)")
+  X(NPDE_ERR_NUMERIC, -10, "numerical failure (NaN, divergence, breakdown)")   \
+  X(NPDE_ERR_INTERRUPTED, -11, "stopped on request (a checkpoint was written)")
 
 typedef enum npde_status {
 #define NPDE__STATUS_ENUM(name, value, text) name = value,

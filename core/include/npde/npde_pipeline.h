@@ -52,6 +52,18 @@ NPDE_API NPDE_NODISCARD npde_status npde_pipeline_metric(const npde_pipeline *pl
 NPDE_API NPDE_NODISCARD npde_status npde_pipeline_metric_at(const npde_pipeline *pl, int i, const char **name,
                                                             double *value);
 
+/**
+ * Ask the run in progress in this process to stop: the stage in progress
+ * ends its step (evolve: at the next accepted step) or epoch (train, fit),
+ * writes its checkpoint, and npde_pipeline_run/_resume returns
+ * NPDE_ERR_INTERRUPTED; `npde resume DIR` continues from the checkpoint
+ * (fit, which keeps none of its own, starts again). Async-signal-safe: the
+ * npde command's SIGINT/SIGTERM handler and an embedding's (Python's
+ * KeyboardInterrupt) call it; the library installs no handler. The request
+ * is cleared when the run returns. Since: ABI 1.3
+ */
+NPDE_API void npde_pipeline_request_stop(void);
+
 /** Names of the stages the core knows, comma-separated; static string. */
 NPDE_API const char *npde_stage_names(void);
 

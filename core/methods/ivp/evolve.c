@@ -464,6 +464,11 @@ static npde_status evolve_after_step(void *ctx, const npde_step_state *s, npde_m
     NPDE_TRY(checkpoint(c, s, y));
     c->last_ckpt = npde__now_seconds();
   }
+  /* a stop lands on an accepted step, where the checkpoint holds all a resume needs to go on bit for bit (warm
+   * starts and the integrator's state included); a second signal in the npde command does not wait */
+  if (s->t < c->t_end && npde__stop_requested())
+    return NPDE_ERROR(NPDE_ERR_INTERRUPTED, "evolve: stopped on request at t = %.9g (step %lld)", s->t,
+                      (long long)s->accepted);
   return NPDE_OK;
 }
 
@@ -659,7 +664,7 @@ static npde_status evolve_run(npde_run_ctx *rs, const npde_config *params) {
     npde_status keep = npde_backend_copy(c.be, &Y, &th);
     if (keep == NPDE_OK && c.have_state && rs->dir) keep = checkpoint(&c, &c.last_state, &Y);
     if (keep == NPDE_OK && rs->dir) keep = npde__results_write(rs);
-    if (c.have_state && rs->dir)
+    if (c.have_state && rs->dir && st != NPDE_ERR_INTERRUPTED)
       npde_log(NPDE_LOG_ERROR, "evolve stopped at t = %.9g; the last good state (t = %.9g, step %lld) is kept in "
                "%s/checkpoint.npz: `npde resume %s [key=value ...]` continues from it", is.t_reached,
                c.last_state.t, (long long)c.last_state.accepted, rs->dir, rs->dir);

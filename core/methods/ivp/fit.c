@@ -238,6 +238,11 @@ static npde_status fit_run(npde_run_ctx *rs, const npde_config *params) {
   double *history = epochs > 0 ? malloc((size_t)epochs * sizeof *history) : NULL;
   if (epochs > 0 && !history && st == NPDE_OK) st = NPDE_ERROR(NPDE_ERR_NOMEM, "fit: out of memory");
   for (int64_t e = 1; st == NPDE_OK && e <= epochs; ++e) {
+    if (npde__stop_requested()) {
+      st = NPDE_ERROR(NPDE_ERR_INTERRUPTED, "fit: stopped on request at epoch %lld of %lld (fit keeps no checkpoint "
+                      "of its own: a resume fits again from its start)", (long long)e, (long long)epochs);
+      break;
+    }
     st = npde_backend_rng_uniform(be, rs->seed, NPDE__STREAM_FIT + fit_index,
                                   (uint64_t)(e - 1) * per_batch + npde_philox_blocks((uint64_t)(first * c.d)), -1.0,
                                   1.0, &X);

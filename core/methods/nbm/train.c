@@ -519,6 +519,14 @@ static npde_status train_run(npde_run_ctx *rs, const npde_config *params) {
       st = checkpoint(&c, &now_state, &adam.m, &adam.v, &hist);
       last_ckpt = npde__now_seconds();
     }
+    if (st == NPDE_OK && e + 1 < epochs && npde__stop_requested()) {
+      const train_state now_state = {.epoch = e + 1, .step = step, .cg_total = cg_total, .lambda = lambda,
+                                     .elapsed = wall};
+      if (rs->dir) st = checkpoint(&c, &now_state, &adam.m, &adam.v, &hist);
+      if (st == NPDE_OK)
+        st = NPDE_ERROR(NPDE_ERR_INTERRUPTED, "train: stopped on request after epoch %lld of %lld", (long long)(e + 1),
+                        (long long)epochs);
+    }
   }
   npde__log_progress_end();
   const double train_s = npde__now_seconds() - train_t0;
