@@ -257,10 +257,25 @@ static void fill_columns(npde_expr *e, const double *x, int64_t c, double t, con
 static npde_status check_value(const npde_expr *e, int64_t k, double v, const double *x, int64_t i, double t) {
   if (mupError(e->h[k]))
     return NPDE_ERROR(NPDE_ERR_CONFIG, "%s: evaluating '%s': %s", e->where[k], e->text[k], mupGetErrorMsg(e->h[k]));
-  if (!isfinite(v))
-    return NPDE_ERROR(NPDE_ERR_CONFIG, "%s: '%s' is %g at point %lld (x1 = %g%s, t = %g)", e->where[k], e->text[k],
-                      v, (long long)i, x[i * e->dim], e->dim > 1 ? ", ..." : "", t);
+  (void)v, (void)x, (void)i, (void)t;
   return NPDE_OK;
+}
+
+/* Expression k is NaN or Inf somewhere among the n points: count them (one point at a time) and name the first. */
+static npde_status not_finite(npde_expr *e, int64_t k, const double *x, int64_t n, double t, const double *extra) {
+  int64_t bad = 0, first = -1;
+  double first_value = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    fill_row(e, x, i, t, extra, 0);
+    const double v = mupEval(e->h[k]);
+    if (isfinite(v)) continue;
+    if (first < 0) first = i, first_value = v;
+    ++bad;
+  }
+  if (first < 0) first = 0;
+  return NPDE_ERROR(NPDE_ERR_NO_RETRY, "%s: '%s' is NaN or Inf at %lld of %lld points (first: point %lld, %g at x1 "
+                    "= %g%s, t = %g)", e->where[k], e->text[k], (long long)bad, (long long)n, (long long)first,
+                    first_value, x[first * e->dim], e->dim > 1 ? ", ..." : "", t);
 }
 
 npde_status npde_expr_eval(npde_expr *e, const double *x, int64_t n, double t, const double *extra, double *out) {
@@ -272,6 +287,7 @@ npde_status npde_expr_eval(npde_expr *e, const double *x, int64_t n, double t, c
       for (int64_t k = 0; k < e->m; ++k) {
         const double v = mupEval(e->h[k]);
         NPDE_TRY(check_value(e, k, v, x, i, t));
+        if (!isfinite(v)) return not_finite(e, k, x, n, t, extra);
         out[i * e->m + k] = v;
       }
     }
@@ -284,8 +300,8 @@ npde_status npde_expr_eval(npde_expr *e, const double *x, int64_t n, double t, c
       mupEvalBulk(e->h[k], e->res, (int)c);
       bool finite = true;
       for (int64_t i = 0; i < c; ++i) finite = finite && isfinite(e->res[i]);
-      if (mupError(e->h[k]) || !finite)
-        for (int64_t i = 0; i < c; ++i) NPDE_TRY(check_value(e, k, e->res[i], x, i0 + i, t));
+      if (mupError(e->h[k])) NPDE_TRY(check_value(e, k, 0.0, x, i0, t));
+      if (!finite) return not_finite(e, k, x, n, t, extra);
       for (int64_t i = 0; i < c; ++i) out[(i0 + i) * e->m + k] = e->res[i];
     }
   }

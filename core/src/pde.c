@@ -293,12 +293,20 @@ npde_pde_info npde_pde_get_info(const npde_pde *pde) {
   return npde__object_check(pde, NPDE_KIND_PDE, "npde_pde_get_info") == NPDE_OK ? pde->info : none;
 }
 
+/* Values a plugin returned must be finite: NaN or Inf stops the run at once (no step size cures them), naming the
+ * PDE, the call, how many points and the first. K values per point. */
 static npde_status check_finite(const npde_pde *pde, const char *what, const double *v, int64_t count) {
+  const int64_t K = pde->info.outputs > 0 ? pde->info.outputs : 1;
+  int64_t bad = 0, first = -1, last_point = -1;
   for (int64_t i = 0; i < count; ++i)
-    if (!isfinite(v[i]))
-      return NPDE_ERROR(NPDE_ERR_NUMERIC, "pde '%s': %s returned a non-finite value at entry %lld",
-                        pde->hdr.type_name, what, (long long)i);
-  return NPDE_OK;
+    if (!isfinite(v[i])) {
+      if (first < 0) first = i;
+      if (i / K != last_point) ++bad, last_point = i / K;
+    }
+  if (first < 0) return NPDE_OK;
+  return NPDE_ERROR(NPDE_ERR_NO_RETRY, "pde '%s': %s returned NaN or Inf at %lld of %lld points (first: point %lld, "
+                    "output %lld, %g)", pde->hdr.type_name, what, (long long)bad, (long long)(count / K),
+                    (long long)(first / K), (long long)(first % K), v[first]);
 }
 
 npde_status npde_pde_initial(const npde_pde *pde, const double *x, int64_t n, double *U) {

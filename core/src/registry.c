@@ -1,6 +1,7 @@
 /* Plugin loading (dlopen) and the component registry. */
 #include <dirent.h>
 #include <dlfcn.h>
+#include <elf.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -202,6 +203,38 @@ static bool already_loaded(const npde_registry *reg, const char *real) {
   return false;
 }
 
+/* dlopen maps a shared object's segments as its headers describe them: a truncated file (a copy cut short, a full
+ * disk) then faults with SIGBUS inside dlopen, past any message. So the ELF headers are read first, and every
+ * header and loadable segment must lie within the file. */
+static npde_status check_elf(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NPDE_ERROR(NPDE_ERR_PLUGIN, "plugin '%s': %s", path, strerror(errno));
+  Elf64_Ehdr eh;
+  struct stat sb;
+  npde_status st = NPDE_OK;
+  const char *why = NULL;
+  const size_t got = fstat(fileno(f), &sb) == 0 ? fread(&eh, 1, sizeof eh, f) : 0;
+  if (got < SELFMAG || memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0) why = "not an ELF file";
+  else if (got < sizeof eh) why = "truncated: shorter than an ELF header";
+  else if (eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_type != ET_DYN) why = "not a 64-bit shared object";
+  else if (eh.e_phentsize != sizeof(Elf64_Phdr) ||
+           eh.e_phoff + (uint64_t)eh.e_phnum * eh.e_phentsize > (uint64_t)sb.st_size ||
+           eh.e_shoff + (uint64_t)eh.e_shnum * eh.e_shentsize > (uint64_t)sb.st_size)
+    why = "truncated: its headers reach past the end of the file";
+  for (unsigned i = 0; !why && i < eh.e_phnum; ++i) {
+    Elf64_Phdr ph;
+    if (fseek(f, (long)(eh.e_phoff + (uint64_t)i * eh.e_phentsize), SEEK_SET) != 0 || fread(&ph, sizeof ph, 1, f) != 1)
+      why = "truncated: a program header cannot be read";
+    else if (ph.p_type == PT_LOAD && ph.p_offset + ph.p_filesz > (uint64_t)sb.st_size)
+      why = "truncated: a loadable segment reaches past the end of the file";
+  }
+  if (why)
+    st = NPDE_ERROR(NPDE_ERR_PLUGIN, "plugin '%s' (%lld bytes) is not loadable: %s; rebuild or reinstall it, or remove "
+                    "it from the plugin path", path, (long long)sb.st_size, why);
+  fclose(f);
+  return st;
+}
+
 static npde_status load_file(npde_registry *reg, const char *path) {
   char real[PATH_MAX];
   if (!realpath(path, real)) return NPDE_ERROR(NPDE_ERR_PLUGIN, "plugin '%s': %s", path, strerror(errno));
@@ -213,6 +246,7 @@ static npde_status load_file(npde_registry *reg, const char *path) {
     reg->plugins = p;
     reg->cap_plugins = cap;
   }
+  NPDE_TRY(check_elf(real));
   dlerror();
   /* OpenMP runtimes read their settings once, when a plugin first pulls
    * them in. Idle OpenMP threads that spin steal the cores OpenBLAS's

@@ -65,6 +65,17 @@ expect 0 "does not meet the boundary condition (periodic on axis 1, dirichlet u 
 # face values without their time dependence: the exact solution is not u = g on the faces
 expect 0 "does not meet the boundary condition (dirichlet u = g on axis 1" -- "$npde" run "$lifted" --no-output \
   'stages=[{eval: {grid: [5, 5]}}]' 'pde.dirichlet=[cos(y) + x]'
+# failures that say why and what to change: NaN from the PDE stops at once, naming the expression, how many points
+# and t; a linear solve that keeps missing its tolerance stops after cg_retries attempts with the settings that help
+expect 1 "is NaN or Inf at 2000 of 2000 points" -- "$npde" run "$src/configs/gallery/allen-cahn.yaml" --no-output \
+  'stages=[{fit: {epochs: 50}}, {evolve: {t_end: 0.1}}]' "pde.rhs=['eps^2*lap_u + log(u - 2)']"
+expect 1 "evolve stopped at t = 0, before its first accepted step" -- "$npde" run \
+  "$src/configs/gallery/allen-cahn.yaml" --no-output 'stages=[{fit: {epochs: 50}}, {evolve: {t_end: 0.1}}]' \
+  "pde.rhs=['eps^2*lap_u + log(u - 2)']"
+expect 1 "missed its tolerance in 4 step attempts in a row" -- "$npde" run "$src/configs/demo.yaml" --no-output \
+  'stages=[{fit: {epochs: 50}}, {evolve: {t_end: 0.1}}]' linsolver.max_iters=2
+expect 1 "Settings that help: linsolver.max_iters (now 2), precond.rank (now 50)" -- "$npde" run \
+  "$src/configs/demo.yaml" --no-output 'stages=[{fit: {epochs: 50}}, {evolve: {t_end: 0.1}}]' linsolver.max_iters=2
 expect 2 "valid: none, dirichlet, periodic" -- "$npde" check "$periodic" 'pde.boundary=[periodic, sideways]'
 expect 2 "needs the sinusoidal embedding as the first layer" -- "$npde" check "$periodic" \
   'network.layers=[{type: mlp, width: 8, depth: 1}]'

@@ -85,14 +85,21 @@ Test(expr, errors_name_the_place_and_the_known_names) {
   expect_error("f: []\n", &s2t, "expected at least one expression");
 }
 
-Test(expr, a_non_finite_value_names_the_point) {
+Test(expr, a_non_finite_value_names_the_point_and_counts_them) {
   npde_config *cfg = cfg_text("f: '1/x'\n");
   npde_expr_scope scope = {.dim = 1};
   npde_expr *e = NULL;
   cr_assert_eq(npde_expr_compile(npde_config_get(cfg, "f"), &scope, &e), NPDE_OK, "%s", npde_last_error());
   double x[3] = {1, 0, 2}, out[3];
-  cr_expect_eq(npde_expr_eval(e, x, 3, 0.0, NULL, out), NPDE_ERR_CONFIG);
-  cr_expect(strstr(npde_last_error(), "p.yaml:1:4: '1/x' is inf at point 1") != NULL, "%s", npde_last_error());
+  cr_expect_eq(npde_expr_eval(e, x, 3, 0.0, NULL, out), NPDE_ERR_NO_RETRY);
+  cr_expect(strstr(npde_last_error(), "p.yaml:1:4: '1/x' is NaN or Inf at 1 of 3 points (first: point 1, inf at x1 = 0")
+            != NULL, "%s", npde_last_error());
+  /* the bulk path (more than a few points) counts them all */
+  double xs[100], outs[100];
+  for (int i = 0; i < 100; ++i) xs[i] = i % 10 == 3 ? 0.0 : 1.0 + i;
+  cr_expect_eq(npde_expr_eval(e, xs, 100, 0.0, NULL, outs), NPDE_ERR_NO_RETRY);
+  cr_expect(strstr(npde_last_error(), "is NaN or Inf at 10 of 100 points (first: point 3,") != NULL, "%s",
+            npde_last_error());
   npde_expr_destroy(&e);
   npde_config_destroy(&cfg);
 }

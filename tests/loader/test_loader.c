@@ -113,8 +113,37 @@ Test(loader, test_loader_refuses_file_that_is_not_a_shared_object) {
   cr_assert_eq(npde_registry_load_path(reg, FX "/not_so"), NPDE_ERR_PLUGIN);
   const char *msg = npde_last_error();
   assert_contains(msg, "npde_text.so");
-  assert_contains(msg, "could not be loaded");
-  assert_contains(msg, "must be a shared object");
+  assert_contains(msg, "is not loadable: not an ELF file");
+}
+
+/* A plugin cut short (a copy interrupted, a full disk): refused by name from its ELF headers, where dlopen would
+ * map the missing pages and die of SIGBUS. */
+Test(loader, test_loader_refuses_a_truncated_shared_object) {
+  size_t size = 0;
+  FILE *f = fopen(FX "/good/npde_fixture_good.so", "rb");
+  cr_assert_not_null(f);
+  char *bytes = malloc(1 << 22);
+  cr_assert_not_null(bytes);
+  size = fread(bytes, 1, 1 << 22, f);
+  fclose(f);
+  char dir[] = "/tmp/npde-truncated-XXXXXX";
+  cr_assert_not_null(mkdtemp(dir));
+  char path[128];
+  snprintf(path, sizeof path, "%s/npde_cut.so", dir);
+  const size_t keep[] = {size / 2, size - 64, 40};
+  for (int k = 0; k < 3; ++k) {
+    f = fopen(path, "wb");
+    cr_assert_not_null(f);
+    cr_assert_eq(fwrite(bytes, 1, keep[k], f), keep[k]);
+    fclose(f);
+    cr_assert_eq(npde_registry_load_path(reg, dir), NPDE_ERR_PLUGIN, "%zu of %zu bytes loaded", keep[k], size);
+    assert_contains(npde_last_error(), "npde_cut.so");
+    assert_contains(npde_last_error(), "is not loadable:");
+  }
+  assert_contains(npde_last_error(), "truncated: shorter than an ELF header");
+  remove(path);
+  remove(dir);
+  free(bytes);
 }
 
 Test(loader, test_loader_refuses_duplicate_component_naming_both_files) {

@@ -28,7 +28,8 @@ extern "C" {
   X(NPDE_ERR_PLUGIN, -8, "plugin could not be loaded")                          \
   X(NPDE_ERR_NOT_FOUND, -9, "no such component")                                \
   X(NPDE_ERR_NUMERIC, -10, "numerical failure (NaN, divergence, breakdown)")   \
-  X(NPDE_ERR_INTERRUPTED, -11, "stopped on request (a checkpoint was written)")
+  X(NPDE_ERR_INTERRUPTED, -11, "stopped on request (a checkpoint was written)")  \
+  X(NPDE_ERR_NO_RETRY, -12, "numerical failure that a retry or a smaller step cannot cure")
 
 typedef enum npde_status {
 #define NPDE__STATUS_ENUM(name, value, text) name = value,

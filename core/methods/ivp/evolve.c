@@ -42,6 +42,9 @@ static const npde_param_spec evolve_params[] = {
     {.name = "on_cg_failure", .type = NPDE_PARAM_ENUM, .default_value = "reject", .choices = "reject|accept",
      .doc = "a linear solve that misses its tolerance: reject the step (retried smaller, fresh samples), or accept "
             "its iterate as the reference code does (counted in metrics.csv)"},
+    {.name = "cg_retries", .type = NPDE_PARAM_INT, .default_value = "3", .min = 0, .flags = NPDE_PARAM_HAS_MIN,
+     .doc = "on_cg_failure: reject: step attempts in a row, each on fresh samples, whose solve may miss its tolerance "
+            "before the run stops and says which settings help (the system does not depend on the step size)"},
     {.name = "max_residual", .type = NPDE_PARAM_REAL, .default_value = "0", .min = 0, .flags = NPDE_PARAM_HAS_MIN,
      .doc = "stop the run (keeping the last good state) when the relative residual R_true exceeds this; 0: never"},
     {.name = "restarts", .type = NPDE_PARAM_ANY, .default_value = "{policy: none}",
@@ -91,6 +94,7 @@ typedef struct evolve_ctx {
   int64_t d, K, p;
   double mu, max_residual;
   bool warm_start, accept_cg_failure;
+  int64_t cg_retries, cg_streak; /* attempts in a row whose solve missed its tolerance */
   npde_jet_order order;
   jet_set samples, resid;
   void *rhs;      /* backend: F (p) */
@@ -164,10 +168,29 @@ static npde_status jet_set_draw(evolve_ctx *c, jet_set *s, uint64_t stream, uint
   return npde_backend_download(c->be, s->xh, s->x, (size_t)(s->n * c->d) * sizeof(double));
 }
 
+/* The network's values and derivatives at the set's points are finite, or the run stops naming how many are not. */
+static npde_status jets_finite(const evolve_ctx *c, const jet_set *s, double t) {
+  const int64_t K = c->K, d = c->d, sec = c->order == NPDE_JET_HESSIAN ? d * d : c->order >= NPDE_JET_LAPLACIAN ? d : 0;
+  int64_t bad = 0, first = -1;
+  for (int64_t i = 0; i < s->n; ++i) {
+    bool ok = true;
+    for (int64_t k = 0; k < K; ++k) ok = ok && isfinite(s->val[i * K + k]);
+    for (int64_t e = 0; c->order >= NPDE_JET_GRAD && e < K * d; ++e) ok = ok && isfinite(s->grad[i * K * d + e]);
+    for (int64_t e = 0; e < K * sec; ++e) ok = ok && isfinite(s->sec[i * K * sec + e]);
+    if (!ok && first < 0) first = i;
+    bad += !ok;
+  }
+  if (!bad) return NPDE_OK;
+  return NPDE_ERROR(NPDE_ERR_NO_RETRY, "evolve: t = %.9g: the network's values or derivatives are NaN or Inf at %lld "
+                    "of %lld points (first: point %lld, x1 = %g)", t, (long long)bad, (long long)s->n,
+                    (long long)first, s->xh[first * d]);
+}
+
 /* f = L[N](x, t) at the set's points (s->xh current), on the host from the network's x-jets, then uploaded. */
 static npde_status jet_set_rhs(evolve_ctx *c, jet_set *s, const npde_mat *theta, double t) {
   npde_mat X = npde_mat_view(s->x, NPDE_F64, s->n, c->d);
   NPDE_TRY(npde_network_jet(c->net, theta, &X, c->order, s->val, s->grad, s->sec));
+  NPDE_TRY(jets_finite(c, s, t));
   npde_pde_jets jets = {.n = s->n, .d = c->d, .K = c->K, .order = c->order, .x = s->xh, .value = s->val,
                         .grad = s->grad, .second = s->sec};
   NPDE_TRY(npde_pde_rhs(c->rs->pde, t, &jets, s->fh));
@@ -209,6 +232,22 @@ static npde_status residual(evolve_ctx *c, const npde_mat *theta, double t, cons
   return NPDE_OK;
 }
 
+/* The solve keeps missing its tolerance on fresh samples: the step size is not the cause, so stop and say what is. */
+static npde_status cg_gives_up(const evolve_ctx *c, double t, const npde_solve_stats *ss, double reached, double mu,
+                               int64_t rank) {
+  const npde_config *cfg = c->rs->cfg;
+  const char *max_iters = npde_config_scalar(npde_config_find(cfg, "linsolver.max_iters"));
+  const char *tol = npde_config_scalar(npde_config_find(cfg, "linsolver.tol"));
+  return NPDE_ERROR(NPDE_ERR_NO_RETRY, "evolve: t = %.9g: the linear solve missed its tolerance in %lld step attempts "
+                    "in a row, each on fresh samples (last: %lld iterations, relative residual %.3e against tol %s; "
+                    "shift mu %.3e, preconditioner rank %lld). A smaller step does not change this system. Settings "
+                    "that help: linsolver.max_iters (now %s), precond.rank (now %lld), precond.mu (a larger shift), "
+                    "or evolve.on_cg_failure: accept (take the iterate, as the reference code does); "
+                    "evolve.cg_retries (now %lld) sets the attempts", t, (long long)(c->cg_retries + 1),
+                    (long long)ss->iterations, reached, tol ? tol : "?", mu, (long long)rank,
+                    max_iters ? max_iters : "?", (long long)rank, (long long)c->cg_retries);
+}
+
 static npde_status evolve_rhs(void *ctx, double t, const npde_mat *y, npde_mat *dydt) {
   evolve_ctx *c = ctx;
   npde_mat theta = npde_mat_view(y->data, NPDE_F64, c->p, 1), X = npde_mat_view(c->samples.x, NPDE_F64, c->samples.n, c->d);
@@ -245,12 +284,15 @@ static npde_status evolve_rhs(void *ctx, double t, const npde_mat *y, npde_mat *
   c->work_since_fit += (double)(rank + ss.iterations + 1);
   if (st == NPDE_NOT_CONVERGED) {
     c->cg_failures++;
+    const double reached = ss.rhs_norm > 0 ? ss.residual_norm / ss.rhs_norm : ss.residual_norm;
+    if (!c->accept_cg_failure && ++c->cg_streak > c->cg_retries) return cg_gives_up(c, t, &ss, reached, shift, rank);
     npde_log(c->accept_cg_failure ? NPDE_LOG_DEBUG : NPDE_LOG_WARN, "evolve: t = %.6g: the linear solve missed its "
-             "tolerance after %lld iterations (relative residual %.3e); %s", t, (long long)ss.iterations,
-             ss.rhs_norm > 0 ? ss.residual_norm / ss.rhs_norm : ss.residual_norm,
-             c->accept_cg_failure ? "accepting its iterate" : "rejecting the step");
+             "tolerance after %lld iterations (relative residual %.3e); %s", t, (long long)ss.iterations, reached,
+             c->accept_cg_failure ? "accepting its iterate" : "rejecting the step attempt, retrying on fresh samples");
     if (!c->accept_cg_failure) return NPDE_STEP_REJECTED;
     st = NPDE_OK;
+  } else if (st == NPDE_OK) {
+    c->cg_streak = 0;
   }
   NPDE_TRY(st);
   NPDE_TRY(npde_backend_copy(c->be, dydt, &prev));
@@ -574,7 +616,9 @@ static npde_status evolve_run(npde_run_ctx *rs, const npde_config *params) {
   int64_t eval_points, residual_points;
   bool warm_start;
   const char *on_cg_failure;
+  int64_t cg_retries;
   NPDE_TRY(npde_config_get_string(params, "on_cg_failure", &on_cg_failure));
+  NPDE_TRY(npde_config_get_int(params, "cg_retries", &cg_retries));
   NPDE_TRY(npde_config_get_real(params, "t_end", &t_end));
   NPDE_TRY(npde_config_get_real(params, "mu", &mu));
   NPDE_TRY(npde_config_get_real(params, "log_every", &log_every));
@@ -588,7 +632,8 @@ static npde_status evolve_run(npde_run_ctx *rs, const npde_config *params) {
   npde_pde_info info = npde_pde_get_info(rs->pde);
   evolve_ctx c = {.rs = rs, .be = rs->backend, .net = rs->net, .ls = rs->linsolver, .pc = rs->precond,
                   .d = info.dim, .K = info.outputs, .p = npde_network_n_params(rs->net), .mu = mu,
-                  .warm_start = warm_start, .accept_cg_failure = strcmp(on_cg_failure, "accept") == 0, .order = info.order, .t_end = t_end, .log_every = log_every,
+                  .warm_start = warm_start, .accept_cg_failure = strcmp(on_cg_failure, "accept") == 0,
+                  .cg_retries = cg_retries, .order = info.order, .t_end = t_end, .log_every = log_every,
                   .max_residual = max_residual, .res_true = NAN, .res_code = NAN, .lambda_last = NAN};
   c.samples.total = n; /* the refits' cost is counted against it (read_restarts) */
   double *t_out = NULL;
@@ -668,6 +713,10 @@ static npde_status evolve_run(npde_run_ctx *rs, const npde_config *params) {
       npde_log(NPDE_LOG_ERROR, "evolve stopped at t = %.9g; the last good state (t = %.9g, step %lld) is kept in "
                "%s/checkpoint.npz: `npde resume %s [key=value ...]` continues from it", is.t_reached,
                c.last_state.t, (long long)c.last_state.accepted, rs->dir, rs->dir);
+    else if (st != NPDE_ERR_INTERRUPTED)
+      npde_log(NPDE_LOG_ERROR, "evolve stopped at t = %.9g, before its first accepted step%s%s%s", is.t_reached,
+               rs->dir ? "; `npde resume " : "", rs->dir ? rs->dir : "",
+               rs->dir ? " [key=value ...]` starts it again from the checkpoint the stage before left" : "");
     (void)keep;
     st = npde_set_error(st, __FILE__, __LINE__, "%s", why);
   }
