@@ -76,6 +76,11 @@ expect 1 "missed its tolerance in 4 step attempts in a row" -- "$npde" run "$src
   'stages=[{fit: {epochs: 50}}, {evolve: {t_end: 0.1}}]' linsolver.max_iters=2
 expect 1 "Settings that help: linsolver.max_iters (now 2), precond.rank (now 50)" -- "$npde" run \
   "$src/configs/demo.yaml" --no-output 'stages=[{fit: {epochs: 50}}, {evolve: {t_end: 0.1}}]' linsolver.max_iters=2
+# NBM training that diverges stops (exit 1) keeping the last good epoch, and says what to change
+expect 1 "the loss diverges at epoch 2" -- "$npde" run "$src/configs/nbm-sphere.yaml" --no-output \
+  'stages=[{train: {n: 8, epochs: 200, lr: 1e8, clip: 0}}]'
+expect 1 "Lower train.lr (now 1e+08), set train.clip (now 0" -- "$npde" run "$src/configs/nbm-sphere.yaml" \
+  --no-output 'stages=[{train: {n: 8, epochs: 200, lr: 1e8, clip: 0}}]'
 expect 2 "valid: none, dirichlet, periodic" -- "$npde" check "$periodic" 'pde.boundary=[periodic, sideways]'
 expect 2 "needs the sinusoidal embedding as the first layer" -- "$npde" check "$periodic" \
   'network.layers=[{type: mlp, width: 8, depth: 1}]'

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "npde/npde.h"
+#include "test_sanitized.h"
 
 static npde_registry *reg;
 
@@ -52,6 +53,7 @@ static double metric(npde_pipeline *pl, const char *name) {
 }
 
 Test(evolve, test_evolve_advection_tracks_the_exact_translation) {
+  NPDE_SKIP_UNDER_SANITIZERS();
   npde_pipeline *pl = run(ADVECTION("epochs: 8000, lr: 3e-3, decay: cosine",
                                     "evolve: {t_end: 0.1, snapshots: [0.05], eval_points: 4000}"),
                           NPDE_OK);

@@ -445,8 +445,8 @@ Test(rundir, test_killed_run_resumes_to_the_same_bits) {
   char cfgpath[300];
   snprintf(cfgpath, sizeof cfgpath, "%s/small.yaml", tmp);
   test_write_file(cfgpath, SMALL("checkpoint_every: 0\n", ", restarts: {policy: fixed_count, count: 1}"));
-  /* slower steps (more samples) and more of them, so that the kill lands a few steps into evolve */
-  const char *extra[2] = {"samples.n=3000", "integrator.rtol=1e-8"};
+  /* more steps (rtol 1e-8: some 33), so that the kill lands a few steps into evolve */
+  const char *extra[2] = {"samples.n=400", "integrator.rtol=1e-8"};
   expect_killed_run_resumes(cfgpath, "evolve", extra, 6, "theta", "resume: the settings differ",
                             "stages.1.evolve.log_every=2", SIGKILL);
 }
@@ -457,7 +457,7 @@ Test(rundir, test_interrupted_run_checkpoints_and_resumes_to_the_same_bits) {
   char cfgpath[300];
   snprintf(cfgpath, sizeof cfgpath, "%s/small.yaml", tmp);
   test_write_file(cfgpath, SMALL("checkpoint_every: 1e9\n", ""));
-  const char *extra[2] = {"samples.n=3000", "integrator.rtol=1e-8"};
+  const char *extra[2] = {"samples.n=400", "integrator.rtol=1e-8"};
   expect_killed_run_resumes(cfgpath, "interrupted", extra, 5, "theta", "resume: continuing", NULL, SIGINT);
 }
 
@@ -470,7 +470,7 @@ Test(rundir, test_a_second_run_in_the_same_directory_is_refused) {
   snprintf(out, sizeof out, "output=%s", dir);
   snprintf(npde, sizeof npde, "%s/bin/npde", NPDE_BINARY_DIR);
   snprintf(lock, sizeof lock, "%s/.lock", dir);
-  char *run[] = {npde, "run", cfgpath, out, "samples.n=3000", "integrator.rtol=1e-8", NULL};
+  char *run[] = {npde, "run", cfgpath, out, "samples.n=400", "integrator.rtol=1e-8", NULL};
   const pid_t pid = spawn_npde(run);
   char want[32];
   snprintf(want, sizeof want, "%ld\n", (long)pid);

@@ -69,6 +69,9 @@ static const npde_param_spec train_params[] = {
             "inside only otherwise; 1: always the whole domain, unmasked"},
     {.name = "damping", .type = NPDE_PARAM_REAL, .default_value = "1e-3", .min = 0, .flags = NPDE_PARAM_HAS_MIN,
      .doc = "gauss-newton: initial Levenberg-Marquardt lambda"},
+    {.name = "divergence", .type = NPDE_PARAM_REAL, .default_value = "1e6", .min = 0, .flags = NPDE_PARAM_HAS_MIN,
+     .doc = "stop (exit 1, the last good epoch's parameters kept) when an epoch's loss is NaN or Inf or exceeds this "
+            "many times the lowest so far; 0: never"},
     {.name = "error_every", .type = NPDE_PARAM_INT, .default_value = "100", .min = 0, .flags = NPDE_PARAM_HAS_MIN,
      .doc = "epochs between error measurements against the exact solution (0: at the end only)"},
     {.name = "log_every", .type = NPDE_PARAM_REAL, .default_value = "2", .min = 0, .flags = NPDE_PARAM_HAS_MIN,
@@ -304,6 +307,14 @@ static npde_status history_add(history *h, const double row[6]) {
 
 /* ---------------------------------------------------------- checkpoints */
 
+/* theta and Adam's moments into (to_theta, to_m, to_v), all p x 1 on the backend. */
+static npde_status keep_good(npde_backend *be, const npde_mat *theta, const npde__adam *adam, npde_mat *to_theta,
+                             npde_mat *to_m, npde_mat *to_v) {
+  NPDE_TRY(npde_backend_copy(be, theta, to_theta));
+  NPDE_TRY(npde_backend_copy(be, &adam->m, to_m));
+  return npde_backend_copy(be, &adam->v, to_v);
+}
+
 typedef struct train_state {
   int64_t epoch, step, cg_total;
   double lambda, elapsed;
@@ -377,7 +388,7 @@ static npde_status train_run(npde_run_ctx *rs, const npde_config *params) {
   if (npde_network_outputs(rs->net) != 2 || npde_network_dim(rs->net) != 3)
     return npde_config_error(params, "train: the network needs 3 inputs and 2 outputs (inside, outside)");
   int64_t N, n_random, epochs, batch, levels, switching, error_every;
-  double lr, decay, decay_steps, clip, damping, log_every;
+  double lr, decay, decay_steps, clip, damping, log_every, divergence;
   bool shuffle_on;
   const char *points, *optimizer, *schedule;
   NPDE_TRY(npde_config_get_int(params, "n", &N));
@@ -391,6 +402,7 @@ static npde_status train_run(npde_run_ctx *rs, const npde_config *params) {
   NPDE_TRY(npde_config_get_real(params, "decay", &decay));
   NPDE_TRY(npde_config_get_real(params, "decay_steps", &decay_steps));
   NPDE_TRY(npde_config_get_real(params, "clip", &clip));
+  NPDE_TRY(npde_config_get_real(params, "divergence", &divergence));
   NPDE_TRY(npde_config_get_real(params, "damping", &damping));
   NPDE_TRY(npde_config_get_real(params, "log_every", &log_every));
   NPDE_TRY(npde_config_get_bool(params, "shuffle", &shuffle_on));
@@ -439,11 +451,11 @@ static npde_status train_run(npde_run_ctx *rs, const npde_config *params) {
              n_batches == 1 ? "" : "es", (long long)epochs, c.levels, c.levels == 1 ? "" : "s",
              npde__now_seconds() - t0);
 
-  /* optimiser state */
-  void *g = NULL, *d = NULL, *th = NULL;
-  void **bufs[] = {&g, &d, &th};
+  /* optimiser state, and the last good epoch's parameters and moments (kept when the loss diverges) */
+  void *g = NULL, *d = NULL, *th = NULL, *good_th = NULL, *good_m = NULL, *good_v = NULL;
+  void **bufs[] = {&g, &d, &th, &good_th, &good_m, &good_v};
   npde__adam adam = {0};
-  for (size_t i = 0; i < 3 && st == NPDE_OK; ++i) st = npde_backend_alloc(c.be, (size_t)c.p * sizeof(double), bufs[i]);
+  for (size_t i = 0; i < 6 && st == NPDE_OK; ++i) st = npde_backend_alloc(c.be, (size_t)c.p * sizeof(double), bufs[i]);
   if (st == NPDE_OK) st = npde__adam_init(&adam, c.be, c.p);
   npde_mat theta = npde_mat_view(rs->theta, NPDE_F64, c.p, 1), G = npde_mat_view(g, NPDE_F64, c.p, 1),
            D = npde_mat_view(d, NPDE_F64, c.p, 1), TH = npde_mat_view(th, NPDE_F64, c.p, 1);
@@ -462,6 +474,13 @@ static npde_status train_run(npde_run_ctx *rs, const npde_config *params) {
   const double train_t0 = npde__now_seconds() - elapsed0;
   double last_ckpt = npde__now_seconds();
   const bool live = npde__log_live();
+  npde_mat GTH = npde_mat_view(good_th, NPDE_F64, c.p, 1), GM = npde_mat_view(good_m, NPDE_F64, c.p, 1),
+           GV = npde_mat_view(good_v, NPDE_F64, c.p, 1);
+  train_state good = {.epoch = e0, .step = step, .cg_total = cg_total, .lambda = lambda, .elapsed = elapsed0};
+  double lowest = INFINITY;
+  for (int64_t i = 0; i < hist.n; ++i) lowest = fmin(lowest, hist.v[6 * i + 2]);
+  int64_t lowest_epoch = e0;
+  if (st == NPDE_OK) st = keep_good(c.be, &theta, &adam, &GTH, &GM, &GV);
   for (int64_t e = e0; st == NPDE_OK && e < epochs; ++e) {
     const int level = level_of(e, epochs, c.levels, strcmp(schedule, "cycle") == 0);
     const double *mask = switching <= 1 ? NULL : c.masks[e % switching == 0 ? 0 : 1];
@@ -489,6 +508,20 @@ static npde_status train_run(npde_run_ctx *rs, const npde_config *params) {
     if (st != NPDE_OK) break;
     cg_total += epoch_cg;
     loss = epoch_loss / (double)c.n_points;
+    if (divergence > 0 && (!isfinite(loss) || loss > divergence * lowest)) {
+      /* back to the last good epoch, which the checkpoint keeps for a resume with other settings */
+      st = keep_good(c.be, &GTH, &(npde__adam){.m = GM, .v = GV}, &theta, &adam.m, &adam.v);
+      if (st == NPDE_OK && rs->dir) st = checkpoint(&c, &good, &adam.m, &adam.v, &hist);
+      if (st == NPDE_OK)
+        st = NPDE_ERROR(NPDE_ERR_NO_RETRY, "train: the loss diverges at epoch %lld: %.3e, against %.3e at epoch %lld "
+                        "(train.divergence: %g times the lowest stops the run); the parameters of epoch %lld are "
+                        "kept%s. Lower train.lr (now %g), set train.clip (now %g; 0 is no clipping) or lower "
+                        "train.decay (a faster decay)", (long long)(e + 1), loss, lowest, (long long)lowest_epoch, divergence,
+                        (long long)good.epoch, rs->dir ? " in the checkpoint: `npde resume DIR train.lr=...` goes on" : "",
+                        lr, clip);
+      break;
+    }
+    if (loss < lowest) lowest = loss, lowest_epoch = e + 1;
     const bool measure = (error_every > 0 && (e + 1) % error_every == 0) || e + 1 == epochs;
     if (measure) st = grid_errors(&c, &rmse, &linf);
     const double now = npde__now_seconds(), wall = now - train_t0;
@@ -518,6 +551,10 @@ static npde_status train_run(npde_run_ctx *rs, const npde_config *params) {
                                      .elapsed = wall};
       st = checkpoint(&c, &now_state, &adam.m, &adam.v, &hist);
       last_ckpt = npde__now_seconds();
+    }
+    if (st == NPDE_OK) {
+      good = (train_state){.epoch = e + 1, .step = step, .cg_total = cg_total, .lambda = lambda, .elapsed = wall};
+      st = keep_good(c.be, &theta, &adam, &GTH, &GM, &GV);
     }
     if (st == NPDE_OK && e + 1 < epochs && npde__stop_requested()) {
       const train_state now_state = {.epoch = e + 1, .step = step, .cg_total = cg_total, .lambda = lambda,
@@ -552,7 +589,7 @@ static npde_status train_run(npde_run_ctx *rs, const npde_config *params) {
   }
   free(hist.v);
   free(perm);
-  for (size_t i = 0; i < 3; ++i) npde_backend_free(c.be, *bufs[i]);
+  for (size_t i = 0; i < 6; ++i) npde_backend_free(c.be, *bufs[i]);
   npde__adam_free(&adam);
   ctx_free(&c);
   return st;
