@@ -30,8 +30,8 @@ static npde_status host_view(npde_backend *be, const npde_mat *m, npde__comm_scr
 
 npde_status npde__comm_allreduce_mat(npde_backend *be, npde_mat *m, npde__comm_scratch *s) {
   if (npde_comm_size() == 1) return NPDE_OK;
-  double *h;
-  bool copied;
+  double *h = NULL;
+  bool copied = false;
   NPDE_TRY(host_view(be, m, s, &h, &copied));
   const int64_t n = m->rows * m->cols;
   NPDE_TRY(npde_comm_allreduce(h, n, NPDE_COMM_SUM));
@@ -40,8 +40,8 @@ npde_status npde__comm_allreduce_mat(npde_backend *be, npde_mat *m, npde__comm_s
 
 npde_status npde__comm_check_replicated(npde_backend *be, const npde_mat *v, npde__comm_scratch *s, const char *what) {
   if (npde_comm_size() == 1) return NPDE_OK;
-  double *host;
-  bool copied;
+  double *host = NULL;
+  bool copied = false;
   NPDE_TRY(host_view(be, v, s, &host, &copied));
   const int64_t n = v->rows * v->cols;
   uint64_t h = 1469598103934665603ull; /* FNV-1a over the bytes */

@@ -747,22 +747,22 @@ static npde_status get_checked(const npde_config *map, const char *key, const np
 }
 
 npde_status npde_config_get_real(const npde_config *map, const char *key, double *out) {
-  const npde_config *v;
+  const npde_config *v = NULL;
   NPDE_TRY(get_checked(map, key, &v));
   return npde_config_as_real(v, out);
 }
 npde_status npde_config_get_int(const npde_config *map, const char *key, int64_t *out) {
-  const npde_config *v;
+  const npde_config *v = NULL;
   NPDE_TRY(get_checked(map, key, &v));
   return npde_config_as_int(v, out);
 }
 npde_status npde_config_get_bool(const npde_config *map, const char *key, bool *out) {
-  const npde_config *v;
+  const npde_config *v = NULL;
   NPDE_TRY(get_checked(map, key, &v));
   return npde_config_as_bool(v, out);
 }
 npde_status npde_config_get_string(const npde_config *map, const char *key, const char **out) {
-  const npde_config *v;
+  const npde_config *v = NULL;
   NPDE_TRY(get_checked(map, key, &v));
   if (v->type != NPDE_CONFIG_SCALAR) return npde_config_error(v, "expected text for '%s', found %s", key, type_word(v));
   *out = v->scalar;
