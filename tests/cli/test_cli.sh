@@ -22,6 +22,19 @@ expect() {
   esac
 }
 
+# refuse CODE "substring" -- command...: exits CODE and its output does NOT hold the substring
+refuse() {
+  code=$1; unwanted=$2; shift 3
+  out=$("$@" 2>&1); got=$?
+  if [ "$got" -ne "$code" ]; then
+    echo "FAIL: '$*' exited $got, expected $code; output:"; echo "$out"; failures=$((failures + 1)); return
+  fi
+  case $out in
+    *"$unwanted"*) echo "FAIL: '$*' output holds '$unwanted':"; echo "$out"; failures=$((failures + 1)) ;;
+    *) echo "ok: $*" ;;
+  esac
+}
+
 demo=$src/configs/probe.yaml
 expect 0 "plugin ABI 1.3" -- "$npde" --version
 # -q quiets the terminal only: log.txt keeps every info line
@@ -81,6 +94,11 @@ expect 1 "the loss diverges at epoch 2" -- "$npde" run "$src/configs/nbm-sphere.
   'stages=[{train: {n: 8, epochs: 200, lr: 1e8, clip: 0}}]'
 expect 1 "Lower train.lr (now 1e+08), set train.clip (now 0" -- "$npde" run "$src/configs/nbm-sphere.yaml" \
   --no-output 'stages=[{train: {n: 8, epochs: 200, lr: 1e8, clip: 0}}]'
+# the shipped Gauss-Newton configs: every CG solve of their first epochs converges
+for gn in nbm-star nbm-torus gallery/nbm-helmholtz; do
+  refuse 0 "not converged" -- "$npde" run "$src/configs/$gn.yaml" --no-output plots=false \
+    'stages=[{train: {n: 16, epochs: 8, optimizer: gauss-newton}}]'
+done
 expect 2 "valid: none, dirichlet, periodic" -- "$npde" check "$periodic" 'pde.boundary=[periodic, sideways]'
 expect 2 "needs the sinusoidal embedding as the first layer" -- "$npde" check "$periodic" \
   'network.layers=[{type: mlp, width: 8, depth: 1}]'
