@@ -94,10 +94,11 @@ expect 1 "the loss diverges at epoch 2" -- "$npde" run "$src/configs/nbm-sphere.
   'stages=[{train: {n: 8, epochs: 200, lr: 1e8, clip: 0}}]'
 expect 1 "Lower train.lr (now 1e+08), set train.clip (now 0" -- "$npde" run "$src/configs/nbm-sphere.yaml" \
   --no-output 'stages=[{train: {n: 8, epochs: 200, lr: 1e8, clip: 0}}]'
-# the shipped Gauss-Newton configs: every CG solve of their first epochs converges
-for gn in nbm-star nbm-torus gallery/nbm-helmholtz; do
+# the shipped Gauss-Newton configs: every CG solve of their first 20 epochs converges (without its preconditioner
+# the star's stop at 300 iterations from epoch 9 on: 14 of them)
+for gn in nbm-star gallery/nbm-helmholtz; do
   refuse 0 "not converged" -- "$npde" run "$src/configs/$gn.yaml" --no-output plots=false \
-    'stages=[{train: {n: 16, epochs: 8, optimizer: gauss-newton}}]'
+    'stages=[{train: {n: 16, epochs: 20, optimizer: gauss-newton}}]'
 done
 expect 2 "valid: none, dirichlet, periodic" -- "$npde" check "$periodic" 'pde.boundary=[periodic, sideways]'
 expect 2 "needs the sinusoidal embedding as the first layer" -- "$npde" check "$periodic" \
