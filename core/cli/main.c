@@ -163,6 +163,9 @@ static void explain_stop_by_mpirun(const npde_pipeline *pl) {
   signal(SIGTERM, on_stopped_by_mpirun);
 }
 
+/* What a fatal signal's note says is kept (on_fatal_signal); set once a run knows its directory. */
+static char checkpoint_note[4600];
+
 /* Ctrl-C or SIGTERM: the first asks the run to checkpoint and stop (exit 130 / 143), a second stops at once. */
 static volatile sig_atomic_t stop_signal;
 
@@ -214,6 +217,10 @@ static int cmd_run(int argc, char **argv, mode m) {
   } else if (code == 0) {
     explain_stop_by_mpirun(pl);
     stop_on_signals();
+    const char *out = m == MODE_RESUME ? dir : npde_config_scalar(npde_config_get(npde_pipeline_config(pl), "output"));
+    if (out && strcmp(out, "~") != 0)
+      snprintf(checkpoint_note, sizeof checkpoint_note, "npde: %s/checkpoint.npz holds the last checkpoint the run "
+               "wrote, if any: `npde resume %s` continues from it\n", out, out);
     npde_status st = m == MODE_RESUME ? npde_pipeline_resume(pl, dir) : npde_pipeline_run(pl);
     if (st == NPDE_ERR_INTERRUPTED) code = cli_fail(st, 128 + (stop_signal ? stop_signal : SIGINT));
     else if (st != NPDE_OK) code = cli_fail(st, cli_exit_code_for(st) == EXIT_USAGE ? EXIT_USAGE : EXIT_RUN_FAILURE);
@@ -329,8 +336,42 @@ static int finish(int code) {
 
 static int run_command(int argc, char **argv);
 
+/* A fatal signal (a plugin that crashes, say): say where it happened and what is kept, then let the signal do what it
+ * did before (the default, or a sanitizer's report). Only write() in here. */
+static const int fatal_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
+static struct sigaction previous_action[sizeof fatal_signals / sizeof fatal_signals[0]];
+
+static void say(const char *text) {
+  ssize_t ignored = write(STDERR_FILENO, text, strlen(text));
+  (void)ignored;
+}
+
+static void on_fatal_signal(int sig) {
+  say(sig == SIGSEGV ? "\nnpde: fatal signal SIGSEGV (invalid memory access)\n"
+      : sig == SIGBUS ? "\nnpde: fatal signal SIGBUS (bus error: a file mapped past its end?)\n"
+      : sig == SIGFPE ? "\nnpde: fatal signal SIGFPE (arithmetic exception)\n"
+      : sig == SIGILL ? "\nnpde: fatal signal SIGILL (an instruction this CPU lacks?)\n"
+                      : "\nnpde: fatal signal SIGABRT (abort)\n");
+  npde_write_current_operation(STDERR_FILENO);
+  say(checkpoint_note);
+  for (size_t i = 0; i < sizeof fatal_signals / sizeof fatal_signals[0]; ++i)
+    if (fatal_signals[i] == sig) sigaction(sig, &previous_action[i], NULL);
+  raise(sig);
+}
+
+static void explain_fatal_signals(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_fatal_signal;
+  sa.sa_flags = SA_NODEFER;
+  sigemptyset(&sa.sa_mask);
+  for (size_t i = 0; i < sizeof fatal_signals / sizeof fatal_signals[0]; ++i)
+    sigaction(fatal_signals[i], &sa, &previous_action[i]);
+}
+
 int main(int argc, char **argv) {
   prefer_passive_openmp(argv);
+  explain_fatal_signals();
   if (npde_comm_init(&argc, &argv) != NPDE_OK) return cli_fail(NPDE_ERR_IO, EXIT_RUN_FAILURE);
   return finish(run_command(argc, argv));
 }

@@ -35,7 +35,10 @@ static npde_status dispatch(const char *fn, npde_integrator *in, const npde_ode 
   const npde_integrator_ops *ops = NPDE__OPS(in, npde_integrator_ops);
   if (!ops->integrate)
     return NPDE_ERROR(NPDE_ERR_NOT_IMPLEMENTED, "integrator '%s' has no 'integrate'", ((npde_object *)in)->type_name);
-  return ops->integrate(in, ode, t0, y, t_out, n_out, output, output_ctx, resume, st);
+  const npde__op previous = npde__op_enter((npde_object *)in, "integrate");
+  const npde_status status = ops->integrate(in, ode, t0, y, t_out, n_out, output, output_ctx, resume, st);
+  npde__op_leave(previous);
+  return status;
 }
 
 npde_status npde_integrator_integrate(npde_integrator *in, const npde_ode *ode, double t0, npde_mat *y,

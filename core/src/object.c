@@ -1,6 +1,7 @@
 /* Component instances (the common object header) and the host table. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "npde/npde_backend.h"
 #include "npde/npde_comm.h"
@@ -17,6 +18,35 @@ void *npde_object_state(const void *handle) {
   return obj->state;
 }
 
+static _Thread_local npde__op current_op;
+
+npde__op npde__op_enter(const npde_object *obj, const char *name) {
+  const npde__op previous = current_op;
+  current_op = (npde__op){obj, name};
+  return previous;
+}
+
+void npde__op_leave(npde__op previous) { current_op = previous; }
+
+static void put(int fd, const char *text) {
+  ssize_t ignored = write(fd, text, strlen(text));
+  (void)ignored;
+}
+
+void npde_write_current_operation(int fd) {
+  const npde_object *obj = current_op.obj;
+  if (!obj || !obj->impl) return;
+  put(fd, "npde: it happened in ");
+  put(fd, npde_kind_name(obj->kind));
+  put(fd, " '");
+  put(fd, obj->type_name ? obj->type_name : "?");
+  put(fd, "' from ");
+  put(fd, obj->impl->info.file ? obj->impl->info.file : "?");
+  put(fd, ", in ");
+  put(fd, current_op.name ? current_op.name : "?");
+  put(fd, "\n");
+}
+
 npde_status npde__object_init(npde_object *obj, const npde_component_info *info, const npde_config *node,
                               npde_backend *be) {
   const registered_component *rc = (const registered_component *)info;
@@ -28,7 +58,13 @@ npde_status npde__object_init(npde_object *obj, const npde_component_info *info,
   obj->state = calloc(1, info->desc->state_size ? info->desc->state_size : 1);
   if (!obj->state) return NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory creating %s '%s'", npde_kind_name(obj->kind),
                                      obj->type_name);
+  npde_clear_error(); /* so that a create failing without a word can be told from one that explains itself */
+  const npde__op previous = npde__op_enter(obj, "create");
   npde_status st = ops->create(obj, node, be);
+  npde__op_leave(previous);
+  if (st < 0 && !npde_last_error()[0])
+    st = NPDE_ERROR(st, "%s '%s' (plugin %s): create failed (%s) without saying why", npde_kind_name(obj->kind),
+                    obj->type_name, info->file ? info->file : "?", npde_status_str(st));
   if (st < 0) {
     ops->destroy(obj); /* destroy accepts a partly built state */
     free(obj->state);

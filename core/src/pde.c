@@ -28,6 +28,13 @@ struct npde_pde {
 };
 
 #define OPS(p) NPDE__OPS(p, npde_pde_ops)
+/* st = the plugin call, with it named as the operation in progress (npde_write_current_operation) */
+#define PLUGIN_CALL(st, pde, name, call)                                  \
+  do {                                                                    \
+    const npde__op previous_ = npde__op_enter(&(pde)->hdr, name);         \
+    st = (call);                                                          \
+    npde__op_leave(previous_);                                            \
+  } while (0)
 /* Slots appended after ABI 1.0 exist only in ops tables that were compiled with them. */
 #define HAS_SLOT(p, slot) (OPS(p)->struct_size >= offsetof(npde_pde_ops, slot) + sizeof(OPS(p)->slot))
 
@@ -317,7 +324,10 @@ npde_status npde_pde_initial(const npde_pde *pde, const double *x, int64_t n, do
   if (n < 0 || (n && (!x || !U))) return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_pde_initial: NULL arrays");
   const double *xb = box_points(pde, x, n);
   if (!xb) return NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
-  NPDE_TRY(pde->initial ? npde_expr_eval(pde->initial, xb, n, 0.0, NULL, U) : OPS(pde)->initial(pde, xb, n, U));
+  npde_status st;
+  PLUGIN_CALL(st, pde, "initial",
+              pde->initial ? npde_expr_eval(pde->initial, xb, n, 0.0, NULL, U) : OPS(pde)->initial(pde, xb, n, U));
+  NPDE_TRY(st);
   return check_finite(pde, "initial", U, n * pde->info.outputs);
 }
 
@@ -329,14 +339,18 @@ npde_status npde_pde_exact(const npde_pde *pde, double t, const double *x, int64
   if (n < 0 || (n && (!x || !U))) return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_pde_exact: NULL arrays");
   const double *xb = box_points(pde, x, n);
   if (!xb) return NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
-  NPDE_TRY(pde->exact ? npde_expr_eval(pde->exact, xb, n, t, NULL, U) : OPS(pde)->exact(pde, t, xb, n, U));
+  npde_status st;
+  PLUGIN_CALL(st, pde, "exact", pde->exact ? npde_expr_eval(pde->exact, xb, n, t, NULL, U) : OPS(pde)->exact(pde, t, xb, n, U));
+  NPDE_TRY(st);
   return check_finite(pde, "exact", U, n * pde->info.outputs);
 }
 
 /* The plugin's rhs on the box, from jets on the reference cube. */
 static npde_status rhs_on_box(const npde_pde *pde, double t, const npde_pde_jets *jets, double *F) {
   if (!pde->center || jets->n == 0) {
-    NPDE_TRY(OPS(pde)->rhs(pde, t, jets, F));
+    npde_status st;
+    PLUGIN_CALL(st, pde, "rhs", OPS(pde)->rhs(pde, t, jets, F));
+    NPDE_TRY(st);
     return check_finite(pde, "rhs", F, jets->n * pde->info.outputs);
   }
   /* jets on the reference cube -> on the box: d/dx_j = (1 / half_j) d/dxi_j */
@@ -355,7 +369,9 @@ static npde_status rhs_on_box(const npde_pde *pde, double t, const npde_pde_jets
     }
   npde_pde_jets box = *jets;
   box.x = x, box.grad = g, box.second = s2;
-  NPDE_TRY(OPS(pde)->rhs(pde, t, &box, F));
+  npde_status st;
+  PLUGIN_CALL(st, pde, "rhs", OPS(pde)->rhs(pde, t, &box, F));
+  NPDE_TRY(st);
   return check_finite(pde, "rhs", F, jets->n * pde->info.outputs);
 }
 
@@ -500,7 +516,9 @@ npde_status npde_pde_stencil(const npde_pde *pde, const double *p, const double 
   if (!p || !h || !st || st->struct_size < sizeof *st || !st->samples || st->capacity < pde->info.stencil_max)
     return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_pde_stencil: needs p, h and a stencil with room for %lld samples",
                       (long long)pde->info.stencil_max);
-  NPDE_TRY(OPS(pde)->stencil(pde, p, h, st));
+  npde_status status;
+  PLUGIN_CALL(status, pde, "stencil", OPS(pde)->stencil(pde, p, h, st));
+  NPDE_TRY(status);
   if (st->n < 1 || st->n > st->capacity || !isfinite(st->w0) || !isfinite(st->diag))
     return NPDE_ERROR(NPDE_ERR_NUMERIC, "pde '%s': stencil at (%g, %g, %g) is degenerate (%lld samples, w0 %g)",
                       pde->hdr.type_name, p[0], pde->info.dim > 1 ? p[1] : 0.0, pde->info.dim > 2 ? p[2] : 0.0,
@@ -515,7 +533,9 @@ npde_status npde_pde_stencil(const npde_pde *pde, const double *p, const double 
 npde_status npde_pde_level_set(const npde_pde *pde, const double *x, int64_t n, double *phi) {
   NPDE_TRY(check_discrete(pde, "npde_pde_level_set"));
   if (n < 0 || (n && (!x || !phi))) return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_pde_level_set: NULL arrays");
-  NPDE_TRY(OPS(pde)->level_set(pde, x, n, phi));
+  npde_status st;
+  PLUGIN_CALL(st, pde, "level_set", OPS(pde)->level_set(pde, x, n, phi));
+  NPDE_TRY(st);
   return check_finite(pde, "level_set", phi, n);
 }
 

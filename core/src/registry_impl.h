@@ -36,6 +36,15 @@ struct npde_object {
   void *state;
 };
 
+/* The component call in progress on this thread (npde_write_current_operation): enter returns what it replaces,
+ * for leave to put back (calls nest: an integrator calls the rhs that calls the PDE). */
+typedef struct npde__op {
+  const npde_object *obj;
+  const char *name;
+} npde__op;
+npde__op npde__op_enter(const npde_object *obj, const char *name);
+void npde__op_leave(npde__op previous);
+
 /* Size of the core's ops table for a kind. */
 size_t npde__ops_size(npde_kind kind);
 /* The normalised ops table of the component behind info. */

@@ -1,9 +1,9 @@
 #!/bin/sh
 # The npde command as a user runs it: exit codes (0 ok, 1 run failure,
 # 2 usage or configuration error) and what the messages say.
-#   test_cli.sh NPDE SOURCE_DIR
+#   test_cli.sh NPDE SOURCE_DIR FIXTURE_DIR
 set -u
-npde=$1; src=$2
+npde=$1; src=$2; fixtures=$3
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/npde-cli.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp" || exit 1 # runs/ directories land here
@@ -100,6 +100,21 @@ for gn in nbm-star gallery/nbm-helmholtz; do
   refuse 0 "not converged" -- "$npde" run "$src/configs/$gn.yaml" --no-output plots=false \
     'stages=[{train: {n: 16, epochs: 20, optimizer: gauss-newton}}]'
 done
+# a plugin that crashes in create: the command names the component, its file and the call before the signal ends it;
+# one that fails without a message is reported with its name
+printf 'linsolver: {type: fixture-crash, how: segv}\nstages: [{probe: {points: 100}}]\n' > "$tmp/crash.yaml"
+for how in segv abort; do
+  out=$(NPDE_PLUGIN_PATH="$fixtures/crash" "$npde" run "$tmp/crash.yaml" "output=$tmp/crashed" "linsolver.how=$how" 2>&1)
+  got=$?
+  case $out in
+    *"it happened in linsolver 'fixture-crash' from "*"npde_fixture_crash.so, in create"*"$tmp/crashed/checkpoint.npz"*)
+      if [ "$got" -ne 0 ]; then echo "ok: a crash in create ($how) is explained"
+      else echo "FAIL: a crash in create ($how) exited 0"; failures=$((failures + 1)); fi ;;
+    *) echo "FAIL: a crash in create ($how), exit $got, is not explained:"; echo "$out"; failures=$((failures + 1)) ;;
+  esac
+done
+expect 1 "linsolver 'fixture-crash' (plugin " -- env NPDE_PLUGIN_PATH="$fixtures/crash" "$npde" run "$tmp/crash.yaml" \
+  --no-output linsolver.how=silent
 expect 2 "valid: none, dirichlet, periodic" -- "$npde" check "$periodic" 'pde.boundary=[periodic, sideways]'
 expect 2 "needs the sinusoidal embedding as the first layer" -- "$npde" check "$periodic" \
   'network.layers=[{type: mlp, width: 8, depth: 1}]'

@@ -85,6 +85,14 @@ NPDE_API NPDE_NODISCARD npde_status npde_object_create(const npde_component_info
 NPDE_API void npde_object_destroy(npde_object **obj);
 /** The component an instance was made from. */
 NPDE_API const npde_component_info *npde_object_component(const npde_object *obj);
+/**
+ * Write to fd which component call runs on this thread, if any ("linsolver
+ * 'cg' from /path/npde_cg.so, in create"), as one line; for a fatal signal
+ * handler (the npde command's): async-signal-safe, it only calls write.
+ * Tracked: create, the PDE calls, solve, precondition, integrate.
+ * Since: ABI 1.3
+ */
+NPDE_API void npde_write_current_operation(int fd);
 
 /** Host heap used across the plugin boundary. */
 NPDE_API void *npde_alloc(size_t bytes);
