@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include <yaml.h>
 
@@ -16,6 +17,8 @@
 #define MAX_INCLUDE_DEPTH 16
 #define MAX_NESTING 256
 #define MAX_ALIAS_NODES 1000000 /* nodes copied by aliases, per text ("billion laughs") */
+#define MAX_NODES 1000000       /* values in one text: a configuration, not a data set */
+#define MAX_FILE_BYTES (16 << 20)
 
 /* ------------------------------------------------------------------ nodes */
 
@@ -150,6 +153,7 @@ typedef struct parse_ctx {
   npde_config **retired; /* merge sources, kept alive for the anchors inside them */
   size_t n_retired, cap_retired;
   size_t alias_nodes; /* nodes copied by aliases so far */
+  size_t nodes;       /* nodes parsed so far */
   npde_status st;
 } parse_ctx;
 
@@ -268,6 +272,11 @@ static npde_config *parse_node(parse_ctx *c, yaml_event_t *ev, int depth) {
 
   if (depth > MAX_NESTING) {
     parse_fail_at(c, mark, "nesting deeper than %d levels", MAX_NESTING);
+    goto fail;
+  }
+  if (++c->nodes > MAX_NODES) {
+    parse_fail_at(c, mark, "more than %d values in one file: a configuration is limited to that (large data belong "
+                  "in .npy files, which a configuration names)", MAX_NODES);
     goto fail;
   }
   switch (ev->type) {
@@ -406,12 +415,21 @@ static npde_status parse_text(const char *text, size_t len, const char *name, np
 }
 
 npde_status npde__read_file(const char *path, char **text, size_t *len) {
+  struct stat sb; /* before opening it: opening a FIFO waits for a writer */
+  if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
+    return NPDE_ERROR(NPDE_ERR_IO, "'%s' is not a regular file (a device, a FIFO or a directory): a configuration "
+                      "is read from a file", path);
   FILE *f = fopen(path, "rb");
   if (!f) return NPDE_ERROR(NPDE_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
   size_t cap = 4096, n = 0;
   char *buf = malloc(cap);
   while (buf) {
     n += fread(buf + n, 1, cap - n, f);
+    if (n > MAX_FILE_BYTES) {
+      free(buf), fclose(f);
+      return NPDE_ERROR(NPDE_ERR_IO, "'%s' is larger than %d MiB: a configuration is limited to that (large data "
+                        "belong in .npy files, which a configuration names)", path, MAX_FILE_BYTES >> 20);
+    }
     if (n < cap) break;
     char *bigger = realloc(buf, cap *= 2);
     if (!bigger) { free(buf); buf = NULL; }

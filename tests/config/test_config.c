@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "npde/npde_config.h"
@@ -1026,4 +1027,48 @@ Test(config_syntax, document_marker_only_is_an_empty_file) {
   cr_assert_eq(npde_config_size(cfg), 0);
   npde_config_destroy(&cfg);
   remove(path);
+}
+
+/* Inputs that would hang or exhaust the machine are refused by name: an include that is not a regular file (a
+ * device reads forever, a FIFO waits for a writer), a file over 16 MiB, a text of more than a million values. */
+Test(config, test_inputs_that_would_hang_or_exhaust_memory_are_refused) {
+  char dir[] = "/tmp/npde-inputs-XXXXXX";
+  cr_assert_not_null(mkdtemp(dir));
+  char fifo[96], top[96], big[96];
+  snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+  snprintf(top, sizeof top, "%s/main.yaml", dir);
+  snprintf(big, sizeof big, "%s/big.yaml", dir);
+  cr_assert_eq(mkfifo(fifo, 0600), 0);
+  const char *includes[] = {"/dev/zero", fifo};
+  for (int i = 0; i < 2; ++i) {
+    FILE *f = fopen(top, "w");
+    cr_assert_not_null(f);
+    fprintf(f, "include: %s\n", includes[i]);
+    fclose(f);
+    npde_config *cfg = NULL;
+    assert_fails(npde_config_load_file(top, &cfg), NPDE_ERR_IO);
+    assert_msg("is not a regular file");
+    assert_msg(includes[i]);
+    assert_msg("included from");
+  }
+  FILE *f = fopen(big, "w");
+  cr_assert_not_null(f);
+  fputs("a: '", f);
+  for (int i = 0; i < (17 << 20) / 64; ++i) fputs("0123456789012345678901234567890123456789012345678901234567890123", f);
+  fputs("'\n", f);
+  fclose(f);
+  npde_config *cfg = NULL;
+  assert_fails(npde_config_load_file(big, &cfg), NPDE_ERR_IO);
+  assert_msg("larger than 16 MiB");
+  const size_t n = 1000001;
+  char *text = malloc(2 * n + 8);
+  cr_assert_not_null(text);
+  size_t used = (size_t)sprintf(text, "a: [");
+  for (size_t i = 0; i < n; ++i) text[used++] = '1', text[used++] = ',';
+  text[used - 1] = ']';
+  text[used] = 0;
+  assert_fails(npde_config_load_string(text, "many.yaml", &cfg), NPDE_ERR_CONFIG);
+  assert_msg("more than 1000000 values in one file");
+  free(text);
+  remove(fifo), remove(top), remove(big), remove(dir);
 }
