@@ -6,19 +6,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 
 static int usage_error(const char *why) {
   fprintf(stderr, "npde: error: %s\nusage: npde eval RUNDIR --points P.npy [--time T] [--out U.npy] "
-          "[--grad [G.npy]] [--backend NAME]\n", why);
+          "[--grad [G.npy]] [--backend NAME] [--outside]\n", why);
   return EXIT_USAGE;
 }
 
 int cli_cmd_eval(int argc, char **argv) {
   const char *dir = NULL, *points = NULL, *out = "values.npy", *grad_out = NULL, *backend = NULL;
   double t = NAN;
-  bool grad = false;
+  bool grad = false, outside = false;
   for (int i = 0; i < argc; ++i) {
     const char *a = argv[i];
     bool has_next = i + 1 < argc && argv[i + 1][0] != '-';
@@ -29,6 +30,8 @@ int cli_cmd_eval(int argc, char **argv) {
       char *end;
       t = strtod(argv[++i], &end);
       if (*end || !isfinite(t)) return usage_error("--time takes a number");
+    } else if (!strcmp(a, "--outside")) {
+      outside = true;
     } else if (!strcmp(a, "--grad")) {
       grad = true;
       if (has_next && strstr(argv[i + 1], ".npy")) grad_out = argv[++i];
@@ -40,6 +43,12 @@ int cli_cmd_eval(int argc, char **argv) {
     }
   }
   if (!dir) return usage_error("missing RUNDIR");
+  struct stat sb;
+  if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) { /* as resume: a run directory that is not there is a usage error */
+    char why[4200];
+    snprintf(why, sizeof why, "'%s' is not a run directory (no such directory)", dir);
+    return usage_error(why);
+  }
   if (!points) return usage_error("missing --points P.npy");
   char grad_default[4096];
   if (grad && !grad_out) {
@@ -52,7 +61,7 @@ int cli_cmd_eval(int argc, char **argv) {
   npde_status st = npde_npy_load(points, &pts);
   if (st != NPDE_OK) return cli_fail(st, EXIT_USAGE);
   npde_model *m = NULL;
-  npde_model_options opt = {.struct_size = sizeof opt, .backend = backend};
+  npde_model_options opt = {.struct_size = sizeof opt, .backend = backend, .outside = outside};
   st = npde_model_load(dir, &opt, &m);
   int64_t d = npde_model_dim(m), K = npde_model_outputs(m), n = pts.ndim == 2 ? pts.shape[0] : 0;
   if (st == NPDE_OK && (pts.ndim != 2 || pts.shape[1] != d || (pts.type != NPDE_NPY_F64 && pts.type != NPDE_NPY_F32)))

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "npde/npde_model.h"
@@ -18,6 +19,8 @@ struct npde_model {
   const npde_run_method *method; /* the method that claims the run's PDE, or NULL */
   double *times, *thetas; /* n_times, n_times x p (host) */
   int64_t loaded;         /* index of the theta now in rs.theta, or -1 */
+  bool outside;           /* points outside the PDE's box are evaluated (warned), not refused */
+  double lo[64], hi[64];  /* the PDE's box */
 };
 
 static npde_status read_member(const char *path, const char *name, int64_t count, npde_npy_array *a) {
@@ -68,12 +71,13 @@ static npde_status load_thetas(npde_model *m, const char *dir) {
 
 npde_status npde_model_load(const char *dir, const npde_model_options *opt, npde_model **out) {
   if (!dir || !out) return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_model_load: NULL argument");
-  if (opt && opt->struct_size < sizeof *opt)
+  if (opt && opt->struct_size < offsetof(npde_model_options, outside))
     return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_model_load: set npde_model_options.struct_size");
   *out = NULL;
   npde_model *m = calloc(1, sizeof *m);
   if (!m) return NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
   m->loaded = -1;
+  m->outside = opt && opt->struct_size >= offsetof(npde_model_options, outside) + sizeof opt->outside && opt->outside;
   size_t n = strlen(dir) + sizeof "/config.yaml";
   char *path = malloc(n);
   npde_config *cfg = NULL;
@@ -95,9 +99,14 @@ npde_status npde_model_load(const char *dir, const npde_model_options *opt, npde
   if (st == NPDE_OK) st = npde__pipeline_instantiate(m->pl, &m->rs);
   if (st == NPDE_OK && !m->rs.net)
     st = NPDE_ERROR(NPDE_ERR_CONFIG, "'%s' is a run without a network: nothing to evaluate", path);
+  if (st == NPDE_OK && npde_network_dim(m->rs.net) > 64)
+    st = NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_model_load: at most 64 dimensions");
   if (st == NPDE_OK) {
     m->d = npde_network_dim(m->rs.net);
     m->K = npde_network_outputs(m->rs.net);
+    const npde_pde_info info = npde_pde_get_info(m->rs.pde);
+    if (info.sides == 0) npde_pde_domain(m->rs.pde, m->lo, m->hi);
+    for (int64_t j = 0; info.sides != 0 && j < m->d && j < 3; ++j) m->lo[j] = info.box_lo[j], m->hi[j] = info.box_hi[j];
     m->p = npde_network_n_params(m->rs.net);
     m->method = npde_run_method_for(m->rs.pde);
     st = load_thetas(m, dir);
@@ -212,6 +221,25 @@ npde_status npde_model_eval(npde_model *m, double t, const double *x, int64_t n,
     if (!isfinite(x[i]))
       return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_model_eval: point %lld has a non-finite coordinate",
                         (long long)(i / m->d));
+  /* the network is trained on the PDE's closed box only: refuse (or, asked to, warn about) points outside it */
+  int64_t outside = 0, first = -1, axis = 0;
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < m->d; ++j) {
+      const double slack = 1e-12 * (m->hi[j] - m->lo[j]);
+      if (x[i * m->d + j] < m->lo[j] - slack || x[i * m->d + j] > m->hi[j] + slack) {
+        if (first < 0) first = i, axis = j;
+        ++outside;
+        break;
+      }
+    }
+  if (outside && !m->outside)
+    return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "%lld of %lld points lie outside the PDE's box, where the network was not "
+                      "trained (first: point %lld, x%lld = %g, outside [%g, %g]); evaluate them anyway with --outside "
+                      "(npde_model_options.outside)", (long long)outside, (long long)n, (long long)first,
+                      (long long)axis + 1, x[first * m->d + axis], m->lo[axis], m->hi[axis]);
+  if (outside)
+    npde_log(NPDE_LOG_WARN, "eval: %lld of %lld points lie outside the PDE's box, where the network was not trained",
+             (long long)outside, (long long)n);
   int64_t k = 0;
   NPDE_TRY(find_time(m, t, &k));
   npde_backend *be = m->rs.backend;

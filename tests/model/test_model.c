@@ -154,6 +154,19 @@ Test(model, test_bad_time_points_and_directory_are_refused) {
   cr_expect(strstr(npde_last_error(), "0, 0.01, 0.02"), "%s", npde_last_error());
   x[1] = NAN;
   cr_expect_eq(npde_model_eval(m, 0.01, x, 1, u, NULL), NPDE_ERR_INVALID_ARG);
+  /* outside the box the network was trained on: refused (it gave -74.5 and inf), unless asked for */
+  double far[4] = {0.5, 0.2, 3.0, -0.1};
+  cr_expect_eq(npde_model_eval(m, 0.01, far, 2, u, NULL), NPDE_ERR_INVALID_ARG);
+  cr_expect(strstr(npde_last_error(), "1 of 2 points lie outside the PDE's box") &&
+            strstr(npde_last_error(), "x1 = 3, outside [-1, 1]") && strstr(npde_last_error(), "--outside"),
+            "%s", npde_last_error());
+  x[1] = 1.0; /* the closed box: its faces are in */
+  cr_expect_eq(npde_model_eval(m, 0.01, x, 1, u, NULL), NPDE_OK, "%s", npde_last_error());
+  npde_model_free(&m);
+  npde_model_options opt = {.struct_size = sizeof opt, .outside = true};
+  cr_assert_eq(npde_model_load(run, &opt, &m), NPDE_OK, "%s", npde_last_error());
+  double u2[2];
+  cr_expect_eq(npde_model_eval(m, 0.01, far, 2, u2, NULL), NPDE_OK, "%s", npde_last_error());
   npde_model_free(&m);
   char nowhere[300];
   snprintf(nowhere, sizeof nowhere, "%s/nowhere", tmp);
@@ -179,6 +192,13 @@ Test(model, test_cli_eval_writes_npy) {
   int status;
   cr_assert_eq(waitpid(pid, &status, 0), pid);
   cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "npde eval failed");
+  /* a run directory that is not there: a usage error (2), as for resume */
+  char nowhere[400];
+  snprintf(nowhere, sizeof nowhere, "%s/nowhere", tmp);
+  char *missing[] = {npde, "-q", "eval", nowhere, "--points", pts, NULL};
+  cr_assert_eq(posix_spawn(&pid, npde, NULL, NULL, missing, environ), 0);
+  cr_assert_eq(waitpid(pid, &status, 0), pid);
+  cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 2, "npde eval of a missing directory: status %d", status);
   npde_npy_array u = {0}, g = {0}, field = member("field_u");
   cr_assert_eq(npde_npy_load(out, &u), NPDE_OK, "%s", npde_last_error());
   cr_assert_eq(npde_npy_load(gout, &g), NPDE_OK, "%s", npde_last_error());

@@ -13,6 +13,7 @@
 #ifndef NPDE_MODEL_H
 #define NPDE_MODEL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "npde_error.h"
@@ -28,6 +29,8 @@ typedef struct npde_model npde_model;
 typedef struct npde_model_options {
   unsigned struct_size;
   const char *backend; /* a backend type to evaluate on instead of the run's (e.g. "cpu"), or NULL */
+  /* ABI 1.3 */
+  bool outside; /* evaluate points outside the PDE's box too (with a warning), instead of refusing them */
 } npde_model_options;
 
 /**
