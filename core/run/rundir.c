@@ -35,6 +35,23 @@ static bool exists(const char *path) {
   return stat(path, &sb) == 0;
 }
 
+/* The text of a configuration up to its top-level `output:` line: where the run lives is not one of its settings
+ * (`npde resume DIR` names it as the caller's working directory sees it). */
+static bool same_settings(const char *a, size_t la, const char *b) {
+  const size_t lb = strlen(b);
+  size_t i = 0, j = 0;
+  for (;;) {
+    /* skip an `output:` line at the start of a line */
+    if ((i == 0 || a[i - 1] == '\n') && la - i >= 7 && memcmp(a + i, "output:", 7) == 0)
+      while (i < la && a[i++] != '\n') {}
+    if ((j == 0 || b[j - 1] == '\n') && lb - j >= 7 && memcmp(b + j, "output:", 7) == 0)
+      while (j < lb && b[j++] != '\n') {}
+    if (i == la || j == lb) return i == la && j == lb;
+    if (a[i] != b[j]) return false;
+    ++i, ++j;
+  }
+}
+
 /* A resumed run whose settings differ from config.yaml's (key=value overrides given to `npde resume`): keep the
  * earlier file as config.N.yaml (the first free N) and name it in *kept; config.yaml then records this session's
  * settings. *kept stays empty when nothing changed. */
@@ -44,7 +61,7 @@ static npde_status keep_earlier_config(const char *dir, const char *cfg, const c
   size_t len = 0;
   NPDE_TRY(npde__read_file(cfg, &old, &len));
   npde_status st = NPDE_OK;
-  if (len != strlen(text) || memcmp(old, text, len) != 0) {
+  if (!same_settings(old, len, text)) {
     for (int i = 1; kept[0] == '\0'; ++i) {
       snprintf(kept, size, "%s/config.%d.yaml", dir, i);
       if (exists(kept)) kept[0] = '\0';

@@ -115,6 +115,12 @@ for how in segv abort; do
 done
 expect 1 "linsolver 'fixture-crash' (plugin " -- env NPDE_PLUGIN_PATH="$fixtures/crash" "$npde" run "$tmp/crash.yaml" \
   --no-output linsolver.how=silent
+# resume through another relative path to the same directory: no spurious config.1.yaml (only settings count)
+"$npde" -q run "$demo" stages.0.probe.points=1000 output=rel/p > /dev/null 2>&1
+(cd rel && "$npde" -q resume p > /dev/null 2>&1)
+if [ -e rel/p/config.1.yaml ]; then
+  echo "FAIL: resuming rel/p as p kept a config.1.yaml"; failures=$((failures + 1))
+else echo "ok: a resume by another relative path keeps no config.1.yaml"; fi
 expect 2 "valid: none, dirichlet, periodic" -- "$npde" check "$periodic" 'pde.boundary=[periodic, sideways]'
 expect 2 "needs the sinusoidal embedding as the first layer" -- "$npde" check "$periodic" \
   'network.layers=[{type: mlp, width: 8, depth: 1}]'
