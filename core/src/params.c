@@ -59,6 +59,8 @@ static npde_status check_scalar(const npde_param_spec *p, npde_param_type type, 
       if (node->type != NPDE_CONFIG_SCALAR || npde_config_as_real(node, &r) != NPDE_OK)
         return npde_config_error(node, "%s: '%s' must be a number, found %s", what, p->name,
                                  node->type == NPDE_CONFIG_SCALAR ? node->scalar : "a collection");
+      if (!isfinite(r)) return npde_config_error(node, "%s: '%s' must be a finite number, found %s", what, p->name,
+                                                 node->scalar);
       return check_range(p, what, node, r);
     case NPDE_PARAM_INT:
       if (node->type != NPDE_CONFIG_SCALAR || npde_config_as_int(node, &i) != NPDE_OK)
