@@ -205,6 +205,10 @@ static int cmd_run(int argc, char **argv, mode m) {
   const char *dir = NULL;
   int code = prepare(argc, argv, m, &reg, &pl, &print, &dir);
   if (code == 0 && m == MODE_CHECK) {
+    const npde_status st = npde_pipeline_check(pl); /* every component created and destroyed, as a run would */
+    if (st != NPDE_OK) code = cli_fail(st, cli_exit_code_for(st));
+  }
+  if (code == 0 && m == MODE_CHECK) {
     const npde_config *cfg = npde_pipeline_config(pl);
     if (print) {
       char *text = NULL;

@@ -439,6 +439,19 @@ npde_status npde__pipeline_instantiate(npde_pipeline *pl, npde_run_ctx *rs) {
 
 void npde__pipeline_release(npde_run_ctx *rs) { destroy_components(rs); }
 
+npde_status npde_pipeline_check(npde_pipeline *pl) {
+  if (!pl) return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_pipeline_check: NULL pipeline");
+  npde_run_ctx rs;
+  npde_status st = npde__pipeline_instantiate(pl, &rs);
+  if (st == NPDE_ERR_DEVICE) {
+    npde_log(NPDE_LOG_INFO, "check: the backend could not be created on this machine (%s); the components that need "
+             "it were not created here", npde_last_error());
+    st = NPDE_OK;
+  }
+  destroy_components(&rs);
+  return st;
+}
+
 /* Set from a signal handler (npde_pipeline_request_stop); read between steps. */
 static volatile sig_atomic_t stop_flag;
 

@@ -271,6 +271,9 @@ npde_status npde_pde_create(const npde_registry *reg, const char *name, const np
     st = OPS(p)->info(p, &p->info);
   }
   if (st == NPDE_OK) st = compile_engine_keys(p, node);
+  if (st == NPDE_OK && p->info.sides == 0 && !OPS(p)->rhs)
+    st = NPDE_ERROR(NPDE_ERR_PLUGIN, "pde '%s' (plugin %s) is time-dependent (0 sides) but has no 'rhs'",
+                    p->hdr.type_name, p->hdr.impl->info.file ? p->hdr.impl->info.file : "?");
   if (st == NPDE_OK && p->info.sides == 0 && !OPS(p)->initial && !p->initial)
     st = npde_config_error(node, "pde '%s' has no initial condition of its own: give initial: with one expression "
                            "per output (docs/problems.md)", p->hdr.type_name);

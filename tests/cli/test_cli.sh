@@ -121,6 +121,12 @@ expect 1 "linsolver 'fixture-crash' (plugin " -- env NPDE_PLUGIN_PATH="$fixtures
 if [ -e rel/p/config.1.yaml ]; then
   echo "FAIL: resuming rel/p as p kept a config.1.yaml"; failures=$((failures + 1))
 else echo "ok: a resume by another relative path keeps no config.1.yaml"; fi
+# npde check refuses what a run would: it creates every component (and destroys it), and numbers must be finite
+expect 2 "'center' has 4 entries; it needs dim = 2" -- "$npde" check "$src/configs/demo.yaml" 'pde.center=[0,0,0,0]'
+expect 2 "linsolver (linsolver 'cg'): 'tol' must be a finite number, found .inf" -- "$npde" check \
+  "$src/configs/demo.yaml" linsolver.tol=.inf
+expect 2 "'t_end' must be a finite number" -- "$npde" check "$src/configs/demo.yaml" 'stages.2.evolve.t_end=.inf'
+expect 0 "configuration is valid" -- "$npde" check "$src/configs/demo.yaml" backend=cuda
 expect 2 "valid: none, dirichlet, periodic" -- "$npde" check "$periodic" 'pde.boundary=[periodic, sideways]'
 expect 2 "needs the sinusoidal embedding as the first layer" -- "$npde" check "$periodic" \
   'network.layers=[{type: mlp, width: 8, depth: 1}]'

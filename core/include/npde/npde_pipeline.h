@@ -53,6 +53,16 @@ NPDE_API NPDE_NODISCARD npde_status npde_pipeline_metric_at(const npde_pipeline 
                                                             double *value);
 
 /**
+ * What `npde check` does after validating: create every component of the
+ * pipeline (backend, PDE, network with its initial parameters, solvers,
+ * integrator) and destroy them, without running a stage, so that what a run
+ * would refuse at its start is refused here. A backend this machine cannot
+ * create (cuda without a device) is logged as not created here, not an
+ * error; the components that need it are then not created. Since: ABI 1.3
+ */
+NPDE_API NPDE_NODISCARD npde_status npde_pipeline_check(npde_pipeline *pl);
+
+/**
  * Ask the run in progress in this process to stop: the stage in progress
  * ends its step (evolve: at the next accepted step) or epoch (train, fit),
  * writes its checkpoint, and npde_pipeline_run/_resume returns
