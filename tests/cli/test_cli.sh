@@ -126,7 +126,9 @@ expect 2 "'center' has 4 entries; it needs dim = 2" -- "$npde" check "$src/confi
 expect 2 "linsolver (linsolver 'cg'): 'tol' must be a finite number, found .inf" -- "$npde" check \
   "$src/configs/demo.yaml" linsolver.tol=.inf
 expect 2 "'t_end' must be a finite number" -- "$npde" check "$src/configs/demo.yaml" 'stages.2.evolve.t_end=.inf'
-expect 0 "configuration is valid" -- "$npde" check "$src/configs/demo.yaml" backend=cuda
+if "$npde" plugins 2>/dev/null | grep -q "backend.*cuda"; then # built where nvcc is: on a machine without a GPU, noted
+  expect 0 "configuration is valid" -- "$npde" check "$src/configs/demo.yaml" backend=cuda
+else echo "skip: no cuda backend in this build (nvcc absent)"; fi
 expect 2 "valid: none, dirichlet, periodic" -- "$npde" check "$periodic" 'pde.boundary=[periodic, sideways]'
 expect 2 "needs the sinusoidal embedding as the first layer" -- "$npde" check "$periodic" \
   'network.layers=[{type: mlp, width: 8, depth: 1}]'
