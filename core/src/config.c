@@ -154,6 +154,8 @@ typedef struct parse_ctx {
   size_t n_retired, cap_retired;
   size_t alias_nodes; /* nodes copied by aliases so far */
   size_t nodes;       /* nodes parsed so far */
+  const char *text;   /* the input, to place reader errors (libyaml gives only their byte offset) */
+  size_t len;
   npde_status st;
 } parse_ctx;
 
@@ -173,6 +175,15 @@ static npde_status syntax_error(parse_ctx *c) {
   yaml_parser_t *p = &c->parser;
   if (p->error == YAML_MEMORY_ERROR) return c->st = npde_set_error(NPDE_ERR_NOMEM, __FILE__, __LINE__,
                                                                    "%s: out of memory while parsing", c->file);
+  if (p->error == YAML_READER_ERROR && c->text) { /* bad UTF-8 and the like: count lines up to the offset */
+    yaml_mark_t at = {0};
+    for (size_t i = 0; i < p->problem_offset && i < c->len; ++i) {
+      if (c->text[i] == '\n') ++at.line, at.column = 0;
+      else if (((unsigned char)c->text[i] & 0xC0) != 0x80) ++at.column;
+    }
+    return parse_fail_at(c, at, "YAML syntax error: %s (byte %zu)", p->problem ? p->problem : "?",
+                         p->problem_offset);
+  }
   if (p->context)
     return parse_fail_at(c, p->problem_mark, "YAML syntax error: %s (%s at line %d, column %d)",
                          p->problem ? p->problem : "?", p->context, (int)p->context_mark.line + 1,
@@ -407,6 +418,8 @@ static npde_status parse_text(const char *text, size_t len, const char *name, np
   parse_ctx c;
   memset(&c, 0, sizeof c);
   c.file = name;
+  c.text = text;
+  c.len = len;
   if (!yaml_parser_initialize(&c.parser)) return NPDE_ERROR(NPDE_ERR_NOMEM, "cannot initialise the YAML parser");
   yaml_parser_set_input_string(&c.parser, (const unsigned char *)text, len);
   npde_status st = parse_stream(&c, out);
@@ -495,6 +508,15 @@ static npde_status resolve_includes(npde_config **rootp, const char *path, int d
         goto done;
       }
     }
+    struct stat sb; /* the include's own trouble, at its place in the including file */
+    const int missing = stat(full, &sb) != 0 ? errno : 0;
+    if (missing || !S_ISREG(sb.st_mode)) {
+      char where[1200];
+      st = npde_set_error(NPDE_ERR_IO, __FILE__, __LINE__, "%s: include: '%s': %s",
+                          npde__config_where(item, where, sizeof where), full,
+                          missing ? strerror(missing) : "not a regular file (a device, a FIFO or a directory)");
+      goto done;
+    }
     npde_config *sub = NULL;
     st = load_file_rec(full, depth + 1, stack, &sub);
     if (st != NPDE_OK) {
@@ -509,6 +531,13 @@ static npde_status resolve_includes(npde_config **rootp, const char *path, int d
     else if (!merge_into(merged, sub)) { st = NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory"); goto done; }
   }
   if (merged) {
+    /* the merged map is this file's: a key missing from it is reported here, not in an included file */
+    char *file = strdup(root->file);
+    if (!file) { st = NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory"); goto done; }
+    free(merged->file);
+    merged->file = file;
+    merged->line = root->line;
+    merged->column = root->column;
     if (!merge_into(merged, root)) { *rootp = NULL; st = NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory"); goto done; }
     *rootp = merged;
     merged = NULL;
