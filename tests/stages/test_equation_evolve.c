@@ -10,24 +10,14 @@
 
 #include "npde/npde.h"
 #include "pdes/paper_equations.h"
+#include "test_files.h"
 #include "test_sanitized.h"
 
 static npde_registry *reg;
 static char tmp[256];
 
-static void setup(void) {
-  npde_log_set_level(NPDE_LOG_WARN);
-  cr_assert_eq(npde_registry_create(&reg), NPDE_OK);
-  cr_assert_eq(npde_registry_load_defaults(reg), NPDE_OK, "%s", npde_last_error());
-  snprintf(tmp, sizeof tmp, "/tmp/npde-equation-XXXXXX");
-  cr_assert_not_null(mkdtemp(tmp));
-}
-static void teardown(void) {
-  char cmd[300];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
-  cr_expect_eq(system(cmd), 0);
-  npde_registry_destroy(&reg);
-}
+static void setup(void) { test_run_fixture_begin(&reg, tmp, sizeof tmp, "equation"); }
+static void teardown(void) { test_run_fixture_end(&reg, tmp); }
 TestSuite(equation_evolve, .init = setup, .fini = teardown, .timeout = 600);
 
 /* A short run: a small network fitted to the initial condition, then evolved over a few steps. */

@@ -22,19 +22,8 @@ extern char **environ;
 static npde_registry *reg;
 static char tmp[256];
 
-static void setup(void) {
-  npde_log_set_level(NPDE_LOG_WARN);
-  cr_assert_eq(npde_registry_create(&reg), NPDE_OK);
-  cr_assert_eq(npde_registry_load_defaults(reg), NPDE_OK, "%s", npde_last_error());
-  snprintf(tmp, sizeof tmp, "/tmp/npde-rundir-XXXXXX");
-  cr_assert_not_null(mkdtemp(tmp));
-}
-static void teardown(void) {
-  char cmd[300];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
-  cr_expect_eq(system(cmd), 0);
-  npde_registry_destroy(&reg);
-}
+static void setup(void) { test_run_fixture_begin(&reg, tmp, sizeof tmp, "rundir"); }
+static void teardown(void) { test_run_fixture_end(&reg, tmp); }
 TestSuite(rundir, .init = setup, .fini = teardown, .timeout = 240);
 
 /* A small advection run: enough accepted steps to kill it in the middle. */
