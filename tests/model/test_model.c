@@ -165,7 +165,7 @@ Test(model, test_bad_time_points_and_directory_are_refused) {
   npde_model_free(&m);
   npde_model_options opt = {.struct_size = sizeof opt, .outside = true};
   cr_assert_eq(npde_model_load(run, &opt, &m), NPDE_OK, "%s", npde_last_error());
-  double u2[2];
+  double u2[4]; /* 2 points x 2 outputs */
   cr_expect_eq(npde_model_eval(m, 0.01, far, 2, u2, NULL), NPDE_OK, "%s", npde_last_error());
   npde_model_free(&m);
   char nowhere[300];

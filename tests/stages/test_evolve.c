@@ -70,8 +70,8 @@ Test(evolve, test_evolve_advection_tracks_the_exact_translation) {
 }
 
 Test(evolve, test_evolve_is_reproducible) {
-  npde_pipeline *a = run(ADVECTION("epochs: 500", "evolve: {t_end: 0.02, eval_points: 2000}"), NPDE_OK);
-  npde_pipeline *b = run(ADVECTION("epochs: 500", "evolve: {t_end: 0.02, eval_points: 2000}"), NPDE_OK);
+  npde_pipeline *a = run(ADVECTION("epochs: 100", "evolve: {t_end: 0.005, eval_points: 2000}"), NPDE_OK);
+  npde_pipeline *b = run(ADVECTION("epochs: 100", "evolve: {t_end: 0.005, eval_points: 2000}"), NPDE_OK);
   cr_expect_eq(metric(a, "evolve.rel_error"), metric(b, "evolve.rel_error"), "same config and seed, same numbers");
   cr_expect_eq(metric(a, "evolve.cg_iterations"), metric(b, "evolve.cg_iterations"));
   npde_pipeline_destroy(&a);
