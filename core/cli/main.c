@@ -132,6 +132,7 @@ static int prepare(int argc, char **argv, mode m, npde_registry **reg, npde_pipe
   if (out[0]) st = npde_config_apply_override(cfg, out);
   if (st != NPDE_OK) { npde_config_destroy(&cfg); return cli_fail(st, EXIT_USAGE); }
   st = load_registry(reg);
+  if (st == NPDE_OK && m == MODE_RESUME) st = npde_rundir_load_plugins(*reg, path); /* those the run recorded */
   if (st == NPDE_OK) st = npde_pipeline_create(*reg, cfg, pl);
   npde_config_destroy(&cfg);
   if (st != NPDE_OK) return cli_fail(st, cli_exit_code_for(st));

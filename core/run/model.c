@@ -95,6 +95,7 @@ npde_status npde_model_load(const char *dir, const npde_model_options *opt, npde
   }
   if (st == NPDE_OK) st = npde_registry_create(&m->reg);
   if (st == NPDE_OK) st = npde_registry_load_defaults(m->reg);
+  if (st == NPDE_OK) st = npde_rundir_load_plugins(m->reg, dir); /* a third-party plugin the run used */
   if (st == NPDE_OK) st = npde_pipeline_create(m->reg, cfg, &m->pl);
   if (st == NPDE_OK) st = npde__pipeline_instantiate(m->pl, &m->rs);
   if (st == NPDE_OK && !m->rs.net)

@@ -475,6 +475,7 @@ static npde_status run_impl(npde_pipeline *pl, const char *resume_dir) {
   /* on several ranks only rank 0 writes (the run directory, its log, metrics and checkpoints) */
   if (st == NPDE_OK && dir && npde_comm_rank() == 0) {
     st = npde__rundir_open(rs, dir, resume_dir != NULL);
+    if (st == NPDE_OK) st = npde__rundir_record_plugins(rs);
     if (st == NPDE_OK) npde_log(NPDE_LOG_INFO, "run directory: %s", dir);
   }
   if (st == NPDE_OK && npde_comm_size() > 1)

@@ -117,6 +117,8 @@ NPDE_API npde_status npde__checkpoint_load(npde_run_ctx *rs, const char *path, s
  * log.txt and copy the log there; close releases it all. */
 NPDE_API npde_status npde__rundir_open(npde_run_ctx *rs, const char *dir, bool resuming);
 NPDE_API void npde__rundir_close(npde_run_ctx *rs);
+/* dir/plugins.txt: the file, plugin, version and CRC-32 of every plugin the registry loaded. */
+NPDE_API npde_status npde__rundir_record_plugins(npde_run_ctx *rs);
 
 /* Whether npde_pipeline_request_stop was called; on several ranks, whether any rank was asked (an allreduce, so
  * call it where every rank does, in step with the others). */

@@ -17,6 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
 #include "config_impl.h"
 #include "io_impl.h"
 #include "log_impl.h"
@@ -402,5 +404,81 @@ npde_status npde__checkpoint_load(npde_run_ctx *rs, const char *path, size_t *st
   restore_ctx restore = {.rs = rs, .path = path};
   if (st == NPDE_OK) st = npde_npz_members(path, restore_result, &restore);
   rs->resume_from = path;
+  return st;
+}
+
+/* ------------------------------------------------------- plugins.txt */
+
+/* CRC-32 of the file at path (zlib), or 0 when it cannot be read. */
+static unsigned long file_crc32(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return 0;
+  unsigned long crc = crc32(0L, Z_NULL, 0);
+  unsigned char buf[1 << 16];
+  for (size_t n; (n = fread(buf, 1, sizeof buf, f)) > 0;) crc = crc32(crc, buf, (uInt)n);
+  fclose(f);
+  return crc;
+}
+
+npde_status npde__rundir_record_plugins(npde_run_ctx *rs) {
+  if (!rs->dir || !rs->reg) return NPDE_OK;
+  size_t cap = 4096, used = 0;
+  char *text = malloc(cap);
+  if (!text) return NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
+  used += (size_t)snprintf(text, cap, "# the plugins this run loaded: file, plugin, version, CRC-32 (npde resume and "
+                           "npde eval load them again from here)\n");
+  const char *last = NULL;
+  for (size_t i = 0; i < npde_registry_count(rs->reg); ++i) {
+    const npde_component_info *c = npde_registry_at(rs->reg, i);
+    if (!c || !c->file || (last && strcmp(last, c->file) == 0)) continue; /* a plugin's components come together */
+    last = c->file;
+    const size_t need = strlen(c->file) + 256;
+    if (used + need > cap) {
+      char *bigger = realloc(text, cap = 2 * (used + need));
+      if (!bigger) { free(text); return NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory"); }
+      text = bigger;
+    }
+    used += (size_t)snprintf(text + used, cap - used, "%s\t%s\t%s\t%08lx\n", c->file, c->plugin->name,
+                             c->plugin->version ? c->plugin->version : "?", file_crc32(c->file));
+  }
+  char *path = join(rs->dir, "plugins.txt");
+  npde_status st = path ? npde_write_file_atomic(path, text, used) : NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
+  free(path), free(text);
+  return st;
+}
+
+static bool has_plugin(const npde_registry *reg, const char *name) {
+  for (size_t i = 0; i < npde_registry_count(reg); ++i) {
+    const npde_component_info *c = npde_registry_at(reg, i);
+    if (c && c->plugin && c->plugin->name && strcmp(c->plugin->name, name) == 0) return true;
+  }
+  return false;
+}
+
+npde_status npde_rundir_load_plugins(npde_registry *reg, const char *dir) {
+  if (!reg || !dir) return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_rundir_load_plugins: NULL argument");
+  char *path = join(dir, "plugins.txt"), *text = NULL;
+  if (!path) return NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
+  size_t len = 0;
+  const bool recorded = exists(path) && npde__read_file(path, &text, &len) == NPDE_OK;
+  npde_status st = NPDE_OK;
+  for (char *line = text, *end; recorded && st == NPDE_OK && line < text + len; line = end + 1) {
+    end = memchr(line, '\n', (size_t)(text + len - line));
+    if (!end) break;
+    *end = '\0';
+    char file[4096], name[256], version[128];
+    unsigned long crc = 0;
+    if (line[0] == '#' || sscanf(line, "%4095[^\t]\t%255[^\t]\t%127[^\t]\t%lx", file, name, version, &crc) != 4)
+      continue;
+    if (has_plugin(reg, name)) continue; /* found on this machine's search path */
+    if (!exists(file))
+      st = NPDE_ERROR(NPDE_ERR_PLUGIN, "the run in '%s' used plugin '%s' %s from '%s', which is missing: reinstall it, "
+                      "or name its directory in NPDE_PLUGIN_PATH", dir, name, version, file);
+    else if (file_crc32(file) != crc)
+      npde_log(NPDE_LOG_WARN, "plugin '%s': '%s' changed since the run (its CRC-32 was %08lx); loading it anyway", name,
+               file, crc);
+    if (st == NPDE_OK) st = npde_registry_load_path(reg, file);
+  }
+  free(path), free(text);
   return st;
 }

@@ -132,6 +132,19 @@ expect 2 "'t_end' must be a finite number" -- "$npde" check "$src/configs/demo.y
 if "$npde" plugins 2>/dev/null | grep -q "backend.*cuda"; then # built where nvcc is: on a machine without a GPU, noted
   expect 0 "configuration is valid" -- "$npde" check "$src/configs/demo.yaml" backend=cuda
 else echo "skip: no cuda backend in this build (nvcc absent)"; fi
+# a third-party plugin: the run records it (plugins.txt), so resume and eval find it without NPDE_PLUGIN_PATH; once
+# its file is gone, they say which file is missing
+mkdir -p "$tmp/thirdparty"
+cp "$fixtures/allen-cahn/npde_allen_cahn_in_tree.so" "$tmp/thirdparty/"
+NPDE_PLUGIN_PATH="$tmp/thirdparty" "$npde" -q run "$src/examples/third-party-pde/allen-cahn.yaml" "output=$tmp/ac" \
+  plots=false 'stages=[{fit: {epochs: 50}}, {evolve: {t_end: 0.005}}]' > /dev/null 2>&1
+expect 0 "npde_allen_cahn_in_tree.so" -- cat "$tmp/ac/plugins.txt"
+expect 0 "resume: '$tmp/ac' is complete" -- "$npde" resume "$tmp/ac"
+/usr/bin/python3 -c "import numpy; numpy.save('$tmp/ac_points.npy', numpy.zeros((3, 2)))" 2>/dev/null
+expect 0 "eval: 3 points" -- "$npde" eval "$tmp/ac" --points "$tmp/ac_points.npy" --out "$tmp/ac_u.npy"
+rm "$tmp/thirdparty/npde_allen_cahn_in_tree.so"
+expect 2 "used plugin 'allen-cahn' 0.1.0 from" -- "$npde" resume "$tmp/ac"
+expect 2 "npde_allen_cahn_in_tree.so', which is missing" -- "$npde" eval "$tmp/ac" --points "$tmp/ac_points.npy"
 expect 2 "valid: none, dirichlet, periodic" -- "$npde" check "$periodic" 'pde.boundary=[periodic, sideways]'
 expect 2 "needs the sinusoidal embedding as the first layer" -- "$npde" check "$periodic" \
   'network.layers=[{type: mlp, width: 8, depth: 1}]'

@@ -53,6 +53,16 @@ NPDE_API NPDE_NODISCARD npde_status npde_pipeline_metric_at(const npde_pipeline 
                                                             double *value);
 
 /**
+ * Load into reg the plugins the run in dir recorded in dir/plugins.txt (the
+ * file, plugin, version and CRC-32 of each it loaded), so that `npde resume`
+ * and `npde eval` find a third-party plugin without NPDE_PLUGIN_PATH. A
+ * plugin reg already has (by name) is kept; a recorded file that is missing
+ * is an error naming it; one whose checksum changed is loaded with a
+ * warning. A run without the file (older runs) loads nothing. Since: ABI 1.3
+ */
+NPDE_API NPDE_NODISCARD npde_status npde_rundir_load_plugins(npde_registry *reg, const char *dir);
+
+/**
  * What `npde check` does after validating: create every component of the
  * pipeline (backend, PDE, network with its initial parameters, solvers,
  * integrator) and destroy them, without running a stage, so that what a run
