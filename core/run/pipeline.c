@@ -256,6 +256,7 @@ static npde_status validate_stages(npde_config *list) {
     NPDE_TRY(npde_params_validate(stage->params, what, params, NULL, &resolved));
     npde__config_free(entry->items[0]);
     entry->items[0] = resolved;
+    if (stage->check) NPDE_TRY(stage->check(resolved));
   }
   return NPDE_OK;
 }

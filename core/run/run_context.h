@@ -197,6 +197,8 @@ typedef struct npde_stage {
   /* params: the stage's validated node, defaults filled */
   npde_status (*run)(npde_run_ctx *rs, const npde_config *params);
   bool rank0_only; /* data-parallel runs: only rank 0 runs it (no reductions inside; it reports and writes) */
+  /* optional: what the schema cannot say (nested maps of settings), refused at validation, so `npde check` does */
+  npde_status (*check)(const npde_config *params);
 } npde_stage;
 
 /* Make a stage available to pipelines (methods call this when their library

@@ -145,6 +145,8 @@ expect 0 "eval: 3 points" -- "$npde" eval "$tmp/ac" --points "$tmp/ac_points.npy
 rm "$tmp/thirdparty/npde_allen_cahn_in_tree.so"
 expect 2 "used plugin 'allen-cahn' 0.1.0 from" -- "$npde" resume "$tmp/ac"
 expect 2 "npde_allen_cahn_in_tree.so', which is missing" -- "$npde" eval "$tmp/ac" --points "$tmp/ac_points.npy"
+expect 2 "evolve.restarts: unknown key 'bogus'; valid keys: policy, count" -- "$npde" check "$src/configs/demo.yaml" \
+  'stages.2.evolve.restarts={policy: none, bogus: 1}'
 expect 2 "valid: none, dirichlet, periodic" -- "$npde" check "$periodic" 'pde.boundary=[periodic, sideways]'
 expect 2 "needs the sinusoidal embedding as the first layer" -- "$npde" check "$periodic" \
   'network.layers=[{type: mlp, width: 8, depth: 1}]'

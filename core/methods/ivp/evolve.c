@@ -726,7 +726,16 @@ static npde_status evolve_run(npde_run_ctx *rs, const npde_config *params) {
   return st;
 }
 
+/* evolve.restarts is a map of its own: its keys are checked with the stage's. */
+static npde_status evolve_check(const npde_config *params) {
+  npde_config *r = NULL;
+  NPDE_TRY(npde_params_validate(restart_params, "evolve.restarts", npde_config_get(params, "restarts"), NULL, &r));
+  npde_config_destroy(&r);
+  return NPDE_OK;
+}
+
 const npde_stage npde__stage_evolve = {
+    .check = evolve_check,
     .name = "evolve",
     .summary = "Neural IVP: evolve the parameters with (M + mu I) theta_dot = F and Runge-Kutta",
     .params = evolve_params,
