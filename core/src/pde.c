@@ -25,6 +25,9 @@ struct npde_pde {
   /* the mapped points and jets, grown to the largest call and reused (calls on one handle come from one thread) */
   double *scratch;
   int64_t scratch_cap;
+  /* the lift's jets and the points its differences shift: a second scratch, used while the first maps to the box */
+  double *lift_scratch;
+  int64_t lift_cap;
 };
 
 #define OPS(p) NPDE__OPS(p, npde_pde_ops)
@@ -46,6 +49,7 @@ void npde_pde_destroy(npde_pde **pde) {
     free((*pde)->kind);
     free((*pde)->center);
     free((*pde)->scratch);
+    free((*pde)->lift_scratch);
   }
   npde_object_destroy((npde_object **)pde);
 }
@@ -153,14 +157,23 @@ void npde_pde_to_reference(const npde_pde *pde, const double *x, int64_t n, doub
 
 /* count doubles of the handle's scratch, grown outside the steady state (the sizes recur every step); the
  * handle is const to its callers but the scratch is its own. NULL when out of memory. */
+static double *grown(double **buf, int64_t *cap, int64_t count) {
+  if (count > *cap) {
+    free(*buf);
+    *buf = malloc((size_t)count * sizeof **buf);
+    *cap = *buf ? count : 0;
+  }
+  return *buf;
+}
+
 static double *scratch(const npde_pde *pde, int64_t count) {
   npde_pde *p = (npde_pde *)pde;
-  if (count > p->scratch_cap) {
-    free(p->scratch);
-    p->scratch = malloc((size_t)count * sizeof *p->scratch);
-    p->scratch_cap = p->scratch ? count : 0;
-  }
-  return p->scratch;
+  return grown(&p->scratch, &p->scratch_cap, count);
+}
+
+static double *lift_scratch(const npde_pde *pde, int64_t count) {
+  npde_pde *p = (npde_pde *)pde;
+  return grown(&p->lift_scratch, &p->lift_cap, count);
 }
 
 /* Points of the reference cube on the box, into x (n x dim). */
@@ -416,15 +429,14 @@ static npde_status lift_at(const npde_pde *pde, double t, const double *xi, int6
 }
 
 /* The jets of g at n reference points, to the given order (reference coordinates, the layout of npde_pde_jets),
- * and g_t when gt is not NULL. */
+ * and g_t when gt is not NULL; work holds n (dim + outputs) doubles. */
 static npde_status lift_jets(const npde_pde *pde, double t, const double *xi, int64_t n, npde_jet_order order,
-                             double *value, double *grad, double *second, double *gt) {
+                             double *value, double *grad, double *second, double *gt, double *work) {
   const int64_t d = pde->info.dim, nk = n * pde->info.outputs;
   const double step = LIFT_STEP, step2 = LIFT_STEP * LIFT_STEP;
   const int64_t sec = order == NPDE_JET_HESSIAN ? d * d : order == NPDE_JET_LAPLACIAN ? d : 0;
-  double *shifted = malloc((size_t)(n * d) * sizeof *shifted), *tmp = malloc((size_t)nk * sizeof *tmp);
-  npde_status st = shifted && tmp ? NPDE_OK : NPDE_ERROR(NPDE_ERR_NOMEM, "pde lift: out of memory");
-  if (st == NPDE_OK) st = lift_at(pde, t, xi, n, -1, 0, -1, 0, shifted, value);
+  double *shifted = work, *tmp = work + n * d;
+  npde_status st = lift_at(pde, t, xi, n, -1, 0, -1, 0, shifted, value);
   if (gt) memset(gt, 0, (size_t)nk * sizeof *gt);
   for (int s = 0; st == NPDE_OK && gt && s < 5; ++s) {
     if (s == 2) continue;
@@ -456,7 +468,6 @@ static npde_status lift_jets(const npde_pde *pde, double t, const double *xi, in
           }
         }
   }
-  free(shifted), free(tmp);
   return st;
 }
 
@@ -465,11 +476,11 @@ static npde_status rhs_lifted(const npde_pde *pde, double t, const npde_pde_jets
   const int64_t n = jets->n, d = jets->d, nk = n * jets->K;
   const int64_t sec = jets->order == NPDE_JET_HESSIAN ? d * d : jets->order == NPDE_JET_LAPLACIAN ? d : 0;
   const int64_t per = 2 + (jets->order >= NPDE_JET_GRAD ? d : 0) + sec;
-  double *buf = malloc((size_t)(nk * per) * sizeof *buf);
+  double *buf = lift_scratch(pde, nk * per + n * d + nk); /* the sizes recur every stage: grown once */
   if (!buf) return NPDE_ERROR(NPDE_ERR_NOMEM, "pde lift: out of memory");
   double *value = buf, *gt = buf + nk, *grad = buf + 2 * nk;
   double *second = grad + (jets->order >= NPDE_JET_GRAD ? nk * d : 0);
-  npde_status st = lift_jets(pde, t, jets->x, n, jets->order, value, grad, second, gt);
+  npde_status st = lift_jets(pde, t, jets->x, n, jets->order, value, grad, second, gt, buf + nk * per);
   for (int64_t e = 0; e < nk; ++e) value[e] += jets->value[e];
   for (int64_t e = 0; jets->order >= NPDE_JET_GRAD && e < nk * d; ++e) grad[e] += jets->grad[e];
   for (int64_t e = 0; e < nk * sec; ++e) second[e] += jets->second[e];
@@ -477,7 +488,6 @@ static npde_status rhs_lifted(const npde_pde *pde, double t, const npde_pde_jets
   sum.value = value, sum.grad = jets->order >= NPDE_JET_GRAD ? grad : NULL, sum.second = sec ? second : NULL;
   if (st == NPDE_OK) st = rhs_on_box(pde, t, &sum, F);
   for (int64_t e = 0; st == NPDE_OK && e < nk; ++e) F[e] -= gt[e];
-  free(buf);
   return st;
 }
 
@@ -497,12 +507,12 @@ npde_status npde_pde_add_lift(const npde_pde *pde, double t, const double *x, in
   if (!pde->lift || n == 0) return NPDE_OK;
   if (n < 0 || !x || !U) return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_pde_add_lift: NULL arrays");
   const int64_t nk = n * pde->info.outputs, d = pde->info.dim;
-  double *g = malloc((size_t)(nk * (1 + (grad ? d : 0))) * sizeof *g);
+  const int64_t values = nk * (1 + (grad ? d : 0));
+  double *g = lift_scratch(pde, values + n * d + nk);
   if (!g) return NPDE_ERROR(NPDE_ERR_NOMEM, "pde lift: out of memory");
-  npde_status st = lift_jets(pde, t, x, n, grad ? NPDE_JET_GRAD : NPDE_JET_VALUE, g, g + nk, NULL, NULL);
+  npde_status st = lift_jets(pde, t, x, n, grad ? NPDE_JET_GRAD : NPDE_JET_VALUE, g, g + nk, NULL, NULL, g + values);
   for (int64_t e = 0; st == NPDE_OK && e < nk; ++e) U[e] += sign * g[e];
   for (int64_t e = 0; st == NPDE_OK && grad && e < nk * d; ++e) grad[e] += sign * g[nk + e];
-  free(g);
   return st;
 }
 
