@@ -320,7 +320,8 @@ void npde_npz_abort(npde_npz_writer **pw) {
 
 /* Open an .npz for reading and position it at `member`. On NOT_FOUND the
  * message lists the members present. */
-static npde_status npz_seek(const char *path, const char *member, struct archive **out, int64_t *size) {
+/* The .npz at path open for reading (*out the caller's to archive_read_free). */
+static npde_status zip_open(const char *path, struct archive **out) {
   *out = NULL;
   NPDE_TRY(npde__check_little_endian(path));
   struct archive *a = archive_read_new();
@@ -332,6 +333,29 @@ static npde_status npz_seek(const char *path, const char *member, struct archive
     archive_read_free(a);
     return st;
   }
+  *out = a;
+  return NPDE_OK;
+}
+
+/* The next member's header and name; *e NULL past the last. */
+static npde_status zip_next(struct archive *a, const char *path, struct archive_entry **e, const char **name) {
+  const int r = archive_read_next_header(a, e);
+  if (r == ARCHIVE_EOF) {
+    *e = NULL;
+    return NPDE_OK;
+  }
+  if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
+    return NPDE_ERROR(NPDE_ERR_IO, "cannot read '%s' as an .npz (zip) file: %s", path, archive_error_string(a));
+  *name = archive_entry_pathname_utf8(*e);
+  if (!*name) *name = archive_entry_pathname(*e);
+  if (!*name) *name = "";
+  return NPDE_OK;
+}
+
+static npde_status npz_seek(const char *path, const char *member, struct archive **out, int64_t *size) {
+  struct archive *a;
+  NPDE_TRY(zip_open(path, &a));
+  *out = NULL;
   char list[1024];
   size_t used = 0;
   size_t n = 0;
@@ -339,17 +363,13 @@ static npde_status npz_seek(const char *path, const char *member, struct archive
   list[0] = '\0';
   for (;;) {
     struct archive_entry *e;
-    int r = archive_read_next_header(a, &e);
-    if (r == ARCHIVE_EOF) break;
-    if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
-      npde_status st = NPDE_ERROR(NPDE_ERR_IO, "cannot read '%s' as an .npz (zip) file: %s", path,
-                                  archive_error_string(a));
+    const char *name = NULL;
+    const npde_status st = zip_next(a, path, &e, &name);
+    if (st != NPDE_OK) {
       archive_read_free(a);
       return st;
     }
-    const char *name = archive_entry_pathname_utf8(e);
-    if (!name) name = archive_entry_pathname(e);
-    if (!name) name = "";
+    if (!e) break;
     if (strcmp(name, member) == 0) {
       *size = archive_entry_size_is_set(e) ? (int64_t)archive_entry_size(e) : -1;
       *out = a;
@@ -382,24 +402,14 @@ static npde_status member_end(struct archive *a, const char *what) {
 }
 
 npde_status npde_npz_members(const char *path, npde_status (*fn)(const char *member, void *user), void *user) {
-  NPDE_TRY(npde__check_little_endian(path));
-  struct archive *a = archive_read_new();
-  if (!a) return NPDE_ERROR(NPDE_ERR_NOMEM, "cannot read '%s': out of memory", path);
-  archive_read_support_format_zip(a);
+  struct archive *a;
+  NPDE_TRY(zip_open(path, &a));
   npde_status st = NPDE_OK;
-  if (archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK)
-    st = NPDE_ERROR(NPDE_ERR_IO, "cannot read '%s' as an .npz (zip) file: %s", path, archive_error_string(a));
-  while (st == NPDE_OK) {
-    struct archive_entry *e;
-    int r = archive_read_next_header(a, &e);
-    if (r == ARCHIVE_EOF) break;
-    if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
-      st = NPDE_ERROR(NPDE_ERR_IO, "cannot read '%s' as an .npz (zip) file: %s", path, archive_error_string(a));
-      break;
-    }
-    const char *name = archive_entry_pathname_utf8(e);
-    if (!name) name = archive_entry_pathname(e);
-    st = fn(name ? name : "", user);
+  for (struct archive_entry *e = NULL; st == NPDE_OK;) {
+    const char *name = NULL;
+    st = zip_next(a, path, &e, &name);
+    if (st != NPDE_OK || !e) break;
+    st = fn(name, user);
   }
   archive_read_free(a);
   return st;

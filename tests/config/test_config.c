@@ -19,6 +19,7 @@
 #include "npde/npde_error.h"
 #include "npde/npde_pipeline.h"
 #include "npde/npde_registry.h"
+#include "test_files.h"
 
 #ifndef NPDE_CONFIG_DATA_DIR
 #error "NPDE_CONFIG_DATA_DIR must name tests/config/data"
@@ -1040,10 +1041,9 @@ Test(config, test_inputs_that_would_hang_or_exhaust_memory_are_refused) {
   cr_assert_eq(mkfifo(fifo, 0600), 0);
   const char *includes[] = {"/dev/zero", fifo};
   for (int i = 0; i < 2; ++i) {
-    FILE *f = fopen(top, "w");
-    cr_assert_not_null(f);
-    fprintf(f, "include: %s\n", includes[i]);
-    fclose(f);
+    char text[128];
+    snprintf(text, sizeof text, "include: %s\n", includes[i]);
+    test_write_file(top, text);
     npde_config *cfg = NULL;
     assert_fails(npde_config_load_file(top, &cfg), NPDE_ERR_IO);
     assert_msg("main.yaml:1:10: include: '");
@@ -1083,14 +1083,8 @@ Test(config, test_locations_of_bad_bytes_and_of_keys_missing_after_an_include) {
   char base[96], top[96];
   snprintf(base, sizeof base, "%s/base.yaml", dir);
   snprintf(top, sizeof top, "%s/top.yaml", dir);
-  FILE *f = fopen(base, "w");
-  cr_assert_not_null(f);
-  fputs("seed: 3\nbackend: cpu\n", f);
-  fclose(f);
-  f = fopen(top, "w");
-  cr_assert_not_null(f);
-  fputs("include: base.yaml\nname: x\n", f);
-  fclose(f);
+  test_write_file(base, "seed: 3\nbackend: cpu\n");
+  test_write_file(top, "include: base.yaml\nname: x\n");
   cr_assert_eq(npde_config_load_file(top, &cfg), NPDE_OK, "%s", npde_last_error());
   cr_expect(strstr(npde_config_file(cfg), "top.yaml") != NULL, "the merged map is placed in %s", npde_config_file(cfg));
   npde_config_destroy(&cfg);
