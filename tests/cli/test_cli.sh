@@ -9,31 +9,19 @@ trap 'rm -rf "$tmp"' EXIT
 cd "$tmp" || exit 1 # runs/ directories land here
 failures=0
 
-# expect CODE "substring" -- command...
-expect() {
-  code=$1; want=$2; shift 3
+# outcome has|lacks CODE "substring" -- command...: the command exits CODE and its output has (or lacks) the substring
+outcome() {
+  mode=$1; code=$2; text=$3; shift 4
   out=$("$@" 2>&1); got=$?
   if [ "$got" -ne "$code" ]; then
     echo "FAIL: '$*' exited $got, expected $code; output:"; echo "$out"; failures=$((failures + 1)); return
   fi
-  case $out in
-    *"$want"*) echo "ok: $*" ;;
-    *) echo "FAIL: '$*' output lacks '$want':"; echo "$out"; failures=$((failures + 1)) ;;
-  esac
+  case $out in *"$text"*) found=has ;; *) found=lacks ;; esac
+  if [ "$found" = "$mode" ]; then echo "ok: $*"
+  else echo "FAIL: '$*' output $found '$text':"; echo "$out"; failures=$((failures + 1)); fi
 }
-
-# refuse CODE "substring" -- command...: exits CODE and its output does NOT hold the substring
-refuse() {
-  code=$1; unwanted=$2; shift 3
-  out=$("$@" 2>&1); got=$?
-  if [ "$got" -ne "$code" ]; then
-    echo "FAIL: '$*' exited $got, expected $code; output:"; echo "$out"; failures=$((failures + 1)); return
-  fi
-  case $out in
-    *"$unwanted"*) echo "FAIL: '$*' output holds '$unwanted':"; echo "$out"; failures=$((failures + 1)) ;;
-    *) echo "ok: $*" ;;
-  esac
-}
+expect() { outcome has "$@"; }
+refuse() { outcome lacks "$@"; }
 
 demo=$src/configs/probe.yaml
 expect 0 "plugin ABI 1.3" -- "$npde" --version
