@@ -254,10 +254,10 @@ static void fill_columns(npde_expr *e, const double *x, int64_t c, double t, con
   }
 }
 
-static npde_status check_value(const npde_expr *e, int64_t k, double v, const double *x, int64_t i, double t) {
+/* muparser's own evaluation error of expression k, if it reported one. */
+static npde_status eval_error(const npde_expr *e, int64_t k) {
   if (mupError(e->h[k]))
     return NPDE_ERROR(NPDE_ERR_CONFIG, "%s: evaluating '%s': %s", e->where[k], e->text[k], mupGetErrorMsg(e->h[k]));
-  (void)v, (void)x, (void)i, (void)t;
   return NPDE_OK;
 }
 
@@ -286,7 +286,7 @@ npde_status npde_expr_eval(npde_expr *e, const double *x, int64_t n, double t, c
       fill_row(e, x, i, t, extra, 0);
       for (int64_t k = 0; k < e->m; ++k) {
         const double v = mupEval(e->h[k]);
-        NPDE_TRY(check_value(e, k, v, x, i, t));
+        NPDE_TRY(eval_error(e, k));
         if (!isfinite(v)) return not_finite(e, k, x, n, t, extra);
         out[i * e->m + k] = v;
       }
@@ -300,7 +300,7 @@ npde_status npde_expr_eval(npde_expr *e, const double *x, int64_t n, double t, c
       mupEvalBulk(e->h[k], e->res, (int)c);
       bool finite = true;
       for (int64_t i = 0; i < c; ++i) finite = finite && isfinite(e->res[i]);
-      if (mupError(e->h[k])) NPDE_TRY(check_value(e, k, 0.0, x, i0, t));
+      NPDE_TRY(eval_error(e, k));
       if (!finite) return not_finite(e, k, x, n, t, extra);
       for (int64_t i = 0; i < c; ++i) out[(i0 + i) * e->m + k] = e->res[i];
     }

@@ -35,9 +35,8 @@ static npde_status dispatch(const char *fn, npde_integrator *in, const npde_ode 
   const npde_integrator_ops *ops = NPDE__OPS(in, npde_integrator_ops);
   if (!ops->integrate)
     return NPDE_ERROR(NPDE_ERR_NOT_IMPLEMENTED, "integrator '%s' has no 'integrate'", ((npde_object *)in)->type_name);
-  const npde__op previous = npde__op_enter((npde_object *)in, "integrate");
-  const npde_status status = ops->integrate(in, ode, t0, y, t_out, n_out, output, output_ctx, resume, st);
-  npde__op_leave(previous);
+  npde_status status;
+  NPDE__TRACKED(status, in, "integrate", ops->integrate(in, ode, t0, y, t_out, n_out, output, output_ctx, resume, st));
   return status;
 }
 

@@ -23,8 +23,7 @@ npde_status npde_linsolver_solve(npde_linsolver *ls, const npde_linop *A, double
   if (!ops->solve)
     return NPDE_ERROR(NPDE_ERR_NOT_IMPLEMENTED, "linsolver '%s' has no 'solve'", ((npde_object *)ls)->type_name);
   if (st) st->history_len = 0;
-  const npde__op previous = npde__op_enter((npde_object *)ls, "solve");
-  const npde_status status = ops->solve(ls, A, shift, P, b, x, st);
-  npde__op_leave(previous);
+  npde_status status;
+  NPDE__TRACKED(status, ls, "solve", ops->solve(ls, A, shift, P, b, x, st));
   return status;
 }

@@ -59,9 +59,8 @@ npde_status npde__object_init(npde_object *obj, const npde_component_info *info,
   if (!obj->state) return NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory creating %s '%s'", npde_kind_name(obj->kind),
                                      obj->type_name);
   npde_clear_error(); /* so that a create failing without a word can be told from one that explains itself */
-  const npde__op previous = npde__op_enter(obj, "create");
-  npde_status st = ops->create(obj, node, be);
-  npde__op_leave(previous);
+  npde_status st;
+  NPDE__TRACKED(st, obj, "create", ops->create(obj, node, be));
   if (st < 0 && !npde_last_error()[0])
     st = NPDE_ERROR(st, "%s '%s' (plugin %s): create failed (%s) without saying why", npde_kind_name(obj->kind),
                     obj->type_name, info->file ? info->file : "?", npde_status_str(st));

@@ -31,13 +31,7 @@ struct npde_pde {
 };
 
 #define OPS(p) NPDE__OPS(p, npde_pde_ops)
-/* st = the plugin call, with it named as the operation in progress (npde_write_current_operation) */
-#define PLUGIN_CALL(st, pde, name, call)                                  \
-  do {                                                                    \
-    const npde__op previous_ = npde__op_enter(&(pde)->hdr, name);         \
-    st = (call);                                                          \
-    npde__op_leave(previous_);                                            \
-  } while (0)
+#define PLUGIN_CALL(st, pde, name, call) NPDE__TRACKED(st, &(pde)->hdr, name, call)
 /* Slots appended after ABI 1.0 exist only in ops tables that were compiled with them. */
 #define HAS_SLOT(p, slot) (OPS(p)->struct_size >= offsetof(npde_pde_ops, slot) + sizeof(OPS(p)->slot))
 

@@ -16,9 +16,8 @@ npde_status npde_precond_setup(npde_precond *pc, const npde_linop *A, uint64_t s
   const npde_precond_ops *ops = NPDE__OPS(pc, npde_precond_ops);
   if (!ops->setup)
     return NPDE_ERROR(NPDE_ERR_NOT_IMPLEMENTED, "precond '%s' has no 'setup'", ((npde_object *)pc)->type_name);
-  const npde__op previous = npde__op_enter((npde_object *)pc, "setup");
-  const npde_status status = ops->setup(pc, A, seed, stream, counter, info);
-  npde__op_leave(previous);
+  npde_status status;
+  NPDE__TRACKED(status, pc, "setup", ops->setup(pc, A, seed, stream, counter, info));
   return status;
 }
 
@@ -30,8 +29,7 @@ npde_status npde_precond_apply(npde_precond *pc, const npde_mat *r, npde_mat *z)
   const npde_precond_ops *ops = NPDE__OPS(pc, npde_precond_ops);
   if (!ops->apply)
     return NPDE_ERROR(NPDE_ERR_NOT_IMPLEMENTED, "precond '%s' has no 'apply'", ((npde_object *)pc)->type_name);
-  const npde__op previous = npde__op_enter((npde_object *)pc, "apply");
-  const npde_status status = ops->apply(pc, r, z);
-  npde__op_leave(previous);
+  npde_status status;
+  NPDE__TRACKED(status, pc, "apply", ops->apply(pc, r, z));
   return status;
 }

@@ -44,6 +44,13 @@ typedef struct npde__op {
 } npde__op;
 npde__op npde__op_enter(const npde_object *obj, const char *name);
 void npde__op_leave(npde__op previous);
+/* st = call, with (obj, name) as the call in progress meanwhile */
+#define NPDE__TRACKED(st, obj, name, call)                                 \
+  do {                                                                     \
+    const npde__op previous_ = npde__op_enter((const npde_object *)(obj), name); \
+    st = (call);                                                           \
+    npde__op_leave(previous_);                                             \
+  } while (0)
 
 /* Size of the core's ops table for a kind. */
 size_t npde__ops_size(npde_kind kind);
