@@ -448,6 +448,8 @@ npde_status npde_pipeline_check(npde_pipeline *pl) {
     npde_log(NPDE_LOG_INFO, "check: the backend could not be created on this machine (%s); the components that need "
              "it were not created here", npde_last_error());
     st = NPDE_OK;
+  } else if (st == NPDE_OK) {
+    st = npde__stages_preflight(&rs);
   }
   destroy_components(&rs);
   return st;
@@ -470,6 +472,7 @@ static npde_status run_impl(npde_pipeline *pl, const char *resume_dir) {
   const npde_config *output = npde_config_get(pl->cfg, "output"); /* `output: ~` (--no-output): no files */
   if (!dir && output && !npde__config_is_null(output)) NPDE_TRY(npde_config_get_string(pl->cfg, "output", &dir));
   npde_status st = npde__pipeline_instantiate(pl, rs);
+  if (st == NPDE_OK) st = npde__stages_preflight(rs); /* what `npde check` refuses, before any file is written */
   char *ckpt = NULL;
   size_t first = 0;
   const npde_config *list = npde_config_get(pl->cfg, "stages");

@@ -199,7 +199,20 @@ typedef struct npde_stage {
   bool rank0_only; /* data-parallel runs: only rank 0 runs it (no reductions inside; it reports and writes) */
   /* optional: what the schema cannot say (nested maps of settings), refused at validation, so `npde check` does */
   npde_status (*check)(const npde_config *params);
+  /* optional: what the stage needs of the created components (which ones, and the memory its sizes take); asked
+   * for every stage before the first runs, and by `npde check`, so neither runs a pipeline that would fail later */
+  npde_status (*preflight)(const npde_run_ctx *rs, const npde_config *params);
 } npde_stage;
+
+/* What a stage's preflight asks for: the components it uses, refused at `params` with `stage`'s name. */
+enum { NPDE__NEEDS_NETWORK = 1, NPDE__NEEDS_SOLVER = 2, NPDE__NEEDS_INTEGRATOR = 4 };
+NPDE_API npde_status npde__stage_needs(const npde_run_ctx *rs, const npde_config *params, const char *stage,
+                                       unsigned needs);
+/* Refuse, at `where`, a stage whose arrays for `what` need more than this machine's memory. bytes is a lower bound
+ * for the whole run; on several ranks each machine holds its ranks' share. */
+NPDE_API npde_status npde__memory_fits(const npde_config *where, const char *what, double bytes);
+/* Each stage's preflight, in pipeline order. */
+NPDE_API npde_status npde__stages_preflight(const npde_run_ctx *rs);
 
 /* Make a stage available to pipelines (methods call this when their library
  * loads). A second stage of the same name is refused. */

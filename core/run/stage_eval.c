@@ -55,10 +55,11 @@ static npde_status read_int_list(const npde_config *params, const char *key, int
   return NPDE_OK;
 }
 
-/* The grid on the reference cube [-1, 1]^d; at: and the axes' extents are on the PDE's box. */
-static npde_status make_grid(const npde_config *params, const npde_pde *pde, int64_t d, eval_grid *g) {
+/* The grid's axes, sizes and extents (no points yet): what `npde check` refuses is refused here. */
+static npde_status grid_shape(const npde_config *params, const npde_pde *pde, int64_t d, eval_grid *g,
+                              double *at_v) {
   int64_t axes[3], dims[3];
-  double at_v[64], lo[64], hi[64];
+  double lo[64], hi[64];
   if (d > 64) return npde_config_error(params, "eval: inputs of dimension %lld > 64 are not supported", (long long)d);
   size_t n_axes, n_dims;
   NPDE_TRY(read_int_list(params, "axes", axes, 3, &n_axes));
@@ -100,9 +101,19 @@ static npde_status make_grid(const npde_config *params, const npde_pde *pde, int
     g->dims[i] = n;
     g->lo[i] = lo[axes[i]];
     g->hi[i] = hi[axes[i]];
+    if (n > INT64_MAX / g->count)
+      return npde_config_error(npde_config_get(params, "grid"), "eval: the grid has more than %.3g points",
+                               (double)INT64_MAX);
     g->count *= n;
   }
   for (int i = g->n_axes; i < 3; ++i) g->dims[i] = 1;
+  return NPDE_OK;
+}
+
+/* The grid on the reference cube [-1, 1]^d; at: and the axes' extents are on the PDE's box. */
+static npde_status make_grid(const npde_config *params, const npde_pde *pde, int64_t d, eval_grid *g) {
+  double at_v[64];
+  NPDE_TRY(grid_shape(params, pde, d, g, at_v));
   g->x = malloc((size_t)(g->count * d) * sizeof *g->x);
   if (!g->x) return NPDE_ERROR(NPDE_ERR_NOMEM, "eval: out of memory for a grid of %lld points", (long long)g->count);
   for (int64_t p = 0; p < g->count; ++p) {
@@ -180,8 +191,22 @@ static npde_status write_vti(npde_run_ctx *rs, const eval_grid *g, int64_t K, in
   return st;
 }
 
+static npde_status eval_preflight(const npde_run_ctx *rs, const npde_config *params) {
+  NPDE_TRY(npde__stage_needs(rs, params, "eval", NPDE__NEEDS_NETWORK));
+  if (npde_run_method_for(rs->pde) && npde_run_method_for(rs->pde)->eval) return NPDE_OK;
+  const npde_pde_info info = npde_pde_get_info(rs->pde);
+  eval_grid g = {0};
+  double at_v[64];
+  int64_t points;
+  NPDE_TRY(grid_shape(params, rs->pde, info.dim, &g, at_v));
+  NPDE_TRY(npde_config_get_int(params, "points", &points));
+  /* the grid's points, the network's values and gradients there, the exact values and the error */
+  const double per_point = 8.0 * (double)(info.dim + info.outputs * (3 + info.dim));
+  return npde__memory_fits(npde_config_get(params, "grid"), "eval: the grid's points and fields",
+                           per_point * ((double)g.count + (double)points));
+}
+
 static npde_status eval_run(npde_run_ctx *rs, const npde_config *params) {
-  if (!rs->net || !rs->pde) return npde_config_error(params, "eval: the pipeline needs a 'pde:' and a 'network:'");
   const npde_run_method *method = npde_run_method_for(rs->pde);
   if (method && method->eval) return method->eval(rs, params);
   bool want_exact, vti;
@@ -305,5 +330,6 @@ const npde_stage npde__stage_eval = {
     .summary = "errors against the exact solution at every snapshot; fields on a grid for NumPy and ParaView",
     .params = eval_params,
     .run = eval_run,
+    .preflight = eval_preflight,
     .rank0_only = true,
 };

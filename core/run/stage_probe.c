@@ -116,9 +116,20 @@ done:
   return st;
 }
 
+static npde_status probe_preflight(const npde_run_ctx *rs, const npde_config *params) {
+  int64_t n, d, k;
+  NPDE_TRY(npde_config_get_int(params, "points", &n));
+  NPDE_TRY(npde_config_get_int(params, "dim", &d));
+  NPDE_TRY(npde_config_get_int(params, "width", &k));
+  const double es = (double)npde_dtype_size(rs->dtype);
+  return npde__memory_fits(npde_config_get(params, "points"), "probe: the points and the timed product",
+                           es * (double)n * (double)(d + 2 * k));
+}
+
 const npde_stage npde__stage_probe = {
     .name = "probe",
     .summary = "check the backend: Philox sample moments and gemm throughput",
     .params = probe_params,
     .run = probe_run,
+    .preflight = probe_preflight,
 };

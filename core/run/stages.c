@@ -2,7 +2,9 @@
  * the method libraries load (run_context.h), read-only afterwards. */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "npde/npde_comm.h"
 #include "run_context.h"
 
 #define MAX_STAGES 32
@@ -67,4 +69,35 @@ const npde_run_method *npde_run_method_for(const npde_pde *pde) {
   for (size_t i = 0; i < n_methods; ++i)
     if (methods[i]->claims(&info)) return methods[i];
   return NULL;
+}
+
+npde_status npde__stage_needs(const npde_run_ctx *rs, const npde_config *params, const char *stage, unsigned needs) {
+  if ((needs & NPDE__NEEDS_NETWORK) && (!rs->pde || !rs->net))
+    return npde_config_error(params, "%s: the pipeline has no '%s' (the stage needs a 'pde:' and a 'network:')", stage,
+                             rs->pde ? "network:" : "pde:");
+  if ((needs & NPDE__NEEDS_SOLVER) && !rs->linsolver)
+    return npde_config_error(params, "%s: the pipeline needs a 'linsolver:' (e.g. {type: cg})", stage);
+  if ((needs & NPDE__NEEDS_INTEGRATOR) && !rs->integrator)
+    return npde_config_error(params, "%s: the pipeline needs an 'integrator:' (e.g. {type: rk23})", stage);
+  return NPDE_OK;
+}
+
+npde_status npde__memory_fits(const npde_config *where, const char *what, double bytes) {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page <= 0) return NPDE_OK; /* unknown: the allocation itself will say */
+  const double machine = (double)pages * (double)page;
+  const double here = bytes * (double)npde_comm_local_size() / (double)npde_comm_size();
+  if (here <= machine) return NPDE_OK;
+  return npde_config_error(where, "%s need at least %.3g GB, more than this machine's %.3g GB of memory", what,
+                           1e-9 * here, 1e-9 * machine);
+}
+
+npde_status npde__stages_preflight(const npde_run_ctx *rs) {
+  const npde_config *list = npde_config_get(rs->cfg, "stages");
+  for (size_t i = 0; i < npde_config_size(list); ++i) {
+    const npde_config *entry = npde_config_at(list, i);
+    const npde_stage *stage = npde_run_find_stage(npde_config_key_at(entry, 0));
+    if (stage && stage->preflight) NPDE_TRY(stage->preflight(rs, npde_config_at(entry, 0)));
+  }
+  return NPDE_OK;
 }

@@ -37,7 +37,6 @@ typedef struct branch {
   npde_layer **layers;
   int64_t n_layers;
   int64_t *off, *width; /* per layer: parameter offset in theta, output width */
-  int64_t *cache_elems; /* per layer, for a full chunk */
   int64_t k, off_w, off_b, start, count;
 } branch;
 
@@ -208,7 +207,6 @@ static void branch_free(branch *b, bool borrowed) {
   if (!borrowed) free(b->layers);
   free(b->off);
   free(b->width);
-  free(b->cache_elems);
 }
 
 void npde_network_destroy(npde_network **netp) {
@@ -264,8 +262,7 @@ npde_status npde_network_create(const npde_registry *reg, const npde_config *nod
     b->layers = calloc((size_t)L, sizeof *b->layers);
     b->off = calloc((size_t)L, sizeof *b->off);
     b->width = calloc((size_t)L, sizeof *b->width);
-    b->cache_elems = calloc((size_t)L, sizeof *b->cache_elems);
-    if (!b->layers || !b->off || !b->width || !b->cache_elems) { st = NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory"); break; }
+    if (!b->layers || !b->off || !b->width) { st = NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory"); break; }
     b->start = net->p;
     int64_t in = dim;
     for (int64_t l = 0; st == NPDE_OK && l < L; ++l) {
@@ -343,10 +340,9 @@ npde_status npde_network_branch(const npde_network *net, int64_t k, npde_network
   if (b) {
     b->off = malloc(L * sizeof *b->off);
     b->width = malloc(L * sizeof *b->width);
-    b->cache_elems = malloc(L * sizeof *b->cache_elems);
   }
-  if (!v || !b || !b->off || !b->width || !b->cache_elems) {
-    if (b) free(b->off), free(b->width), free(b->cache_elems);
+  if (!v || !b || !b->off || !b->width) {
+    if (b) free(b->off), free(b->width);
     free(b), free(v);
     return NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
   }
@@ -361,7 +357,6 @@ npde_status npde_network_branch(const npde_network *net, int64_t k, npde_network
   for (size_t l = 0; l < L; ++l) {
     b->off[l] = src->off[l] - src->start;
     b->width[l] = src->width[l];
-    b->cache_elems[l] = src->cache_elems[l];
   }
   b->k = src->k;
   b->off_w = src->off_w - src->start;
@@ -381,6 +376,15 @@ int64_t npde_network_n_params(const npde_network *net) { return net ? net->p : 0
 int64_t npde_network_outputs(const npde_network *net) { return net ? net->K : 0; }
 int64_t npde_network_dim(const npde_network *net) { return net ? net->d : 0; }
 npde_backend *npde_network_backend(const npde_network *net) { return net ? net->be : NULL; }
+int64_t npde_network_point_bytes(const npde_network *net) {
+  if (!net) return 0;
+  int64_t elems = 1, cache = 0;
+  for (int64_t o = 0; o < net->K; ++o)
+    for (int64_t l = 0; l < net->br[o].n_layers; ++l)
+      if (npde_layer_cache_size(net->br[o].layers[l], net->chunk, &cache) == NPDE_OK)
+        elems += net->br[o].width[l] + (cache + net->chunk - 1) / net->chunk;
+  return elems * (int64_t)npde_dtype_size(net->dtype);
+}
 int64_t npde_network_feature_dim(const npde_network *net, int64_t k) {
   return net && k >= 0 && k < net->K ? net->br[k].k : 0;
 }

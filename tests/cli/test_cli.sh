@@ -117,6 +117,25 @@ expect 2 "'center' has 4 entries; it needs dim = 2" -- "$npde" check "$src/confi
 expect 2 "linsolver (linsolver 'cg'): 'tol' must be a finite number, found .inf" -- "$npde" check \
   "$src/configs/demo.yaml" linsolver.tol=.inf
 expect 2 "'t_end' must be a finite number" -- "$npde" check "$src/configs/demo.yaml" 'stages.2.evolve.t_end=.inf'
+# ... and what the run's stages would refuse only after the earlier ones ran: sizes the machine cannot hold, a stage
+# without the components it needs, an eval grid on axes the pde lacks; a run refuses them before any file is written
+expect 2 "samples.n=1e12'>:1:1: evolve: the samples, their jets and linearisation, and the solver's matrices need at \
+least" -- "$npde" check "$src/configs/demo.yaml" samples.n=1e12
+expect 2 "eval: the grid's points and fields need at least" -- "$npde" check "$src/configs/demo.yaml" \
+  'stages.3.eval.grid=[100000,100000]'
+expect 2 "eval: axis 5 is not an input axis (0..1)" -- "$npde" check "$src/configs/demo.yaml" 'stages.3.eval.axes=[5]'
+expect 2 "train: the grid and the training points need at least" -- "$npde" check "$src/configs/nbm-sphere.yaml" \
+  stages.0.train.n=2048
+expect 2 "fit: a batch, the held-out points and the loss history need at least" -- "$npde" check \
+  "$src/configs/demo.yaml" stages.1.fit.batch=1e10
+test_write_yaml() { printf '%s\n' "$2" > "$tmp/$1.yaml"; }
+test_write_yaml nonet 'stages: [{fit: {epochs: 3}}]'
+expect 2 "nonet.yaml:1:16: fit: the pipeline has no 'pde:' (the stage needs a 'pde:' and a 'network:')" -- "$npde" check "$tmp/nonet.yaml"
+expect 2 "evolve: the pipeline needs an 'integrator:'" -- "$npde" check "$src/configs/demo.yaml" 'integrator=~'
+expect 2 "evolve: the samples" -- "$npde" run "$src/configs/demo.yaml" samples.n=1e12 output="$tmp/too-big"
+if [ -e "$tmp/too-big" ]; then
+  echo "FAIL: a run refused before its stages left $tmp/too-big"; failures=$((failures + 1))
+else echo "ok: a run refused before its stages writes nothing"; fi
 if "$npde" plugins 2>/dev/null | grep -q "backend.*cuda"; then # built where nvcc is: on a machine without a GPU, noted
   expect 0 "configuration is valid" -- "$npde" check "$src/configs/demo.yaml" backend=cuda
 else echo "skip: no cuda backend in this build (nvcc absent)"; fi

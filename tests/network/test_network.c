@@ -557,3 +557,20 @@ Test(network, test_network_periodic_and_mixed_boundary_kinds) {
   cr_expect(strstr(npde_last_error(), "sinusoidal embedding as the first layer"), "%s", npde_last_error());
   npde_network_destroy(&mlp);
 }
+
+/* npde check's memory estimates scale a linearisation by this: at least every branch's activations, growing with
+ * the width and the number of outputs. */
+Test(network, test_network_point_bytes_counts_every_branch_activation) {
+  npde_network *one = make_net("{layers: [{type: mlp, width: 10, depth: 2}]}", 3),
+               *wide = make_net("{layers: [{type: mlp, width: 40, depth: 2}]}", 3),
+               *two = make_net("{outputs: 2, layers: [{type: mlp, width: 10, depth: 2}]}", 3);
+  const int64_t b1 = npde_network_point_bytes(one), bw = npde_network_point_bytes(wide),
+                b2 = npde_network_point_bytes(two);
+  cr_expect_geq(b1, 8 * (1 + 2 * 10), "%lld bytes per point for two layers of width 10", (long long)b1);
+  cr_expect_geq(bw, 3 * b1, "width 40: %lld bytes, width 10: %lld", (long long)bw, (long long)b1);
+  cr_expect_geq(b2, 2 * b1 - 8, "two outputs: %lld bytes, one: %lld", (long long)b2, (long long)b1);
+  cr_expect_eq(npde_network_point_bytes(NULL), 0);
+  npde_network_destroy(&one);
+  npde_network_destroy(&wide);
+  npde_network_destroy(&two);
+}

@@ -43,6 +43,9 @@ NPDE_API int64_t npde_network_outputs(const npde_network *net);
 NPDE_API int64_t npde_network_dim(const npde_network *net);
 /** The backend the network runs on (borrowed). Since: ABI 1.1 */
 NPDE_API npde_backend *npde_network_backend(const npde_network *net);
+/** Bytes a linearisation caches per point (every branch's activations and layer caches, envelope): the
+ * memory npde_linearization_create takes for n points is about n times this. Since: ABI 1.3 */
+NPDE_API int64_t npde_network_point_bytes(const npde_network *net);
 /** Width of the features Phi_k feeding the head of output k. */
 NPDE_API int64_t npde_network_feature_dim(const npde_network *net, int64_t k);
 /** Offsets of output k's head weights w_k (feature_dim entries) and bias b_k in theta. */

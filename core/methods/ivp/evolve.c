@@ -607,11 +607,32 @@ static void evolve_free(evolve_ctx *c) {
   npde__comm_scratch_free(&c->m_all.scratch);
 }
 
+static npde_status evolve_preflight(const npde_run_ctx *rs, const npde_config *params) {
+  NPDE_TRY(npde__stage_needs(rs, params, "evolve", NPDE__NEEDS_NETWORK | NPDE__NEEDS_SOLVER | NPDE__NEEDS_INTEGRATOR));
+  const npde_config *samples = npde_config_get(rs->cfg, "samples"), *where = params;
+  int64_t n = 10000, eval_points, residual_points, rank = 0;
+  if (samples && npde_config_get(samples, "n")) {
+    NPDE_TRY(npde_config_get_int(samples, "n", &n));
+    where = npde_config_get(samples, "n");
+  }
+  NPDE_TRY(npde_config_get_int(params, "eval_points", &eval_points));
+  NPDE_TRY(npde_config_get_int(params, "residual_points", &residual_points));
+  const npde_config *pc = npde_config_get(rs->cfg, "precond"), *ls = npde_config_get(rs->cfg, "linsolver");
+  if (rs->precond && npde_config_get(pc, "rank")) NPDE_TRY(npde_config_get_int(pc, "rank", &rank));
+  const npde_pde_info info = npde_pde_get_info(rs->pde);
+  const double d = (double)info.dim, K = (double)info.outputs, p = (double)npde_network_n_params(rs->net);
+  /* per sample: the point, its jets to the PDE's order, the rhs, and the linearisation's activations */
+  const double jet = 1.0 + (info.order >= 1 ? d : 0.0) + (info.order >= 2 ? d * d : 0.0);
+  const double per_sample = 8.0 * (d + K * (jet + 2.0)) + (double)npde_network_point_bytes(rs->net);
+  const char *solver = npde_config_scalar(npde_config_get(ls, "type"));
+  /* the sketch and its basis; a dense solve holds M */
+  const double solve = 16.0 * p * (double)rank + (solver && !strcmp(solver, "dense") ? 8.0 * p * p : 0.0);
+  return npde__memory_fits(where, "evolve: the samples, their jets and linearisation, and the solver's matrices",
+                           per_sample * (double)n + 8.0 * (d + K * jet) * (double)(eval_points + residual_points) +
+                               solve);
+}
+
 static npde_status evolve_run(npde_run_ctx *rs, const npde_config *params) {
-  if (!rs->net || !rs->pde) return npde_config_error(params, "evolve: the pipeline needs a 'pde:' and a 'network:'");
-  if (!rs->linsolver || !rs->integrator)
-    return npde_config_error(params, "evolve: the pipeline needs a 'linsolver:' (e.g. {type: cg}) and an "
-                             "'integrator:' (e.g. {type: rk23})");
   double t_end, mu, log_every, max_residual;
   int64_t eval_points, residual_points;
   bool warm_start;
@@ -736,6 +757,7 @@ static npde_status evolve_check(const npde_config *params) {
 
 const npde_stage npde__stage_evolve = {
     .check = evolve_check,
+    .preflight = evolve_preflight,
     .name = "evolve",
     .summary = "Neural IVP: evolve the parameters with (M + mu I) theta_dot = F and Runge-Kutta",
     .params = evolve_params,

@@ -181,8 +181,20 @@ static double learning_rate(double lr, const char *decay, double rate, int64_t e
   return lr;
 }
 
+static npde_status fit_preflight(const npde_run_ctx *rs, const npde_config *params) {
+  NPDE_TRY(npde__stage_needs(rs, params, "fit", NPDE__NEEDS_NETWORK));
+  int64_t batch, eval_points, epochs;
+  NPDE_TRY(npde_config_get_int(params, "batch", &batch));
+  NPDE_TRY(npde_config_get_int(params, "eval_points", &eval_points));
+  NPDE_TRY(npde_config_get_int(params, "epochs", &epochs));
+  const double d = (double)npde_network_dim(rs->net), K = (double)npde_network_outputs(rs->net);
+  /* a batch's points, targets, residuals and linearisation; the held-out points; the loss history */
+  const double batch_bytes = (double)batch * (8.0 * (d + 2.0 * K) + (double)npde_network_point_bytes(rs->net));
+  return npde__memory_fits(npde_config_get(params, "batch"), "fit: a batch, the held-out points and the loss history",
+                           batch_bytes + 8.0 * (double)eval_points * (d + K) + 8.0 * (double)epochs);
+}
+
 static npde_status fit_run(npde_run_ctx *rs, const npde_config *params) {
-  if (!rs->net) return npde_config_error(params, "fit: the pipeline has no 'network:' to fit");
   int64_t epochs, batch, head_points, eval_points, decay_every;
   double lr, decay_rate, head_lambda, log_every;
   bool head_tuning;
@@ -327,4 +339,5 @@ const npde_stage npde__stage_fit = {
     .summary = "Adam on the initial condition (or the current network), then head tuning",
     .params = fit_params,
     .run = fit_run,
+    .preflight = fit_preflight,
 };

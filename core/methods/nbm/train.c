@@ -378,15 +378,31 @@ static npde_status load_checkpoint(train_ctx *c, train_state *ts, npde_mat *M, n
   return st;
 }
 
-static npde_status train_run(npde_run_ctx *rs, const npde_config *params) {
-  if (!rs->pde || !rs->net) return npde_config_error(params, "train: the pipeline needs a 'pde:' and a 'network:'");
-  train_ctx c = {.rs = rs, .be = rs->backend, .net = rs->net, .pde = rs->pde};
-  c.info = npde_pde_get_info(rs->pde);
-  if (c.info.sides != 2)
+static npde_status train_preflight(const npde_run_ctx *rs, const npde_config *params) {
+  NPDE_TRY(npde__stage_needs(rs, params, "train", NPDE__NEEDS_NETWORK));
+  if (npde_pde_get_info(rs->pde).sides != 2)
     return npde_config_error(params, "train: the pde is not a discrete interface PDE (train needs one such as "
                                      "nbm-interface; time-dependent PDEs use fit and evolve)");
   if (npde_network_outputs(rs->net) != 2 || npde_network_dim(rs->net) != 3)
     return npde_config_error(params, "train: the network needs 3 inputs and 2 outputs (inside, outside)");
+  const char *optimizer;
+  int64_t N, n_random;
+  NPDE_TRY(npde_config_get_string(params, "optimizer", &optimizer));
+  if (strcmp(optimizer, "gauss-newton") == 0 && !rs->linsolver)
+    return npde_config_error(params, "train: optimizer gauss-newton solves its steps with the pipeline's linsolver: "
+                                     "add 'linsolver: {type: cg}' (and optionally 'precond: {type: nystrom}')");
+  NPDE_TRY(npde_config_get_int(params, "n", &N));
+  NPDE_TRY(npde_config_get_int(params, "random_points", &n_random));
+  /* the grid's nodes with their exact, level-set and network values; the training points and their linearisation */
+  const double n_grid = (double)N * (double)N * (double)N, points = n_random > 0 ? (double)n_random : n_grid;
+  return npde__memory_fits(npde_config_get(params, n_random > 0 ? "random_points" : "n"),
+                           "train: the grid and the training points",
+                           48.0 * n_grid + points * (24.0 + (double)npde_network_point_bytes(rs->net)));
+}
+
+static npde_status train_run(npde_run_ctx *rs, const npde_config *params) {
+  train_ctx c = {.rs = rs, .be = rs->backend, .net = rs->net, .pde = rs->pde};
+  c.info = npde_pde_get_info(rs->pde);
   int64_t N, n_random, epochs, batch, levels, switching, error_every;
   double lr, decay, decay_steps, clip, damping, log_every, divergence;
   bool shuffle_on;
@@ -410,9 +426,6 @@ static npde_status train_run(npde_run_ctx *rs, const npde_config *params) {
   NPDE_TRY(npde_config_get_string(params, "optimizer", &optimizer));
   NPDE_TRY(npde_config_get_string(params, "schedule", &schedule));
   const bool gn = strcmp(optimizer, "gauss-newton") == 0;
-  if (gn && !rs->linsolver)
-    return npde_config_error(params, "train: optimizer gauss-newton solves its steps with the pipeline's linsolver: "
-                                     "add 'linsolver: {type: cg}' (and optionally 'precond: {type: nystrom}')");
   c.p = npde_network_n_params(rs->net);
   c.levels = (int)levels;
   c.grid = npde_pde_box_grid(c.pde, N);
@@ -600,4 +613,5 @@ const npde_stage npde__stage_train = {
     .summary = "Neural Bootstrapping Method: train the inside/outside networks on the discrete residual",
     .params = train_params,
     .run = train_run,
+    .preflight = train_preflight,
 };
