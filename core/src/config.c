@@ -104,6 +104,7 @@ static npde_config *clone_node(const npde_config *src) {
   npde_config *c = npde__config_new(src->type, src->file, src->line, src->column);
   if (!c) return NULL;
   c->quoted = src->quoted;
+  c->key_line = src->key_line, c->key_column = src->key_column;
   if (src->scalar && !(c->scalar = strdup(src->scalar))) goto fail;
   for (size_t i = 0; i < src->n; ++i) {
     npde_config *item = clone_node(src->items[i]);
@@ -350,6 +351,7 @@ static npde_config *parse_node(parse_ctx *c, yaml_event_t *ev, int depth) {
         }
         npde_config *child = parse_node(c, &item, depth + 1);
         if (!child) { free(key); goto fail; }
+        if (is_map) child->key_line = (int)key_mark.line + 1, child->key_column = (int)key_mark.column + 1;
         bool ok = npde__config_append(node, key, child);
         free(key);
         if (!ok) { npde__config_free(child); c->st = NPDE_ERR_NOMEM; goto fail; }

@@ -9,6 +9,7 @@ struct npde_config {
   npde_config_type type;
   char *file;
   int line, column; /* 1-based */
+  int key_line, key_column; /* a map's value: where its key is (0: not a map value, or an override) */
   char *scalar;     /* scalars only */
   bool quoted;      /* scalar written in quotes (never null) */
   size_t n, cap;

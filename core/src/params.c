@@ -125,7 +125,9 @@ npde_status npde_params_validate(const npde_param_spec *params, const char *what
     if (!p || !p->name) {
       char valid[2048];
       list_valid(params, extra_keys, valid, sizeof valid);
-      return npde_config_error(node->items[k], "%s: unknown key '%s'; valid keys: %s", what, key, valid);
+      npde_config at = *node->items[k]; /* the key's place, not its value's */
+      if (at.key_line > 0) at.line = at.key_line, at.column = at.key_column;
+      return npde_config_error(&at, "%s: unknown key '%s'; valid keys: %s", what, key, valid);
     }
     if (npde__config_is_null(node->items[k])) {
       if (p->default_value || (p->flags & NPDE_PARAM_OPTIONAL)) continue; /* falls back to the default */

@@ -181,7 +181,7 @@ printf 'include: %s\nstages:\n  - probe: {points: 1000}\n  - solve: {epochs: 1}\
   > "$tmp/bad-stage.yaml"
 expect 2 "bad-stage.yaml:4:5: unknown stage 'solve'; valid stages: probe, fit, evolve, train, eval" -- "$npde" run "$tmp/bad-stage.yaml"
 printf 'stages: [probe]\nsed: 1\n' > "$tmp/typo.yaml"
-expect 2 "typo.yaml:2:6: pipeline: unknown key 'sed'; valid keys: name, seed, dtype" -- "$npde" check "$tmp/typo.yaml"
+expect 2 "typo.yaml:2:1: pipeline: unknown key 'sed'; valid keys: name, seed, dtype" -- "$npde" check "$tmp/typo.yaml"
 printf 'stages: [probe\n' > "$tmp/syntax.yaml"
 expect 2 "syntax.yaml:2:1: YAML syntax error" -- "$npde" check "$tmp/syntax.yaml"
 
