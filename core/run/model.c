@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <stddef.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "npde/npde_model.h"
 #include "run_context.h"
@@ -18,7 +19,10 @@ struct npde_model {
   int64_t d, K, p, n_times;
   const npde_run_method *method; /* the method that claims the run's PDE, or NULL */
   double *times, *thetas; /* n_times, n_times x p (host) */
-  int64_t loaded;         /* index of the theta now in rs.theta, or -1 */
+  int64_t loaded;         /* index of the theta now in rs.theta, -2 for theta(loaded_t) from the trajectory, or -1 */
+  double loaded_t;
+  npde__trajectory traj;  /* the evolve stage's nodes (trajectory.npz), theta at any t between them; n = 0: none */
+  double *theta_t;        /* p (host): theta(t) interpolated */
   bool outside;           /* points outside the PDE's box are evaluated (warned), not refused */
   double lo[64], hi[64];  /* the PDE's box */
 };
@@ -34,7 +38,7 @@ static npde_status read_member(const char *path, const char *name, int64_t count
 }
 
 static npde_status load_thetas(npde_model *m, const char *dir) {
-  size_t n = strlen(dir) + sizeof "/results.npz";
+  size_t n = strlen(dir) + sizeof "/trajectory.npz";
   char *path = malloc(n);
   if (!path) return NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
   snprintf(path, n, "%s/results.npz", dir);
@@ -65,6 +69,12 @@ static npde_status load_thetas(npde_model *m, const char *dir) {
   }
   npde_npy_array_free(&t);
   npde_npy_array_free(&th);
+  /* theta between the saved times, when the run kept its trajectory */
+  if (st == NPDE_OK) snprintf(path, n, "%s/trajectory.npz", dir);
+  m->traj.p = m->p;
+  if (st == NPDE_OK && access(path, R_OK) == 0) st = npde__trajectory_read(path, &m->traj);
+  if (st == NPDE_OK && m->traj.n > 0 && !(m->theta_t = malloc((size_t)m->p * sizeof *m->theta_t)))
+    st = NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
   free(path);
   return st;
 }
@@ -130,6 +140,8 @@ void npde_model_free(npde_model **mp) {
   npde_registry_destroy(&m->reg);
   free(m->times);
   free(m->thetas);
+  npde__trajectory_free(&m->traj);
+  free(m->theta_t);
   free(m);
   *mp = NULL;
 }
@@ -144,8 +156,14 @@ int64_t npde_model_n_times(const npde_model *m) { return m ? m->n_times : 0; }
 double npde_model_time(const npde_model *m, int64_t i) {
   return m && i >= 0 && i < m->n_times ? m->times[i] : NAN;
 }
+bool npde_model_time_range(const npde_model *m, double *t_first, double *t_last) {
+  if (!m || m->traj.n == 0) return false;
+  if (t_first) *t_first = m->traj.t[0];
+  if (t_last) *t_last = m->traj.t[m->traj.n - 1];
+  return true;
+}
 
-/* The index of the saved time t (NaN: the last). */
+/* The index of the saved time t (NaN: the last), or -2 when the trajectory gives theta(t). */
 static npde_status find_time(const npde_model *m, double t, int64_t *idx) {
   if (isnan(t)) {
     *idx = m->n_times - 1;
@@ -156,12 +174,21 @@ static npde_status find_time(const npde_model *m, double t, int64_t *idx) {
       *idx = i;
       return NPDE_OK;
     }
+  if (m->traj.n > 0) {
+    const double t0 = m->traj.t[0], t1 = m->traj.t[m->traj.n - 1];
+    if (t >= t0 && t <= t1) {
+      *idx = -2;
+      return NPDE_OK;
+    }
+    return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_model_eval: t = %.9g is outside the run's [%.9g, %.9g]", t, t0, t1);
+  }
   char list[512] = "";
   size_t used = 0;
   for (int64_t i = 0; i < m->n_times && used + 32 < sizeof list; ++i)
     used += (size_t)snprintf(list + used, sizeof list - used, "%s%.9g", i ? ", " : "", m->times[i]);
-  return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_model_eval: theta is saved at t = %s only, not at t = %.9g (add "
-                    "it to the run's snapshots)", list, t);
+  return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_model_eval: theta is saved at t = %s only, not at t = %.9g, and the "
+                    "run kept no trajectory.npz (evolve.trajectory_every: 0, or a run made before trajectories were kept): add the time "
+                    "to its snapshots", list, t);
 }
 
 /* Every output of the network (at the loaded theta) at n points of the PDE's box: u (n x K), grad (n x K x d) or
@@ -244,7 +271,11 @@ npde_status npde_model_eval(npde_model *m, double t, const double *x, int64_t n,
   int64_t k = 0;
   NPDE_TRY(find_time(m, t, &k));
   npde_backend *be = m->rs.backend;
-  if (m->loaded != k) {
+  if (k == -2 && !(m->loaded == -2 && m->loaded_t == t)) {
+    NPDE_TRY(npde__trajectory_at(&m->traj, t, m->theta_t));
+    NPDE_TRY(npde_backend_upload(be, m->rs.theta, m->theta_t, (size_t)m->p * sizeof(double)));
+    m->loaded = -2, m->loaded_t = t;
+  } else if (k >= 0 && m->loaded != k) {
     NPDE_TRY(npde_backend_upload(be, m->rs.theta, m->thetas + k * m->p, (size_t)m->p * sizeof(double)));
     m->loaded = k;
   }

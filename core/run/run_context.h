@@ -120,6 +120,23 @@ NPDE_API void npde__rundir_close(npde_run_ctx *rs);
 /* dir/plugins.txt: the file, plugin, version and CRC-32 of every plugin the registry loaded. */
 NPDE_API npde_status npde__rundir_record_plugins(npde_run_ctx *rs);
 
+/* An evolve stage's nodes for theta at any t (trajectory.c): host arrays, n of capacity cap, p parameters each. */
+typedef struct npde__trajectory {
+  int64_t p, n, cap;
+  double *t;           /* n, non-decreasing; equal only across a restart */
+  int64_t *segment;    /* n: the restarts before the node */
+  double *theta, *dot; /* n x p: theta and theta_dot */
+} npde__trajectory;
+NPDE_API npde_status npde__trajectory_push(npde__trajectory *tr, double t, const double *theta, const double *dot,
+                                           int64_t segment);
+/* path (trajectory.npz: t, segment, theta, theta_dot) written atomically, or read (tr->p set by the caller). */
+NPDE_API npde_status npde__trajectory_write(const npde__trajectory *tr, const char *path);
+NPDE_API npde_status npde__trajectory_read(const char *path, npde__trajectory *tr);
+/* theta (p, host) at t: the node's own at a node, else the cubic Hermite interpolant between the nodes around t in
+ * one segment; NPDE_ERR_INVALID_ARG outside [t_0, t_last]. */
+NPDE_API npde_status npde__trajectory_at(const npde__trajectory *tr, double t, double *theta);
+NPDE_API void npde__trajectory_free(npde__trajectory *tr);
+
 /* Whether npde_pipeline_request_stop was called; on several ranks, whether any rank was asked (an allreduce, so
  * call it where every rank does, in step with the others). */
 NPDE_API bool npde__stop_requested(void);

@@ -150,8 +150,23 @@ Test(model, test_bad_time_points_and_directory_are_refused) {
   npde_model *m = NULL;
   cr_assert_eq(npde_model_load(run, NULL, &m), NPDE_OK, "%s", npde_last_error());
   double x[2] = {0, 0}, u[2];
-  cr_expect_eq(npde_model_eval(m, 0.015, x, 1, u, NULL), NPDE_ERR_INVALID_ARG);
-  cr_expect(strstr(npde_last_error(), "0, 0.01, 0.02"), "%s", npde_last_error());
+  /* between the saved times through the trajectory; outside the run's time, refused */
+  cr_expect_eq(npde_model_eval(m, 0.015, x, 1, u, NULL), NPDE_OK, "%s", npde_last_error());
+  cr_expect_eq(npde_model_eval(m, 0.03, x, 1, u, NULL), NPDE_ERR_INVALID_ARG);
+  cr_expect(strstr(npde_last_error(), "t = 0.03 is outside the run's [0, 0.02]"), "%s", npde_last_error());
+  /* a run without its trajectory: the saved times only, listed */
+  char traj[400], hidden[400];
+  snprintf(traj, sizeof traj, "%s/trajectory.npz", run);
+  snprintf(hidden, sizeof hidden, "%s/trajectory.hidden", run);
+  cr_assert_eq(rename(traj, hidden), 0);
+  npde_model *saved_only = NULL;
+  cr_assert_eq(npde_model_load(run, NULL, &saved_only), NPDE_OK, "%s", npde_last_error());
+  cr_expect_not(npde_model_time_range(saved_only, NULL, NULL));
+  cr_expect_eq(npde_model_eval(saved_only, 0.015, x, 1, u, NULL), NPDE_ERR_INVALID_ARG);
+  cr_expect(strstr(npde_last_error(), "0, 0.01, 0.02") && strstr(npde_last_error(), "no trajectory.npz"), "%s",
+            npde_last_error());
+  npde_model_free(&saved_only);
+  cr_assert_eq(rename(hidden, traj), 0);
   x[1] = NAN;
   cr_expect_eq(npde_model_eval(m, 0.01, x, 1, u, NULL), NPDE_ERR_INVALID_ARG);
   /* outside the box the network was trained on: refused (it gave -74.5 and inf), unless asked for */

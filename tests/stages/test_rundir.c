@@ -422,6 +422,20 @@ static void expect_killed_run_resumes(const char *cfgpath, const char *name, con
                "%s: the resumed run's %s differs from the uninterrupted run's", name, member);
   npde_npy_array_free(&ta);
   npde_npy_array_free(&tb);
+  /* theta at any t: the kept nodes, restarts' segments included, are the uninterrupted run's */
+  char traj[512];
+  snprintf(traj, sizeof traj, "%s/trajectory.npz", a);
+  static const char *const traj_members[] = {"t", "segment", "theta", "theta_dot"};
+  for (int i = 0; i < 4 && access(traj, R_OK) == 0; ++i) {
+    npde_npy_array xa = read_npz(a, "trajectory.npz", traj_members[i]), xb = read_npz(b, "trajectory.npz",
+                                                                                       traj_members[i]);
+    cr_expect_eq(xa.count, xb.count, "%s: trajectory %s has %lld entries, resumed %lld", name, traj_members[i],
+                 (long long)xa.count, (long long)xb.count);
+    cr_expect(xa.count == xb.count && memcmp(xa.data, xb.data, (size_t)xa.count * 8) == 0,
+              "%s: the resumed run's trajectory %s differs from the uninterrupted run's", name, traj_members[i]);
+    npde_npy_array_free(&xa);
+    npde_npy_array_free(&xb);
+  }
   char *ra = rows_without_wall_time(a), *rb = rows_without_wall_time(b);
   cr_expect_str_eq(ra, rb, "%s: metrics.csv differs after the resume", name);
   free(ra);

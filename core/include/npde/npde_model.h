@@ -51,10 +51,20 @@ NPDE_API int64_t npde_model_n_times(const npde_model *m);
 NPDE_API double npde_model_time(const npde_model *m, int64_t i);
 
 /**
+ * Whether u can be evaluated at any t in [*t_first, *t_last] (the run kept
+ * its trajectory, trajectory.npz), not only at the saved times. Either
+ * pointer may be NULL. Since: ABI 1.3
+ */
+NPDE_API bool npde_model_time_range(const npde_model *m, double *t_first, double *t_last);
+
+/**
  * u (n x K, row-major, host) = N(x; theta(t)) at the n points x (n x d,
- * host), and, when grad is not NULL, grad (n x K x d) = d u / d x. t must be
- * one of the saved times (to 1e-12 relative; NPDE_ERR_INVALID_ARG listing
- * them otherwise); NaN means the last. Since: ABI 1.0
+ * host), and, when grad is not NULL, grad (n x K x d) = d u / d x. NaN
+ * means the last saved time. At a saved time (to 1e-12 relative) theta is
+ * the saved one; between, when the run kept its trajectory, theta(t) is the
+ * cubic Hermite interpolant in parameter space between the evolve stage's
+ * accepted steps (at a restart time, the state before the refit); otherwise
+ * NPDE_ERR_INVALID_ARG lists the saved times. Since: ABI 1.0 (any t: 1.3)
  */
 NPDE_API NPDE_NODISCARD npde_status npde_model_eval(npde_model *m, double t, const double *x, int64_t n, double *u,
                                                     double *grad);

@@ -12,10 +12,20 @@
  * Restarts (docs/methods/neural-ivp.md §6.3) refit the network to its own prediction between steps
  * by one of five policies. Checkpoints at a wall-time interval hold all a
  * killed run needs to continue bit for bit (`npde resume DIR`); a run that
- * fails keeps its last good state in the checkpoint. */
+ * fails keeps its last good state in the checkpoint.
+ *
+ * theta at any t: every trajectory_every-th accepted step's start (and every
+ * output time, segment start and segment end) is kept as a node (t, theta,
+ * theta_dot) in trajectory.npz, for the cubic Hermite interpolant between
+ * nodes (trajectory.c). A node's theta_dot is the first stage of the accepted
+ * attempt that starts there; at the end of a segment (a restart, t_end),
+ * where no step starts, one more rhs on the next attempt's samples gives it,
+ * with every counter and the warm start restored, so keeping the trajectory
+ * changes none of the run's numbers. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "comm_reduce.h"
 #include "config_impl.h"
@@ -53,6 +63,9 @@ static const npde_param_spec evolve_params[] = {
             "cg_trigger, count, time_fraction, cg_threshold, fit: {...fit stage keys}}"},
     {.name = "log_every", .type = NPDE_PARAM_REAL, .default_value = "1", .min = 0, .flags = NPDE_PARAM_HAS_MIN,
      .doc = "seconds between progress lines (the log file's, when a terminal shows a live line)"},
+    {.name = "trajectory_every", .type = NPDE_PARAM_INT, .default_value = "1", .min = 0, .flags = NPDE_PARAM_HAS_MIN,
+     .doc = "keep theta and theta_dot at every k-th accepted step (and at output times and restarts) in "
+            "trajectory.npz, so that npde eval gives u at any t; 0: keep none (2 p doubles per node)"},
     {0},
 };
 
@@ -121,6 +134,15 @@ typedef struct evolve_ctx {
   double t_session; /* simulation time when this session began (remaining-time estimate) */
   npde_step_state last_state; /* after the last accepted step */
   bool have_state;
+  /* theta at any t: the kept nodes, and the node at the last accepted step, whose theta_dot comes next */
+  int64_t traj_every;
+  npde__trajectory traj;
+  void *first_dot, *saved_dot;  /* backend: the attempt's first stage; the warm start kept over a segment end */
+  double *pend_theta, *pend_dot; /* host */
+  double pend_t;
+  int64_t pend_step;
+  const double *t_out;
+  size_t n_out;
 } evolve_ctx;
 
 static double elapsed(const evolve_ctx *c) { return c->elapsed0 + npde__now_seconds() - c->t0; }
@@ -296,6 +318,10 @@ static npde_status evolve_rhs(void *ctx, double t, const npde_mat *y, npde_mat *
   }
   NPDE_TRY(st);
   NPDE_TRY(npde_backend_copy(c->be, dydt, &prev));
+  if (c->stage == 0 && c->first_dot) {
+    npde_mat first = npde_mat_view(c->first_dot, NPDE_F64, c->p, 1);
+    NPDE_TRY(npde_backend_copy(c->be, dydt, &first));
+  }
   if (c->stage++ == 0 && c->resid.n > 0) NPDE_TRY(residual(c, &theta, t, dydt));
   return NPDE_OK;
 }
@@ -391,10 +417,89 @@ static npde_status restart_fit_params(evolve_ctx *c, const npde_config *restarts
   return NPDE_OK;
 }
 
+/* ------------------------------------------------------------ trajectory */
+
+/* theta_dot at the end of a segment, where no step starts: one more rhs on the samples the next attempt draws, with
+ * every counter, the warm start and the CG policy as they were (the run goes on as if it had not been made). */
+static npde_status segment_end_dot(evolve_ctx *c, const npde_step_state *s, npde_mat *y) {
+  const evolve_ctx kept = *c;
+  npde_mat prev = npde_mat_view(c->prev_dot, NPDE_F64, c->p, 1), saved = npde_mat_view(c->saved_dot, NPDE_F64, c->p, 1),
+           out = npde_mat_view(c->first_dot, NPDE_F64, c->p, 1);
+  NPDE_TRY(npde_backend_copy(c->be, &prev, &saved));
+  c->stage = 1; /* not an attempt's first stage: no residual metric, first_dot left alone */
+  c->accept_cg_failure = true;
+  npde_status st = jet_set_draw(c, &c->samples, NPDE__STREAM_EVOLVE, (uint64_t)s->attempts);
+  if (st == NPDE_OK) st = evolve_rhs(c, s->t, y, &out);
+  c->rhs_evals = kept.rhs_evals, c->cg_total = kept.cg_total, c->cg_failures = kept.cg_failures;
+  c->cg_streak = kept.cg_streak, c->work_since_fit = kept.work_since_fit, c->stage = kept.stage;
+  c->accept_cg_failure = kept.accept_cg_failure, c->lambda_last = kept.lambda_last, c->mu_last = kept.mu_last;
+  c->att_cg = kept.att_cg, c->att_cg_max = kept.att_cg_max;
+  if (st == NPDE_OK) st = npde_backend_copy(c->be, &saved, &prev);
+  if (st == NPDE_OK) st = npde_backend_download(c->be, c->pend_dot, c->first_dot, (size_t)c->p * sizeof(double));
+  return st;
+}
+
+static bool is_output_time(const evolve_ctx *c, double t) {
+  for (size_t i = 0; i < c->n_out; ++i)
+    if (c->t_out[i] == t) return true;
+  return false;
+}
+
+/* The node at the last accepted step becomes the one at s->t (theta y): the accepted attempt's first stage was
+ * theta_dot at the old one, which is kept when it is every k-th step, an output time or its segment's first. */
+static npde_status trajectory_step(evolve_ctx *c, const npde_step_state *s, const npde_mat *y) {
+  const int64_t seg = c->restarts;
+  const bool first_of_segment = c->traj.n == 0 || c->traj.segment[c->traj.n - 1] != seg;
+  if (c->pend_step % c->traj_every == 0 || first_of_segment || is_output_time(c, c->pend_t)) {
+    NPDE_TRY(npde_backend_download(c->be, c->pend_dot, c->first_dot, (size_t)c->p * sizeof(double)));
+    NPDE_TRY(npde__trajectory_push(&c->traj, c->pend_t, c->pend_theta, c->pend_dot, seg));
+  }
+  c->pend_t = s->t;
+  c->pend_step = s->accepted;
+  return npde_backend_download(c->be, c->pend_theta, y->data, (size_t)c->p * sizeof(double));
+}
+
+/* The segment ends at the last accepted step (a restart follows, or t_end): its node is kept with its theta_dot. */
+static npde_status trajectory_segment_end(evolve_ctx *c, const npde_step_state *s, npde_mat *y) {
+  NPDE_TRY(segment_end_dot(c, s, y));
+  return npde__trajectory_push(&c->traj, c->pend_t, c->pend_theta, c->pend_dot, c->restarts);
+}
+
+static npde_status trajectory_write(const evolve_ctx *c) {
+  if (!c->rs->dir || c->traj_every == 0) return NPDE_OK;
+  size_t n = strlen(c->rs->dir) + sizeof "/trajectory.npz";
+  char *path = malloc(n);
+  if (!path) return NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
+  snprintf(path, n, "%s/trajectory.npz", c->rs->dir);
+  npde_status st = npde__trajectory_write(&c->traj, path);
+  free(path);
+  return st;
+}
+
+/* Resuming: the nodes kept before the checkpoint's step (a trajectory written after it loses the later ones), and
+ * the node at its step, whose theta_dot the next step gives. */
+static npde_status trajectory_resume(evolve_ctx *c, const npde_step_state *s, const npde_mat *y) {
+  size_t n = strlen(c->rs->dir) + sizeof "/trajectory.npz";
+  char *path = malloc(n);
+  if (!path) return NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
+  snprintf(path, n, "%s/trajectory.npz", c->rs->dir);
+  npde_status st = access(path, R_OK) == 0 ? npde__trajectory_read(path, &c->traj) : NPDE_OK;
+  free(path);
+  while (st == NPDE_OK && c->traj.n > 0 &&
+         (c->traj.segment[c->traj.n - 1] > c->restarts ||
+          (c->traj.segment[c->traj.n - 1] == c->restarts && c->traj.t[c->traj.n - 1] >= s->t)))
+    c->traj.n--;
+  c->pend_t = s->t;
+  c->pend_step = s->accepted;
+  if (st == NPDE_OK) st = npde_backend_download(c->be, c->pend_theta, y->data, (size_t)c->p * sizeof(double));
+  return st;
+}
+
 /* ---------------------------------------------------------- checkpoints */
 
 static npde_status checkpoint(evolve_ctx *c, const npde_step_state *s, const npde_mat *y) {
   npde_npz_writer *w = NULL;
+  NPDE_TRY(trajectory_write(c)); /* first: a resume drops nodes a later checkpoint would have kept, never misses one */
   NPDE_TRY(npde__checkpoint_begin(c->rs, c->rs->stage_index, &w));
   if (!w) return NPDE_OK;
   double *host = malloc(2 * (size_t)c->p * sizeof *host);
@@ -483,7 +588,14 @@ static npde_status evolve_after_step(void *ctx, const npde_step_state *s, npde_m
   if (c->max_residual > 0 && c->res_true > c->max_residual)
     return NPDE_ERROR(NPDE_ERR_NUMERIC, "evolve: the relative PDE residual %.3e at t = %.6g exceeds max_residual = "
                       "%g: the solution is diverging", c->res_true, c->t_prev, c->max_residual);
-  if (restart_due(c, s->t)) NPDE_TRY(restart(c, s->t, y));
+  if (c->traj_every > 0) NPDE_TRY(trajectory_step(c, s, y));
+  const bool restart_now = restart_due(c, s->t);
+  if (c->traj_every > 0 && (restart_now || s->t >= c->t_end)) NPDE_TRY(trajectory_segment_end(c, s, y));
+  if (restart_now) {
+    NPDE_TRY(restart(c, s->t, y));
+    if (c->traj_every > 0) /* the next segment starts from the refitted theta */
+      NPDE_TRY(npde_backend_download(c->be, c->pend_theta, y->data, (size_t)c->p * sizeof(double)));
+  }
   c->last_state = *s;
 
   double el = elapsed(c), frac = c->t_end > 0 ? s->t / c->t_end : 1.0, done = s->t - c->t_session;
@@ -602,6 +714,10 @@ static void evolve_free(evolve_ctx *c) {
   npde_backend_free(c->be, c->rhs);
   npde_backend_free(c->be, c->prev_dot);
   npde_backend_free(c->be, c->resid_jv);
+  npde_backend_free(c->be, c->first_dot);
+  npde_backend_free(c->be, c->saved_dot);
+  free(c->pend_theta);
+  npde__trajectory_free(&c->traj);
   npde__config_free(c->fit_params);
   npde__comm_scratch_free(&c->reduce);
   npde__comm_scratch_free(&c->m_all.scratch);
@@ -647,6 +763,8 @@ static npde_status evolve_run(npde_run_ctx *rs, const npde_config *params) {
   NPDE_TRY(npde_config_get_int(params, "eval_points", &eval_points));
   NPDE_TRY(npde_config_get_int(params, "residual_points", &residual_points));
   NPDE_TRY(npde_config_get_bool(params, "warm_start", &warm_start));
+  int64_t traj_every;
+  NPDE_TRY(npde_config_get_int(params, "trajectory_every", &traj_every));
   const npde_config *samples = npde_config_get(rs->cfg, "samples");
   int64_t n = 10000;
   if (samples && npde_config_get(samples, "n")) NPDE_TRY(npde_config_get_int(samples, "n", &n));
@@ -655,7 +773,9 @@ static npde_status evolve_run(npde_run_ctx *rs, const npde_config *params) {
                   .d = info.dim, .K = info.outputs, .p = npde_network_n_params(rs->net), .mu = mu,
                   .warm_start = warm_start, .accept_cg_failure = strcmp(on_cg_failure, "accept") == 0,
                   .cg_retries = cg_retries, .order = info.order, .t_end = t_end, .log_every = log_every,
-                  .max_residual = max_residual, .res_true = NAN, .res_code = NAN, .lambda_last = NAN};
+                  .max_residual = max_residual, .res_true = NAN, .res_code = NAN, .lambda_last = NAN,
+                  .traj_every = traj_every};
+  c.traj.p = c.p;
   c.samples.total = n; /* the refits' cost is counted against it (read_restarts) */
   double *t_out = NULL;
   size_t n_out = 0;
@@ -670,6 +790,14 @@ static npde_status evolve_run(npde_run_ctx *rs, const npde_config *params) {
   if (st == NPDE_OK) st = npde_backend_alloc(c.be, (size_t)c.p * sizeof(double), &c.rhs);
   if (st == NPDE_OK) st = npde_backend_alloc(c.be, (size_t)c.p * sizeof(double), &c.prev_dot);
   if (st == NPDE_OK) st = npde_backend_alloc(c.be, (size_t)c.p * sizeof(double), &y);
+  if (st == NPDE_OK && traj_every > 0) {
+    st = npde_backend_alloc(c.be, (size_t)c.p * sizeof(double), &c.first_dot);
+    if (st == NPDE_OK) st = npde_backend_alloc(c.be, (size_t)c.p * sizeof(double), &c.saved_dot);
+    c.pend_theta = malloc(2 * (size_t)c.p * sizeof(double));
+    c.pend_dot = c.pend_theta + c.p;
+    if (st == NPDE_OK && !c.pend_theta) st = NPDE_ERROR(NPDE_ERR_NOMEM, "evolve: out of memory");
+  }
+  c.t_out = t_out, c.n_out = n_out;
   npde_mat Y = npde_mat_view(y, NPDE_F64, c.p, 1), th = npde_mat_view(rs->theta, NPDE_F64, c.p, 1),
            prev = npde_mat_view(c.prev_dot, NPDE_F64, c.p, 1);
   if (st == NPDE_OK) st = npde_backend_copy(c.be, &th, &Y);
@@ -678,6 +806,9 @@ static npde_status evolve_run(npde_run_ctx *rs, const npde_config *params) {
   bool resuming = false;
   if (st == NPDE_OK) st = load_checkpoint(&c, &resume, &Y, &resuming);
   c.t_session = resuming ? resume.t : 0.0;
+  if (st == NPDE_OK && traj_every > 0 && resuming && rs->dir) st = trajectory_resume(&c, &resume, &Y);
+  else if (st == NPDE_OK && traj_every > 0)
+    st = npde_backend_download(c.be, c.pend_theta, y, (size_t)c.p * sizeof(double)); /* the node at t = 0 */
 
   npde_ode ode = {.n = c.p, .dtype = NPDE_F64, .rhs = evolve_rhs, .begin_attempt = evolve_begin_attempt,
                   .after_step = evolve_after_step, .ctx = &c};
@@ -708,6 +839,7 @@ static npde_status evolve_run(npde_run_ctx *rs, const npde_config *params) {
                                               &oc, &is);
   }
   npde__log_progress_end();
+  if (st == NPDE_OK) st = trajectory_write(&c);
   if (st == NPDE_OK) {
     npde_log(NPDE_LOG_INFO, "evolve: done in %.1f s: %lld accepted and %lld rejected steps, %lld RHS evaluations, "
              "%lld CG iterations, %lld restarts", elapsed(&c), (long long)is.accepted, (long long)is.rejected,
