@@ -29,7 +29,7 @@ static const char usage[] =
     "  plot RUNDIR [--out DIR] [--snapshots 0,3,-1]\n"
     "                                     PNG figures of a run into RUNDIR/plots (PLplot)\n"
     "  plugins                            list the loaded components: kind, name, version, file\n"
-    "  plugins show NAME                  parameters of a component (NAME or KIND/NAME)\n"
+    "  plugins show NAME                  parameters of a component (NAME or KIND/NAME) or a stage\n"
     "\n"
     "options:\n"
     "  -h, --help      this help\n"
@@ -266,6 +266,7 @@ static int cmd_plugins(int argc, char **argv) {
       printf("%-11s %-16s %-9s %-12s %s\n", npde_kind_name(c->desc->kind), c->desc->name, c->plugin->version,
              c->plugin->name, c->file);
     }
+    printf("stages (built in; `npde plugins show NAME` lists their keys): %s\n", npde_stage_names());
   } else if (argc == 2 && strcmp(argv[0], "show") == 0) {
     const char *name = argv[1];
     const char *slash = strchr(name, '/');
@@ -278,8 +279,17 @@ static int cmd_plugins(int argc, char **argv) {
     } else {
       c = npde_registry_find_any(reg, name);
     }
-    if (!c) {
-      fprintf(stderr, "npde: error: no component named '%s'; `npde plugins` lists them\n", name);
+    const char *summary = NULL;
+    const npde_param_spec *stage = c ? NULL : npde_stage_params(slash && !strncmp(name, "stage/", 6) ? slash + 1 : name,
+                                                                  &summary);
+    if (stage) {
+      printf("stage '%s': %s\n(built in; a pipeline's `stages:` entry, e.g. `- %s: {...}`; override one key with "
+             "stages.%s.KEY=VALUE)\nparameters:\n", slash ? slash + 1 : name, summary ? summary : "",
+             slash ? slash + 1 : name, slash ? slash + 1 : name);
+      for (const npde_param_spec *p = stage; p->name; ++p) print_param(p);
+    } else if (!c) {
+      fprintf(stderr, "npde: error: no component or stage named '%s'; `npde plugins` lists them (stages: %s)\n", name,
+              npde_stage_names());
       code = EXIT_USAGE;
     } else {
       printf("%s '%s': %s\n", npde_kind_name(c->desc->kind), c->desc->name, c->desc->summary ? c->desc->summary : "");

@@ -45,6 +45,12 @@ const char *npde_stage_names(void) {
   return names;
 }
 
+const npde_param_spec *npde_stage_params(const char *name, const char **summary) {
+  const npde_stage *stage = name ? npde_run_find_stage(name) : NULL;
+  if (summary) *summary = stage ? stage->summary : NULL;
+  return stage ? stage->params : NULL;
+}
+
 const npde_config *npde_run_stage_params(const npde_run_ctx *rs, const npde_stage *stage) {
   const npde_config *list = npde_config_get(rs->cfg, "stages");
   for (size_t i = 0; stage && i < npde_config_size(list); ++i) {

@@ -651,7 +651,37 @@ npde_status npde_config_apply_override(npde_config *root, const char *assignment
   while (part) {
     char *next = strtok_r(NULL, ".", &save);
     size_t idx;
-    if (node->type == NPDE_CONFIG_SEQUENCE) {
+    if (node->type == NPDE_CONFIG_SEQUENCE && part[strspn(part, "0123456789")]) {
+      /* a name picks the one entry that is a map with that key, or that bare word (stages.evolve.t_end) */
+      size_t found = 0, count = 0;
+      for (size_t i = 0; i < node->n; ++i)
+        if (map_index(node->items[i], part) >= 0 || (node->items[i]->scalar && !strcmp(node->items[i]->scalar, part)))
+          found = i, ++count;
+      npde_config *entry = count == 1 ? npde__config_new(NPDE_CONFIG_MAP, where, 1, 1) : NULL, *empty = NULL;
+      if (count == 1 && node->items[found]->scalar && (!entry || !(empty = npde__config_new(NPDE_CONFIG_MAP, where, 1, 1)) ||
+                                                       !npde__config_append(entry, part, empty))) {
+        npde__config_free(empty), st = NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
+        break;
+      }
+      if (count == 1 && node->items[found]->scalar) npde__config_free(node->items[found]), node->items[found] = entry;
+      else npde__config_free(entry);
+      char w[1200];
+      if (count != 1) {
+        if (count) st = NPDE_ERROR(NPDE_ERR_CONFIG, "override '%s': more than one entry of the list at %s is '%s': "
+                                   "name it by its index", assignment, npde__config_where(node, w, sizeof w), part);
+        else st = NPDE_ERROR(NPDE_ERR_CONFIG, "override '%s': '%s' is not an index of the list at %s (0..%zu) nor "
+                             "the key of one of its entries", assignment, part, npde__config_where(node, w, sizeof w),
+                             node->n ? node->n - 1 : 0);
+        break;
+      }
+      npde_config *named = node->items[found]; /* the same name, now the entry's key */
+      if (!next) {
+        if (!npde__config_set(named, part, value)) st = NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
+        value = NULL;
+        break;
+      }
+      node = named->items[map_index(named, part)];
+    } else if (node->type == NPDE_CONFIG_SEQUENCE) {
       if (!is_index(part, &idx) || idx >= node->n) {
         char w[1200];
         st = NPDE_ERROR(NPDE_ERR_CONFIG, "override '%s': '%s' is not an index of the list at %s (0..%zu)", assignment,

@@ -160,6 +160,20 @@ expect 2 "needs the sinusoidal embedding as the first layer" -- "$npde" check "$
 # expressions compile at check time, with their place in the file
 expect 2 "unknown name 'kapa' at position 1 of 'kapa*x'" -- "$npde" check "$src/configs/demo.yaml" \
   'pde.initial=[kapa*x]'
+# stages are shown like components, and an override may name a stage instead of its index when the name is unique
+expect 0 "trajectory_every" -- "$npde" plugins show evolve
+expect 0 "stage 'fit': Adam on the initial condition" -- "$npde" plugins show stage/fit
+expect 0 "stages (built in; \`npde plugins show NAME\` lists their keys): probe, fit, evolve" -- "$npde" plugins
+expect 2 "no component or stage named 'bogus'" -- "$npde" plugins show bogus
+expect 0 "t_end: 2" -- "$npde" check --print "$src/configs/demo.yaml" stages.evolve.t_end=2
+test_write_yaml twice "include: $src/configs/base/defaults.yaml
+pde: {type: heat, dim: 2}
+stages: [probe, probe]"
+test_write_yaml bare "include: $src/configs/base/defaults.yaml
+stages: [probe]"
+expect 0 "points: 1000" -- "$npde" check --print "$tmp/bare.yaml" 'stages.probe.points=1000'
+expect 2 "'train' is not an index of the list at" -- "$npde" check "$src/configs/demo.yaml" stages.train.n=8
+expect 2 "more than one entry of the list at" -- "$npde" check "$tmp/twice.yaml" stages.probe.points=100
 expect 0 "run CONFIG [key.path=value ...]" -- "$npde" --help
 expect 2 "usage: npde" -- "$npde"
 expect 2 "unknown command 'bogus'" -- "$npde" bogus
@@ -192,7 +206,7 @@ expect 1 "standard errors from its expectation (limit 1)" -- \
 expect 0 "backend     cpu" -- "$npde" plugins
 expect 0 "threads of OpenBLAS" -- "$npde" plugins show cpu
 expect 0 "threads of OpenBLAS" -- "$npde" plugins show backend/cpu
-expect 2 "no component named 'nosuch'" -- "$npde" plugins show nosuch
+expect 2 "no component or stage named 'nosuch'" -- "$npde" plugins show nosuch
 expect 2 "plugin path '$tmp/nowhere'" -- env NPDE_PLUGIN_PATH="$tmp/nowhere" "$npde" plugins
 
 # f32 runs through the same backend

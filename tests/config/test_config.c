@@ -602,6 +602,25 @@ Test(config_override, list_index) {
   npde_config_destroy(&cfg);
 }
 
+/* a name in place of an index picks the one entry with that key (or that bare word, which becomes a map) */
+Test(config_override, list_entry_by_name) {
+  npde_config *cfg = load_text("stages:\n  - probe\n  - fit: {epochs: 5}\n  - eval: {grid: [3]}\n  - eval\n");
+  cr_assert_eq(npde_config_apply_override(cfg, "stages.fit.epochs=10"), NPDE_OK, "%s", npde_last_error());
+  assert_scalar(cfg, "stages.1.fit.epochs", "10");
+  cr_assert_eq(npde_config_apply_override(cfg, "stages.probe.points=7"), NPDE_OK, "%s", npde_last_error());
+  assert_scalar(cfg, "stages.0.probe.points", "7");
+  cr_assert_eq(npde_config_apply_override(cfg, "stages.fit={lr: 1}"), NPDE_OK, "%s", npde_last_error());
+  assert_scalar(cfg, "stages.1.fit.lr", "1");
+  assert_fails(npde_config_apply_override(cfg, "stages.eval.grid=[5]"), NPDE_ERR_CONFIG);
+  assert_msg("override 'stages.eval.grid=[5]': more than one entry of the list at cfg.yaml:2:3 is 'eval': name it by "
+             "its index");
+  assert_fails(npde_config_apply_override(cfg, "stages.train.n=4"), NPDE_ERR_CONFIG);
+  assert_msg("override 'stages.train.n=4': 'train' is not an index of the list at cfg.yaml:2:3 (0..3) nor the key of "
+             "one of its entries");
+  cr_assert_eq(npde_config_size(at(cfg, "stages")), 4);
+  npde_config_destroy(&cfg);
+}
+
 Test(config_override, value_is_parsed_as_yaml) {
   npde_config *cfg = load_text("a: 1\n");
   cr_assert_eq(npde_config_apply_override(cfg, "x=[1, 2]"), NPDE_OK, "%s", npde_last_error());

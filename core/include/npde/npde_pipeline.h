@@ -86,6 +86,9 @@ NPDE_API void npde_pipeline_request_stop(void);
 
 /** Names of the stages the core knows, comma-separated; static string. */
 NPDE_API const char *npde_stage_names(void);
+/** The keys of the stage `name` (types, defaults, docs) and its one-line summary (NULL: not wanted), or NULL when
+ * no stage has that name: what `npde plugins show evolve` prints. Since: ABI 1.3 */
+NPDE_API const npde_param_spec *npde_stage_params(const char *name, const char **summary);
 
 #ifdef __cplusplus
 }
