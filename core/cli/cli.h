@@ -12,7 +12,6 @@ int cli_fail(npde_status st, int code);
 int cli_exit_code_for(npde_status st);
 
 /* runs/STEM<suffix>-DATE-TIME for the config at path (name: or the file's stem), unique. */
-void cli_default_output(const npde_config *cfg, const char *path, const char *suffix, char *out, size_t size);
 /* `npde run` argument handling (CONFIG, overrides, --no-output) up to a created pipeline; 0 or an exit code. */
 int cli_prepare_run(int argc, char **argv, npde_registry **reg, npde_pipeline **pl);
 

@@ -152,7 +152,7 @@ int cli_cmd_sweep(int argc, char **argv) {
     npde_config *cfg = NULL;
     npde_status st = npde_config_load_file(config, &cfg);
     if (st != NPDE_OK) code = cli_fail(st, EXIT_USAGE);
-    else cli_default_output(cfg, config, "-sweep", sweep_dir, sizeof sweep_dir);
+    else npde_run_default_dir(cfg, config, "-sweep", sweep_dir, sizeof sweep_dir);
     npde_config_destroy(&cfg);
   }
   if (code == 0) {

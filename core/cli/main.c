@@ -68,28 +68,6 @@ static npde_status load_registry(npde_registry **reg) {
 
 typedef enum mode { MODE_RUN, MODE_CHECK, MODE_RESUME } mode;
 
-/* runs/STEM-YYYYmmdd-HHMMSS, made unique with -2, -3, ... */
-void cli_default_output(const npde_config *cfg, const char *path, const char *suffix, char *out, size_t size) {
-  const npde_config *name = npde_config_get(cfg, "name");
-  char stem[128];
-  if (name && npde_config_scalar(name)) snprintf(stem, sizeof stem, "%s", npde_config_scalar(name));
-  else {
-    const char *base = strrchr(path, '/');
-    snprintf(stem, sizeof stem, "%s", base ? base + 1 : path);
-    char *dot = strrchr(stem, '.');
-    if (dot && dot != stem) *dot = '\0';
-  }
-  for (char *c = stem; *c; ++c)
-    if (*c == '/' || *c == ' ') *c = '_';
-  char stamp[32];
-  time_t now = time(NULL);
-  struct tm tm;
-  strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", localtime_r(&now, &tm));
-  struct stat sb;
-  snprintf(out, size, "runs/%s%s-%s", stem, suffix, stamp);
-  for (int k = 2; stat(out, &sb) == 0 && k < 1000; ++k) snprintf(out, size, "runs/%s%s-%s-%d", stem, suffix, stamp, k);
-}
-
 /* Load CONFIG (or DIR/config.yaml), apply overrides, choose the run directory, validate. */
 static int prepare(int argc, char **argv, mode m, npde_registry **reg, npde_pipeline **pl, bool *print,
                    const char **dir_out) {
@@ -126,7 +104,7 @@ static int prepare(int argc, char **argv, mode m, npde_registry **reg, npde_pipe
   if (m == MODE_RESUME) snprintf(out, sizeof out, "output=%s", path);
   else if (m == MODE_RUN && !no_output && !(given && npde_config_scalar(given))) {
     char dir[4000];
-    cli_default_output(cfg, path, "", dir, sizeof dir);
+    npde_run_default_dir(cfg, path, "", dir, sizeof dir);
     snprintf(out, sizeof out, "output=%s", dir);
   } else if (no_output && given) snprintf(out, sizeof out, "output=~");
   else out[0] = '\0';

@@ -84,6 +84,21 @@ NPDE_API NPDE_NODISCARD npde_status npde_pipeline_check(npde_pipeline *pl);
  */
 NPDE_API void npde_pipeline_request_stop(void);
 
+/**
+ * Run the pipeline of the YAML file `config` in this process, as `npde run`
+ * does: the n_overrides key.path=value overrides applied in order, the run
+ * directory `output` (NULL: the config's `output:`, else
+ * runs/NAME-DATE-TIME; "": no files), whose path is copied into dir (size
+ * bytes; may be NULL) before the run starts, so that a failed or stopped run
+ * can be found. npde_pipeline_request_stop stops it. Since: ABI 1.3
+ */
+NPDE_API NPDE_NODISCARD npde_status npde_run_file(const char *config, const char *const *overrides,
+                                                  size_t n_overrides, const char *output, char *dir, size_t size);
+/** runs/STEM[suffix]-YYYYmmdd-HHMMSS (made unique with -2, -3, ...): STEM is the config's `name:`, else the file
+ * name of path without its extension. Since: ABI 1.3 */
+NPDE_API void npde_run_default_dir(const npde_config *cfg, const char *path, const char *suffix, char *out,
+                                   size_t size);
+
 /** Names of the stages the core knows, comma-separated; static string. */
 NPDE_API const char *npde_stage_names(void);
 /** The keys of the stage `name` (types, defaults, docs) and its one-line summary (NULL: not wanted), or NULL when
