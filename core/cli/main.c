@@ -299,19 +299,12 @@ static bool share_cores_between_ranks(void) {
   return true;
 }
 
-/* The OpenMP runtime reads OMP_WAIT_POLICY when it is loaded, before main (libnpde depends on it through
- * SuiteSparse). Its default lets idle workers spin, and spinning workers of the element-wise kernels starve
- * OpenBLAS's threads and any other process on a small machine (on 2 cores test_evolve ran in 158 s spinning,
- * 19 s passive). So, unless the user chose a policy, set PASSIVE and run this program again, once (also
- * when the thread counts of mpirun's ranks were just set). */
-static void prefer_passive_openmp(char **argv) {
-  if (getenv("NPDE_NO_REEXEC")) return;
-  bool again = share_cores_between_ranks();
-  if (!getenv("OMP_WAIT_POLICY")) {
-    setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
-    again = true;
-  }
-  if (!again) return;
+/* The OpenMP runtime and OpenBLAS read their thread counts when they load, before main (libnpde depends on
+ * them): when the counts of mpirun's ranks were just set, run this program again, once. Nothing else needs
+ * the environment: OpenBLAS's OpenMP build shares the kernels' thread pool (the cpu backend warns when the
+ * pthreads build is loaded instead). */
+static void share_cores_for_ranks(char **argv) {
+  if (getenv("NPDE_NO_REEXEC") || !share_cores_between_ranks()) return;
   setenv("NPDE_NO_REEXEC", "1", 1);
   execv("/proc/self/exe", argv); /* returns only on failure: then go on as we are */
 }
@@ -364,7 +357,7 @@ static void explain_fatal_signals(void) {
 }
 
 int main(int argc, char **argv) {
-  prefer_passive_openmp(argv);
+  share_cores_for_ranks(argv);
   explain_fatal_signals();
   if (npde_comm_init(&argc, &argv) != NPDE_OK) return cli_fail(NPDE_ERR_IO, EXIT_RUN_FAILURE);
   return finish(run_command(argc, argv));

@@ -248,12 +248,6 @@ static npde_status load_file(npde_registry *reg, const char *path) {
   }
   NPDE_TRY(check_elf(real));
   dlerror();
-  /* OpenMP runtimes read their settings once, when a plugin first pulls
-   * them in. Idle OpenMP threads that spin steal the cores OpenBLAS's
-   * threads need between kernels (measured: M v 3-5x slower on 2 cores), so
-   * unless the user chose otherwise they sleep. Loading is single-threaded
-   * by contract, so setenv is safe here. */
-  setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
   /* RTLD_NODELETE: a plugin's code stays mapped after the registry closes it,
    * because threads it started (OpenMP, OpenBLAS, CUDA) may outlive it
    * (docs/plugins.md, "Loading": unloading is unsafe). */

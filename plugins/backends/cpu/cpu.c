@@ -18,8 +18,20 @@ static npde_status cpu_create(npde_backend *be, const npde_config *cfg, npde_bac
     openblas_set_num_threads((int)threads);
     omp_set_num_threads((int)threads);
   }
-  snprintf(s->description, sizeof s->description, "cpu: %s; kernel %s; %d BLAS threads, %d kernel threads",
-           openblas_get_config(), openblas_get_corename(), openblas_get_num_threads(), omp_get_max_threads());
+  /* One thread pool: OpenBLAS's OpenMP build runs its threads in the kernels' OpenMP team. Its pthreads build
+   * keeps threads of its own, which the kernels' idle OpenMP threads starve by spinning (M v 5-10x slower)
+   * unless OMP_WAIT_POLICY=PASSIVE was set before the process started. */
+  const bool one_pool = openblas_get_parallel() == 2;
+  snprintf(s->description, sizeof s->description, "cpu: %s; kernel %s; %d BLAS threads, %d kernel threads%s",
+           openblas_get_config(), openblas_get_corename(), openblas_get_num_threads(), omp_get_max_threads(),
+           one_pool ? " (one OpenMP pool)" : "");
+  static bool warned;
+  if (!one_pool && openblas_get_parallel() == 1 && !getenv("OMP_WAIT_POLICY") && !warned) {
+    warned = true;
+    npde_log(NPDE_LOG_WARN, "backend cpu: OpenBLAS is its pthreads build, whose threads the kernels' idle OpenMP "
+             "threads starve (M v runs 5-10x slower): select its OpenMP build (Debian: libopenblas0-openmp; "
+             "scripts/install-deps selects it), or set OMP_WAIT_POLICY=PASSIVE before the program starts");
+  }
   return NPDE_OK;
 }
 
