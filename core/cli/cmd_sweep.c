@@ -94,6 +94,33 @@ static void write_csv(const char *dir, const axis *axes, int n_axes, char figure
   snprintf(path, sizeof path, "%s/sweep.csv", dir);
   if (npde_write_file_atomic(path, text, size) != NPDE_OK) fprintf(stderr, "npde: warning: %s\n", npde_last_error());
   free(text);
+  /* which columns are the swept keys (the others after status are figures), for `npde plot SWEEP` */
+  text = NULL;
+  f = open_memstream(&text, &size);
+  if (!f) return;
+  for (int a = 0; a < n_axes; ++a) fprintf(f, "%s\n", axes[a].key);
+  fclose(f);
+  snprintf(path, sizeof path, "%s/sweep.axes", dir);
+  if (npde_write_file_atomic(path, text, size) != NPDE_OK) fprintf(stderr, "npde: warning: %s\n", npde_last_error());
+  free(text);
+}
+
+/* name="BASE (key=value, ...)": the member's figures carry its overrides in their titles. */
+static char *member_name(const char *base, char *const *assign, int n) {
+  char *text = NULL;
+  size_t size = 0;
+  FILE *f = open_memstream(&text, &size);
+  if (!f) return NULL;
+  fputs("name=\"", f);
+  for (const char *s = base; *s; ++s) fprintf(f, "%s%c", *s == '"' || *s == '\\' ? "\\" : "", *s);
+  fputs(" (", f);
+  for (int a = 0; a < n; ++a) {
+    if (a) fputs(", ", f);
+    for (const char *s = assign[a]; *s; ++s) fprintf(f, "%s%c", *s == '"' || *s == '\\' ? "\\" : "", *s);
+  }
+  fputs(")\"", f);
+  fclose(f);
+  return text;
 }
 
 int cli_cmd_sweep(int argc, char **argv) {
@@ -146,13 +173,17 @@ int cli_cmd_sweep(int argc, char **argv) {
   }
   int total = 1;
   for (int a = 0; code == 0 && a < n_axes; ++a) total *= axes[a].n;
-  char sweep_dir[4096] = "";
-  if (code == 0 && output) snprintf(sweep_dir, sizeof sweep_dir, "%s", output);
-  else if (code == 0) {
+  char sweep_dir[4096] = "", base[256] = "";
+  if (code == 0) {
     npde_config *cfg = NULL;
     npde_status st = npde_config_load_file(config, &cfg);
     if (st != NPDE_OK) code = cli_fail(st, EXIT_USAGE);
+    else if (output) snprintf(sweep_dir, sizeof sweep_dir, "%s", output);
     else npde_run_default_dir(cfg, config, "-sweep", sweep_dir, sizeof sweep_dir);
+    const char *name = cfg ? npde_config_scalar(npde_config_get(cfg, "name")) : NULL, *slash = strrchr(config, '/');
+    snprintf(base, sizeof base, "%s", name ? name : slash ? slash + 1 : config);
+    char *dot = name ? NULL : strrchr(base, '.');
+    if (dot && dot != base) *dot = '\0';
     npde_config_destroy(&cfg);
   }
   if (code == 0) {
@@ -167,7 +198,7 @@ int cli_cmd_sweep(int argc, char **argv) {
     npde_log(NPDE_LOG_INFO, "sweep: %d runs into %s", total, sweep_dir);
   for (int r = 0; code == 0 && r < total; ++r) {
     /* the member's arguments: CONFIG, fixed overrides, one value per axis, its output */
-    char **args = calloc((size_t)(n_fixed + n_axes + 3), sizeof *args);
+    char **args = calloc((size_t)(n_fixed + n_axes + 4), sizeof *args);
     char member_out[4200];
     int n = 0, rest = r;
     args[n++] = (char *)config;
@@ -185,6 +216,8 @@ int cli_cmd_sweep(int argc, char **argv) {
     }
     snprintf(member_out, sizeof member_out, "output=%s/run-%03d", sweep_dir, r);
     args[n++] = member_out;
+    char *titled = member_name(base, assign, n_axes);
+    if (titled) args[n++] = titled;
     char line[1024];
     size_t used = (size_t)snprintf(line, sizeof line, "sweep: run %d/%d:", r + 1, total);
     for (int a = 0; a < n_axes && used < sizeof line; ++a)
@@ -211,6 +244,7 @@ int cli_cmd_sweep(int argc, char **argv) {
     npde_pipeline_destroy(&pl);
     npde_registry_destroy(&reg);
     for (int a = 0; a < n_axes; ++a) free(assign[a]);
+    free(titled);
     free(args);
     write_csv(sweep_dir, axes, n_axes, names, n_fig, rows, r + 1);
   }

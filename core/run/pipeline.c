@@ -90,6 +90,9 @@ static const npde_param_spec pipeline_params[] = {
             "run` picks runs/NAME-TIME)"},
     {.name = "plots", .type = NPDE_PARAM_BOOL, .default_value = "true",
      .doc = "draw the run's figures into DIR/plots at its end (`npde plot DIR`; needs PLplot)"},
+    {.name = "plot_snapshots", .type = NPDE_PARAM_INT_LIST, .default_value = "[]",
+     .doc = "the field snapshots the figures draw (0 the first, -1 the last; []: the first, middle and last; "
+            "`npde plot --snapshots` overrides it)"},
     {.name = "checkpoint_every", .type = NPDE_PARAM_REAL, .default_value = "300", .min = 0,
      .flags = NPDE_PARAM_HAS_MIN, .doc = "seconds of wall time between checkpoints of a long stage (0: every step)"},
     {0},

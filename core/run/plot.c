@@ -55,6 +55,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "config_impl.h"
 #include "io_impl.h"
 #include "npde/npde_config.h"
 #include "npde/npde_io.h"
@@ -64,7 +65,7 @@
 enum {
   METRICS_W = 1400, METRICS_H = 1000,
   LOSS_W = 1000, LOSS_H = 700,
-  FIELDS_W = 2000, FIELDS_W1 = 820, FIELDS_H = 660, /* three maps / one map */
+  FIELDS_W = 2000, FIELDS_W2 = 1380, FIELDS_W1 = 820, FIELDS_H = 660, /* three maps / two / one */
   CURVES_W = 1400, CURVES_H = 640                    /* a 1D grid */
 };
 
@@ -119,8 +120,11 @@ static bool pngcairo_present(void) {
 
 /* The metrics.csv columns the figures use: an evolve run's (one row per
  * step, a column t) or a train run's (one row per epoch, a column epoch). */
-enum { M_T, M_H, M_CG, M_CG_MAX, M_RES, M_RESTARTS, M_COUNT };
-static const char *const metric_names[M_COUNT] = {"t", "h", "cg_iterations", "cg_max", "residual_true", "restarts"};
+enum { M_T, M_H, M_CG, M_CG_MAX, M_RES, M_RESTARTS, M_RES_RMS, M_F_RMS, M_COUNT };
+static const char *const metric_names[M_COUNT] = {"t", "h", "cg_iterations", "cg_max", "residual_true", "restarts",
+                                                  "residual_rms", "f_rms"};
+/* Columns an evolve run's figures can do without (runs written before they existed). */
+static const bool metric_optional[M_COUNT] = {[M_RES_RMS] = true, [M_F_RMS] = true};
 enum { E_EPOCH, E_LEVEL, E_H, E_LOSS, E_RMSE, E_LINF, E_LAMBDA, E_CG, E_COUNT };
 static const char *const train_names[E_COUNT] = {"epoch", "level", "h", "loss", "rmse", "linf", "lambda",
                                                  "cg_iterations"};
@@ -142,18 +146,21 @@ typedef struct run {
   bool have_metrics, have_results;
   metrics m;
   npde_npy_array t, rel, fit_loss, refit_loss, field_t, eval_rel, field_u, field_exact;
+  npde_npy_array field_res; /* the PDE residual N_t - F at the snapshots (runs without an exact solution) */
   /* volume: field_u is one [i, j, k] grid without snapshots or components
    * (a train run's eval), with the level set and maybe the grid reference */
   bool volume;
   npde_npy_array field_phi, field_ref;
   int n_axes, axes[3];
   npde_npy_array grid[3];
+  int snapshots[16], n_snapshots; /* config.yaml's plot_snapshots */
 } run;
 
 static void run_free(run *r) {
   for (int c = 0; c < MAX_METRICS; ++c) free(r->m.col[c]);
   npde_npy_array *a[] = {&r->t, &r->rel, &r->fit_loss, &r->refit_loss, &r->field_t, &r->eval_rel, &r->field_u,
-                         &r->field_exact, &r->field_phi, &r->field_ref, &r->grid[0], &r->grid[1], &r->grid[2]};
+                         &r->field_exact, &r->field_phi, &r->field_ref, &r->grid[0], &r->grid[1], &r->grid[2],
+                         &r->field_res};
   for (size_t i = 0; i < sizeof a / sizeof *a; ++i) npde_npy_array_free(a[i]);
 }
 
@@ -251,7 +258,7 @@ static npde_status read_metrics(const char *path, metrics *m, bool *found) {
       where[c] = -1;
       for (int k = 0; k < n_cols; ++k)
         if (strcmp(fields[k], names[c]) == 0) where[c] = k;
-      if (where[c] < 0 && !(m->train && train_optional[c]))
+      if (where[c] < 0 && !(m->train ? train_optional[c] : metric_optional[c]))
         st = NPDE_ERROR(NPDE_ERR_IO, "cannot plot: '%s' has no column '%s' in its header line", path, names[c]);
     }
   }
@@ -396,6 +403,10 @@ static npde_status read_results(const char *path, const npde_config *cfg, run *r
     return NPDE_ERROR(NPDE_ERR_IO, "cannot plot: '%s' has %lld field snapshots but %lld times field_t", path,
                       (long long)r->field_u.shape[0], (long long)r->field_t.count);
   if (r->eval_rel.data && r->eval_rel.count != r->field_t.count) npde_npy_array_free(&r->eval_rel);
+  NPDE_TRY(read_member(path, "field_residual", &r->field_res));
+  if (r->field_res.data && (r->field_res.ndim != r->field_u.ndim ||
+                            memcmp(r->field_res.shape, r->field_u.shape, sizeof r->field_u.shape) != 0))
+    npde_npy_array_free(&r->field_res);
   return read_grid(path, cfg, r);
 }
 
@@ -415,6 +426,11 @@ static npde_status read_run(const char *dir, run *r) {
     name = slash && slash[1] ? slash + 1 : dir;
   }
   pltext_escape(name, r->title, sizeof r->title);
+  const npde_config *snaps = cfg ? npde_config_get(cfg, "plot_snapshots") : NULL;
+  for (size_t k = 0; k < npde_config_size(snaps) && k < 16; ++k) {
+    int64_t v = 0;
+    if (npde_config_as_int(npde_config_at(snaps, k), &v) == NPDE_OK) r->snapshots[r->n_snapshots++] = (int)v;
+  }
   if (st == NPDE_OK) st = read_metrics(csv, &r->m, &r->have_metrics);
   if (st == NPDE_OK && stat(npz, &sb) == 0) {
     r->have_results = true;
@@ -682,7 +698,9 @@ static npde_status plot_metrics(const run *r, const char *out_dir) {
   for (int64_t i = 1; i < m->n; ++i) /* the row of step i is written before the restart after step i */
     if (m->col[M_RESTARTS][i] > m->col[M_RESTARTS][i - 1]) marks[n_marks++] = m->col[M_T][i - 1];
   const double *t = m->col[M_T];
-  const series res = {t, m->col[M_RES], m->n, C_BLUE, NULL, NULL};
+  const series res[3] = {{t, m->col[M_RES], m->n, C_BLUE, NULL, "R#dtrue#u (relative to ||f||)"},
+                         {t, m->col[M_RES_RMS], m->n, C_RED, NULL, "absolute: RMS of J d#gh/dt - f"},
+                         {t, m->col[M_F_RMS], m->n, C_GREEN, NULL, "RMS of f (the scale)"}};
   const series cg[2] = {{t, m->col[M_CG], m->n, C_BLUE, NULL, "all solves of the step"},
                         {t, m->col[M_CG_MAX], m->n, C_RED, NULL, "largest solve"}};
   const series h = {t, m->col[M_H], m->n, C_BLUE, NULL, NULL};
@@ -690,8 +708,8 @@ static npde_status plot_metrics(const run *r, const char *out_dir) {
       {r->t.data, r->rel.data, r->rel.data ? r->t.count : 0, C_BLUE, DOT, "snapshots (held-out points)"},
       {r->field_t.data, r->eval_rel.data, r->eval_rel.data ? r->eval_rel.count : 0, C_ORANGE, RING, "eval grid"}};
   panel panels[4] = {
-      {.title = "PDE residual R#dtrue#u", .xlabel = "t", .ylabel = "R#dtrue#u", .logy = true,
-       .s = &res, .n_series = 1},
+      {.title = "PDE residual, relative and absolute", .xlabel = "t", .ylabel = "residual", .logy = true,
+       .s = res, .n_series = isfinite(m->col[M_RES_RMS][m->n - 1]) ? 3 : 1},
       {.title = "CG iterations per step", .xlabel = "t", .ylabel = "iterations", .from_zero = true, .s = cg,
        .n_series = 2},
       {.title = "Step size", .xlabel = "t", .ylabel = "h", .logy = true, .s = &h, .n_series = 1},
@@ -863,6 +881,7 @@ typedef struct map {
   bool diverging;     /* blue-white-red (an error) instead of sequential */
   const double *zero; /* nx x ny values whose zero contour is drawn over the map (an interface); NULL: none */
   const char *title, *xlabel, *ylabel;
+  const char *label; /* the colour bar's: the field ("u", "u - exact") */
 } map;
 
 /* cmap1: a viridis-like sequential map, or blue-white-red centred at 0.5. */
@@ -922,7 +941,7 @@ static npde_status draw_map(const map *m) {
   PLINT n_values = N_LEVELS + 1, label_opt = PL_COLORBAR_LABEL_TOP, sub_ticks = 0;
   PLFLT ticks = 0.0;
   const PLFLT *values = levels;
-  const char *axis = "bcvtm", *label = "";
+  const char *axis = "bcvtm", *label = m->label ? m->label : "";
   text_size(0.9);
   plcolorbar(&bw, &bh, PL_COLORBAR_SHADE, PL_POSITION_RIGHT | PL_POSITION_OUTSIDE | PL_POSITION_VIEWPORT, 0.04, 0.0,
              0.06, 1.0, C_WHITE, C_BLACK, 1, 0.0, 0.0, 0, 0.0, 1, &label_opt, &label, 1, &axis, &ticks, &sub_ticks,
@@ -973,7 +992,7 @@ static int64_t extract_slice(const npde_npy_array *f, int64_t s, int n_axes, dou
 /* fields_NNNN.png for snapshot s. */
 static npde_status plot_fields(const run *r, const char *out_dir, int64_t s, const char *name) {
   const npde_npy_array *fu = &r->field_u;
-  bool exact = r->field_exact.data != NULL;
+  bool exact = r->field_exact.data != NULL, resid = false;
   int64_t nx = fu->shape[1], ny = r->n_axes >= 2 ? fu->shape[2] : 1, n = nx * ny, K = fu->shape[fu->ndim - 1];
   double *u = malloc((size_t)n * 3 * sizeof *u);
   if (!u) return NPDE_ERROR(NPDE_ERR_NOMEM, "cannot plot: out of memory");
@@ -982,9 +1001,12 @@ static npde_status plot_fields(const run *r, const char *out_dir, int64_t s, con
   if (exact) {
     bad += extract_slice(&r->field_exact, s, r->n_axes, e);
     for (int64_t i = 0; i < n; ++i) err[i] = u[i] - e[i];
+  } else if (r->field_res.data) { /* no exact solution: the PDE residual there, when the run knew theta_dot */
+    extract_slice(&r->field_res, s, r->n_axes, err);
+    for (int64_t i = 0; i < n && !resid; ++i) resid = isfinite(err[i]);
   }
   double lo, hi, emax;
-  map_ranges(u, exact ? e : NULL, exact ? err : NULL, n, &lo, &hi, &emax);
+  map_ranges(u, exact ? e : NULL, exact || resid ? err : NULL, n, &lo, &hi, &emax);
 
   char title[768], comp[64] = "", slice[96] = "", rel[64] = "", extra[64] = "";
   if (K > 1) snprintf(comp, sizeof comp, ", component 0 of %lld", (long long)K);
@@ -995,11 +1017,15 @@ static npde_status plot_fields(const run *r, const char *out_dir, int64_t s, con
   if (bad) snprintf(extra, sizeof extra, " (not finite: %lld values)", (long long)bad);
   snprintf(title, sizeof title, "%s: t = %.4g (snapshot %lld of %lld)%s%s%s%s", r->title,
            ((const double *)r->field_t.data)[s], (long long)s, (long long)fu->shape[0], comp, slice, rel, extra);
-  char xlabel[32], ylabel[32] = "u";
+  char xlabel[32], ylabel[32] = "u", u_label[32] = "u", exact_label[40], err_label[48];
+  if (K > 1) snprintf(u_label, sizeof u_label, "u#d0#u");
+  snprintf(exact_label, sizeof exact_label, "exact %s", u_label);
+  snprintf(err_label, sizeof err_label, "%s - exact", u_label);
   snprintf(xlabel, sizeof xlabel, "x#d%d#u", r->axes[0]);
   if (r->n_axes >= 2) snprintf(ylabel, sizeof ylabel, "x#d%d#u", r->axes[1]);
 
-  int w = r->n_axes == 1 ? CURVES_W : exact ? FIELDS_W : FIELDS_W1, h = r->n_axes == 1 ? CURVES_H : FIELDS_H;
+  int w = r->n_axes == 1 ? CURVES_W : exact ? FIELDS_W : resid ? FIELDS_W2 : FIELDS_W1,
+      h = r->n_axes == 1 ? CURVES_H : FIELDS_H;
   figure fig;
   npde_status st = figure_begin(&fig, out_dir, name, w, h, w == FIELDS_W1 ? 0.8 : 0.6);
   if (st != NPDE_OK) {
@@ -1010,10 +1036,11 @@ static npde_status plot_fields(const run *r, const char *out_dir, int64_t s, con
   const double *x = r->grid[0].data;
   if (r->n_axes == 1) { /* curves: u with the exact solution, and the error */
     const series both[2] = {{x, u, nx, C_BLUE, NULL, "network u"}, {x, e, exact ? nx : 0, C_BLACK, NULL, "exact"}};
-    const series diff = {x, err, exact ? nx : 0, C_RED, NULL, NULL};
-    panel p[2] = {{.title = "network u and the exact solution", .xlabel = xlabel, .ylabel = "u", .s = both,
+    const series diff = {x, err, exact || resid ? nx : 0, C_RED, NULL, NULL};
+    panel p[2] = {{.title = exact ? "network u and the exact solution" : "network u", .xlabel = xlabel, .ylabel = "u", .s = both,
                    .n_series = exact ? 2 : 1},
-                  {.title = "error u - exact", .xlabel = xlabel, .ylabel = "u - exact", .s = &diff, .n_series = 1,
+                  {.title = resid ? "PDE residual N#dt#u - F (no exact solution)" : "error u - exact",
+                   .xlabel = xlabel, .ylabel = resid ? "N#dt#u - F" : "u - exact", .s = &diff, .n_series = 1,
                    .empty = "no exact solution for this PDE"}};
     for (int k = 0; k < 2 && st == NPDE_OK; ++k) {
       grid_viewport(p[k].vp, 1, 2, 0, k);
@@ -1029,11 +1056,15 @@ static npde_status plot_fields(const run *r, const char *out_dir, int64_t s, con
     }
     const double *y = r->grid[1].data;
     map maps[3] = {
-        {.z = u, .x = x, .y = y, .nx = nx, .ny = ny, .lo = lo, .hi = hi, .title = "network u"},
-        {.z = e, .x = x, .y = y, .nx = nx, .ny = ny, .lo = lo, .hi = hi, .title = "exact solution"},
+        {.z = u, .x = x, .y = y, .nx = nx, .ny = ny, .lo = lo, .hi = hi, .title = "network u", .label = u_label},
+        {.z = e, .x = x, .y = y, .nx = nx, .ny = ny, .lo = lo, .hi = hi, .title = "exact solution",
+         .label = exact_label},
         {.z = err, .x = x, .y = y, .nx = nx, .ny = ny, .lo = -emax, .hi = emax, .diverging = true,
-         .title = "error u - exact"}};
-    int n_maps = exact ? 3 : 1;
+         .title = "error u - exact", .label = err_label}};
+    if (resid) /* the second map: the PDE residual, where an exact solution would show the error */
+      maps[1] = (map){.z = err, .x = x, .y = y, .nx = nx, .ny = ny, .lo = -emax, .hi = emax, .diverging = true,
+                      .title = "PDE residual N#dt#u - F (no exact solution)", .label = "N#dt#u - F"};
+    int n_maps = exact ? 3 : resid ? 2 : 1;
     for (int k = 0; k < n_maps && st == NPDE_OK; ++k) { /* pixel margins: axis labels, colour bar, titles */
       double width = 1.0 / n_maps;
       maps[k].box[0] = k * width + 90.0 / w;
@@ -1115,10 +1146,11 @@ static npde_status plot_volume(const run *r, const char *out_dir, const char *na
   page_title(title);
   const double *x = r->grid[0].data, *y = r->grid[1].data, *zero = have_phi ? phi : NULL;
   map maps[3] = {
-      {.z = u, .x = x, .y = y, .nx = nx, .ny = ny, .lo = lo, .hi = hi, .zero = zero, .title = t_u},
-      {.z = e, .x = x, .y = y, .nx = nx, .ny = ny, .lo = lo, .hi = hi, .zero = zero, .title = t_o},
+      {.z = u, .x = x, .y = y, .nx = nx, .ny = ny, .lo = lo, .hi = hi, .zero = zero, .title = t_u, .label = "u"},
+      {.z = e, .x = x, .y = y, .nx = nx, .ny = ny, .lo = lo, .hi = hi, .zero = zero, .title = t_o,
+       .label = exact ? "exact u" : "reference u"},
       {.z = err, .x = x, .y = y, .nx = nx, .ny = ny, .lo = -emax, .hi = emax, .diverging = true, .zero = zero,
-       .title = t_err}};
+       .title = t_err, .label = exact ? "u - exact" : "u - reference"}};
   int n_maps = od ? 3 : 1;
   for (int k = 0; k < n_maps && st == NPDE_OK; ++k) { /* the margins of plot_fields */
     double width = 1.0 / n_maps;
@@ -1145,6 +1177,190 @@ static void note_done(char *done, size_t size, const char *name, int *n_done) {
   ++*n_done;
 }
 
+/* ------------------------------------------------------------- sweeps */
+
+/* One CSV line split in place at commas outside quotes, "" unescaped. */
+static int split_quoted(char *line, char **fields, int max) {
+  int n = 0;
+  char *w = line;
+  for (char *p = line;;) {
+    if (n < max) fields[n] = w;
+    ++n;
+    bool quoted = *p == '"';
+    if (quoted) ++p;
+    for (; *p && (quoted || *p != ','); ++p) {
+      if (quoted && *p == '"') {
+        if (p[1] != '"') {
+          quoted = false;
+          continue;
+        }
+        ++p;
+      }
+      *w++ = *p;
+    }
+    bool more = *p == ',';
+    *w++ = '\0';
+    if (!more) break;
+    ++p;
+  }
+  return n;
+}
+
+enum { SWEEP_MAX_COLS = 96, SWEEP_MAX_PANELS = 12, SWEEP_GROUPS = 4 };
+
+/* The whole file at path, NUL-terminated (malloc'ed), or NULL. */
+static char *slurp(const char *path) {
+  char *text = NULL;
+  size_t len = 0;
+  if (npde__read_file(path, &text, &len) != NPDE_OK) {
+    npde_clear_error();
+    return NULL;
+  }
+  char *t = realloc(text, len + 1);
+  if (!t) {
+    free(text);
+    return NULL;
+  }
+  t[len] = '\0';
+  return t;
+}
+
+/* sweep.png of a sweep directory: each figure of sweep.csv against the first swept key's values, one line per value
+ * of the other keys (sweep.axes names the swept columns), finished members only. */
+static npde_status plot_sweep(const char *dir, const char *out_dir) {
+  char *csv_path = join(dir, "sweep.csv"), *axes_path = join(dir, "sweep.axes");
+  char *csv = csv_path ? slurp(csv_path) : NULL, *axes = axes_path ? slurp(axes_path) : NULL;
+  npde_status st = NPDE_OK;
+  if (!csv) st = NPDE_ERROR(NPDE_ERR_IO, "cannot plot the sweep '%s': cannot read its sweep.csv", dir);
+  else if (!axes)
+    st = NPDE_ERROR(NPDE_ERR_IO, "cannot plot the sweep '%s': it has no sweep.axes (the swept keys; sweeps write it "
+                    "since npde plots them)", dir);
+  char *keys[SWEEP_MAX_COLS], *head[SWEEP_MAX_COLS], **rows = NULL;
+  int n_keys = 0, n_head = 0, n_rows = 0, axis_col[SWEEP_MAX_COLS], fig_col[SWEEP_MAX_COLS], n_fig = 0, n_all = 0;
+  for (char *k = axes, *e; st == NPDE_OK && k && *k && n_keys < SWEEP_MAX_COLS; k = e + 1) {
+    if (!(e = strchr(k, '\n'))) break;
+    *e = '\0';
+    keys[n_keys++] = k;
+  }
+  char *nl = csv ? strchr(csv, '\n') : NULL;
+  if (st == NPDE_OK && (!nl || n_keys == 0))
+    st = NPDE_ERROR(NPDE_ERR_IO, "cannot plot the sweep '%s': sweep.csv has no rows, or sweep.axes no keys", dir);
+  if (st == NPDE_OK) {
+    *nl = '\0';
+    n_head = split_quoted(csv, head, SWEEP_MAX_COLS);
+    if (n_head > SWEEP_MAX_COLS) st = NPDE_ERROR(NPDE_ERR_IO, "cannot plot the sweep '%s': too many columns", dir);
+  }
+  for (int a = 0; st == NPDE_OK && a < n_keys; ++a) {
+    axis_col[a] = -1;
+    for (int c = 2; c < n_head; ++c)
+      if (!strcmp(head[c], keys[a])) axis_col[a] = c;
+    if (axis_col[a] < 0)
+      st = NPDE_ERROR(NPDE_ERR_IO, "cannot plot the sweep '%s': sweep.csv has no column '%s'", dir, keys[a]);
+  }
+  int n_lines = 0;
+  for (char *p = nl ? nl + 1 : NULL; st == NPDE_OK && p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+    ++n_lines;
+  rows = st == NPDE_OK ? calloc((size_t)(n_lines + 1) * SWEEP_MAX_COLS, sizeof *rows) : NULL;
+  if (st == NPDE_OK && !rows) st = NPDE_ERROR(NPDE_ERR_NOMEM, "cannot plot: out of memory");
+  for (char *p = nl ? nl + 1 : NULL; st == NPDE_OK && p && *p;) { /* the finished members' fields */
+    char *end = strchr(p, '\n');
+    if (end) *end = '\0';
+    char **f = rows + (size_t)n_rows * SWEEP_MAX_COLS;
+    ++n_all;
+    if (split_quoted(p, f, SWEEP_MAX_COLS) == n_head && !strcmp(f[1], "ok")) ++n_rows;
+    p = end ? end + 1 : NULL;
+  }
+#define CELL(i, c) rows[(size_t)(i) * SWEEP_MAX_COLS + (size_t)(c)]
+  int n_constant = 0; /* figures that take one value in every finished run say nothing against the keys */
+  for (int c = 2; st == NPDE_OK && c < n_head; ++c) {
+    bool swept = false, varies = false;
+    for (int a = 0; a < n_keys; ++a) swept = swept || axis_col[a] == c;
+    for (int i = 1; !swept && i < n_rows && !varies; ++i) varies = strcmp(CELL(i, c), CELL(0, c)) != 0;
+    if (!swept && !varies) ++n_constant;
+    else if (!swept && n_fig < SWEEP_MAX_PANELS) fig_col[n_fig++] = c;
+  }
+  /* x: the first key's values, numbers when all are, else their order of first appearance */
+  double *x = st == NPDE_OK ? calloc((size_t)(3 * n_rows + 1), sizeof *x) : NULL, *y = x ? x + n_rows : NULL;
+  int *group = x ? calloc((size_t)n_rows + 1, sizeof *group) : NULL;
+  if (st == NPDE_OK && (!x || !group)) st = NPDE_ERROR(NPDE_ERR_NOMEM, "cannot plot: out of memory");
+  bool numeric = true;
+  for (int i = 0; st == NPDE_OK && i < n_rows; ++i) {
+    char *e;
+    x[i] = strtod(CELL(i, axis_col[0]), &e);
+    numeric = numeric && e != CELL(i, axis_col[0]) && *e == '\0';
+  }
+  for (int i = 0, distinct = 0; st == NPDE_OK && !numeric && i < n_rows; ++i) {
+    x[i] = distinct;
+    for (int j = 0; j < i; ++j)
+      if (!strcmp(CELL(i, axis_col[0]), CELL(j, axis_col[0]))) x[i] = x[j];
+    distinct += x[i] == distinct;
+  }
+  /* the lines: one per combination of the other keys' values */
+  char labels[SWEEP_GROUPS][160];
+  int n_groups = 0, dropped = 0;
+  for (int i = 0; st == NPDE_OK && i < n_rows; ++i) {
+    char label[160] = "";
+    size_t used = 0;
+    for (int a = 1; a < n_keys && used < sizeof label; ++a)
+      used += (size_t)snprintf(label + used, sizeof label - used, "%s%s=%s", a > 1 ? ", " : "", keys[a],
+                               CELL(i, axis_col[a]));
+    group[i] = -1;
+    for (int g = 0; g < n_groups; ++g)
+      if (!strcmp(labels[g], label)) group[i] = g;
+    if (group[i] < 0 && n_groups < SWEEP_GROUPS) {
+      snprintf(labels[n_groups], sizeof labels[0], "%s", label);
+      group[i] = n_groups++;
+    }
+    dropped += group[i] < 0;
+  }
+  if (st == NPDE_OK && n_fig == 0)
+    st = NPDE_ERROR(NPDE_ERR_IO, "cannot plot the sweep '%s': sweep.csv has no figure columns", dir);
+  const int cols = n_fig < 3 ? (n_fig > 0 ? n_fig : 1) : 3, prow = (n_fig + cols - 1) / cols;
+  figure fig;
+  if (st == NPDE_OK) st = figure_begin(&fig, out_dir, "sweep.png", 620 * cols, 100 + 470 * prow, 0.6);
+  if (st == NPDE_OK) {
+    char title[768], escaped[256];
+    const char *slash = strrchr(dir, '/');
+    pltext_escape(slash && slash[1] ? slash + 1 : dir, escaped, sizeof escaped);
+    snprintf(title, sizeof title, "sweep %s, %d of %d runs: x %s%s%s; %d constant figures not drawn%s", escaped, n_rows,
+             n_all, keys[0], numeric ? "" : " (its values in order)", n_keys > 1 ? ", lines: the others" : "",
+             n_constant, dropped ? "; some lines left out" : "");
+    page_title(title);
+    static const int colors[SWEEP_GROUPS] = {C_BLUE, C_RED, C_ORANGE, C_GREEN};
+    double *gx = y + n_rows;
+    for (int k = 0; k < n_fig && st == NPDE_OK; ++k) {
+      series s[SWEEP_GROUPS];
+      int offset = 0;
+      bool positive = true;
+      double lo = INFINITY, hi = -INFINITY;
+      for (int g = 0; g < n_groups; ++g) {
+        int m = 0;
+        for (int i = 0; i < n_rows; ++i) {
+          if (group[i] != g) continue;
+          char *e;
+          double v = strtod(CELL(i, fig_col[k]), &e);
+          if (e == CELL(i, fig_col[k])) v = NAN;
+          int at = m++; /* kept in x order */
+          for (; at > 0 && gx[offset + at - 1] > x[i]; --at) gx[offset + at] = gx[offset + at - 1], y[offset + at] = y[offset + at - 1];
+          gx[offset + at] = x[i], y[offset + at] = v;
+          if (isfinite(v)) positive = positive && v > 0, lo = fmin(lo, v), hi = fmax(hi, v);
+        }
+        s[g] = (series){gx + offset, y + offset, m, colors[g], DOT, n_keys > 1 ? labels[g] : NULL};
+        offset += m;
+      }
+      panel p = {.title = head[fig_col[k]], .xlabel = keys[0], .ylabel = head[fig_col[k]], .s = s,
+                 .n_series = n_groups, .logy = positive && hi > 50 * lo, .empty = "no finished run reported it"};
+      grid_viewport(p.vp, prow, cols, k / cols, k % cols);
+      st = draw_panel(&p);
+    }
+    npde_status end = figure_end(&fig);
+    st = st != NPDE_OK ? st : end;
+  }
+#undef CELL
+  free(x), free(group), free(rows), free(csv), free(axes), free(csv_path), free(axes_path);
+  return st;
+}
+
 bool npde_plot_available(void) {
   pthread_mutex_lock(&plot_lock);
   bool ok = pngcairo_present();
@@ -1152,23 +1368,26 @@ bool npde_plot_available(void) {
   return ok;
 }
 
-/* The snapshots to draw: the caller's (negative counts from the end), or
- * the first, middle and last. */
+/* The snapshots to draw: the caller's, else the run's plot_snapshots (negative counts from the end), or the
+ * first, middle and last. */
 static npde_status pick_snapshots(const run *r, const npde_plot_options *opt, int64_t *pick, int *n_pick) {
   *n_pick = 0;
   int64_t n = !r->field_u.data ? 0 : r->volume ? 1 : r->field_u.shape[0]; /* a volume: one "snapshot" */
-  if (opt && opt->snapshots) {
+  const int *want = opt && opt->snapshots ? opt->snapshots : r->n_snapshots ? r->snapshots : NULL;
+  const int n_want = opt && opt->snapshots ? opt->n_snapshots : r->n_snapshots;
+  const char *from = opt && opt->snapshots ? "" : " (config.yaml's plot_snapshots)";
+  if (want) {
     if (n == 0)
-      return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "cannot plot snapshots of '%s': results.npz has no field_u (the "
-                        "pipeline has no eval stage)", r->dir);
-    for (int k = 0; k < opt->n_snapshots; ++k) {
-      int64_t s = opt->snapshots[k] < 0 ? n + opt->snapshots[k] : opt->snapshots[k];
+      return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "cannot plot snapshots of '%s'%s: results.npz has no field_u (the "
+                        "pipeline has no eval stage)", r->dir, from);
+    for (int k = 0; k < n_want; ++k) {
+      int64_t s = want[k] < 0 ? n + want[k] : want[k];
       if ((s < 0 || s >= n) && r->volume)
-        return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "cannot plot snapshot %d of '%s': its fields are one 3D grid (a "
-                          "train run), not snapshots; 0 or -1 draws it", opt->snapshots[k], r->dir);
+        return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "cannot plot snapshot %d of '%s'%s: its fields are one 3D grid (a "
+                          "train run), not snapshots; 0 or -1 draws it", want[k], r->dir, from);
       if (s < 0 || s >= n)
-        return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "cannot plot snapshot %d of '%s': its fields have %lld snapshots "
-                          "(0..%lld, or -1 for the last)", opt->snapshots[k], r->dir, (long long)n, (long long)(n - 1));
+        return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "cannot plot snapshot %d of '%s'%s: its fields have %lld snapshots "
+                          "(0..%lld, or -1 for the last)", want[k], r->dir, from, (long long)n, (long long)(n - 1));
       pick[(*n_pick)++] = s;
     }
     return NPDE_OK;
@@ -1202,9 +1421,20 @@ npde_status npde_plot_run(const char *dir, const npde_plot_options *opt) {
   if (st == NPDE_OK && !pngcairo_present())
     st = NPDE_ERROR(NPDE_ERR_NOT_IMPLEMENTED, "cannot plot '%s': PLplot has no 'pngcairo' driver; install "
                     "plplot-driver-cairo (the cairo drivers of libplplot-dev)", dir);
+  char *sweep = join(dir, "sweep.csv");
+  const bool is_sweep = sweep && stat(sweep, &sb) == 0;
+  free(sweep);
+  if (st == NPDE_OK && is_sweep) { /* a sweep directory: its figures against the swept values */
+    st = npde_mkdir_p(out_dir);
+    if (st == NPDE_OK) st = plot_sweep(dir, out_dir);
+    pthread_mutex_unlock(&plot_lock);
+    if (st == NPDE_OK) npde_log(NPDE_LOG_INFO, "plot: the sweep's figures in %s/sweep.png", out_dir);
+    free(out);
+    return st;
+  }
   if (st == NPDE_OK) st = read_run(dir, &r);
   if (st == NPDE_OK) {
-    pick = malloc(((opt && opt->snapshots ? (size_t)opt->n_snapshots : 0) + 3) * sizeof *pick);
+    pick = malloc(((opt && opt->snapshots ? (size_t)opt->n_snapshots : 0) + 16 + 3) * sizeof *pick);
     st = pick ? pick_snapshots(&r, opt, pick, &n_pick) : NPDE_ERROR(NPDE_ERR_NOMEM, "cannot plot: out of memory");
   }
   if (st == NPDE_OK) st = npde_mkdir_p(out_dir);

@@ -120,6 +120,16 @@ NPDE_API void npde__rundir_close(npde_run_ctx *rs);
 /* dir/plugins.txt: the file, plugin, version and CRC-32 of every plugin the registry loaded. */
 NPDE_API npde_status npde__rundir_record_plugins(npde_run_ctx *rs);
 
+/* A result array the run has put (npde__result_put), or NULL. */
+NPDE_API const npde__result *npde__result_get(const npde_run_ctx *rs, const char *name);
+/* theta_dot (p, host) of the snapshot at time t, once known: row of results.npz theta_dot (n_snapshots x p, NaN
+ * rows until known), kept from the first call for that snapshot. */
+NPDE_API npde_status npde__snapshot_dot(npde_run_ctx *rs, double t, const double *dot);
+/* The PDE residual r = N_t - F(N) (n x K, host) of the network with theta and theta_dot (host, p each) at n points
+ * x (host, n x d, on the reference cube) at time t. */
+NPDE_API npde_status npde__pde_residual(npde_run_ctx *rs, double t, const double *theta, const double *theta_dot,
+                                        const double *x, int64_t n, double *r);
+
 /* An evolve stage's nodes for theta at any t (trajectory.c): host arrays, n of capacity cap, p parameters each. */
 typedef struct npde__trajectory {
   int64_t p, n, cap;

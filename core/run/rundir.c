@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -229,6 +230,31 @@ npde_status npde__result_put(npde_run_ctx *rs, const char *name, npde_npy_type t
   for (int k = 0; k < ndim; ++k) r->shape[k] = shape[k];
   r->data = copy;
   return NPDE_OK;
+}
+
+const npde__result *npde__result_get(const npde_run_ctx *rs, const char *name) {
+  for (int i = 0; i < rs->n_results; ++i)
+    if (!strcmp(rs->results[i].name, name)) return &rs->results[i];
+  return NULL;
+}
+
+npde_status npde__snapshot_dot(npde_run_ctx *rs, double t, const double *dot) {
+  const int64_t p = rs->net ? npde_network_n_params(rs->net) : 0, n = rs->n_snap;
+  int64_t k = -1;
+  for (int64_t i = 0; i < n; ++i)
+    if (rs->snap_t[i] == t) k = i;
+  if (k < 0 || p == 0) return NPDE_OK;
+  const npde__result *old = npde__result_get(rs, "theta_dot");
+  const int64_t kept = old && old->ndim == 2 && old->shape[1] == p ? old->shape[0] : 0;
+  if (k < kept && !isnan(((const double *)old->data)[k * p])) return NPDE_OK; /* the first one stays */
+  double *all = malloc((size_t)(n * p) * sizeof *all);
+  if (!all) return NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
+  for (int64_t i = 0; i < n * p; ++i) all[i] = i < kept * p ? ((const double *)old->data)[i] : NAN;
+  memcpy(all + k * p, dot, (size_t)p * sizeof *all);
+  const int64_t shape[2] = {n, p};
+  npde_status st = npde__result_put(rs, "theta_dot", NPDE_NPY_F64, all, 2, shape);
+  free(all);
+  return st;
 }
 
 /* The snapshot arrays and the put results into w, names prefixed. */

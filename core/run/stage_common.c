@@ -84,3 +84,38 @@ void npde__log_exact_error(const npde_run_ctx *rs, const char *stage, double t, 
 void npde__sample_slice(int64_t rows, int64_t d, int64_t *first, int64_t *count) {
   npde_comm_slice(rows, d % 2 ? 2 : 1, first, count);
 }
+
+npde_status npde__pde_residual(npde_run_ctx *rs, double t, const double *theta, const double *theta_dot,
+                               const double *x, int64_t n, double *r) {
+  const npde_pde_info info = npde_pde_get_info(rs->pde);
+  const int64_t d = info.dim, K = info.outputs, p = npde_network_n_params(rs->net);
+  const int64_t sec = info.order == NPDE_JET_HESSIAN ? d * d : npde_jet_second_blocks(info.order, d) ? d : 1;
+  npde_backend *be = rs->backend;
+  double *val = malloc((size_t)(n * K) * sizeof *val), *grad = malloc((size_t)(n * K * d) * sizeof *grad),
+         *second = malloc((size_t)(n * K * sec) * sizeof *second), *f = malloc((size_t)(n * K) * sizeof *f);
+  void *xb = NULL, *tb = NULL, *db = NULL, *jb = NULL;
+  npde_linearization *lin = NULL;
+  npde_status st = val && grad && second && f ? NPDE_OK : NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
+  if (st == NPDE_OK) st = npde_backend_alloc(be, (size_t)(n * d) * sizeof(double), &xb);
+  if (st == NPDE_OK) st = npde_backend_alloc(be, (size_t)p * sizeof(double), &tb);
+  if (st == NPDE_OK) st = npde_backend_alloc(be, (size_t)p * sizeof(double), &db);
+  if (st == NPDE_OK) st = npde_backend_alloc(be, (size_t)(n * K) * sizeof(double), &jb);
+  if (st == NPDE_OK) st = npde_backend_upload(be, xb, x, (size_t)(n * d) * sizeof(double));
+  if (st == NPDE_OK) st = npde_backend_upload(be, tb, theta, (size_t)p * sizeof(double));
+  if (st == NPDE_OK) st = npde_backend_upload(be, db, theta_dot, (size_t)p * sizeof(double));
+  npde_mat X = npde_mat_view(xb, NPDE_F64, n, d), th = npde_mat_view(tb, NPDE_F64, p, 1),
+           dot = npde_mat_view(db, NPDE_F64, p, 1), JV = npde_mat_view(jb, NPDE_F64, n, K);
+  /* F = L[N] from the network's x-jets (the lift's jets added and g_t taken off, as in evolve), N_t = J theta_dot */
+  if (st == NPDE_OK) st = npde_network_jet(rs->net, &th, &X, info.order, val, grad, second);
+  npde_pde_jets jets = {.n = n, .d = d, .K = K, .order = info.order, .x = x, .value = val, .grad = grad,
+                        .second = second};
+  if (st == NPDE_OK) st = npde_pde_rhs(rs->pde, t, &jets, f);
+  if (st == NPDE_OK) st = npde_linearization_create(rs->net, &th, &X, &lin);
+  if (st == NPDE_OK) st = npde_linearization_jvp(lin, &dot, &JV);
+  if (st == NPDE_OK) st = npde_backend_download(be, r, jb, (size_t)(n * K) * sizeof(double));
+  for (int64_t i = 0; st == NPDE_OK && i < n * K; ++i) r[i] -= f[i];
+  npde_linearization_destroy(&lin);
+  npde_backend_free(be, xb), npde_backend_free(be, tb), npde_backend_free(be, db), npde_backend_free(be, jb);
+  free(val), free(grad), free(second), free(f);
+  return st;
+}

@@ -226,9 +226,15 @@ static npde_status eval_run(npde_run_ctx *rs, const npde_config *params) {
   void *xb = NULL, *ub = NULL;
   double *U = malloc((size_t)(n_snap * g.count * K) * sizeof *U);
   double *E = exact ? malloc((size_t)(n_snap * g.count * K) * sizeof *E) : NULL;
+  /* without an exact solution, the PDE residual N_t - F at the snapshots whose theta_dot the run knows */
+  const npde__result *dots = exact || rs->n_snap == 0 ? NULL : npde__result_get(rs, "theta_dot");
+  if (dots && !(dots->ndim == 2 && dots->shape[0] == n_snap && dots->shape[1] == p)) dots = NULL;
+  double *R = dots ? malloc((size_t)(n_snap * g.count * K) * sizeof *R) : NULL;
   double *errors = malloc((size_t)n_snap * sizeof *errors), *parts = malloc((size_t)(n_snap * K) * sizeof *parts);
   char **files = calloc((size_t)n_snap, sizeof *files);
-  npde_status st = U && errors && parts && files && (!exact || E) ? NPDE_OK : NPDE_ERROR(NPDE_ERR_NOMEM, "eval: out of memory");
+  npde_status st = U && errors && parts && files && (!exact || E) && (!dots || R)
+                       ? NPDE_OK
+                       : NPDE_ERROR(NPDE_ERR_NOMEM, "eval: out of memory");
   if (st == NPDE_OK && rs->n_snap == 0) {
     theta_now = malloc((size_t)p * sizeof *theta_now);
     st = theta_now ? npde_backend_download(rs->backend, theta_now, rs->theta, (size_t)p * sizeof(double))
@@ -254,6 +260,10 @@ static npde_status eval_run(npde_run_ctx *rs, const npde_config *params) {
     st = network_on_grid(rs, thetas + s * p, &g, xb, ub, Us);
     if (st == NPDE_OK) st = npde_pde_add_lift(rs->pde, times[s], g.x, g.count, 1.0, Us, NULL);
     if (st == NPDE_OK && exact) st = npde_pde_exact(rs->pde, times[s], g.x, g.count, Es);
+    const double *dot_s = dots ? (const double *)dots->data + s * p : NULL;
+    for (int64_t e = 0; R && e < g.count * K; ++e) R[s * g.count * K + e] = NAN;
+    if (st == NPDE_OK && dot_s && !isnan(dot_s[0]))
+      st = npde__pde_residual(rs, times[s], thetas + s * p, dot_s, g.x, g.count, R + s * g.count * K);
     errors[s] = NAN;
     if (st == NPDE_OK && exact) st = npde__exact_error(rs, times[s], points, &errors[s], parts + s * K);
     if (st == NPDE_OK && exact) {
@@ -286,6 +296,7 @@ static npde_status eval_run(npde_run_ctx *rs, const npde_config *params) {
     shape[nd++] = K;
     st = npde__result_put(rs, "field_u", NPDE_NPY_F64, U, (int)nd, shape);
     if (st == NPDE_OK && exact) st = npde__result_put(rs, "field_exact", NPDE_NPY_F64, E, (int)nd, shape);
+    if (st == NPDE_OK && R) st = npde__result_put(rs, "field_residual", NPDE_NPY_F64, R, (int)nd, shape);
     for (int i = 0; st == NPDE_OK && i < g.n_axes; ++i) {
       double *ax = malloc((size_t)g.dims[i] * sizeof *ax);
       if (!ax) { st = NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory"); break; }
@@ -318,6 +329,7 @@ static npde_status eval_run(npde_run_ctx *rs, const npde_config *params) {
   npde_backend_free(rs->backend, ub);
   free(U);
   free(E);
+  free(R);
   free(errors);
   free(parts);
   free(theta_now);

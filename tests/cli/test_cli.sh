@@ -261,6 +261,11 @@ expect 0 "sweep: 4 of 4 runs finished" -- "$npde" run "$demo" -m stages.0.probe.
 [ "$(ls -d "$tmp"/sweep/run-* | wc -l)" -eq 4 ] || { echo "FAIL: the sweep made no 4 run directories"; failures=$((failures + 1)); }
 [ "$(wc -l < "$tmp/sweep/sweep.csv")" -eq 5 ] || { echo "FAIL: sweep.csv has no 4 rows"; failures=$((failures + 1)); }
 grep -q "^run-003,ok,2000,16," "$tmp/sweep/sweep.csv" || { echo "FAIL: sweep.csv rows:"; cat "$tmp/sweep/sweep.csv"; failures=$((failures + 1)); }
+# each member is named with its overrides (its figures' titles), and sweep.axes names the swept columns
+expect 0 "stages.0.probe.points=2000, stages.0.probe.width=16)" -- cat "$tmp/sweep/run-003/config.yaml"
+expect 0 "stages.0.probe.width" -- cat "$tmp/sweep/sweep.axes"
+if "$npde" plot "$tmp/sweep" 2>&1 | grep -q "PLplot"; then echo "skip: no PLplot in this build: npde plot of a sweep"
+else expect 0 "sweep.png" -- "$npde" plot "$tmp/sweep"; fi
 # a failing member is recorded and the sweep goes on (exit 1)
 expect 1 "sweep: 1 of 2 runs finished" -- "$npde" run "$demo" -m stages.0.probe.points=1,1000 output="$tmp/sweep2"
 grep -q "^run-000,failed,1" "$tmp/sweep2/sweep.csv" || { echo "FAIL: the failed member is not in sweep.csv"; failures=$((failures + 1)); }

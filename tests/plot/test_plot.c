@@ -53,8 +53,8 @@ TestSuite(plot, .init = setup, .fini = teardown, .timeout = 240);
   } while (0)
 
 /* Sizes npde_plot.h documents. */
-enum { METRICS_W = 1400, METRICS_H = 1000, LOSS_W = 1000, LOSS_H = 700, FIELDS_W = 2000, FIELDS_W1 = 820,
-       FIELDS_H = 660, CURVES_W = 1400, CURVES_H = 640 };
+enum { METRICS_W = 1400, METRICS_H = 1000, LOSS_W = 1000, LOSS_H = 700, FIELDS_W = 2000, FIELDS_W2 = 1380,
+       FIELDS_W1 = 820, FIELDS_H = 660, CURVES_W = 1400, CURVES_H = 640 };
 
 /* dir/name in one of 4 rotating buffers: use the result before 4 more calls. */
 static const char *path_in(const char *dir, const char *name) {
@@ -144,6 +144,8 @@ static void npz_add(npde_npz_writer *w, const char *name, const double *data, in
 /* results.npz with 3 snapshots of a Gaussian on a grid over `axes` (dims
  * points each), K components, the exact solution (slightly different) if
  * asked, a fit loss, and one NaN in u if asked. */
+static bool with_residual; /* write_results without an exact solution: also a field_residual (u - e) */
+
 static void write_results(const char *dir, int n_axes, const int *axes, const int64_t *dims, int64_t K, bool exact,
                           bool nan) {
   cr_assert_eq(npde_mkdir_p(dir), NPDE_OK, "%s", npde_last_error());
@@ -177,6 +179,10 @@ static void write_results(const char *dir, int n_axes, const int *axes, const in
   if (nan) u[n * K + n / 2] = NAN;
   npz_add(w, "field_u", u, n_axes + 2, shape);
   if (exact) npz_add(w, "field_exact", e, n_axes + 2, shape);
+  if (!exact && with_residual) {
+    for (int64_t i = 0; i < n_snap * n * K; ++i) e[i] = u[i] - e[i];
+    npz_add(w, "field_residual", e, n_axes + 2, shape);
+  }
   for (int i = 0; i < n_axes; ++i) {
     double *x = malloc((size_t)dims[i] * sizeof *x);
     for (int64_t k = 0; k < dims[i]; ++k) x[k] = -1.0 + 2.0 * (double)k / (double)(dims[i] - 1);
@@ -434,6 +440,46 @@ Test(plot, test_plot_options_choose_snapshots_and_make_the_directory) {
   /* no fields at all: an empty list */
   npde_plot_options none = {.struct_size = sizeof none, .out_dir = out, .snapshots = pick, .n_snapshots = 0};
   cr_assert_eq(npde_plot_run(dir, &none), NPDE_OK, "%s", npde_last_error());
+}
+
+/* Without an exact solution the second map is the PDE residual the eval stage wrote; config.yaml's plot_snapshots
+ * chooses the snapshots when the caller does not. */
+Test(plot, test_plot_residual_map_and_the_runs_snapshot_setting) {
+  NEED_PLPLOT();
+  char dir[300];
+  snprintf(dir, sizeof dir, "%s/run", tmp);
+  const int axes[2] = {0, 1};
+  const int64_t dims[2] = {21, 21};
+  with_residual = true;
+  write_results(dir, 2, axes, dims, 1, false, false);
+  with_residual = false;
+  test_write_file(path_in(dir, "config.yaml"), "name: residual\nplot_snapshots: [1]\n");
+  cr_assert_eq(npde_plot_run(dir, NULL), NPDE_OK, "%s", npde_last_error());
+  expect_png(path_in(dir, "plots/fields_0001.png"), FIELDS_W2, FIELDS_H, 40);
+  cr_expect(!exists(path_in(dir, "plots/fields_0000.png")) && !exists(path_in(dir, "plots/fields_0002.png")),
+            "plot_snapshots: [1] drew other snapshots");
+  test_write_file(path_in(dir, "config.yaml"), "name: residual\nplot_snapshots: [7]\n");
+  cr_expect_eq(npde_plot_run(dir, NULL), NPDE_ERR_INVALID_ARG);
+  cr_expect(strstr(npde_last_error(), "snapshot 7") && strstr(npde_last_error(), "plot_snapshots"), "%s",
+            npde_last_error());
+}
+
+/* A sweep directory: its varying figures against the first swept key, a line per value of the other. */
+Test(plot, test_plot_sweep_draws_figures_against_the_swept_values) {
+  NEED_PLPLOT();
+  char dir[300];
+  snprintf(dir, sizeof dir, "%s/sweep", tmp);
+  cr_assert_eq(npde_mkdir_p(dir), NPDE_OK);
+  test_write_file(path_in(dir, "sweep.csv"),
+                  "run,status,samples.n,\"pde.c\",evolve.rel_error,evolve.restarts,fit.seconds\n"
+                  "run-000,ok,100,0.5,0.1,0,1.5\nrun-001,ok,100,1,0.2,0,1.7\nrun-002,ok,200,0.5,0.05,0,2.5\n"
+                  "run-003,failed,200,1,,,\n");
+  cr_expect_eq(npde_plot_run(dir, NULL), NPDE_ERR_IO, "a sweep without sweep.axes");
+  cr_expect(strstr(npde_last_error(), "sweep.axes"), "%s", npde_last_error());
+  test_write_file(path_in(dir, "sweep.axes"), "samples.n\npde.c\n");
+  cr_assert_eq(npde_plot_run(dir, NULL), NPDE_OK, "%s", npde_last_error());
+  /* two figures vary (evolve.restarts is constant): one row of two panels */
+  expect_png(path_in(dir, "plots/sweep.png"), 2 * 620, 100 + 470, 4);
 }
 
 Test(plot, test_plot_bad_options_are_invalid_arguments) {

@@ -200,3 +200,75 @@ Test(trajectory, test_keeping_it_changes_no_number_and_a_restart_splits_it) {
   npde_npy_array *all[] = {&a, &b, &c, &t, &th, &seg, &tt};
   for (size_t i = 0; i < 7; ++i) npde_npy_array_free(all[i]);
 }
+
+/* Without an exact solution the eval stage writes the PDE residual N_t - F at every snapshot from the theta_dot
+ * the run kept there: its RMS on the grid matches the absolute residual evolve measured on its own points at the
+ * start of the step from that snapshot (the same theta and theta_dot, other points). */
+Test(trajectory, test_the_residual_field_matches_the_residual_evolve_measured) {
+  char yaml[2048], dir[300];
+  snprintf(dir, sizeof dir, "%s/burgers", tmp);
+  snprintf(yaml, sizeof yaml,
+           "seed: 1\noutput: %s\nplots: false\n"
+           "pde: {type: equation, dim: 1, fields: [u], params: {nu: 0.05}, rhs: ['nu*u_xx - u*u_x'], "
+           "boundary: dirichlet, initial: ['-sin(pi*x)']}\n"
+           "network: {envelope: dirichlet, layers: [{type: sinusoidal, frequencies: 3}, {type: mlp, width: 16, "
+           "depth: 2}]}\nsamples: {n: 400}\nlinsolver: {type: cg, tol: 1e-8, max_iters: 1000}\n"
+           "precond: {type: nystrom, rank: 30, mu: 1e-8}\nintegrator: {type: rk23, rtol: 1e-3}\n"
+           "stages:\n  - fit: {epochs: 400, lr: 1e-2, batch: 400, head_points: 4000}\n"
+           "  - evolve: {t_end: 0.4, snapshots: [0.2], residual_points: 2000}\n  - eval: {grid: [201]}\n", dir);
+  npde_config *cfg;
+  cr_assert_eq(npde_config_load_string(yaml, "burgers.yaml", &cfg), NPDE_OK, "%s", npde_last_error());
+  npde_pipeline *pl;
+  cr_assert_eq(npde_pipeline_create(reg, cfg, &pl), NPDE_OK, "%s", npde_last_error());
+  cr_assert_eq(npde_pipeline_run(pl), NPDE_OK, "%s", npde_last_error());
+  npde_pipeline_destroy(&pl);
+  npde_config_destroy(&cfg);
+  npde_npy_array res = member("burgers", "results.npz", "field_residual"), ft = member("burgers", "results.npz",
+                                                                                        "field_t");
+  cr_assert_eq(res.ndim, 3);
+  const int64_t per = res.shape[1] * res.shape[2];
+  char path[512];
+  snprintf(path, sizeof path, "%s/metrics.csv", dir);
+  char *csv = test_slurp(path, NULL);
+  cr_assert_not_null(csv);
+  /* the rows' (t, residual_rms): the residual of row i is measured at the start of its step, t of row i - 1 */
+  double t_start[64], rms[64];
+  int n_rows = 0, col_t = 1, col_rms = -1;
+  char *line = strtok(csv, "\n");
+  char *save = NULL, *head = strdup(line);
+  int k = 0;
+  for (char *f = strtok_r(head, ",", &save); f; f = strtok_r(NULL, ",", &save), ++k)
+    if (!strcmp(f, "residual_rms")) col_rms = k;
+  free(head);
+  cr_assert_geq(col_rms, 0, "metrics.csv has no residual_rms");
+  double prev_t = 0.0;
+  while ((line = strtok(NULL, "\n")) && n_rows < 64) {
+    double v[32];
+    int m = 0;
+    for (char *p = line; m < 32; ++m) {
+      v[m] = strtod(p, &p);
+      if (*p != ',') break;
+      ++p;
+    }
+    t_start[n_rows] = prev_t;
+    rms[n_rows++] = v[col_rms];
+    prev_t = v[col_t];
+  }
+  free(csv);
+  for (int64_t s = 0; s < ft.count; ++s) {
+    const double ts = ((double *)ft.data)[s];
+    double grid = 0;
+    for (int64_t i = 0; i < per; ++i) grid += ((double *)res.data)[s * per + i] * ((double *)res.data)[s * per + i];
+    grid = sqrt(grid / (double)per);
+    cr_expect(isfinite(grid) && grid > 0, "snapshot %lld: no residual field", (long long)s);
+    for (int i = 0; i < n_rows; ++i)
+      if (t_start[i] == ts) {
+        fprintf(stderr, "trajectory: t = %g: residual RMS %.4e on the eval grid, %.4e on evolve's points\n", ts, grid,
+                rms[i]);
+        cr_expect(grid > rms[i] / 1.5 && grid < rms[i] * 1.5, "t = %g: grid residual RMS %.4e, evolve's %.4e", ts,
+                  grid, rms[i]);
+      }
+  }
+  npde_npy_array_free(&res);
+  npde_npy_array_free(&ft);
+}

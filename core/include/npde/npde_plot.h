@@ -5,7 +5,8 @@
  *
  * Figures, each written atomically (a temporary name, then a rename):
  *  - metrics.png (1400 x 1000 pixels), when metrics.csv has rows: against t,
- *    the PDE residual R_true (log), the CG iterations of each step and its
+ *    the PDE residual (log): R_true relative to ||f||, and the absolute
+ *    residual_rms with the scale f_rms, the CG iterations of each step and its
  *    largest solve, the step size h (log) and the relative error against the
  *    exact solution at the snapshots (log; results.npz rel_error and
  *    eval_rel_error), restarts as dashed vertical lines.
@@ -14,9 +15,17 @@
  *  - fields_NNNN.png for field snapshot NNNN (results.npz field_u), when the
  *    pipeline has an eval stage: colour maps of component 0 of the network's
  *    field, and, when the PDE has an exact solution, of the exact field (same
- *    colour scale) and of the error u - exact (1800 x 640; without an exact
- *    solution one map, 800 x 640). A 3D grid is cut at the middle of its last
- *    axis; a 1D grid is drawn as curves (1400 x 640).
+ *    colour scale) and of the error u - exact (2000 x 660; without an exact
+ *    solution, u and the PDE residual N_t - F the eval stage wrote from the
+ *    snapshot's theta_dot, 1380 x 660, or u alone, 820 x 660), each colour bar
+ *    labelled with its field. A 3D grid is cut at the middle of its last
+ *    axis; a 1D grid is drawn as curves (1400 x 640). Which snapshots: the
+ *    options', else config.yaml's plot_snapshots, else first, middle, last.
+ *  - sweep.png for a sweep directory (one with sweep.csv and sweep.axes,
+ *    what `npde run CONFIG -m ...` writes): each figure of sweep.csv that
+ *    varies, against the first swept key's values, one line per value of the
+ *    other keys. A sweep member's figures carry its overrides in their
+ *    titles (the sweep names each member "NAME (key=value, ...)").
  *
  * Threads: calls are serialised by a lock inside (PLplot has global state);
  * the caller's current PLplot stream, if any, is current again on return.

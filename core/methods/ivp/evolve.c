@@ -121,7 +121,7 @@ typedef struct evolve_ctx {
   double elapsed0; /* wall time of earlier sessions of this run */
   /* the current attempt */
   int64_t attempt, stage, att_cg, att_cg_max;
-  double res_true, res_code, mu_last, lambda_last, t_prev;
+  double res_true, res_code, res_rms, f_rms, mu_last, lambda_last, t_prev;
   /* restarts */
   restart_policy policy;
   int64_t restart_count, cg_threshold;
@@ -251,6 +251,8 @@ static npde_status residual(evolve_ctx *c, const npde_mat *theta, double t, cons
   }
   c->res_true = fn > 0 ? rn / fn : rn;
   c->res_code = c->res_true / sqrt((double)s->total);
+  c->res_rms = rn / sqrt((double)(s->total * c->K)); /* the absolute residual and the scale R_true divides by */
+  c->f_rms = fn / sqrt((double)(s->total * c->K));
   return NPDE_OK;
 }
 
@@ -450,9 +452,11 @@ static bool is_output_time(const evolve_ctx *c, double t) {
 static npde_status trajectory_step(evolve_ctx *c, const npde_step_state *s, const npde_mat *y) {
   const int64_t seg = c->restarts;
   const bool first_of_segment = c->traj.n == 0 || c->traj.segment[c->traj.n - 1] != seg;
-  if (c->pend_step % c->traj_every == 0 || first_of_segment || is_output_time(c, c->pend_t)) {
+  const bool output = is_output_time(c, c->pend_t);
+  if (c->pend_step % c->traj_every == 0 || first_of_segment || output) {
     NPDE_TRY(npde_backend_download(c->be, c->pend_dot, c->first_dot, (size_t)c->p * sizeof(double)));
     NPDE_TRY(npde__trajectory_push(&c->traj, c->pend_t, c->pend_theta, c->pend_dot, seg));
+    if (output || c->pend_t == 0.0) NPDE_TRY(npde__snapshot_dot(c->rs, c->pend_t, c->pend_dot)); /* eval's residual */
   }
   c->pend_t = s->t;
   c->pend_step = s->accepted;
@@ -462,6 +466,7 @@ static npde_status trajectory_step(evolve_ctx *c, const npde_step_state *s, cons
 /* The segment ends at the last accepted step (a restart follows, or t_end): its node is kept with its theta_dot. */
 static npde_status trajectory_segment_end(evolve_ctx *c, const npde_step_state *s, npde_mat *y) {
   NPDE_TRY(segment_end_dot(c, s, y));
+  if (is_output_time(c, c->pend_t)) NPDE_TRY(npde__snapshot_dot(c->rs, c->pend_t, c->pend_dot));
   return npde__trajectory_push(&c->traj, c->pend_t, c->pend_theta, c->pend_dot, c->restarts);
 }
 
@@ -577,11 +582,11 @@ static npde_status evolve_after_step(void *ctx, const npde_step_state *s, npde_m
     c->log_cg_after_restart = false;
   }
   NPDE_TRY(npde__metrics_row(rs, "step,t,h,cg_iterations,cg_max,residual_true,residual_code,lambda_max,mu_a,"
-                             "rejected,restarts,cg_failures,wall_s",
-                             "%lld,%.17g,%.17g,%lld,%lld,%.9e,%.9e,%.9e,%.9e,%lld,%lld,%lld,%.3f", (long long)s->accepted,
-                             s->t, h_taken, (long long)c->att_cg, (long long)c->att_cg_max, c->res_true, c->res_code,
-                             c->lambda_last, c->mu_last, (long long)s->rejected, (long long)c->restarts,
-                             (long long)c->cg_failures, elapsed(c)));
+                             "rejected,restarts,cg_failures,residual_rms,f_rms,wall_s",
+                             "%lld,%.17g,%.17g,%lld,%lld,%.9e,%.9e,%.9e,%.9e,%lld,%lld,%lld,%.9e,%.9e,%.3f",
+                             (long long)s->accepted, s->t, h_taken, (long long)c->att_cg, (long long)c->att_cg_max,
+                             c->res_true, c->res_code, c->lambda_last, c->mu_last, (long long)s->rejected,
+                             (long long)c->restarts, (long long)c->cg_failures, c->res_rms, c->f_rms, elapsed(c)));
   NPDE_TRY(npde__comm_check_replicated(c->be, y, &c->reduce, "parameters"));
   c->last_state = *s;
   c->have_state = true;
@@ -773,7 +778,8 @@ static npde_status evolve_run(npde_run_ctx *rs, const npde_config *params) {
                   .d = info.dim, .K = info.outputs, .p = npde_network_n_params(rs->net), .mu = mu,
                   .warm_start = warm_start, .accept_cg_failure = strcmp(on_cg_failure, "accept") == 0,
                   .cg_retries = cg_retries, .order = info.order, .t_end = t_end, .log_every = log_every,
-                  .max_residual = max_residual, .res_true = NAN, .res_code = NAN, .lambda_last = NAN,
+                  .max_residual = max_residual, .res_true = NAN, .res_code = NAN, .res_rms = NAN, .f_rms = NAN,
+                  .lambda_last = NAN,
                   .traj_every = traj_every};
   c.traj.p = c.p;
   c.samples.total = n; /* the refits' cost is counted against it (read_restarts) */
