@@ -1,6 +1,7 @@
 """The Python package over the C API: a pipeline run in process, a run directory opened, u(x, t) at any t,
 errors as exceptions with their location, Ctrl-C, the offline install and the notebook-style example."""
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -128,8 +129,12 @@ def test_ctrl_c_checkpoints_and_raises_keyboard_interrupt(config, tmp_path):
 def test_offline_install_into_a_venv(tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    # a copy of the package: a build writes build/ and *.egg-info beside its sources, never into the checkout
+    package = tmp_path / "python"
+    shutil.copytree(os.path.join(SOURCE, "python"), package,
+                    ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__", "tests"))
     pip = subprocess.run([str(venv / "bin" / "pip"), "install", "--no-build-isolation", "--no-index", "--no-deps",
-                          "-q", os.path.join(SOURCE, "python")], capture_output=True, text=True)
+                          "-q", str(package)], capture_output=True, text=True)
     assert pip.returncode == 0, pip.stderr
     probe = subprocess.run([str(venv / "bin" / "python"), "-c", "import npde, sys; print(npde.__file__)"],
                            capture_output=True, text=True, cwd=str(tmp_path),
