@@ -42,10 +42,12 @@ npde_status npde_run_file(const char *config, const char *const *overrides, size
   npde_status st = npde_config_load_file(config, &cfg);
   for (size_t i = 0; st == NPDE_OK && i < n_overrides; ++i) st = npde_config_apply_override(cfg, overrides[i]);
   char where[4200] = "", assign[4300];
-  const char *given = npde_config_scalar(npde_config_get(cfg, "output"));
-  if (output && !output[0]) snprintf(assign, sizeof assign, "output=~");
+  const npde_config *node = npde_config_get(cfg, "output");
+  const char *given = npde_config_scalar(node);
+  const bool none = node && (!given || !given[0] || !strcmp(given, "~") || !strcmp(given, "null"));
+  if ((output && !output[0]) || (!output && none)) snprintf(assign, sizeof assign, "output=~"); /* no files */
   else if (output) snprintf(where, sizeof where, "%s", output);
-  else if (given && strcmp(given, "~") != 0) snprintf(where, sizeof where, "%s", given);
+  else if (given) snprintf(where, sizeof where, "%s", given);
   else npde_run_default_dir(cfg, config, "", where, sizeof where);
   if (where[0]) snprintf(assign, sizeof assign, "output=%s", where);
   if (st == NPDE_OK) st = npde_config_apply_override(cfg, assign);

@@ -101,6 +101,10 @@ def test_no_output_writes_nothing_and_returns_none(config, tmp_path):
     try:
         assert npde.run(config, overrides={"stages": [{"fit": {"epochs": 5, "head_points": 100}}]}, output="") is None
         assert not os.path.exists(tmp_path / "runs")
+        # the config's own `output: ~` is kept when the call names no directory
+        assert npde.run(config, overrides={"output": None, "stages": [{"fit": {"epochs": 5, "head_points": 100}}]}) \
+            is None
+        assert not os.path.exists(tmp_path / "runs")
     finally:
         os.chdir(cwd)
 
