@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "npde/npde.h"
@@ -139,4 +140,48 @@ Test(fit, test_fit_and_eval_report_each_output_alone) {
   cr_expect_float_eq(f1, e1, 1e-12 * e1, "fit %g vs eval %g", f1, e1);
   npde_pipeline_destroy(&pl);
   npde_config_destroy(&cfg);
+}
+
+/* phi_t of a wave at rest is identically zero: ridge regression would set its head to exactly zero, leaving that
+ * output's Jacobian only the head's directions; the head keeps Adam's (small, non-zero) values instead. */
+/* The largest |head value| of output 1 after a wave fit with zero_head: MODE. */
+static double phi_t_head(const char *mode) {
+  char dir[] = "/tmp/npde-fit-zero-XXXXXX";
+  cr_assert_not_null(mkdtemp(dir));
+  char yaml[1024];
+  snprintf(yaml, sizeof yaml,
+           "seed: 3\noutput: %s\nplots: false\npde: {type: wave, dim: 2, c: 1, s: 0.3}\n"
+           "network: {envelope: dirichlet, layers: [{type: sinusoidal, frequencies: 2}, {type: mlp, width: 12, "
+           "depth: 2}]}\nstages:\n  - fit: {epochs: 200, lr: 1e-2, batch: 400, head_points: 4000, zero_head: %s}\n",
+           dir, mode);
+  (void)run(yaml, "fit.rel_error");
+  char path[400];
+  snprintf(path, sizeof path, "%s/results.npz", dir);
+  npde_npy_array th = {0};
+  cr_assert_eq(npde_npz_read(path, "theta_final", &th), NPDE_OK, "%s", npde_last_error());
+  npde_config *node;
+  cr_assert_eq(npde_config_load_string("{envelope: dirichlet, outputs: 2, layers: [{type: sinusoidal, frequencies: "
+                                       "2}, {type: mlp, width: 12, depth: 2}]}", "n.yaml", &node), NPDE_OK);
+  npde_backend *be = NULL;
+  npde_network *net = NULL;
+  cr_assert_eq(npde_backend_create(reg, "cpu", NULL, &be), NPDE_OK);
+  cr_assert_eq(npde_network_create(reg, node, be, 2, &net), NPDE_OK, "%s", npde_last_error());
+  cr_assert_eq(npde_network_n_params(net), th.count);
+  const int64_t off = npde_network_head_offset(net, 1), k = npde_network_feature_dim(net, 1);
+  double largest = 0;
+  for (int64_t i = 0; i <= k; ++i) largest = fmax(largest, fabs(((double *)th.data)[off + i]));
+  npde_network_destroy(&net);
+  npde_backend_destroy(&be);
+  npde_config_destroy(&node);
+  npde_npy_array_free(&th);
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  cr_expect_eq(system(cmd), 0);
+  return largest;
+}
+
+Test(fit, test_a_zero_target_keeps_a_non_zero_head) {
+  const double kept = phi_t_head("adam"), ridge = phi_t_head("ridge");
+  cr_expect_gt(kept, 0.0, "zero_head: adam left phi_t's head all zero");
+  cr_expect_eq(ridge, 0.0, "zero_head: ridge (the reference code's head tuning) left %g", ridge);
 }

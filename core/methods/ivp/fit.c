@@ -40,6 +40,10 @@ static const npde_param_spec fit_params[] = {
             "parameters (a restart)"},
     {.name = "eval_points", .type = NPDE_PARAM_INT, .default_value = "10000", .min = 1, .flags = NPDE_PARAM_HAS_MIN,
      .doc = "held-out points of the reported relative L2 error"},
+    {.name = "zero_head", .type = NPDE_PARAM_ENUM, .default_value = "adam", .choices = "adam|ridge",
+     .doc = "an output whose target is identically zero (phi_t of a wave at rest): its head keeps Adam's values "
+            "(adam), or head tuning sets it to exactly zero as the reference code does (ridge), leaving that "
+            "output's Jacobian only the head's directions"},
     {.name = "log_every", .type = NPDE_PARAM_REAL, .default_value = "1", .min = 0, .flags = NPDE_PARAM_HAS_MIN,
      .doc = "seconds between progress lines"},
     {0},
@@ -104,7 +108,8 @@ static npde_status relative_error(fit_ctx *c, int64_t n, double *err, double *pe
 
 /* Ridge regression of output o's head on B [1, Phi] (docs/methods/neural-ivp.md §6.2), on
  * n_points fixed points, accumulating the normal equations chunk by chunk. */
-static npde_status tune_head(fit_ctx *c, int64_t o, int64_t n_points, double lambda_in, uint64_t stream) {
+static npde_status tune_head(fit_ctx *c, int64_t o, int64_t n_points, double lambda_in, uint64_t stream,
+                             bool keep_zero_head) {
   const int64_t chunk = 4096;
   int64_t k = npde_network_feature_dim(c->net, o), k1 = k + 1;
   double lambda = lambda_in >= 0 ? lambda_in : 1e-5 * (double)n_points / (double)k1;
@@ -122,7 +127,7 @@ static npde_status tune_head(fit_ctx *c, int64_t o, int64_t n_points, double lam
   npde_mat t = npde_mat_view(c->rs->theta, NPDE_F64, c->p, 1);
   if (st == NPDE_OK) st = npde_backend_fill(c->be, &G, 0.0);
   if (st == NPDE_OK) st = npde_backend_fill(c->be, &R, 0.0);
-  double *bh = st == NPDE_OK ? malloc((size_t)rows * sizeof *bh) : NULL;
+  double *bh = st == NPDE_OK ? malloc((size_t)rows * sizeof *bh) : NULL, target_sq = 0.0;
   if (st == NPDE_OK && !bh) st = NPDE_ERROR(NPDE_ERR_NOMEM, "fit: out of memory");
   for (int64_t r0 = first; st == NPDE_OK && r0 < first + mine; r0 += chunk) {
     int64_t nc = first + mine - r0 < chunk ? first + mine - r0 : chunk;
@@ -140,12 +145,28 @@ static npde_status tune_head(fit_ctx *c, int64_t o, int64_t n_points, double lam
     if (st == NPDE_OK) st = npde_backend_row_scale(c->be, &Bv, &Phi, &A1, 1);
     if (st == NPDE_OK) st = npde_backend_gemm(c->be, NPDE_TRANS, NPDE_NO_TRANS, 1.0, &A, &A, 1.0, &G);
     if (st == NPDE_OK) st = npde_backend_gemv(c->be, NPDE_TRANS, 1.0, &A, &y, 1.0, &R);
+    double norm = 0.0;
+    if (st == NPDE_OK) st = npde_backend_nrm2(c->be, &y, &norm);
+    target_sq += norm * norm;
   }
-  double *gh = st == NPDE_OK ? malloc((size_t)(k1 * k1 + k1) * sizeof *gh) : NULL;
+  double *gh = st == NPDE_OK ? malloc((size_t)(k1 * k1 + k1 + 1) * sizeof *gh) : NULL;
   if (st == NPDE_OK && !gh) st = NPDE_ERROR(NPDE_ERR_NOMEM, "fit: out of memory");
   if (st == NPDE_OK) st = npde_backend_download(c->be, gh, g, (size_t)(k1 * k1) * sizeof(double));
   if (st == NPDE_OK) st = npde_backend_download(c->be, gh + k1 * k1, r, (size_t)k1 * sizeof(double));
-  if (st == NPDE_OK) st = npde_comm_allreduce(gh, k1 * k1 + k1, NPDE_COMM_SUM);
+  if (st == NPDE_OK) gh[k1 * k1 + k1] = target_sq;
+  if (st == NPDE_OK) st = npde_comm_allreduce(gh, k1 * k1 + k1 + 1, NPDE_COMM_SUM);
+  /* An output whose target is identically zero (phi_t of a wave at rest) would get a head of exactly zero, and
+   * while it is zero that output's Jacobian spans only the head's directions: the first steps could move
+   * nothing else. Such a head keeps the small values Adam left. */
+  const bool zero_target = st == NPDE_OK && keep_zero_head && gh[k1 * k1 + k1] == 0.0;
+  if (zero_target) {
+    npde_log(NPDE_LOG_INFO, "fit: output %lld: the target is identically zero; its head keeps Adam's values (a zero "
+             "head would leave its Jacobian only the head's directions)", (long long)o);
+    free(gh);
+    free(bh);
+    for (size_t i = 0; i < 7; ++i) npde_backend_free(c->be, *bufs[i]);
+    return NPDE_OK;
+  }
   if (st == NPDE_OK) {
     for (int64_t i = 0; i < k1; ++i) gh[i * k1 + i] += lambda;
     lapack_int info = LAPACKE_dposv(LAPACK_ROW_MAJOR, 'L', (lapack_int)k1, 1, gh, (lapack_int)k1, gh + k1 * k1, 1);
@@ -211,6 +232,8 @@ static npde_status fit_run(npde_run_ctx *rs, const npde_config *params) {
   NPDE_TRY(npde_config_get_bool(params, "head_tuning", &head_tuning));
   NPDE_TRY(npde_config_get_string(params, "decay", &decay));
   NPDE_TRY(npde_config_get_string(params, "target", &target));
+  const char *zero_head;
+  NPDE_TRY(npde_config_get_string(params, "zero_head", &zero_head));
 
   fit_ctx c = {.rs = rs, .be = rs->backend, .net = rs->net, .d = npde_network_dim(rs->net),
                .K = npde_network_outputs(rs->net), .p = npde_network_n_params(rs->net),
@@ -297,7 +320,7 @@ static npde_status fit_run(npde_run_ctx *rs, const npde_config *params) {
   if (st == NPDE_OK) st = relative_error(&c, eval_points, &err_before, parts);
   if (st == NPDE_OK && head_tuning) {
     for (int64_t o = 0; st == NPDE_OK && o < c.K; ++o)
-      st = tune_head(&c, o, head_points, head_lambda, NPDE__STREAM_HEAD + fit_index);
+      st = tune_head(&c, o, head_points, head_lambda, NPDE__STREAM_HEAD + fit_index, !strcmp(zero_head, "adam"));
     if (st == NPDE_OK) st = relative_error(&c, eval_points, &err_after, parts);
   }
   if (st == NPDE_OK) {
