@@ -105,6 +105,11 @@ static void write_csv(const char *dir, const axis *axes, int n_axes, char figure
   free(text);
 }
 
+/* s inside a YAML double-quoted string. */
+static void put_escaped(FILE *f, const char *s) {
+  for (; *s; ++s) fprintf(f, "%s%c", *s == '"' || *s == '\\' ? "\\" : "", *s);
+}
+
 /* name="BASE (key=value, ...)": the member's figures carry its overrides in their titles. */
 static char *member_name(const char *base, char *const *assign, int n) {
   char *text = NULL;
@@ -112,11 +117,11 @@ static char *member_name(const char *base, char *const *assign, int n) {
   FILE *f = open_memstream(&text, &size);
   if (!f) return NULL;
   fputs("name=\"", f);
-  for (const char *s = base; *s; ++s) fprintf(f, "%s%c", *s == '"' || *s == '\\' ? "\\" : "", *s);
+  put_escaped(f, base);
   fputs(" (", f);
   for (int a = 0; a < n; ++a) {
     if (a) fputs(", ", f);
-    for (const char *s = assign[a]; *s; ++s) fprintf(f, "%s%c", *s == '"' || *s == '\\' ? "\\" : "", *s);
+    put_escaped(f, assign[a]);
   }
   fputs(")\"", f);
   fclose(f);
@@ -180,10 +185,7 @@ int cli_cmd_sweep(int argc, char **argv) {
     if (st != NPDE_OK) code = cli_fail(st, EXIT_USAGE);
     else if (output) snprintf(sweep_dir, sizeof sweep_dir, "%s", output);
     else npde_run_default_dir(cfg, config, "-sweep", sweep_dir, sizeof sweep_dir);
-    const char *name = cfg ? npde_config_scalar(npde_config_get(cfg, "name")) : NULL, *slash = strrchr(config, '/');
-    snprintf(base, sizeof base, "%s", name ? name : slash ? slash + 1 : config);
-    char *dot = name ? NULL : strrchr(base, '.');
-    if (dot && dot != base) *dot = '\0';
+    npde_run_name(cfg, config, base, sizeof base);
     npde_config_destroy(&cfg);
   }
   if (code == 0) {

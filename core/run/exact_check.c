@@ -75,7 +75,7 @@ npde_status npde__exact_check(npde_run_ctx *rs) {
   if (!info.has_exact || info.sides != 0) return NPDE_OK;
   const int64_t n = CHECK_POINTS, d = info.dim, K = info.outputs;
   const npde_jet_order order = info.order < NPDE_JET_GRAD ? NPDE_JET_GRAD : info.order;
-  const int64_t second = order == NPDE_JET_HESSIAN ? d * d : order == NPDE_JET_LAPLACIAN ? d : 0;
+  const int64_t second = npde_jet_second_width(order, d);
   probe p = {.pde = rs->pde, .n = n, .d = d, .K = K};
   npde_boundary_kind kinds[64] = {NPDE_BOUNDARY_NONE};
   bool faces = false;

@@ -188,18 +188,34 @@ static npde_status read_member(const char *path, const char *name, npde_npy_arra
   return NPDE_OK;
 }
 
-/* Split a CSV line in place; returns the number of fields (at most max). */
-static int split_csv(char *line, char **fields, int max) {
+/* Split a CSV line in place at commas outside quotes ("" unescaped); returns the number of fields (at
+ * most max are stored). metrics.csv and sweep.csv both. */
+static int split_quoted(char *line, char **fields, int max) {
   int n = 0;
-  for (char *p = line;; ++p) {
-    if (n < max) fields[n] = p;
+  char *w = line;
+  for (char *p = line;;) {
+    if (n < max) fields[n] = w;
     ++n;
-    p = strchr(p, ',');
-    if (!p) break;
-    *p = '\0';
+    bool quoted = *p == '"';
+    if (quoted) ++p;
+    for (; *p && (quoted || *p != ','); ++p) {
+      if (quoted && *p == '"') {
+        if (p[1] != '"') {
+          quoted = false;
+          continue;
+        }
+        ++p;
+      }
+      *w++ = *p;
+    }
+    bool more = *p == ',';
+    *w++ = '\0';
+    if (!more) break;
+    ++p;
   }
   return n;
 }
+
 
 /* metrics.csv by column name (columns may be added or reordered); a header
  * with 'epoch' and no 't' is a train run's. A missing or empty file leaves
@@ -239,7 +255,7 @@ static npde_status read_metrics(const char *path, metrics *m, bool *found) {
   else {
     *nl = '\0';
     if (nl > line && nl[-1] == '\r') nl[-1] = '\0';
-    n_cols = split_csv(line, fields, MAX_COLS);
+    n_cols = split_quoted(line, fields, MAX_COLS);
     if (n_cols > MAX_COLS) st = NPDE_ERROR(NPDE_ERR_IO, "cannot plot: '%s' has %d columns (at most %d)", path, n_cols, MAX_COLS);
     bool has_t = false, has_epoch = false;
     for (int k = 0; st == NPDE_OK && k < n_cols; ++k) {
@@ -267,7 +283,7 @@ static npde_status read_metrics(const char *path, metrics *m, bool *found) {
     ++lineno;
     nl = strchr(line, '\n');
     if (nl) *nl = '\0';
-    int n = split_csv(line, fields, MAX_COLS);
+    int n = split_quoted(line, fields, MAX_COLS);
     if (n != n_cols) {
       if (!nl) break; /* a row being written */
       st = NPDE_ERROR(NPDE_ERR_IO, "cannot plot: '%s' line %lld has %d fields, the header %d", path,
@@ -1178,33 +1194,6 @@ static void note_done(char *done, size_t size, const char *name, int *n_done) {
 }
 
 /* ------------------------------------------------------------- sweeps */
-
-/* One CSV line split in place at commas outside quotes, "" unescaped. */
-static int split_quoted(char *line, char **fields, int max) {
-  int n = 0;
-  char *w = line;
-  for (char *p = line;;) {
-    if (n < max) fields[n] = w;
-    ++n;
-    bool quoted = *p == '"';
-    if (quoted) ++p;
-    for (; *p && (quoted || *p != ','); ++p) {
-      if (quoted && *p == '"') {
-        if (p[1] != '"') {
-          quoted = false;
-          continue;
-        }
-        ++p;
-      }
-      *w++ = *p;
-    }
-    bool more = *p == ',';
-    *w++ = '\0';
-    if (!more) break;
-    ++p;
-  }
-  return n;
-}
 
 enum { SWEEP_MAX_COLS = 96, SWEEP_MAX_PANELS = 12, SWEEP_GROUPS = 4 };
 

@@ -9,16 +9,21 @@
 #include "npde/npde_log.h"
 #include "npde/npde_pipeline.h"
 
-void npde_run_default_dir(const npde_config *cfg, const char *path, const char *suffix, char *out, size_t size) {
+void npde_run_name(const npde_config *cfg, const char *path, char *out, size_t size) {
   const char *name = npde_config_scalar(npde_config_get(cfg, "name"));
-  char stem[128];
-  if (name) snprintf(stem, sizeof stem, "%s", name);
-  else {
-    const char *base = path ? strrchr(path, '/') : NULL;
-    snprintf(stem, sizeof stem, "%s", base ? base + 1 : path ? path : "run");
-    char *dot = strrchr(stem, '.');
-    if (dot && dot != stem) *dot = '\0';
+  if (name) {
+    snprintf(out, size, "%s", name);
+    return;
   }
+  const char *base = path ? strrchr(path, '/') : NULL;
+  snprintf(out, size, "%s", base ? base + 1 : path ? path : "run");
+  char *dot = strrchr(out, '.');
+  if (dot && dot != out) *dot = '\0';
+}
+
+void npde_run_default_dir(const npde_config *cfg, const char *path, const char *suffix, char *out, size_t size) {
+  char stem[128];
+  npde_run_name(cfg, path, stem, sizeof stem);
   for (char *c = stem; *c; ++c)
     if (*c == '/' || *c == ' ') *c = '_';
   char stamp[32];

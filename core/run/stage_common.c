@@ -89,7 +89,7 @@ npde_status npde__pde_residual(npde_run_ctx *rs, double t, const double *theta, 
                                const double *x, int64_t n, double *r) {
   const npde_pde_info info = npde_pde_get_info(rs->pde);
   const int64_t d = info.dim, K = info.outputs, p = npde_network_n_params(rs->net);
-  const int64_t sec = info.order == NPDE_JET_HESSIAN ? d * d : npde_jet_second_blocks(info.order, d) ? d : 1;
+  const int64_t sec = npde_jet_second_width(info.order, d) > 0 ? npde_jet_second_width(info.order, d) : 1;
   npde_backend *be = rs->backend;
   double *val = malloc((size_t)(n * K) * sizeof *val), *grad = malloc((size_t)(n * K * d) * sizeof *grad),
          *second = malloc((size_t)(n * K * sec) * sizeof *second), *f = malloc((size_t)(n * K) * sizeof *f);

@@ -365,7 +365,7 @@ static npde_status rhs_on_box(const npde_pde *pde, double t, const npde_pde_jets
   }
   /* jets on the reference cube -> on the box: d/dx_j = (1 / half_j) d/dxi_j */
   const int64_t n = jets->n, d = jets->d, K = jets->K, nk = n * K;
-  const int64_t second = jets->order == NPDE_JET_HESSIAN ? d * d : jets->order == NPDE_JET_LAPLACIAN ? d : 0;
+  const int64_t second = npde_jet_second_width(jets->order, d);
   double *x = scratch(pde, n * d + (jets->grad ? nk * d : 0) + nk * second);
   if (!x) return NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
   double *g = jets->grad ? x + n * d : NULL, *s2 = second ? x + n * d + (g ? nk * d : 0) : NULL;
@@ -428,7 +428,7 @@ static npde_status lift_jets(const npde_pde *pde, double t, const double *xi, in
                              double *value, double *grad, double *second, double *gt, double *work) {
   const int64_t d = pde->info.dim, nk = n * pde->info.outputs;
   const double step = LIFT_STEP, step2 = LIFT_STEP * LIFT_STEP;
-  const int64_t sec = order == NPDE_JET_HESSIAN ? d * d : order == NPDE_JET_LAPLACIAN ? d : 0;
+  const int64_t sec = npde_jet_second_width(order, d);
   double *shifted = work, *tmp = work + n * d;
   npde_status st = lift_at(pde, t, xi, n, -1, 0, -1, 0, shifted, value);
   if (gt) memset(gt, 0, (size_t)nk * sizeof *gt);
@@ -468,7 +468,7 @@ static npde_status lift_jets(const npde_pde *pde, double t, const double *xi, in
 /* u = g + N: the plugin sees the jets of g + N; the network's time derivative is F - g_t. */
 static npde_status rhs_lifted(const npde_pde *pde, double t, const npde_pde_jets *jets, double *F) {
   const int64_t n = jets->n, d = jets->d, nk = n * jets->K;
-  const int64_t sec = jets->order == NPDE_JET_HESSIAN ? d * d : jets->order == NPDE_JET_LAPLACIAN ? d : 0;
+  const int64_t sec = npde_jet_second_width(jets->order, d);
   const int64_t per = 2 + (jets->order >= NPDE_JET_GRAD ? d : 0) + sec;
   double *buf = lift_scratch(pde, nk * per + n * d + nk); /* the sizes recur every stage: grown once */
   if (!buf) return NPDE_ERROR(NPDE_ERR_NOMEM, "pde lift: out of memory");

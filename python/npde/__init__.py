@@ -23,7 +23,7 @@ import threading
 
 import numpy as np
 
-from ._lib import ConfigError, NpdeError, check, lib, path as library_path
+from ._lib import ConfigError, NpdeError, check, last_error, lib, raise_for, path as library_path
 import ctypes
 
 __all__ = ["run", "open", "Run", "NpdeError", "ConfigError", "library_path", "set_log_level"]
@@ -75,7 +75,7 @@ def run(config, overrides=None, output=None):
         result["status"] = lib.npde_run_file(_os.fsencode(config), arr, len(args),
                                              None if output is None else _os.fsencode(output), where, len(where))
         if result["status"] < 0:  # the message is per thread: take it here
-            result["error"] = lib.npde_last_error()
+            result["error"] = last_error()
 
     worker = threading.Thread(target=work, name="npde-run")
     worker.start()
@@ -87,17 +87,13 @@ def run(config, overrides=None, output=None):
         worker.join()
         raise KeyboardInterrupt("npde: the run stopped at its next step; `npde resume %s` continues it"
                                 % where.value.decode())
-    status = result["status"]
-    if status < 0:
-        message = (result.get("error") or b"").decode("utf-8", "replace")
-        if status == -11:
-            raise KeyboardInterrupt(message)
-        raise (ConfigError if status == -6 else NpdeError)(status, message)
+    if result["status"] < 0:
+        raise_for(result["status"], result["error"])
     directory = where.value.decode()
     return open(directory) if directory else None
 
 
-def _scalar(text, quoted=False):
+def _scalar(text):
     if text is None:
         return None
     t = text.strip()

@@ -83,9 +83,6 @@ _sig("npde_model_load", ctypes.c_int, ctypes.c_char_p, _P, ctypes.POINTER(_P))
 _sig("npde_model_free", None, ctypes.POINTER(_P))
 _sig("npde_model_dim", ctypes.c_int64, _P)
 _sig("npde_model_outputs", ctypes.c_int64, _P)
-_sig("npde_model_n_params", ctypes.c_int64, _P)
-_sig("npde_model_n_times", ctypes.c_int64, _P)
-_sig("npde_model_time", ctypes.c_double, _P, ctypes.c_int64)
 _sig("npde_model_time_range", ctypes.c_bool, _P, c_double_p, c_double_p)
 _sig("npde_model_eval", ctypes.c_int, _P, ctypes.c_double, c_double_p, ctypes.c_int64, c_double_p, c_double_p)
 _sig("npde_config_load_file", ctypes.c_int, ctypes.c_char_p, ctypes.POINTER(_P))
@@ -97,11 +94,20 @@ _sig("npde_config_key_at", ctypes.c_char_p, _P, ctypes.c_size_t)
 _sig("npde_config_scalar", ctypes.c_char_p, _P)
 
 
-def check(status):
-    """Raise the exception for a failing npde status; return it otherwise."""
-    if status >= 0:
-        return status
-    message = (lib.npde_last_error() or b"").decode("utf-8", "replace")
+def raise_for(status, message):
+    """The exception of a failing npde status: KeyboardInterrupt for a run stopped on request."""
     if status == STATUS_INTERRUPTED:
         raise KeyboardInterrupt(message)
     raise (ConfigError if status == STATUS_CONFIG else NpdeError)(status, message)
+
+
+def last_error():
+    """npde's message of the last failure in this thread."""
+    return (lib.npde_last_error() or b"").decode("utf-8", "replace")
+
+
+def check(status):
+    """Raise the exception for a failing npde status; return it otherwise."""
+    if status < 0:
+        raise_for(status, last_error())
+    return status

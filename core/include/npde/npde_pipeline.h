@@ -94,8 +94,10 @@ NPDE_API void npde_pipeline_request_stop(void);
  */
 NPDE_API NPDE_NODISCARD npde_status npde_run_file(const char *config, const char *const *overrides,
                                                   size_t n_overrides, const char *output, char *dir, size_t size);
-/** runs/STEM[suffix]-YYYYmmdd-HHMMSS (made unique with -2, -3, ...): STEM is the config's `name:`, else the file
- * name of path without its extension. Since: ABI 1.3 */
+/** A run's name: the config's `name:`, else the file name of path without its extension. Since: ABI 1.3 */
+NPDE_API void npde_run_name(const npde_config *cfg, const char *path, char *out, size_t size);
+/** runs/STEM[suffix]-YYYYmmdd-HHMMSS (made unique with -2, -3, ...): STEM is npde_run_name's, '/' and ' ' made
+ * '_'. Since: ABI 1.3 */
 NPDE_API void npde_run_default_dir(const npde_config *cfg, const char *path, const char *suffix, char *out,
                                    size_t size);
 

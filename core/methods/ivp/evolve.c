@@ -149,7 +149,7 @@ static double elapsed(const evolve_ctx *c) { return c->elapsed0 + npde__now_seco
 
 /* This rank's slice of a set of `total` points (npde__sample_slice). */
 static npde_status jet_set_alloc(evolve_ctx *c, jet_set *s, int64_t total, const char *what) {
-  int64_t sec = c->order == NPDE_JET_HESSIAN ? c->d * c->d : npde_jet_second_blocks(c->order, c->d) ? c->d : 1;
+  const int64_t sec = npde_jet_second_width(c->order, c->d) > 0 ? npde_jet_second_width(c->order, c->d) : 1;
   int64_t n;
   s->total = total;
   npde__sample_slice(total, c->d, &s->first, &n);
@@ -192,7 +192,7 @@ static npde_status jet_set_draw(evolve_ctx *c, jet_set *s, uint64_t stream, uint
 
 /* The network's values and derivatives at the set's points are finite, or the run stops naming how many are not. */
 static npde_status jets_finite(const evolve_ctx *c, const jet_set *s, double t) {
-  const int64_t K = c->K, d = c->d, sec = c->order == NPDE_JET_HESSIAN ? d * d : c->order >= NPDE_JET_LAPLACIAN ? d : 0;
+  const int64_t K = c->K, d = c->d, sec = npde_jet_second_width(c->order, d);
   int64_t bad = 0, first = -1;
   for (int64_t i = 0; i < s->n; ++i) {
     bool ok = true;

@@ -159,22 +159,17 @@ static npde_status tune_head(fit_ctx *c, int64_t o, int64_t n_points, double lam
    * while it is zero that output's Jacobian spans only the head's directions: the first steps could move
    * nothing else. Such a head keeps the small values Adam left. */
   const bool zero_target = st == NPDE_OK && keep_zero_head && gh[k1 * k1 + k1] == 0.0;
-  if (zero_target) {
+  if (zero_target)
     npde_log(NPDE_LOG_INFO, "fit: output %lld: the target is identically zero; its head keeps Adam's values (a zero "
              "head would leave its Jacobian only the head's directions)", (long long)o);
-    free(gh);
-    free(bh);
-    for (size_t i = 0; i < 7; ++i) npde_backend_free(c->be, *bufs[i]);
-    return NPDE_OK;
-  }
-  if (st == NPDE_OK) {
+  if (st == NPDE_OK && !zero_target) {
     for (int64_t i = 0; i < k1; ++i) gh[i * k1 + i] += lambda;
     lapack_int info = LAPACKE_dposv(LAPACK_ROW_MAJOR, 'L', (lapack_int)k1, 1, gh, (lapack_int)k1, gh + k1 * k1, 1);
     if (info != 0)
       st = NPDE_ERROR(NPDE_ERR_NUMERIC, "fit: head %lld: the ridge system is not positive definite (LAPACK info "
                       "%d); raise head_lambda", (long long)o, (int)info);
   }
-  if (st == NPDE_OK) {
+  if (st == NPDE_OK && !zero_target) {
     /* solution order [bias, w_1..w_k]; theta stores w then b */
     double *sol = gh + k1 * k1, *wb = malloc((size_t)k1 * sizeof *wb);
     if (!wb) st = NPDE_ERROR(NPDE_ERR_NOMEM, "fit: out of memory");

@@ -33,6 +33,10 @@ typedef enum npde_jet_order {
 static inline int64_t npde_jet_second_blocks(npde_jet_order order, int64_t d) {
   return order == NPDE_JET_LAPLACIAN ? d : order == NPDE_JET_HESSIAN ? d * (d + 1) / 2 : 0;
 }
+/** Entries of npde_network_jet's and npde_pde_jets' `second` per point and output: d (LAPLACIAN), d d (HESSIAN), else 0. */
+static inline int64_t npde_jet_second_width(npde_jet_order order, int64_t d) {
+  return order == NPDE_JET_HESSIAN ? d * d : order == NPDE_JET_LAPLACIAN ? d : 0;
+}
 
 /**
  * How the solution meets each pair of faces of the reference cube (one kind
