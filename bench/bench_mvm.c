@@ -1,5 +1,5 @@
 /* Cost of the network passes behind Neural IVP (docs/methods/neural-ivp.md §2.4, §3.2, §4.5,
- * 4.7) on the paper's wave-3D network, against the dgemm rate measured in
+ * 4.7, 4.8) on the paper's wave-3D network, against the dgemm rate measured in
  * the same run.
  *
  * Network: {envelope: dirichlet, outputs: 2, chunk: C, layers: [{type:
@@ -445,6 +445,79 @@ int main(int argc, char **argv) {
   c.V = npde_mat_view(v1, NPDE_F64, r.p, 1);
   c.Y = npde_mat_view(y1, NPDE_F64, r.p, 1);
 
+  /* Single precision (docs/methods/neural-ivp.md §4.8): the same products through f32
+   * views of the network (npde_network_view), as the preconditioner's sketch
+   * (sketch_precision: f32) and the mixed solve's inner iterations use them;
+   * and per output branch alone (sketch_blocks: per_output), where M is block
+   * diagonal. The difference is against the f64 product of the same vector. */
+  timing t_mv32, t_mvb32, t_br32[2];
+  double diff32;
+  {
+    npde_network *n32 = NULL, *br32[2] = {NULL, NULL};
+    CHECK(npde_network_view(r.net, 0, 2, NPDE_F32, &n32));
+    void *th32, *x32, *v32, *y32, *vb32, *yb32;
+    CHECK(npde_backend_alloc(b.be, (size_t)r.p * sizeof(float), &th32));
+    CHECK(npde_backend_alloc(b.be, (size_t)(n * sh->d) * sizeof(float), &x32));
+    CHECK(npde_backend_alloc(b.be, (size_t)r.p * sizeof(float), &v32));
+    CHECK(npde_backend_alloc(b.be, (size_t)r.p * sizeof(float), &y32));
+    CHECK(npde_backend_alloc(b.be, (size_t)(r.p * block) * sizeof(float), &vb32));
+    CHECK(npde_backend_alloc(b.be, (size_t)(r.p * block) * sizeof(float), &yb32));
+    npde_mat T32 = npde_mat_view(th32, NPDE_F32, r.p, 1), X32 = npde_mat_view(x32, NPDE_F32, n, sh->d);
+    CHECK(npde_backend_convert(b.be, &r.theta, &T32));
+    CHECK(npde_backend_convert(b.be, &r.X, &X32));
+    npde_linearization *lin32 = NULL;
+    CHECK(npde_linearization_create(n32, &T32, &X32, &lin32));
+    opctx c32 = {.r = &r, .lin = lin32, .V = npde_mat_view(v32, NPDE_F32, r.p, 1),
+                 .Y = npde_mat_view(y32, NPDE_F32, r.p, 1)};
+    npde_mat v64 = npde_mat_view(v1, NPDE_F64, r.p, 1);
+    CHECK(npde_backend_convert(b.be, &v64, &c32.V));
+    t_mv32 = time_op(&b, OP_MV, &c32, true);
+    report(&b, "M v f32, p x 1", t_mv32, flops_mv(sh), "(f32 view; ratio against the dgemm rate)");
+    { /* accuracy: against the f64 product of the same vector */
+      double *h64 = malloc((size_t)r.p * sizeof *h64), *h32 = malloc((size_t)r.p * sizeof *h32);
+      npde_mat y64 = npde_mat_view(y1, NPDE_F64, r.p, 1), y32d = npde_mat_view(yb, NPDE_F64, r.p, 1);
+      CHECK(npde_linearization_mv(lin, &v64, &y64));
+      CHECK(npde_backend_convert(b.be, &c32.Y, &y32d));
+      CHECK(npde_backend_download(b.be, h64, y1, (size_t)r.p * sizeof(double)));
+      CHECK(npde_backend_download(b.be, h32, yb, (size_t)r.p * sizeof(double)));
+      double num = 0.0, den = 0.0;
+      for (int64_t i = 0; i < r.p; ++i) {
+        num += (h32[i] - h64[i]) * (h32[i] - h64[i]);
+        den += h64[i] * h64[i];
+      }
+      diff32 = sqrt(num / (den > 0 ? den : 1));
+      free(h64);
+      free(h32);
+    }
+    c32.V = npde_mat_view(vb32, NPDE_F32, r.p, block);
+    c32.Y = npde_mat_view(yb32, NPDE_F32, r.p, block);
+    CHECK(npde_backend_rng_normal(b.be, 3, 1, 0, 0.0, 1.0, &c32.V));
+    t_mvb32 = time_op(&b, OP_MV, &c32, true);
+    snprintf(label, sizeof label, "M V f32, p x %lld", (long long)block);
+    snprintf(note, sizeof note, "(%.2f ms per column)", 1e3 * t_mvb32.op_s / (double)block);
+    report(&b, label, t_mvb32, flops_mv(sh) * (double)block, note);
+    for (int k = 0; k < 2; ++k) { /* one branch's block alone: M_k V_k, p_k x block */
+      int64_t off, cnt;
+      npde_network_branch_range(r.net, k, &off, &cnt);
+      CHECK(npde_network_view(r.net, k, 1, NPDE_F32, &br32[k]));
+      npde_mat Tk = npde_mat_sub(T32, off, 0, cnt, 1);
+      npde_linearization *lk = NULL;
+      CHECK(npde_linearization_create(br32[k], &Tk, &X32, &lk));
+      opctx ck = {.r = &r, .lin = lk, .V = npde_mat_view(vb32, NPDE_F32, cnt, block),
+                  .Y = npde_mat_view(yb32, NPDE_F32, cnt, block)};
+      t_br32[k] = time_op(&b, OP_MV, &ck, true);
+      snprintf(label, sizeof label, "M_%d V f32, p_%d x %lld", k + 1, k + 1, (long long)block);
+      snprintf(note, sizeof note, "(branch %d alone: %.2f ms per column)", k + 1, 1e3 * t_br32[k].op_s / (double)block);
+      report(&b, label, t_br32[k], flops_mv(sh) * (double)block / 2.0, note);
+      npde_linearization_destroy(&lk);
+      npde_network_destroy(&br32[k]);
+    }
+    npde_linearization_destroy(&lin32);
+    npde_network_destroy(&n32);
+    void *bufs[] = {th32, x32, v32, y32, vb32, yb32};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; ++i) npde_backend_free(b.be, bufs[i]);
+  }
+
   /* Laplacian jet */
   c.hv = malloc((size_t)(n * sh->K) * sizeof(double));
   c.hg = malloc((size_t)(n * sh->K * sh->d) * sizeof(double));
@@ -464,6 +537,9 @@ int main(int argc, char **argv) {
   if (block != 200)
     printf("a p x 200 block (Nystrom sketch) EXTRAPOLATED from the p x %lld one at %.2f ms per column: %.1f s\n",
            (long long)block, 1e3 * t_mvb.op_s / (double)block, 200.0 * t_mvb.op_s / (double)block);
+  printf("f32: M v %.2fx the f64 time (relative difference %.1e from the f64 product); a column of the p x %lld block "
+         "%.2fx; one branch's block alone %.2f + %.2f of the f64 column\n", t_mv32.op_s / t_mv1.op_s, diff32,
+         (long long)block, t_mvb32.op_s / t_mvb.op_s, t_br32[0].op_s / t_mvb.op_s, t_br32[1].op_s / t_mvb.op_s);
   printf("memory: first linearisation +%.1f MiB resident (model n (K (D + 6 w) + 1) 8 B = %.1f MiB of cached "
          "activations); scratch of the p x %lld M V +%.1f MiB resident\n",
          rss2 - rss1, (double)n * (double)(sh->K * (sh->D + 6 * sh->w) + 1) * 8.0 / 1048576.0, (long long)block,

@@ -64,8 +64,7 @@ void npde__comm_scratch_free(npde__comm_scratch *s) {
 }
 
 /* Y = scale * sum over ranks of inner(X): each rank's operator sums over its own samples. */
-static npde_status dist_apply(npde__dist_op *d, const npde_mat *X, npde_mat *Y, bool block) {
-  NPDE_TRY(block ? npde_linop_apply_block(&d->inner, X, Y) : d->inner.matvec(d->inner.ctx, X, Y));
+static npde_status dist_reduce(npde__dist_op *d, npde_mat *Y) {
   if (npde_comm_size() == 1) return NPDE_OK;
   if (d->scale != 1.0) NPDE_TRY(npde_backend_scal(d->be, d->scale, Y));
   d->products += Y->cols;
@@ -73,13 +72,25 @@ static npde_status dist_apply(npde__dist_op *d, const npde_mat *X, npde_mat *Y, 
   return npde__comm_allreduce_mat(d->be, Y, &d->scratch);
 }
 
+static npde_status dist_apply(npde__dist_op *d, const npde_mat *X, npde_mat *Y, bool block) {
+  NPDE_TRY(block ? npde_linop_apply_block(&d->inner, X, Y) : d->inner.matvec(d->inner.ctx, X, Y));
+  return dist_reduce(d, Y);
+}
+
 static npde_status dist_matvec(void *ctx, const npde_mat *x, npde_mat *y) { return dist_apply(ctx, x, y, false); }
 static npde_status dist_matmat(void *ctx, const npde_mat *X, npde_mat *Y) { return dist_apply(ctx, X, Y, true); }
+static npde_status dist_block_matmat(void *ctx, int64_t k, const npde_mat *X, npde_mat *Y) {
+  npde__dist_op *d = ctx;
+  NPDE_TRY(d->inner.block_matmat(d->inner.ctx, k, X, Y));
+  return dist_reduce(d, Y);
+}
 
 npde_linop npde__dist_op_wrap(npde__dist_op *d, npde_linop inner, double scale, npde_backend *be) {
   d->inner = inner;
   d->scale = scale;
   d->be = be;
   if (npde_comm_size() == 1) return inner; /* one rank: the operator itself, bit for bit */
-  return (npde_linop){.n = inner.n, .dtype = inner.dtype, .matvec = dist_matvec, .matmat = dist_matmat, .ctx = d};
+  return (npde_linop){.n = inner.n, .dtype = inner.dtype, .matvec = dist_matvec, .matmat = dist_matmat, .ctx = d,
+                      .n_blocks = inner.n_blocks, .block_start = inner.block_start,
+                      .block_matmat = inner.block_matmat ? dist_block_matmat : NULL};
 }

@@ -67,7 +67,8 @@ struct npde_linearization {
   int64_t n, n_chunks;
   dbuf store;         /* per chunk, per branch, per layer: A_l then cache_l; then B per chunk */
   size_t *slot;       /* byte offsets into store: [(c * K + o) * L + l] for A_l; caches follow A_l */
-  size_t *b_slot;     /* per chunk: envelope values */
+  size_t *b_slot;     /* per chunk: envelope values (times the row scales, when scaled) */
+  bool scaled;
   dbuf xs;            /* periodic networks: the points the layers see (lin->X views it) */
 };
 
@@ -330,40 +331,36 @@ npde_status npde_network_set_boundary(npde_network *net, const npde_boundary_kin
 }
 
 npde_status npde_network_branch(const npde_network *net, int64_t k, npde_network **out) {
-  if (!net || !out || k < 0 || k >= net->K)
-    return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_network_branch: no output %lld", (long long)k);
-  *out = NULL;
-  const branch *src = &net->br[k];
-  npde_network *v = calloc(1, sizeof *v);
-  branch *b = v ? calloc(1, sizeof *b) : NULL;
-  const size_t L = (size_t)src->n_layers;
-  if (b) {
-    b->off = malloc(L * sizeof *b->off);
-    b->width = malloc(L * sizeof *b->width);
-  }
-  if (!v || !b || !b->off || !b->width) {
-    if (b) free(b->off), free(b->width);
-    free(b), free(v);
-    return NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
-  }
-  *v = (npde_network){.be = net->be, .dtype = net->dtype, .d = net->d, .K = 1, .p = src->count, .chunk = net->chunk,
-                      .max_width = net->max_width, .envelope = net->envelope, .periodic = net->periodic,
-                      .borrowed = true, .br = b};
-  memcpy(v->kind, net->kind, sizeof v->kind);
-  memcpy(v->scale, net->scale, sizeof v->scale);
+  return npde_network_view(net, k, 1, net ? net->dtype : NPDE_F64, out);
+}
 
-  b->layers = src->layers;
-  b->n_layers = src->n_layers;
-  for (size_t l = 0; l < L; ++l) {
-    b->off[l] = src->off[l] - src->start;
-    b->width[l] = src->width[l];
+npde_status npde_network_view(const npde_network *net, int64_t k, int64_t count, npde_dtype dtype,
+                               npde_network **out) {
+  if (!net || !out || k < 0 || count < 1 || k + count > net->K)
+    return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_network_view: no outputs %lld to %lld", (long long)k,
+                      (long long)(k + count - 1));
+  *out = NULL;
+  npde_network *v = calloc(1, sizeof *v);
+  branch *bs = v ? calloc((size_t)count, sizeof *bs) : NULL;
+  npde_status st = bs ? NPDE_OK : NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
+  if (v) *v = (npde_network){.be = net->be, .dtype = dtype, .d = net->d, .K = count, .chunk = net->chunk,
+                             .max_width = net->max_width, .envelope = net->envelope, .periodic = net->periodic,
+                             .borrowed = true, .br = bs};
+  if (v) memcpy(v->kind, net->kind, sizeof v->kind), memcpy(v->scale, net->scale, sizeof v->scale);
+  const int64_t base = net->br[k].start; /* the view's theta starts at its first branch */
+  for (int64_t o = 0; st == NPDE_OK && o < count; ++o) {
+    const branch *src = &net->br[k + o];
+    branch *b = &bs[o];
+    *b = *src;
+    b->off = malloc((size_t)src->n_layers * sizeof *b->off);
+    b->width = malloc((size_t)src->n_layers * sizeof *b->width);
+    if (!b->off || !b->width) st = NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
+    for (int64_t l = 0; st == NPDE_OK && l < src->n_layers; ++l) b->off[l] = src->off[l] - base;
+    if (st == NPDE_OK) memcpy(b->width, src->width, (size_t)src->n_layers * sizeof *b->width);
+    b->off_w -= base, b->off_b -= base, b->start -= base;
+    v->p += b->count;
   }
-  b->k = src->k;
-  b->off_w = src->off_w - src->start;
-  b->off_b = src->off_b - src->start;
-  b->start = 0;
-  b->count = src->count;
-  npde_status st = net->periodic ? upload_scale(v) : NPDE_OK;
+  if (st == NPDE_OK && net->periodic) st = upload_scale(v);
   if (st != NPDE_OK) {
     npde_network_destroy(&v);
     return st;
@@ -705,6 +702,7 @@ static npde_status lin_forward(npde_linearization *lin) {
   npde_network *net = lin->net;
   size_t es = npde_dtype_size(net->dtype);
   char *base = lin->store.ptr;
+  lin->scaled = false;
   for (int64_t c = 0; c < lin->n_chunks; ++c) {
     int64_t nc = chunk_rows(lin, c);
     npde_mat Xc = npde_mat_sub(lin->X, c * net->chunk, 0, nc, net->d);
@@ -838,7 +836,7 @@ static npde_status chunk_jvp(npde_linearization *lin, int64_t c, int64_t o, cons
   NPDE_TRY(npde_backend_gemm(net->be, NPDE_NO_TRANS, NPDE_TRANS, 1.0, &wdot, &prev_out, 1.0, dG));
   npde_mat ones = view(net->ones.ptr, net->dtype, 1, nc);
   NPDE_TRY(npde_backend_gemm(net->be, NPDE_NO_TRANS, NPDE_NO_TRANS, 1.0, &bdot, &ones, 1.0, dG));
-  if (net->envelope) {
+  if (net->envelope || lin->scaled) {
     npde_mat B = view(base + lin->b_slot[c], net->dtype, 1, nc);
     NPDE_TRY(npde_backend_mul_blocks(net->be, &B, dG, dG, m));
   }
@@ -852,7 +850,7 @@ static npde_status chunk_vjp(npde_linearization *lin, int64_t c, int64_t o, npde
   size_t es = npde_dtype_size(net->dtype);
   char *base = lin->store.ptr;
   int64_t nc = chunk_rows(lin, c), L = b->n_layers;
-  if (net->envelope) {
+  if (net->envelope || lin->scaled) {
     npde_mat B = view(base + lin->b_slot[c], net->dtype, 1, nc);
     NPDE_TRY(npde_backend_mul_blocks(net->be, &B, W, W, m));
   }
@@ -922,6 +920,20 @@ npde_status npde_linearization_mv(npde_linearization *lin, const npde_mat *V, np
     NPDE_TRY(npde_backend_scal(net->be, 1.0 / (double)lin->n, &Gt));
     NPDE_TRY(npde_backend_transpose(net->be, &Gt, &Yj));
   }
+  return NPDE_OK;
+}
+
+npde_status npde_linearization_scale_rows(npde_linearization *lin, const npde_mat *s) {
+  if (!lin || !s || s->rows * s->cols != lin->n || s->dtype != lin->net->dtype || (s->cols != 1 && s->rows != 1))
+    return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_linearization_scale_rows: s must be a vector of %lld entries in the "
+                      "network's dtype", lin ? (long long)lin->n : 0LL);
+  for (int64_t c = 0; c < lin->n_chunks; ++c) { /* B_c *= s_c: every product of the linearisation sees it */
+    npde_mat B = view((char *)lin->store.ptr + lin->b_slot[c], lin->net->dtype, 1, chunk_rows(lin, c));
+    npde_mat S = view((char *)s->data + (size_t)(c * lin->net->chunk) * npde_dtype_size(s->dtype), s->dtype, 1,
+                      B.cols);
+    NPDE_TRY(npde_backend_mul_blocks(lin->net->be, &S, &B, &B, 1));
+  }
+  lin->scaled = true;
   return NPDE_OK;
 }
 

@@ -48,12 +48,15 @@ Test(abi, test_abi_layout_frozen_at_1_0) {
   /* solvers, preconditioners, integrators (ABI 1.0) */
   OFF(npde_host_api, linop_apply_block, 424);
   OFF(npde_host_api, precond_apply, 432);
-  SIZE(npde_linop, 40);
+  SIZE(npde_linop, 64); /* 40 until ABI 1.4 appended the block structure below */
   OFF(npde_linop, n, 0);
   OFF(npde_linop, dtype, 8);
   OFF(npde_linop, matvec, 16);
   OFF(npde_linop, matmat, 24);
   OFF(npde_linop, ctx, 32);
+  OFF(npde_linop, n_blocks, 40); /* ABI 1.4 */
+  OFF(npde_linop, block_start, 48);
+  OFF(npde_linop, block_matmat, 56);
   SIZE(npde_ode, 48);
   OFF(npde_ode, rhs, 16);
   OFF(npde_ode, begin_attempt, 24);

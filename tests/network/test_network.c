@@ -574,3 +574,155 @@ Test(network, test_network_point_bytes_counts_every_branch_activation) {
   npde_network_destroy(&wide);
   npde_network_destroy(&two);
 }
+
+/* Importance weights (docs/methods/neural-ivp.md §1.4): with rows scaled by s = sqrt(w), M V is
+ * J^T diag(w) J V / n and J^T (s f) is J^T W f, against the dense unweighted
+ * Jacobian; an update drops the scaling; s = 1 changes no bit. */
+Test(network, test_network_scaled_rows_weight_every_product) {
+  npde_network *net = make_net(SMALL, 3);
+  int64_t n = 150, K = 2, p = npde_network_n_params(net), m = 3;
+  dvec th = init_theta(net, 5), X = dv_new(n, 3), S = dv_new(n, 1), ones = dv_new(n, 1);
+  fill_points(&X, 3, false);
+  for (int64_t i = 0; i < n; ++i) S.h[i] = 0.25 + 2.0 * urand(), ones.h[i] = 1.0;
+  dv_up(&S);
+  dv_up(&ones);
+  npde_mat t = dv_mat(&th), x = dv_mat(&X), sm = dv_mat(&S), om = dv_mat(&ones);
+  npde_linearization *lin;
+  cr_assert_eq(npde_linearization_create(net, &t, &x, &lin), NPDE_OK, "%s", npde_last_error());
+  double *J = dense_jacobian(lin, n, K, p);
+  dvec V = dv_new(p, m), Y = dv_new(p, m), Y1 = dv_new(p, m), Wc = dv_new(n, K), g = dv_new(p, 1);
+  for (int64_t i = 0; i < p * m; ++i) V.h[i] = 2 * urand() - 1;
+  for (int64_t i = 0; i < n * K; ++i) Wc.h[i] = 2 * urand() - 1;
+  dv_up(&V);
+  dv_up(&Wc);
+  npde_mat vm = dv_mat(&V), ym = dv_mat(&Y), y1m = dv_mat(&Y1), wm = dv_mat(&Wc), gm = dv_mat(&g);
+  /* s = 1: the same bits as no scaling */
+  cr_assert_eq(npde_linearization_mv(lin, &vm, &ym), NPDE_OK);
+  cr_assert_eq(npde_linearization_scale_rows(lin, &om), NPDE_OK, "%s", npde_last_error());
+  cr_assert_eq(npde_linearization_mv(lin, &vm, &y1m), NPDE_OK);
+  dv_down(&Y);
+  dv_down(&Y1);
+  cr_expect_eq(memcmp(Y.h, Y1.h, (size_t)(p * m) * sizeof(double)), 0, "scaling by ones changed M V");
+  /* s = sqrt(w): M V = J^T diag(w) J V / n, J^T (s f) = J^T diag(w) f */
+  cr_assert_eq(npde_linearization_update(lin, &t, &x), NPDE_OK);
+  cr_assert_eq(npde_linearization_scale_rows(lin, &sm), NPDE_OK);
+  cr_assert_eq(npde_linearization_mv(lin, &vm, &ym), NPDE_OK);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t k = 0; k < K; ++k) Wc.h[i * K + k] *= S.h[i];
+  dv_up(&Wc);
+  cr_assert_eq(npde_linearization_vjp(lin, &wm, 1.0, 0.0, &gm), NPDE_OK, "%s", npde_last_error());
+  dv_down(&Y);
+  dv_down(&g);
+  double maxy = 0, erry = 0, maxf = 0, errf = 0;
+  for (int64_t c = 0; c < p; ++c) {
+    for (int64_t j = 0; j < m; ++j) {
+      double acc = 0;
+      for (int64_t r = 0; r < n * K; ++r) {
+        double jv = 0, w = S.h[r / K] * S.h[r / K];
+        for (int64_t q = 0; q < p; ++q) jv += J[r * p + q] * V.h[q * m + j];
+        acc += J[r * p + c] * w * jv;
+      }
+      acc /= (double)n;
+      maxy = fmax(maxy, fabs(acc));
+      erry = fmax(erry, fabs(Y.h[c * m + j] - acc));
+    }
+    double f = 0; /* Wc now holds s f: J^T diag(s) (s f) = J^T W f */
+    for (int64_t r = 0; r < n * K; ++r) f += J[r * p + c] * S.h[r / K] * Wc.h[r];
+    maxf = fmax(maxf, fabs(f));
+    errf = fmax(errf, fabs(g.h[c] - f));
+  }
+  cr_expect(erry <= 1e-12 * maxy, "weighted M V vs dense: %g (scale %g)", erry, maxy);
+  cr_expect(errf <= 1e-12 * maxf, "weighted J^T W f vs dense: %g (scale %g)", errf, maxf);
+  /* an update drops the scaling */
+  cr_assert_eq(npde_linearization_update(lin, &t, &x), NPDE_OK);
+  cr_assert_eq(npde_linearization_mv(lin, &vm, &y1m), NPDE_OK);
+  dv_down(&Y1);
+  cr_assert_eq(npde_linearization_mv(lin, &vm, &ym), NPDE_OK);
+  dvec Y0 = dv_new(p, m);
+  npde_mat y0m = dv_mat(&Y0);
+  cr_assert_eq(npde_linearization_mv(lin, &vm, &y0m), NPDE_OK);
+  dv_down(&Y0);
+  cr_expect_eq(memcmp(Y0.h, Y1.h, (size_t)(p * m) * sizeof(double)), 0);
+  /* a wrong-sized scale is refused */
+  npde_mat bad = npde_mat_view(S.d, NPDE_F64, n - 1, 1);
+  cr_expect_eq(npde_linearization_scale_rows(lin, &bad), NPDE_ERR_INVALID_ARG);
+  free(J);
+  dv_free(&V); dv_free(&Y); dv_free(&Y1); dv_free(&Y0); dv_free(&Wc); dv_free(&g); dv_free(&S); dv_free(&ones);
+  dv_free(&th); dv_free(&X);
+  npde_linearization_destroy(&lin);
+  npde_network_destroy(&net);
+}
+
+/* An f32 view of outputs is the same function in single precision, and a one-branch view in f32 gives its block of
+ * M: both against the f64 network's products. */
+Test(network, test_network_f32_view_matches_the_f64_products) {
+  npde_network *net = make_net(SMALL, 3);
+  int64_t n = 120, p = npde_network_n_params(net);
+  dvec th = init_theta(net, 6), X = dv_new(n, 3), V = dv_new(p, 1), Y = dv_new(p, 1);
+  fill_points(&X, 3, false);
+  for (int64_t i = 0; i < p; ++i) V.h[i] = 2 * urand() - 1;
+  dv_up(&V);
+  npde_mat t = dv_mat(&th), x = dv_mat(&X), vm = dv_mat(&V), ym = dv_mat(&Y);
+  npde_linearization *lin;
+  cr_assert_eq(npde_linearization_create(net, &t, &x, &lin), NPDE_OK);
+  cr_assert_eq(npde_linearization_mv(lin, &vm, &ym), NPDE_OK);
+  dv_down(&Y);
+  npde_network *v32 = NULL;
+  cr_assert_eq(npde_network_view(net, 0, 2, NPDE_F32, &v32), NPDE_OK, "%s", npde_last_error());
+  cr_assert_eq(npde_network_n_params(v32), p);
+  void *t32, *x32, *vv32, *y32;
+  cr_assert_eq(npde_backend_alloc(be, (size_t)p * 4, &t32), NPDE_OK);
+  cr_assert_eq(npde_backend_alloc(be, (size_t)(n * 3) * 4, &x32), NPDE_OK);
+  cr_assert_eq(npde_backend_alloc(be, (size_t)p * 4, &vv32), NPDE_OK);
+  cr_assert_eq(npde_backend_alloc(be, (size_t)p * 4, &y32), NPDE_OK);
+  npde_mat T = npde_mat_view(t32, NPDE_F32, p, 1), Xf = npde_mat_view(x32, NPDE_F32, n, 3),
+           Vf = npde_mat_view(vv32, NPDE_F32, p, 1), Yf = npde_mat_view(y32, NPDE_F32, p, 1);
+  cr_assert_eq(npde_backend_convert(be, &t, &T), NPDE_OK);
+  cr_assert_eq(npde_backend_convert(be, &x, &Xf), NPDE_OK);
+  cr_assert_eq(npde_backend_convert(be, &vm, &Vf), NPDE_OK);
+  npde_linearization *l32;
+  cr_assert_eq(npde_linearization_create(v32, &T, &Xf, &l32), NPDE_OK, "%s", npde_last_error());
+  cr_assert_eq(npde_linearization_mv(l32, &Vf, &Yf), NPDE_OK, "%s", npde_last_error());
+  float *yh = malloc((size_t)p * sizeof *yh);
+  cr_assert_eq(npde_backend_download(be, yh, y32, (size_t)p * 4), NPDE_OK);
+  double num = 0, den = 0;
+  for (int64_t i = 0; i < p; ++i) num += (yh[i] - Y.h[i]) * (yh[i] - Y.h[i]), den += Y.h[i] * Y.h[i];
+  cr_log_info("f32 view: relative difference of M v from f64: %.2e", sqrt(num / den));
+  cr_expect(sqrt(num / den) < 1e-5, "f32 M v differs by %.3e", sqrt(num / den));
+  cr_expect(sqrt(num / den) > 0, "an f32 view that computed in f64 would agree exactly");
+  /* branch 1 alone, in f32: its rows of M v for a v supported on it */
+  int64_t off, cnt;
+  npde_network_branch_range(net, 1, &off, &cnt);
+  npde_network *b32 = NULL;
+  cr_assert_eq(npde_network_view(net, 1, 1, NPDE_F32, &b32), NPDE_OK);
+  cr_assert_eq(npde_network_n_params(b32), cnt);
+  for (int64_t i = 0; i < p; ++i) V.h[i] = (i >= off && i < off + cnt) ? V.h[i] : 0.0;
+  dv_up(&V);
+  cr_assert_eq(npde_linearization_mv(lin, &vm, &ym), NPDE_OK);
+  dv_down(&Y);
+  cr_assert_eq(npde_backend_convert(be, &vm, &Vf), NPDE_OK);
+  npde_mat Tb = npde_mat_sub(T, off, 0, cnt, 1), Vb = npde_mat_sub(Vf, off, 0, cnt, 1), Yb = npde_mat_view(y32, NPDE_F32, cnt, 1);
+  npde_linearization *lb;
+  cr_assert_eq(npde_linearization_create(b32, &Tb, &Xf, &lb), NPDE_OK, "%s", npde_last_error());
+  cr_assert_eq(npde_linearization_mv(lb, &Vb, &Yb), NPDE_OK, "%s", npde_last_error());
+  cr_assert_eq(npde_backend_download(be, yh, y32, (size_t)cnt * 4), NPDE_OK);
+  num = den = 0;
+  for (int64_t i = 0; i < cnt; ++i) num += (yh[i] - Y.h[off + i]) * (yh[i] - Y.h[off + i]), den += Y.h[off + i] * Y.h[off + i];
+  double other = 0;
+  for (int64_t i = 0; i < p; ++i) other += (i < off || i >= off + cnt) ? Y.h[i] * Y.h[i] : 0.0;
+  cr_expect_eq(other, 0.0, "M is block diagonal: v on branch 1 gives nothing elsewhere");
+  cr_expect(sqrt(num / den) < 1e-5, "branch view M_1 v differs by %.3e", sqrt(num / den));
+  npde_network *none = NULL;
+  cr_expect_eq(npde_network_view(net, 1, 2, NPDE_F32, &none), NPDE_ERR_INVALID_ARG);
+  cr_expect_null(none);
+  free(yh);
+  npde_linearization_destroy(&lb);
+  npde_linearization_destroy(&l32);
+  npde_network_destroy(&b32);
+  npde_network_destroy(&v32);
+  void *bufs[] = {t32, x32, vv32, y32};
+  for (int i = 0; i < 4; ++i) npde_backend_free(be, bufs[i]);
+  dv_free(&V); dv_free(&Y); dv_free(&th); dv_free(&X);
+  npde_linearization_destroy(&lin);
+  npde_network_destroy(&net);
+}

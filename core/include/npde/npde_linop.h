@@ -29,6 +29,15 @@ typedef struct npde_linop {
   npde_status (*matvec)(void *ctx, const npde_mat *x, npde_mat *y);
   npde_status (*matmat)(void *ctx, const npde_mat *X, npde_mat *Y);
   void *ctx;
+  /* Since ABI 1.4; zero (a designated initialiser's default) when A has no
+   * known structure. A is block diagonal: n_blocks diagonal blocks, block k
+   * on the indices [block_start[k], block_start[k + 1]) (block_start[0] = 0,
+   * block_start[n_blocks] = n), and block_matmat computes Y = A_k X for a
+   * contiguous (n_k x m) block X of block k alone, at about n_k / n of a
+   * product's cost. Preconditioners may sketch the blocks separately. */
+  int64_t n_blocks;
+  const int64_t *block_start;
+  npde_status (*block_matmat)(void *ctx, int64_t k, const npde_mat *X, npde_mat *Y);
 } npde_linop;
 
 /** Y = A X through matmat, or column by column through matvec. Since: ABI 1.0 */

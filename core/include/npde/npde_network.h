@@ -60,6 +60,15 @@ NPDE_API void npde_network_branch_range(const npde_network *net, int64_t k, int6
  * shares the parent's layers: destroy it before the parent. Since: ABI 1.1
  */
 NPDE_API NPDE_NODISCARD npde_status npde_network_branch(const npde_network *net, int64_t k, npde_network **out);
+/**
+ * Outputs first .. first + count - 1 as a network of their own that computes
+ * in dtype (an f32 view of an f64 network is the same function in single
+ * precision): its parameters are theta[offset of branch first, + their
+ * counts) in dtype. Shares the parent's layers: destroy it before the
+ * parent. Since: ABI 1.4
+ */
+NPDE_API NPDE_NODISCARD npde_status npde_network_view(const npde_network *net, int64_t first, int64_t count,
+                                                      npde_dtype dtype, npde_network **out);
 
 /** theta (p x 1, backend) <- the initialisation of docs/methods/neural-ivp.md §2.3, keyed by seed. */
 NPDE_API NPDE_NODISCARD npde_status npde_network_init(npde_network *net, npde_mat *theta, uint64_t seed);
@@ -113,6 +122,13 @@ NPDE_API NPDE_NODISCARD npde_status npde_linearization_vjp(npde_linearization *l
                                                            double beta, npde_mat *g);
 /** Y (p x m) = M V = J^T J V / n for a block V (p x m). */
 NPDE_API NPDE_NODISCARD npde_status npde_linearization_mv(npde_linearization *lin, const npde_mat *V, npde_mat *Y);
+/**
+ * Scale the linearisation's rows: point i's outputs by s_i (n entries, the
+ * network's dtype, backend memory), so that J becomes diag(s) J in every
+ * product (values, J v, J^T w, M v) until the next update. Importance
+ * weights w enter as s = sqrt(w): M = J^T W J / n. Since: ABI 1.4
+ */
+NPDE_API NPDE_NODISCARD npde_status npde_linearization_scale_rows(npde_linearization *lin, const npde_mat *s);
 /** M = J^T J / n as an operator (valid while lin lives). */
 NPDE_API npde_linop npde_linearization_operator(npde_linearization *lin);
 

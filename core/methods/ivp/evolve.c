@@ -23,6 +23,7 @@
  * with every counter and the warm start restored, so keeping the trajectory
  * changes none of the run's numbers. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -35,6 +36,8 @@
 #include "npde/npde_philox.h"
 #include "npde/npde_solvers.h"
 #include "ivp_impl.h"
+#include "sampler.h"
+#include "sketch_op.h"
 
 static const npde_param_spec evolve_params[] = {
     {.name = "t_end", .type = NPDE_PARAM_REAL, .min = 0, .flags = NPDE_PARAM_HAS_MIN, .doc = "final time"},
@@ -63,6 +66,23 @@ static const npde_param_spec evolve_params[] = {
             "cg_trigger, count, time_fraction, cg_threshold, fit: {...fit stage keys}}"},
     {.name = "log_every", .type = NPDE_PARAM_REAL, .default_value = "1", .min = 0, .flags = NPDE_PARAM_HAS_MIN,
      .doc = "seconds between progress lines (the log file's, when a terminal shows a live line)"},
+    {.name = "sampling", .type = NPDE_PARAM_ANY, .default_value = "{type: uniform}",
+     .doc = "where each step attempt's samples lie (docs/methods/neural-ivp.md §1.4): {type: uniform}, or {type: "
+            "adaptive, mix: 0.5, candidates: 4}: a share `mix` resampled from `candidates` x n uniform points by "
+            "u^2 + |grad u|^2 of the network, every sample weighted by p/q"},
+    {.name = "sketch_precision", .type = NPDE_PARAM_ENUM, .default_value = "f64", .choices = "f64|f32",
+     .doc = "precision of the preconditioner's sketch products (the linear solve stays f64): f32 runs the network's "
+            "block product in single precision, about twice as fast (docs/methods/neural-ivp.md §4.8)"},
+    {.name = "sketch_blocks", .type = NPDE_PARAM_ENUM, .default_value = "joint", .choices = "joint|per_output",
+     .doc = "per_output: tell the preconditioner that M is block diagonal by output branch, so that it sketches each "
+            "branch's block with its own columns at a fraction of a product each (docs/methods/neural-ivp.md §4.8)"},
+    {.name = "solve_precision", .type = NPDE_PARAM_ENUM, .default_value = "f64", .choices = "f64|mixed",
+     .doc = "mixed: the linear solve's Krylov iterations apply M in f32, inside f64 iterative refinement to the "
+            "linsolver's tol (the same f64 criterion; docs/methods/neural-ivp.md §4.8); needs an iterative linsolver "
+            "with a tol (cg)"},
+    {.name = "mixed_inner_tol", .type = NPDE_PARAM_REAL, .default_value = "1e-4", .min = 0, .max = 1,
+     .flags = NPDE_PARAM_HAS_MIN | NPDE_PARAM_HAS_MAX,
+     .doc = "solve_precision mixed: the relative tolerance of each f32 inner solve"},
     {.name = "trajectory_every", .type = NPDE_PARAM_INT, .default_value = "1", .min = 0, .flags = NPDE_PARAM_HAS_MIN,
      .doc = "keep theta and theta_dot at every k-th accepted step (and at output times and restarts) in "
             "trajectory.npz, so that npde eval gives u at any t; 0: keep none (2 p doubles per node)"},
@@ -115,6 +135,17 @@ typedef struct evolve_ctx {
   void *resid_jv; /* backend: J theta_dot on the residual set (n_resid x K) */
   npde_linearization *lin, *lin_resid;
   npde__dist_op m_all;          /* M summed over the ranks' samples */
+  bool sketch_f32, sketch_per_output;
+  npde__sketch_op sketch;       /* sketch_precision f32: M in single precision, for the preconditioner */
+  npde__dist_op sketch_all;
+  npde__refine refine;          /* solve_precision mixed (refine.inner set) */
+  npde__sampler sampler;        /* sampling: adaptive draws at an attempt's first stage, from its theta */
+  void *sqrt_w;                 /* backend: the samples' sqrt(p/q) (adaptive) */
+  double *sqrt_wh;              /* host */
+  bool draw_pending;
+  int64_t pending_attempt;
+  npde__sketch_op solve32;      /* its f32 operator, when the sketch's is not one */
+  npde__dist_op solve32_all;
   npde__comm_scratch reduce;    /* host staging of F */
   /* counters (checkpointed) */
   int64_t rhs_evals, cg_total, restarts, cg_failures;
@@ -216,7 +247,24 @@ static npde_status jet_set_rhs(evolve_ctx *c, jet_set *s, const npde_mat *theta,
   npde_pde_jets jets = {.n = s->n, .d = c->d, .K = c->K, .order = c->order, .x = s->xh, .value = s->val,
                         .grad = s->grad, .second = s->sec};
   NPDE_TRY(npde_pde_rhs(c->rs->pde, t, &jets, s->fh));
+  if (s == &c->samples && c->sampler.adaptive) /* F = J^T W f / n = (sqrt(W) J)^T (sqrt(W) f) / n */
+    for (int64_t i = 0; i < s->n; ++i)
+      for (int64_t k = 0; k < c->K; ++k) s->fh[i * c->K + k] *= c->sqrt_wh[i];
   return npde_backend_upload(c->be, s->f, s->fh, (size_t)(s->n * c->K) * sizeof(double));
+}
+
+/* The attempt's samples: uniform, or adaptive from the network at the attempt's theta (sampler.c). */
+static npde_status draw_samples(evolve_ctx *c, const npde_mat *theta, uint64_t attempt) {
+  jet_set *s = &c->samples;
+  if (!c->sampler.adaptive) return jet_set_draw(c, s, NPDE__STREAM_EVOLVE, attempt);
+  npde_mat X = npde_mat_view(s->x, NPDE_F64, s->n, c->d);
+  NPDE_TRY(npde__sampler_draw(&c->sampler, c->net, theta, c->rs->seed, NPDE__STREAM_EVOLVE, attempt, s->total,
+                              s->first, s->n, &X, c->sqrt_wh));
+  c->draw_pending = false;
+  npde_log(NPDE_LOG_DEBUG, "evolve: attempt %llu: adaptive samples, effective sample size %.3f n, p/q in [%.3g, %.3g]",
+           (unsigned long long)attempt, c->sampler.ess, c->sampler.w_min, c->sampler.w_max);
+  NPDE_TRY(npde_backend_upload(c->be, c->sqrt_w, c->sqrt_wh, (size_t)s->n * sizeof(double)));
+  return npde_backend_download(c->be, s->xh, s->x, (size_t)(s->n * c->d) * sizeof(double));
 }
 
 static npde_status evolve_begin_attempt(void *ctx, double t, double h, int64_t attempt) {
@@ -226,7 +274,13 @@ static npde_status evolve_begin_attempt(void *ctx, double t, double h, int64_t a
   c->stage = 0;
   c->att_cg = c->att_cg_max = 0;
   c->t_prev = t;
-  /* one fresh sample set per attempt, shared by all its stages (docs/methods/neural-ivp.md §1.3) */
+  /* one fresh sample set per attempt, shared by all its stages (docs/methods/neural-ivp.md §1.3); an adaptive one
+   * needs the attempt's theta, which its first stage brings */
+  if (c->sampler.adaptive) {
+    c->draw_pending = true;
+    c->pending_attempt = attempt;
+    return NPDE_OK;
+  }
   return jet_set_draw(c, &c->samples, NPDE__STREAM_EVOLVE, (uint64_t)attempt);
 }
 
@@ -276,10 +330,14 @@ static npde_status evolve_rhs(void *ctx, double t, const npde_mat *y, npde_mat *
   evolve_ctx *c = ctx;
   npde_mat theta = npde_mat_view(y->data, NPDE_F64, c->p, 1), X = npde_mat_view(c->samples.x, NPDE_F64, c->samples.n, c->d);
   npde_mat W = npde_mat_view(c->samples.f, NPDE_F64, c->samples.n, c->K);
+  const double w0 = npde__now_seconds();
+  if (c->draw_pending) NPDE_TRY(draw_samples(c, &theta, (uint64_t)c->pending_attempt));
   NPDE_TRY(jet_set_rhs(c, &c->samples, &theta, t));
   /* M and F at (theta, X) */
   NPDE_TRY(c->lin ? npde_linearization_update(c->lin, &theta, &X)
                   : npde_linearization_create(c->net, &theta, &X, &c->lin));
+  npde_mat sqrt_w = npde_mat_view(c->sqrt_w, NPDE_F64, c->samples.n, 1);
+  if (c->sampler.adaptive) NPDE_TRY(npde_linearization_scale_rows(c->lin, &sqrt_w)); /* M = J^T W J / n */
   npde_mat B = npde_mat_view(c->rhs, NPDE_F64, c->p, 1), prev = npde_mat_view(c->prev_dot, NPDE_F64, c->p, 1);
   /* F = J^T f / n and M = J^T J / n over all ranks' samples: each rank sums its own, MPI_Allreduce adds them */
   NPDE_TRY(npde_linearization_vjp(c->lin, &W, 1.0 / (double)c->samples.total, 0.0, &B));
@@ -288,9 +346,19 @@ static npde_status evolve_rhs(void *ctx, double t, const npde_mat *y, npde_mat *
                                     (double)c->samples.n / (double)c->samples.total, c->be);
   double shift = c->mu;
   int64_t rank = 0;
+  npde_linop M32 = {0};
+  const double w1 = npde__now_seconds();
   if (c->pc) {
     npde_precond_info info = {.struct_size = sizeof info};
-    NPDE_TRY(npde_precond_setup(c->pc, &M, c->rs->seed, NPDE__STREAM_SKETCH, (uint64_t)c->rhs_evals << 20, &info));
+    npde_linop S = M;
+    if (c->sketch_f32 || c->sketch_per_output) {
+      npde_linop sk;
+      NPDE_TRY(npde__sketch_op_update(&c->sketch, c->net, c->sketch_f32 ? NPDE_F32 : NPDE_F64, c->sketch_per_output,
+                                      &theta, &X, c->sampler.adaptive ? &sqrt_w : NULL, &sk));
+      S = npde__dist_op_wrap(&c->sketch_all, sk, (double)c->samples.n / (double)c->samples.total, c->be);
+      if (c->sketch_f32) M32 = S;
+    }
+    NPDE_TRY(npde_precond_setup(c->pc, &S, c->rs->seed, NPDE__STREAM_SKETCH, (uint64_t)c->rhs_evals << 20, &info));
     shift = info.shift;
     rank = info.rank;
     c->lambda_last = info.lambda_max;
@@ -300,7 +368,18 @@ static npde_status evolve_rhs(void *ctx, double t, const npde_mat *y, npde_mat *
   /* warm start from the last theta_dot (zero after a restart), or from 0 as docs/methods/neural-ivp.md §4.4 */
   NPDE_TRY(c->warm_start ? npde_backend_copy(c->be, &prev, dydt) : npde_backend_fill(c->be, dydt, 0.0));
   npde_solve_stats ss = {.struct_size = sizeof ss};
-  npde_status st = npde_linsolver_solve(c->ls, &M, shift, c->pc, &B, dydt, &ss);
+  const double w2 = npde__now_seconds();
+  if (c->refine.inner && !M32.matvec) { /* the f32 operator of a mixed solve, when the sketch's is not one */
+    NPDE_TRY(npde__sketch_op_update(&c->solve32, c->net, NPDE_F32, false, &theta, &X,
+                                    c->sampler.adaptive ? &sqrt_w : NULL, &M32));
+    M32 = npde__dist_op_wrap(&c->solve32_all, M32, (double)c->samples.n / (double)c->samples.total, c->be);
+  }
+  npde_status st = c->refine.inner ? npde__solve_refined(&c->refine, &M, &M32, shift, c->pc, &B, dydt, &ss)
+                                   : npde_linsolver_solve(c->ls, &M, shift, c->pc, &B, dydt, &ss);
+  const double w3 = npde__now_seconds();
+  npde_log(NPDE_LOG_DEBUG, "evolve: rhs %lld: jets and F %.2f s, preconditioner %.2f s (rank %lld), solve %.2f s "
+           "(%lld iterations)", (long long)c->rhs_evals, w1 - w0, w2 - w1, (long long)rank, w3 - w2,
+           (long long)ss.iterations);
   c->cg_total += ss.iterations;
   c->att_cg += ss.iterations;
   if (ss.iterations > c->att_cg_max) c->att_cg_max = ss.iterations;
@@ -430,7 +509,8 @@ static npde_status segment_end_dot(evolve_ctx *c, const npde_step_state *s, npde
   NPDE_TRY(npde_backend_copy(c->be, &prev, &saved));
   c->stage = 1; /* not an attempt's first stage: no residual metric, first_dot left alone */
   c->accept_cg_failure = true;
-  npde_status st = jet_set_draw(c, &c->samples, NPDE__STREAM_EVOLVE, (uint64_t)s->attempts);
+  npde_mat theta = npde_mat_view(y->data, NPDE_F64, c->p, 1);
+  npde_status st = draw_samples(c, &theta, (uint64_t)s->attempts);
   if (st == NPDE_OK) st = evolve_rhs(c, s->t, y, &out);
   c->rhs_evals = kept.rhs_evals, c->cg_total = kept.cg_total, c->cg_failures = kept.cg_failures;
   c->cg_streak = kept.cg_streak, c->work_since_fit = kept.work_since_fit, c->stage = kept.stage;
@@ -711,6 +791,35 @@ static npde_status read_restarts(evolve_ctx *c, const npde_config *params) {
   return st;
 }
 
+/* solve_precision mixed: the inner linsolver (the pipeline's, with tol = mixed_inner_tol) and the outer tol (the
+ * pipeline linsolver's). */
+static npde_status setup_refine(evolve_ctx *c, const npde_config *params) {
+  const char *prec;
+  double inner_tol;
+  NPDE_TRY(npde_config_get_string(params, "solve_precision", &prec));
+  NPDE_TRY(npde_config_get_real(params, "mixed_inner_tol", &inner_tol));
+  if (strcmp(prec, "mixed") != 0) return NPDE_OK;
+  const npde_component_info *info = npde_object_component((const npde_object *)c->ls);
+  const npde_config *node = npde_config_get(c->rs->cfg, "linsolver");
+  npde_config *full = NULL;
+  NPDE_TRY(npde_params_validate(info->desc->params, "linsolver", node, NULL, &full));
+  npde_status st = npde_config_get(full, "tol") ? npde_config_get_real(full, "tol", &c->refine.tol)
+                   : npde_config_error(npde_config_get(params, "solve_precision"), "evolve.solve_precision: mixed "
+                                       "needs an iterative linsolver with a tol (cg); linsolver '%s' has none",
+                                       info->desc->name);
+  char text[32];
+  snprintf(text, sizeof text, "%.17g", inner_tol);
+  npde_config *tol = st == NPDE_OK ? npde__config_new_scalar(text, node->file, node->line, node->column) : NULL;
+  if (st == NPDE_OK && (!tol || !npde__config_set(full, "tol", tol))) st = NPDE_ERROR(NPDE_ERR_NOMEM, "out of memory");
+  if (st == NPDE_OK) st = npde_linsolver_create(c->rs->reg, info->desc->name, full, c->be, &c->refine.inner);
+  npde__config_free(full);
+  NPDE_TRY(st);
+  c->refine.be = c->be;
+  c->refine.max_passes = 10;
+  NPDE_TRY(npde_backend_alloc(c->be, (size_t)c->p * sizeof(double), &c->refine.r));
+  return npde_backend_alloc(c->be, (size_t)c->p * sizeof(double), &c->refine.d);
+}
+
 static void evolve_free(evolve_ctx *c) {
   npde_linearization_destroy(&c->lin);
   npde_linearization_destroy(&c->lin_resid);
@@ -726,6 +835,16 @@ static void evolve_free(evolve_ctx *c) {
   npde__config_free(c->fit_params);
   npde__comm_scratch_free(&c->reduce);
   npde__comm_scratch_free(&c->m_all.scratch);
+  npde__comm_scratch_free(&c->sketch_all.scratch);
+  npde__sketch_op_free(&c->sketch);
+  npde__sketch_op_free(&c->solve32);
+  npde__comm_scratch_free(&c->solve32_all.scratch);
+  npde_linsolver_destroy(&c->refine.inner);
+  npde__sampler_free(&c->sampler, c->be);
+  npde_backend_free(c->be, c->sqrt_w);
+  free(c->sqrt_wh);
+  npde_backend_free(c->be, c->refine.r);
+  npde_backend_free(c->be, c->refine.d);
 }
 
 static npde_status evolve_preflight(const npde_run_ctx *rs, const npde_config *params) {
@@ -770,6 +889,9 @@ static npde_status evolve_run(npde_run_ctx *rs, const npde_config *params) {
   NPDE_TRY(npde_config_get_bool(params, "warm_start", &warm_start));
   int64_t traj_every;
   NPDE_TRY(npde_config_get_int(params, "trajectory_every", &traj_every));
+  const char *sketch_precision, *sketch_blocks;
+  NPDE_TRY(npde_config_get_string(params, "sketch_precision", &sketch_precision));
+  NPDE_TRY(npde_config_get_string(params, "sketch_blocks", &sketch_blocks));
   const npde_config *samples = npde_config_get(rs->cfg, "samples");
   int64_t n = 10000;
   if (samples && npde_config_get(samples, "n")) NPDE_TRY(npde_config_get_int(samples, "n", &n));
@@ -780,7 +902,8 @@ static npde_status evolve_run(npde_run_ctx *rs, const npde_config *params) {
                   .cg_retries = cg_retries, .order = info.order, .t_end = t_end, .log_every = log_every,
                   .max_residual = max_residual, .res_true = NAN, .res_code = NAN, .res_rms = NAN, .f_rms = NAN,
                   .lambda_last = NAN,
-                  .traj_every = traj_every};
+                  .traj_every = traj_every, .sketch_f32 = strcmp(sketch_precision, "f32") == 0,
+                  .sketch_per_output = strcmp(sketch_blocks, "per_output") == 0};
   c.traj.p = c.p;
   c.samples.total = n; /* the refits' cost is counted against it (read_restarts) */
   double *t_out = NULL;
@@ -788,7 +911,14 @@ static npde_status evolve_run(npde_run_ctx *rs, const npde_config *params) {
   void *y = NULL;
   npde_status st = read_output_times(params, t_end, &t_out, &n_out);
   if (st == NPDE_OK) st = read_restarts(&c, params);
+  if (st == NPDE_OK) st = setup_refine(&c, params);
+  if (st == NPDE_OK) st = npde__sampler_read(&c.sampler, npde_config_get(params, "sampling"));
   if (st == NPDE_OK) st = jet_set_alloc(&c, &c.samples, n, "samples.n");
+  if (st == NPDE_OK && c.sampler.adaptive) {
+    st = npde_backend_alloc(c.be, (size_t)c.samples.n * sizeof(double), &c.sqrt_w);
+    c.sqrt_wh = malloc((size_t)c.samples.n * sizeof(double));
+    if (st == NPDE_OK && !c.sqrt_wh) st = NPDE_ERROR(NPDE_ERR_NOMEM, "evolve: out of host memory");
+  }
   if (st == NPDE_OK && residual_points > 0) st = jet_set_alloc(&c, &c.resid, residual_points, "residual_points");
   if (st == NPDE_OK && residual_points > 0)
     st = npde_backend_alloc(c.be, (size_t)(c.resid.n * c.K) * sizeof(double), &c.resid_jv);
@@ -890,7 +1020,8 @@ static npde_status evolve_check(const npde_config *params) {
   npde_config *r = NULL;
   NPDE_TRY(npde_params_validate(restart_params, "evolve.restarts", npde_config_get(params, "restarts"), NULL, &r));
   npde_config_destroy(&r);
-  return NPDE_OK;
+  npde__sampler sampler = {0};
+  return npde__sampler_read(&sampler, npde_config_get(params, "sampling"));
 }
 
 const npde_stage npde__stage_evolve = {

@@ -18,16 +18,25 @@
  * apply: z = r + U diag((lambda_l + mu_a)/(Lambda_i + mu_a) - 1) U^T r (two
  * gemv and an l-entry row_scale).
  *
+ * A block-diagonal operator (npde_linop.n_blocks, docs/methods/neural-ivp.md §4.8) is
+ * sketched block by block: block k of n_k indices gets l_k = max(1, round(rank
+ * n_k / n)) columns of its own (at most n_k), through block_matmat, so the
+ * sketch costs about l_k n_k / n products per block instead of l_k; U is then
+ * block diagonal (stored block by block), the Lambda are the blocks' together,
+ * and lambda_l in apply is the smallest of them all.
+ *
  * Only l x l matrices and l-vectors visit the host. The two n x l backend
  * buffers (Omega, later U; Y, later B) and the small ones are allocated when
  * n or l changes and reused otherwise; apply allocates nothing.
  */
 #include <float.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <lapacke.h>
 
+#include "npde/npde_philox.h"
 #include "npde/plugin/npde_ext.h"
 #include "npde_nystrom.h"
 
@@ -40,15 +49,19 @@ typedef struct nys_state {
   int64_t rank;
   double mu, eps;
   bool mu_relative, frangella;
-  /* buffers, for the current (n, l) */
-  int64_t n, l;
-  void *omega; /* n x l: Omega, then U */
-  void *y;     /* n x l: Y, Y_nu, then B */
-  void *small; /* l x l: G, R, S, C, B^T B, W */
+  /* the block layout of the last setup: nb blocks (1 for an operator without structure), block k on indices
+   * [row[k], row[k] + rows[k]) with cols[k] columns, stored from element off[k] of omega and y, its Lambda from
+   * entry col[k] */
+  int64_t nb, nb_cap, *row, *rows, *cols, *off, *col;
+  /* buffers, for the current layout */
+  int64_t n, l, lmax, elems;
+  void *omega; /* the blocks' n_k x l_k: Omega, then U */
+  void *y;     /* the blocks' n_k x l_k: Y, Y_nu, then B */
+  void *small; /* lmax x lmax: G, R, S, C, B^T B, W */
   void *dvec;  /* l: apply coefficients */
   void *tvec;  /* l: apply work */
-  double *h_a, *h_b; /* l x l host */
-  double *h_w, *h_lambda, *h_d; /* l host */
+  double *h_a, *h_b; /* lmax x lmax host */
+  double *h_w, *h_lambda, *h_d; /* lmax; l; l host */
   bool has_row_scale;
   /* the last setup */
   bool ready;
@@ -83,24 +96,65 @@ static void free_buffers(nys_state *s) {
     npde_free(*host[i]);
     *host[i] = NULL;
   }
-  s->n = s->l = 0;
+  s->n = s->l = s->lmax = s->elems = 0;
   s->ready = false;
 }
 
-static void nys_destroy(npde_precond *pc) { free_buffers(npde_precond_state(pc)); }
-
-static npde_status ensure_buffers(nys_state *s, int64_t n, int64_t l) {
-  if (s->n == n && s->l == l && s->omega) return NPDE_OK;
+static void nys_destroy(npde_precond *pc) {
+  nys_state *s = npde_precond_state(pc);
   free_buffers(s);
-  const size_t nl = (size_t)n * (size_t)l * sizeof(double), ll = (size_t)l * (size_t)l * sizeof(double);
-  NPDE_TRY(npde_backend_alloc(s->be, nl, &s->omega));
-  NPDE_TRY(npde_backend_alloc(s->be, nl, &s->y));
+  int64_t **layout[] = {&s->row, &s->rows, &s->cols, &s->off, &s->col};
+  for (size_t i = 0; i < sizeof layout / sizeof layout[0]; ++i) {
+    free(*layout[i]);
+    *layout[i] = NULL;
+  }
+}
+
+/* The block layout of A for this setup: one block, or A's diagonal blocks with their share of the rank. */
+static npde_status plan_blocks(nys_state *s, const npde_linop *A) {
+  const bool blocks = A->n_blocks > 1 && A->block_start && A->block_matmat;
+  const int64_t nb = blocks ? A->n_blocks : 1, n = A->n;
+  if (nb > s->nb_cap) {
+    int64_t **layout[] = {&s->row, &s->rows, &s->cols, &s->off, &s->col};
+    for (size_t i = 0; i < sizeof layout / sizeof layout[0]; ++i) {
+      free(*layout[i]);
+      *layout[i] = malloc((size_t)nb * sizeof(int64_t));
+      if (!*layout[i]) {
+        s->nb_cap = 0;
+        return NPDE_ERROR(NPDE_ERR_NOMEM, "nystrom: out of memory for %lld blocks", (long long)nb);
+      }
+    }
+    s->nb_cap = nb;
+  }
+  int64_t l = 0, lmax = 0, elems = 0;
+  for (int64_t k = 0; k < nb; ++k) {
+    const int64_t r0 = blocks ? A->block_start[k] : 0, nk = blocks ? A->block_start[k + 1] - r0 : n;
+    if (nk < 1 || r0 + nk > n)
+      return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "nystrom: the operator's block %lld covers [%lld, %lld) of n = %lld",
+                        (long long)k, (long long)r0, (long long)(r0 + nk), (long long)n);
+    int64_t lk = blocks ? (int64_t)((double)s->rank * (double)nk / (double)n + 0.5) : s->rank;
+    lk = lk < 1 ? 1 : lk > nk ? nk : lk;
+    s->row[k] = r0;
+    s->rows[k] = nk;
+    s->cols[k] = lk;
+    s->off[k] = elems;
+    s->col[k] = l;
+    elems += nk * lk;
+    l += lk;
+    if (lk > lmax) lmax = lk;
+  }
+  s->nb = nb;
+  if (s->n == n && s->l == l && s->lmax == lmax && s->elems == elems && s->omega) return NPDE_OK;
+  free_buffers(s);
+  const size_t ne = (size_t)elems * sizeof(double), ll = (size_t)lmax * (size_t)lmax * sizeof(double);
+  NPDE_TRY(npde_backend_alloc(s->be, ne, &s->omega));
+  NPDE_TRY(npde_backend_alloc(s->be, ne, &s->y));
   NPDE_TRY(npde_backend_alloc(s->be, ll, &s->small));
   NPDE_TRY(npde_backend_alloc(s->be, (size_t)l * sizeof(double), &s->dvec));
   NPDE_TRY(npde_backend_alloc(s->be, (size_t)l * sizeof(double), &s->tvec));
   s->h_a = npde_alloc(ll);
   s->h_b = npde_alloc(ll);
-  s->h_w = npde_alloc((size_t)l * sizeof(double));
+  s->h_w = npde_alloc((size_t)(lmax > l ? lmax : l) * sizeof(double));
   s->h_lambda = npde_alloc((size_t)l * sizeof(double));
   s->h_d = npde_alloc((size_t)l * sizeof(double));
   if (!s->h_a || !s->h_b || !s->h_w || !s->h_lambda || !s->h_d) {
@@ -109,20 +163,27 @@ static npde_status ensure_buffers(nys_state *s, int64_t n, int64_t l) {
   }
   s->n = n;
   s->l = l;
+  s->lmax = lmax;
+  s->elems = elems;
   return NPDE_OK;
+}
+
+/* Block k's n_k x l_k part of a layout buffer. */
+static npde_mat block_view(const nys_state *s, void *buf, int64_t k) {
+  return npde_mat_view((double *)buf + s->off[k], NPDE_F64, s->rows[k], s->cols[k]);
 }
 
 /* h_a = op(X)^T Y for n x l backend blocks (an l x l gemm, then a download). */
 static npde_status gram_to_host(nys_state *s, const npde_mat *X, const npde_mat *Y) {
-  npde_mat G = npde_mat_view(s->small, NPDE_F64, s->l, s->l);
+  const int64_t l = X->cols;
+  npde_mat G = npde_mat_view(s->small, NPDE_F64, l, l);
   NPDE_TRY(npde_backend_gemm(s->be, NPDE_TRANS, NPDE_NO_TRANS, 1.0, X, Y, 0.0, &G));
-  NPDE_TRY(npde_backend_download(s->be, s->h_a, s->small, (size_t)(s->l * s->l) * sizeof(double)));
+  NPDE_TRY(npde_backend_download(s->be, s->h_a, s->small, (size_t)(l * l) * sizeof(double)));
   return NPDE_OK;
 }
 
 /* Zero the strict lower (upper = true) or upper triangle of h_a and upload it. */
-static npde_status upload_triangle(nys_state *s, bool upper) {
-  const int64_t l = s->l;
+static npde_status upload_triangle(nys_state *s, int64_t l, bool upper) {
   for (int64_t i = 0; i < l; ++i)
     for (int64_t j = 0; j < l; ++j)
       if (upper ? j < i : j > i) s->h_a[i * l + j] = 0.0;
@@ -133,7 +194,7 @@ static npde_status upload_triangle(nys_state *s, bool upper) {
 /* Omega <- Q of a thin QR by CholeskyQR2 (a shifted CholeskyQR first, then
  * two plain passes, if the Gram matrix is numerically singular). */
 static npde_status orthonormalise(nys_state *s, npde_mat *Om) {
-  const int64_t n = s->n, l = s->l;
+  const int64_t n = Om->rows, l = Om->cols;
   int passes = 2;
   for (int pass = 0; pass < passes; ++pass) {
     NPDE_TRY(gram_to_host(s, Om, Om));
@@ -154,7 +215,7 @@ static npde_status orthonormalise(nys_state *s, npde_mat *Om) {
       return NPDE_ERROR(NPDE_ERR_NUMERIC, "nystrom: CholeskyQR of the %lld x %lld test matrix failed (dpotrf info "
                         "%d in pass %d): the test matrix is numerically rank deficient", (long long)n, (long long)l,
                         (int)info, pass + 1);
-    NPDE_TRY(upload_triangle(s, true));
+    NPDE_TRY(upload_triangle(s, l, true));
     npde_mat R = npde_mat_view(s->small, NPDE_F64, l, l);
     NPDE_TRY(npde_backend_trsm(s->be, NPDE_RIGHT, NPDE_UPPER, NPDE_NO_TRANS, NPDE_NON_UNIT, 1.0, &R, Om));
   }
@@ -162,10 +223,10 @@ static npde_status orthonormalise(nys_state *s, npde_mat *Om) {
 }
 
 /* Largest eigenvalue of the symmetric l x l h_a (destroys it). */
-static npde_status host_max_eig(nys_state *s, double *out) {
-  lapack_int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'N', 'U', (lapack_int)s->l, s->h_a, (lapack_int)s->l, s->h_w);
+static npde_status host_max_eig(nys_state *s, int64_t l, double *out) {
+  lapack_int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'N', 'U', (lapack_int)l, s->h_a, (lapack_int)l, s->h_w);
   if (info != 0) return NPDE_ERROR(NPDE_ERR_NUMERIC, "nystrom: dsyevd failed (info %d)", (int)info);
-  *out = s->h_w[s->l - 1];
+  *out = s->h_w[l - 1];
   return NPDE_OK;
 }
 
@@ -174,6 +235,10 @@ static npde_status finish(nys_state *s, npde_precond_info *info) {
   const int64_t l = s->l;
   s->lambda_max = s->h_lambda[0];
   s->lambda_min = s->h_lambda[l - 1];
+  for (int64_t k = 1; k < s->nb; ++k) { /* each block's Lambda is descending */
+    if (s->h_lambda[s->col[k]] > s->lambda_max) s->lambda_max = s->h_lambda[s->col[k]];
+    if (s->h_lambda[s->col[k] + s->cols[k] - 1] < s->lambda_min) s->lambda_min = s->h_lambda[s->col[k] + s->cols[k] - 1];
+  }
   s->mu_a = s->mu_relative && s->lambda_max > 0.0 ? s->mu * s->lambda_max : s->mu;
   for (int64_t i = 0; i < l; ++i) {
     double den = s->h_lambda[i] + s->mu_a;
@@ -190,56 +255,50 @@ static npde_status finish(nys_state *s, npde_precond_info *info) {
     info->rank = l;
     info->operator_products = l;
   }
-  npde_log(NPDE_LOG_DEBUG, "nystrom: n %lld, rank %lld, nu %.3e, lambda [%.3e, %.3e], mu_a %.3e", (long long)s->n,
-           (long long)l, s->nu, s->lambda_min, s->lambda_max, s->mu_a);
+  npde_log(NPDE_LOG_DEBUG, "nystrom: n %lld, rank %lld in %lld block(s), nu %.3e, lambda [%.3e, %.3e], mu_a %.3e",
+           (long long)s->n, (long long)l, (long long)s->nb, s->nu, s->lambda_min, s->lambda_max, s->mu_a);
   return NPDE_OK;
 }
 
-static npde_status nys_setup(npde_precond *pc, const npde_linop *A, uint64_t seed, uint64_t stream, uint64_t counter,
-                             npde_precond_info *info) {
-  nys_state *s = npde_precond_state(pc);
+/* Steps 1-9 for block k: Omega_k, its sketch, and U_k and Lambda_k in place of Omega_k and at h_lambda + col[k]. */
+static npde_status sketch_block(nys_state *s, const npde_linop *A, int64_t k, uint64_t seed, uint64_t stream,
+                                uint64_t counter) {
   npde_backend *be = s->be;
-  s->ready = false;
-  if (A->dtype != NPDE_F64)
-    return NPDE_ERROR(NPDE_ERR_NOT_IMPLEMENTED, "nystrom: only f64 operators are supported (the host Cholesky and "
-                      "eigen-decomposition run in double); got an f32 operator");
-  const int64_t n = A->n;
-  if (n < 1) return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "nystrom: operator size n = %lld", (long long)n);
-  const int64_t l = s->rank < n ? s->rank : n;
-  NPDE_TRY(ensure_buffers(s, n, l));
-  s->has_row_scale = npde_backend_supports(be, NPDE_OP_ROW_SCALE, NPDE_F64);
-  npde_mat Om = npde_mat_view(s->omega, NPDE_F64, n, l), Y = npde_mat_view(s->y, NPDE_F64, n, l);
+  const int64_t n = s->rows[k], l = s->cols[k];
+  double *lambda = s->h_lambda + s->col[k];
+  npde_mat Om = block_view(s, s->omega, k), Y = block_view(s, s->y, k);
 
   /* 1-2. Omega, orthonormalised */
   NPDE_TRY(npde_backend_rng_normal(be, seed, stream, counter, 0.0, 1.0, &Om));
   NPDE_TRY(orthonormalise(s, &Om));
 
   /* 3. the sketch: one block product */
-  NPDE_TRY(npde_linop_apply_block(A, &Om, &Y));
+  NPDE_TRY(s->nb == 1 ? npde_linop_apply_block(A, &Om, &Y) : A->block_matmat(A->ctx, k, &Om, &Y));
   double yf;
   NPDE_TRY(npde_backend_nrm2(be, &Y, &yf));
   if (!isfinite(yf)) return NPDE_ERROR(NPDE_ERR_NUMERIC, "nystrom: the sketch A Omega has NaN or Inf (||Y||_F = %g)", yf);
-  if (yf == 0.0) { /* A = 0 on range(Omega): no information; P^-1 = I */
-    s->nu = 0.0;
+  if (yf == 0.0) { /* A = 0 on range(Omega): no information; P^-1 = I there */
     NPDE_TRY(npde_backend_fill(be, &Om, 0.0));
-    for (int64_t i = 0; i < l; ++i) s->h_lambda[i] = 0.0;
-    npde_log(NPDE_LOG_WARN, "nystrom: the sketch A Omega is zero; the preconditioner is the identity");
-    return finish(s, info);
+    for (int64_t i = 0; i < l; ++i) lambda[i] = 0.0;
+    npde_log(NPDE_LOG_WARN, "nystrom: the sketch A Omega is zero%s; the preconditioner is the identity there",
+             s->nb > 1 ? " on a block" : "");
+    return NPDE_OK;
   }
 
   /* 4. the shift */
+  double nu;
   if (s->frangella) {
     double ev = 0.0;
     NPDE_TRY(gram_to_host(s, &Y, &Y));
-    NPDE_TRY(host_max_eig(s, &ev));
-    s->nu = sqrt((double)n) * 2.2e-16 * sqrt(ev > 0.0 ? ev : 0.0);
-    if (!(s->nu > 0.0)) s->nu = 2.2e-16 * yf;
+    NPDE_TRY(host_max_eig(s, l, &ev));
+    nu = sqrt((double)n) * 2.2e-16 * sqrt(ev > 0.0 ? ev : 0.0);
+    if (!(nu > 0.0)) nu = 2.2e-16 * yf;
   } else {
-    s->nu = s->eps * yf;
+    nu = s->eps * yf;
   }
 
   /* 5-6. Y_nu = Y + nu Omega; Cholesky of sym(Omega^T Y_nu), raising nu on failure */
-  NPDE_TRY(npde_backend_axpy(be, s->nu, &Om, &Y));
+  NPDE_TRY(npde_backend_axpy(be, nu, &Om, &Y));
   for (int attempt = 0;; ++attempt) {
     NPDE_TRY(gram_to_host(s, &Om, &Y));
     for (int64_t i = 0; i < l; ++i)
@@ -250,18 +309,19 @@ static npde_status nys_setup(npde_precond *pc, const npde_linop *A, uint64_t see
     lapack_int inf = LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', (lapack_int)l, s->h_a, (lapack_int)l);
     if (inf == 0) break;
     /* the retries cure round-off (a PSD operator that looks slightly indefinite), not an indefinite one */
-    if (attempt >= 16 || 10.0 * s->nu > NYS_MAX_NU * yf)
+    if (attempt >= 16 || 10.0 * nu > NYS_MAX_NU * yf)
       return NPDE_ERROR(NPDE_ERR_NUMERIC, "nystrom: Omega^T (A + nu I) Omega is not positive definite with nu = "
                         "%.3e = %.1e ||A Omega||_F (dpotrf info %d, %d retries): the operator is not positive "
-                        "semidefinite", s->nu, s->nu / yf, (int)inf, attempt);
+                        "semidefinite", nu, nu / yf, (int)inf, attempt);
     npde_log(NPDE_LOG_WARN, "nystrom: Cholesky of Omega^T Y_nu failed (dpotrf info %d) with nu = %.3e; retrying with "
-             "nu = %.3e", (int)inf, s->nu, 10.0 * s->nu);
-    NPDE_TRY(npde_backend_axpy(be, 9.0 * s->nu, &Om, &Y));
-    s->nu *= 10.0;
+             "nu = %.3e", (int)inf, nu, 10.0 * nu);
+    NPDE_TRY(npde_backend_axpy(be, 9.0 * nu, &Om, &Y));
+    nu *= 10.0;
   }
+  if (nu > s->nu) s->nu = nu;
 
   /* 7. B = Y_nu C^-T, in place */
-  NPDE_TRY(upload_triangle(s, false));
+  NPDE_TRY(upload_triangle(s, l, false));
   npde_mat C = npde_mat_view(s->small, NPDE_F64, l, l);
   NPDE_TRY(npde_backend_trsm(be, NPDE_RIGHT, NPDE_LOWER, NPDE_TRANS, NPDE_NON_UNIT, 1.0, &C, &Y));
 
@@ -274,13 +334,13 @@ static npde_status nys_setup(npde_precond *pc, const npde_linop *A, uint64_t see
     return NPDE_ERROR(NPDE_ERR_NUMERIC, "nystrom: largest eigenvalue of B^T B is %g", smax);
   const double drop = (double)l * DBL_EPSILON * smax;
   int64_t dropped = 0;
-  for (int64_t k = 0; k < l; ++k) {
-    const int64_t j = l - 1 - k;
+  for (int64_t c = 0; c < l; ++c) {
+    const int64_t j = l - 1 - c;
     const double sig2 = s->h_w[j];
     const bool keep = sig2 > drop;
     const double inv = keep ? 1.0 / sqrt(sig2) : 0.0;
-    for (int64_t i = 0; i < l; ++i) s->h_b[i * l + k] = s->h_a[i * l + j] * inv;
-    s->h_lambda[k] = keep && sig2 > s->nu ? sig2 - s->nu : 0.0; /* 9. Lambda = max(Sigma^2 - nu, 0) */
+    for (int64_t i = 0; i < l; ++i) s->h_b[i * l + c] = s->h_a[i * l + j] * inv;
+    lambda[c] = keep && sig2 > nu ? sig2 - nu : 0.0; /* 9. Lambda = max(Sigma^2 - nu, 0) */
     dropped += !keep;
   }
   if (dropped)
@@ -289,7 +349,22 @@ static npde_status nys_setup(npde_precond *pc, const npde_linop *A, uint64_t see
   NPDE_TRY(npde_backend_upload(be, s->small, s->h_b, (size_t)(l * l) * sizeof(double)));
   npde_mat W = npde_mat_view(s->small, NPDE_F64, l, l);
   /* U = B W, into Omega's buffer (Omega is not needed any more) */
-  NPDE_TRY(npde_backend_gemm(be, NPDE_NO_TRANS, NPDE_NO_TRANS, 1.0, &Y, &W, 0.0, &Om));
+  return npde_backend_gemm(be, NPDE_NO_TRANS, NPDE_NO_TRANS, 1.0, &Y, &W, 0.0, &Om);
+}
+
+static npde_status nys_setup(npde_precond *pc, const npde_linop *A, uint64_t seed, uint64_t stream, uint64_t counter,
+                             npde_precond_info *info) {
+  nys_state *s = npde_precond_state(pc);
+  s->ready = false;
+  if (A->dtype != NPDE_F64)
+    return NPDE_ERROR(NPDE_ERR_NOT_IMPLEMENTED, "nystrom: only f64 operators are supported (the host Cholesky and "
+                      "eigen-decomposition run in double); got an f32 operator");
+  if (A->n < 1) return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "nystrom: operator size n = %lld", (long long)A->n);
+  NPDE_TRY(plan_blocks(s, A));
+  s->has_row_scale = npde_backend_supports(s->be, NPDE_OP_ROW_SCALE, NPDE_F64);
+  s->nu = 0.0;
+  for (int64_t k = 0; k < s->nb; ++k) /* block k's test matrix from its own counters */
+    NPDE_TRY(sketch_block(s, A, k, seed, stream, counter + npde_philox_blocks((uint64_t)s->off[k])));
   return finish(s, info);
 }
 
@@ -312,9 +387,12 @@ static npde_status nys_apply(npde_precond *pc, const npde_mat *r, npde_mat *z) {
                       (long long)s->n, (long long)r->rows, (long long)r->cols);
   npde_backend *be = s->be;
   const int64_t l = s->l;
-  npde_mat U = npde_mat_view(s->omega, NPDE_F64, s->n, l);
   npde_mat t = npde_mat_view(s->tvec, NPDE_F64, l, 1), d = npde_mat_view(s->dvec, NPDE_F64, l, 1);
-  NPDE_TRY(npde_backend_gemv(be, NPDE_TRANS, 1.0, &U, &rc, 0.0, &t));
+  for (int64_t k = 0; k < s->nb; ++k) { /* t = U^T r, block by block */
+    npde_mat U = block_view(s, s->omega, k), rk = npde_mat_sub(rc, s->row[k], 0, s->rows[k], 1);
+    npde_mat tk = npde_mat_sub(t, s->col[k], 0, s->cols[k], 1);
+    NPDE_TRY(npde_backend_gemv(be, NPDE_TRANS, 1.0, &U, &rk, 0.0, &tk));
+  }
   if (s->has_row_scale) {
     NPDE_TRY(npde_backend_row_scale(be, &d, &t, &t, 1));
   } else { /* l numbers through the host */
@@ -323,7 +401,11 @@ static npde_status nys_apply(npde_precond *pc, const npde_mat *r, npde_mat *z) {
     NPDE_TRY(npde_backend_upload(be, s->tvec, s->h_w, (size_t)l * sizeof(double)));
   }
   NPDE_TRY(npde_backend_copy(be, &rc, &zc));
-  NPDE_TRY(npde_backend_gemv(be, NPDE_NO_TRANS, 1.0, &U, &t, 1.0, &zc));
+  for (int64_t k = 0; k < s->nb; ++k) { /* z = r + U t */
+    npde_mat U = block_view(s, s->omega, k), zk = npde_mat_sub(zc, s->row[k], 0, s->rows[k], 1);
+    npde_mat tk = npde_mat_sub(t, s->col[k], 0, s->cols[k], 1);
+    NPDE_TRY(npde_backend_gemv(be, NPDE_NO_TRANS, 1.0, &U, &tk, 1.0, &zk));
+  }
   return NPDE_OK;
 }
 
@@ -331,6 +413,9 @@ static npde_status nys_factors(const npde_precond *pc, npde_nystrom_factors *out
   const nys_state *s = npde_precond_state(pc);
   if (!out) return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "nystrom factors: NULL out");
   if (!s->ready) return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "nystrom factors: no successful setup yet");
+  if (s->nb > 1)
+    return NPDE_ERROR(NPDE_ERR_NOT_IMPLEMENTED, "nystrom factors: the last setup was block diagonal (%lld blocks); "
+                      "U is stored block by block", (long long)s->nb);
   out->U = npde_mat_view(s->omega, NPDE_F64, s->n, s->l);
   out->lambda = s->h_lambda;
   out->rank = s->l;
