@@ -10,10 +10,20 @@
 #   bench/step_time.sh 3 stages.evolve.sketch_precision=f64 \
 #     stages.evolve.sketch_blocks=joint stages.evolve.solve_precision=f64
 # Besides the time it prints R_true per step and the error at the last step.
-#   bench/step_time.sh [STEPS [key=value ...]]
+# --config runs another pipeline the same way (its first stage a fit, its
+# second the evolve stage), e.g. the paper advection at the settings of the
+# reference code's timing (bench/README.md):
+#   bench/step_time.sh --config configs/advection-2d-paper.yaml 3 samples.n=5000 \
+#     linsolver.max_iters=100 stages.evolve.on_cg_failure=accept
+#   bench/step_time.sh [--config FILE] [STEPS [key=value ...]]
 set -eu
 cd "$(dirname "$0")/.."
 npde=${NPDE:-build/bin/npde}
+config=configs/wave-3d-paper.yaml
+if [ "${1:-}" = "--config" ]; then
+  config=$2
+  shift 2
+fi
 steps=${1:-2}
 [ $# -gt 0 ] && shift || true
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/npde-step-time.XXXXXX")
@@ -21,7 +31,7 @@ trap 'rm -rf "$tmp"' EXIT
 dt=0.001
 t_end=$(awk -v s="$steps" -v dt="$dt" 'BEGIN {printf "%.6f", s * dt}')
 echo "step_time: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-NPDE_PROGRESS=0 "$npde" run configs/wave-3d-paper.yaml output="$tmp/run" stages.0.fit.epochs=200 \
+NPDE_PROGRESS=0 "$npde" run "$config" output="$tmp/run" stages.0.fit.epochs=200 \
   stages.0.fit.head_points=20000 "stages.1.evolve.snapshots=[]" stages.1.evolve.t_end="$t_end" \
   stages.1.evolve.restarts.policy=none stages.1.evolve.trajectory_every=0 integrator.adaptive=false \
   integrator.dt="$dt" "$@" 2>&1 |
