@@ -32,7 +32,6 @@ npde_status npde__solve_refined(npde__refine *rf, const npde_linop *M, const npd
     double rn;
     NPDE_TRY(npde_backend_nrm2(be, &r, &rn));
     stats->residual_norm = rn;
-    rf->products++;
     if (rn <= rf->tol * bn) return NPDE_OK;
     if (pass == rf->max_passes) {
       npde_log(NPDE_LOG_DEBUG, "refine: %lld passes leave the relative residual at %.3e > tol %.3e",

@@ -35,7 +35,6 @@ typedef struct npde__refine {
   double tol;            /* the pipeline linsolver's tol: ||b - (M + mu I) x|| <= tol ||b|| in f64 */
   int64_t max_passes;
   void *r, *d;           /* backend: p each */
-  int64_t products;      /* f64 products (one per pass) */
 } npde__refine;
 
 /* Solve (M + shift I) x = b (x: the start on entry) by refinement: inner solves of (M32 + shift I) d = r,
