@@ -185,3 +185,18 @@ Test(fit, test_a_zero_target_keeps_a_non_zero_head) {
   cr_expect_gt(kept, 0.0, "zero_head: adam left phi_t's head all zero");
   cr_expect_eq(ridge, 0.0, "zero_head: ridge (the reference code's head tuning) left %g", ridge);
 }
+
+/* Adaptive batches (docs/methods/neural-ivp.md §1.4): mix 0 is the uniform fit bit for bit (the weighted
+ * loss with weights 1 changes no number); a mix > 0 fit repeats bit for bit and is a different fit. */
+Test(fit, test_fit_adaptive_batches_reproduce_and_mix_zero_is_uniform) {
+#define FIT(sampling) PIPELINE("  - fit: {epochs: 200, batch: 200, head_points: 5000, eval_points: 2000, sampling: " \
+                               sampling "}\n")
+  const double uni = run(FIT("{type: uniform}"), "fit.loss");
+  const double zero = run(FIT("{type: adaptive, mix: 0, candidates: 3}"), "fit.loss");
+  const double a = run(FIT("{type: adaptive, mix: 0.5, candidates: 4}"), "fit.loss");
+  const double b = run(FIT("{type: adaptive, mix: 0.5, candidates: 4}"), "fit.loss");
+#undef FIT
+  cr_expect_eq(zero, uni, "mix 0: %.17g vs uniform %.17g", zero, uni);
+  cr_expect_eq(a, b, "the same adaptive fit twice: %.17g vs %.17g", a, b);
+  cr_expect_neq(a, uni);
+}

@@ -47,7 +47,7 @@ static npde__sampler make(const char *yaml) {
   npde_config *c;
   cr_assert_eq(npde_config_load_string(yaml, "sampling", &c), NPDE_OK);
   npde__sampler s = {0};
-  cr_assert_eq(npde__sampler_read(&s, c), NPDE_OK, "%s", npde_last_error());
+  cr_assert_eq(npde__sampler_read(&s, c, "evolve.sampling"), NPDE_OK, "%s", npde_last_error());
   npde_config_destroy(&c);
   return s;
 }
@@ -57,7 +57,7 @@ static void draw(npde__sampler *s, uint64_t d, int64_t total, int64_t first, int
   void *buf;
   cr_assert_eq(npde_backend_alloc(be, (size_t)(n * 2) * sizeof(double), &buf), NPDE_OK);
   npde_mat X = npde_mat_view(buf, NPDE_F64, n, 2);
-  cr_assert_eq(npde__sampler_draw(s, net, &theta, 11, 0x100, d, total, first, n, &X, sw), NPDE_OK, "%s",
+  cr_assert_eq(npde__sampler_draw(s, net, &theta, NULL, NULL, 11, 0x100, d, total, first, n, &X, sw), NPDE_OK, "%s",
                npde_last_error());
   cr_assert_eq(npde_backend_download(be, x, buf, (size_t)(n * 2) * sizeof(double)), NPDE_OK);
   npde_backend_free(be, buf);
@@ -138,12 +138,12 @@ Test(sampler, test_sampler_settings_are_checked) {
   npde_config *c;
   cr_assert_eq(npde_config_load_string("{type: adaptive, mix: 1.5}", "s.yaml", &c), NPDE_OK);
   npde__sampler s = {0};
-  cr_expect_neq(npde__sampler_read(&s, c), NPDE_OK);
+  cr_expect_neq(npde__sampler_read(&s, c, "evolve.sampling"), NPDE_OK);
   cr_expect(strstr(npde_last_error(), "s.yaml:1:23:") && strstr(npde_last_error(), "'mix' = 1.5"), "%s",
             npde_last_error());
   npde_config_destroy(&c);
   cr_assert_eq(npde_config_load_string("{type: importance}", "s.yaml", &c), NPDE_OK);
-  cr_expect_neq(npde__sampler_read(&s, c), NPDE_OK);
+  cr_expect_neq(npde__sampler_read(&s, c, "evolve.sampling"), NPDE_OK);
   cr_expect(strstr(npde_last_error(), "uniform") && strstr(npde_last_error(), "adaptive"), "%s", npde_last_error());
   npde_config_destroy(&c);
 }

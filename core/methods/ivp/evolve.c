@@ -258,8 +258,8 @@ static npde_status draw_samples(evolve_ctx *c, const npde_mat *theta, uint64_t a
   jet_set *s = &c->samples;
   if (!c->sampler.adaptive) return jet_set_draw(c, s, NPDE__STREAM_EVOLVE, attempt);
   npde_mat X = npde_mat_view(s->x, NPDE_F64, s->n, c->d);
-  NPDE_TRY(npde__sampler_draw(&c->sampler, c->net, theta, c->rs->seed, NPDE__STREAM_EVOLVE, attempt, s->total,
-                              s->first, s->n, &X, c->sqrt_wh));
+  NPDE_TRY(npde__sampler_draw(&c->sampler, c->net, theta, NULL, NULL, c->rs->seed, NPDE__STREAM_EVOLVE, attempt,
+                              s->total, s->first, s->n, &X, c->sqrt_wh));
   c->draw_pending = false;
   npde_log(NPDE_LOG_DEBUG, "evolve: attempt %llu: adaptive samples, effective sample size %.3f n, p/q in [%.3g, %.3g]",
            (unsigned long long)attempt, c->sampler.ess, c->sampler.w_min, c->sampler.w_max);
@@ -912,7 +912,7 @@ static npde_status evolve_run(npde_run_ctx *rs, const npde_config *params) {
   npde_status st = read_output_times(params, t_end, &t_out, &n_out);
   if (st == NPDE_OK) st = read_restarts(&c, params);
   if (st == NPDE_OK) st = setup_refine(&c, params);
-  if (st == NPDE_OK) st = npde__sampler_read(&c.sampler, npde_config_get(params, "sampling"));
+  if (st == NPDE_OK) st = npde__sampler_read(&c.sampler, npde_config_get(params, "sampling"), "evolve.sampling");
   if (st == NPDE_OK) st = jet_set_alloc(&c, &c.samples, n, "samples.n");
   if (st == NPDE_OK && c.sampler.adaptive) {
     st = npde_backend_alloc(c.be, (size_t)c.samples.n * sizeof(double), &c.sqrt_w);
@@ -1021,7 +1021,7 @@ static npde_status evolve_check(const npde_config *params) {
   NPDE_TRY(npde_params_validate(restart_params, "evolve.restarts", npde_config_get(params, "restarts"), NULL, &r));
   npde_config_destroy(&r);
   npde__sampler sampler = {0};
-  return npde__sampler_read(&sampler, npde_config_get(params, "sampling"));
+  return npde__sampler_read(&sampler, npde_config_get(params, "sampling"), "evolve.sampling");
 }
 
 const npde_stage npde__stage_evolve = {

@@ -1,4 +1,4 @@
-/* The `fit` stage (docs/methods/neural-ivp.md §6.1-6.2): Adam on fresh uniform batches of
+/* The `fit` stage (docs/methods/neural-ivp.md §6.1-6.2): Adam on fresh batches (uniform, or adaptive, §1.4) of
  * a target (the PDE's initial condition, or the network's own current
  * prediction as restarts use), then head tuning: a ridge regression of each
  * output's head on the envelope-weighted last-layer features, solved with
@@ -15,6 +15,7 @@
 #include "npde/npde_log.h"
 #include "npde/npde_philox.h"
 #include "ivp_impl.h"
+#include "sampler.h"
 
 static const npde_param_spec fit_params[] = {
     {.name = "epochs", .type = NPDE_PARAM_INT, .default_value = "20000", .min = 0, .flags = NPDE_PARAM_HAS_MIN,
@@ -46,6 +47,10 @@ static const npde_param_spec fit_params[] = {
             "output's Jacobian only the head's directions"},
     {.name = "log_every", .type = NPDE_PARAM_REAL, .default_value = "1", .min = 0, .flags = NPDE_PARAM_HAS_MIN,
      .doc = "seconds between progress lines"},
+    {.name = "sampling", .type = NPDE_PARAM_ANY, .default_value = "{type: uniform}",
+     .doc = "each batch's points (docs/methods/neural-ivp.md §1.4): {type: uniform}, or {type: adaptive, mix: 0.5, "
+            "candidates: 4}: a share `mix` resampled from `candidates` x batch uniform points by the target's "
+            "sum_k u_k^2, the loss weighted by p/q"},
     {0},
 };
 
@@ -59,6 +64,9 @@ typedef struct fit_ctx {
   void *theta_target; /* target: network; the parameters being fitted to */
   double *xh, *uh;    /* host scratch (chunk x d, chunk x K) */
   int64_t host_rows;
+  void *score_u;      /* sampling adaptive: the candidates' targets (backend, host) */
+  double *score_uh;
+  int64_t score_rows;
 } fit_ctx;
 
 static npde_status host_scratch(fit_ctx *c, int64_t rows) {
@@ -83,6 +91,31 @@ static npde_status target_values(fit_ctx *c, const npde_mat *X, npde_mat *U) {
   NPDE_TRY(npde_pde_initial(c->rs->pde, c->xh, n, c->uh));
   NPDE_TRY(npde_pde_add_lift(c->rs->pde, 0.0, c->xh, n, -1.0, c->uh, NULL)); /* the network carries u - g */
   return npde_backend_upload(c->be, U->data, c->uh, (size_t)(n * c->K) * sizeof(double));
+}
+
+/* sampling adaptive: the candidates' proposal, g = sum_k u_k^2 of the target. */
+static npde_status target_score(void *ctx, const npde_mat *X, const double *xh, double *g) {
+  fit_ctx *c = ctx;
+  const int64_t m = X->rows, K = c->K;
+  (void)xh;
+  if (m > c->score_rows) {
+    npde_backend_free(c->be, c->score_u);
+    free(c->score_uh);
+    c->score_u = NULL;
+    c->score_uh = malloc((size_t)(m * K) * sizeof(double));
+    c->score_rows = 0;
+    NPDE_TRY(npde_backend_alloc(c->be, (size_t)(m * K) * sizeof(double), &c->score_u));
+    if (!c->score_uh) return NPDE_ERROR(NPDE_ERR_NOMEM, "fit: out of host memory for %lld candidates", (long long)m);
+    c->score_rows = m;
+  }
+  npde_mat U = npde_mat_view(c->score_u, NPDE_F64, m, K);
+  NPDE_TRY(target_values(c, X, &U));
+  NPDE_TRY(npde_backend_download(c->be, c->score_uh, c->score_u, (size_t)(m * K) * sizeof(double)));
+  for (int64_t i = 0; i < m; ++i) {
+    g[i] = 0.0;
+    for (int64_t k = 0; k < K; ++k) g[i] += c->score_uh[i * K + k] * c->score_uh[i * K + k];
+  }
+  return NPDE_OK;
 }
 
 /* npde__relative_errors of the network against the target on n held-out points. */
@@ -255,6 +288,15 @@ static npde_status fit_run(npde_run_ctx *rs, const npde_config *params) {
     st = npde_config_error(npde_config_get(params, "batch"), "fit: batch = %lld leaves rank %d of %d without points: "
                            "use at least %d", (long long)batch, npde_comm_rank(), npde_comm_size(),
                            2 * npde_comm_size());
+  npde__sampler sampler = {0};
+  void *sqrt_w = NULL;
+  double *sqrt_wh = NULL;
+  if (st == NPDE_OK) st = npde__sampler_read(&sampler, npde_config_get(params, "sampling"), "fit.sampling");
+  if (st == NPDE_OK && sampler.adaptive) {
+    st = npde_backend_alloc(be, (size_t)mine * sizeof(double), &sqrt_w);
+    sqrt_wh = malloc((size_t)mine * sizeof(double));
+    if (st == NPDE_OK && !sqrt_wh) st = NPDE_ERROR(NPDE_ERR_NOMEM, "fit: out of host memory");
+  }
   npde__comm_scratch reduce = {0};
   void **bufs[] = {&x, &u, &w, &g};
   size_t sizes[] = {(size_t)(mine * c.d), (size_t)(mine * c.K), (size_t)(mine * c.K), (size_t)c.p};
@@ -274,12 +316,23 @@ static npde_status fit_run(npde_run_ctx *rs, const npde_config *params) {
                       "of its own: a resume fits again from its start)", (long long)e, (long long)epochs);
       break;
     }
-    st = npde_backend_rng_uniform(be, rs->seed, NPDE__STREAM_FIT + fit_index,
-                                  (uint64_t)(e - 1) * per_batch + npde_philox_blocks((uint64_t)(first * c.d)), -1.0,
-                                  1.0, &X);
+    if (sampler.adaptive) { /* the uniform draw's layout, resampled; the same draw for mix 0 */
+      st = npde__sampler_draw(&sampler, rs->net, &theta, target_score, &c, rs->seed, NPDE__STREAM_FIT + fit_index,
+                              (uint64_t)(e - 1), batch, first, mine, &X, sqrt_wh);
+      if (st == NPDE_OK) st = npde_backend_upload(be, sqrt_w, sqrt_wh, (size_t)mine * sizeof(double));
+    } else {
+      st = npde_backend_rng_uniform(be, rs->seed, NPDE__STREAM_FIT + fit_index,
+                                    (uint64_t)(e - 1) * per_batch + npde_philox_blocks((uint64_t)(first * c.d)), -1.0,
+                                    1.0, &X);
+    }
     if (st == NPDE_OK) st = target_values(&c, &X, &U);
     if (st == NPDE_OK) st = lin ? npde_linearization_update(lin, &theta, &X)
                                 : npde_linearization_create(rs->net, &theta, &X, &lin);
+    if (st == NPDE_OK && sampler.adaptive) { /* W = sqrt(w) (N - u): the loss and its gradient weighted by p/q */
+      npde_mat S = npde_mat_view(sqrt_w, NPDE_F64, mine, 1);
+      st = npde_linearization_scale_rows(lin, &S);
+      if (st == NPDE_OK) st = npde_backend_row_scale(be, &S, &U, &U, 1);
+    }
     if (st == NPDE_OK) st = npde_linearization_values(lin, &W);
     if (st == NPDE_OK) st = npde_backend_axpy(be, -1.0, &U, &W); /* W = N - u */
     double r = 0;
@@ -307,6 +360,9 @@ static npde_status fit_run(npde_run_ctx *rs, const npde_config *params) {
     }
   }
   npde_linearization_destroy(&lin);
+  npde__sampler_free(&sampler, be);
+  npde_backend_free(be, sqrt_w);
+  free(sqrt_wh);
   npde__comm_scratch_free(&reduce);
   for (size_t i = 0; i < 4; ++i) npde_backend_free(be, *bufs[i]);
   npde__adam_free(&adam);
@@ -349,10 +405,18 @@ static npde_status fit_run(npde_run_ctx *rs, const npde_config *params) {
   free(history);
   free(c.xh);
   free(c.uh);
+  npde_backend_free(be, c.score_u);
+  free(c.score_uh);
   return st;
 }
 
+static npde_status fit_check(const npde_config *params) {
+  npde__sampler sampler = {0};
+  return npde__sampler_read(&sampler, npde_config_get(params, "sampling"), "fit.sampling");
+}
+
 const npde_stage npde__stage_fit = {
+    .check = fit_check,
     .name = "fit",
     .summary = "Adam on the initial condition (or the current network), then head tuning",
     .params = fit_params,

@@ -1,4 +1,4 @@
-/* Evolve's samples (docs/methods/neural-ivp.md §1.4): uniform on [-1, 1]^d, or adaptive.
+/* The samples of evolve and fit (docs/methods/neural-ivp.md §1.4): uniform on [-1, 1]^d, or adaptive.
  *
  * Adaptive: a mixture q = (1 - alpha) p + alpha g / Z of the uniform density
  * p and a proposal that follows the current solution, g(x) = sum_k (u_k(x)^2 +
@@ -12,7 +12,8 @@
  *   M = J^T W J / n  and  F = J^T W f / n
  * estimate the same uniform-measure projection as the uniform sampler does,
  * with more of the samples where the solution lives. alpha = 0 gives the
- * uniform sampler's points with weights exactly 1.
+ * uniform sampler's points with weights exactly 1. A caller may score the
+ * candidates itself (the fit scores them by its target, sum_k u0_k^2).
  *
  * Every number is a function of (seed, draw, theta): the candidates, the
  * choice per slot (Philox, one counter per slot) and g are computed alike
@@ -26,10 +27,15 @@
 #include "npde/npde_registry.h"
 #include "sampler.h"
 
+/* The candidates beyond the uniform draw, and the choices, come from streams this far past the caller's (whose
+ * neighbours, stream + 1 ..., are other fits' or stages'). */
+#define SAMPLER_STREAM_CANDIDATES 0x8001
+#define SAMPLER_STREAM_PICKS 0x8002
+
 static const npde_param_spec sampling_params[] = {
     {.name = "type", .type = NPDE_PARAM_ENUM, .default_value = "uniform", .choices = "uniform|adaptive",
-     .doc = "uniform: n uniform points per step attempt; adaptive: a mixture of uniform and points where "
-            "u^2 + |grad u|^2 of the current network is large, weighted by p/q"},
+     .doc = "uniform: uniform points; adaptive: a mixture of uniform and points where a proposal is large (evolve: "
+            "u^2 + |grad u|^2 of the current network; fit: the target's sum u_k^2), each weighted by p/q"},
     {.name = "mix", .type = NPDE_PARAM_REAL, .default_value = "0.5", .min = 0, .max = 1,
      .flags = NPDE_PARAM_HAS_MIN | NPDE_PARAM_HAS_MAX, .doc = "adaptive: the share alpha drawn from the proposal"},
     {.name = "candidates", .type = NPDE_PARAM_INT, .default_value = "4", .min = 1, .max = 1024,
@@ -38,17 +44,17 @@ static const npde_param_spec sampling_params[] = {
     {0},
 };
 
-npde_status npde__sampler_read(npde__sampler *s, const npde_config *node) {
+npde_status npde__sampler_read(npde__sampler *s, const npde_config *node, const char *what) {
   npde_config *cfg = NULL;
-  NPDE_TRY(npde_params_validate(sampling_params, "evolve.sampling", node, NULL, &cfg));
+  NPDE_TRY(npde_params_validate(sampling_params, what, node, NULL, &cfg));
   const char *type = NULL;
   npde_status st = npde_config_get_string(cfg, "type", &type);
   if (st == NPDE_OK) st = npde_config_get_real(cfg, "mix", &s->mix);
   if (st == NPDE_OK) st = npde_config_get_int(cfg, "candidates", &s->candidates);
   /* npde_params_validate leaves a `type:` key to the caller (it names components elsewhere) */
   if (st == NPDE_OK && strcmp(type, "uniform") != 0 && strcmp(type, "adaptive") != 0)
-    st = npde_config_error(npde_config_get(node, "type"), "evolve.sampling: 'type' must be one of uniform|adaptive, "
-                           "found %s", type);
+    st = npde_config_error(npde_config_get(node, "type"), "%s: 'type' must be one of uniform|adaptive, found %s", what,
+                           type);
   if (st == NPDE_OK) s->adaptive = strcmp(type, "adaptive") == 0;
   npde_config_destroy(&cfg);
   return st;
@@ -81,9 +87,9 @@ static npde_status draw_uniform(npde_backend *be, uint64_t seed, uint64_t stream
   return npde_backend_rng_uniform(be, seed, stream, counter, -1.0, 1.0, X);
 }
 
-npde_status npde__sampler_draw(npde__sampler *s, npde_network *net, const npde_mat *theta, uint64_t seed,
-                               uint64_t stream, uint64_t draw, int64_t total, int64_t first, int64_t n, npde_mat *X,
-                               double *sqrt_w) {
+npde_status npde__sampler_draw(npde__sampler *s, npde_network *net, const npde_mat *theta, npde__sampler_score score,
+                               void *score_ctx, uint64_t seed, uint64_t stream, uint64_t draw, int64_t total,
+                               int64_t first, int64_t n, npde_mat *X, double *sqrt_w) {
   npde_backend *be = npde_network_backend(net);
   const int64_t d = X->cols, K = npde_network_outputs(net);
   if (!s->adaptive) {
@@ -99,18 +105,25 @@ npde_status npde__sampler_draw(npde__sampler *s, npde_network *net, const npde_m
   NPDE_TRY(draw_uniform(be, seed, stream, draw, total, 0, &head));
   if (C > 1) {
     npde_mat rest = npde_mat_view((double *)s->xc + total * d, NPDE_F64, m - total, d);
-    NPDE_TRY(draw_uniform(be, seed, stream + 1, draw, m - total, 0, &rest));
+    NPDE_TRY(draw_uniform(be, seed, stream + SAMPLER_STREAM_CANDIDATES, draw, m - total, 0, &rest));
   }
   npde_mat Xc = npde_mat_view(s->xc, NPDE_F64, m, d);
   NPDE_TRY(npde_backend_download(be, s->xh, s->xc, (size_t)(m * d) * sizeof(double)));
-  NPDE_TRY(npde_network_jet(net, theta, &Xc, NPDE_JET_GRAD, s->val, s->grad, NULL));
-  /* g per candidate, its running sum (the resampling's CDF) and mean */
+  if (score) {
+    NPDE_TRY(score(score_ctx, &Xc, s->xh, s->ratio));
+  } else {
+    NPDE_TRY(npde_network_jet(net, theta, &Xc, NPDE_JET_GRAD, s->val, s->grad, NULL));
+    for (int64_t i = 0; i < m; ++i) {
+      double g = 0.0;
+      for (int64_t k = 0; k < K; ++k) g += s->val[i * K + k] * s->val[i * K + k];
+      for (int64_t e = 0; e < K * d; ++e) g += s->grad[i * K * d + e] * s->grad[i * K * d + e];
+      s->ratio[i] = g;
+    }
+  }
+  /* the running sum of g (the resampling's CDF) and its mean */
   double sum = 0.0;
   for (int64_t i = 0; i < m; ++i) {
-    double g = 0.0;
-    for (int64_t k = 0; k < K; ++k) g += s->val[i * K + k] * s->val[i * K + k];
-    for (int64_t e = 0; e < K * d; ++e) g += s->grad[i * K * d + e] * s->grad[i * K * d + e];
-    s->ratio[i] = isfinite(g) ? g : 0.0;
+    if (!isfinite(s->ratio[i]) || s->ratio[i] < 0.0) s->ratio[i] = 0.0;
     sum += s->ratio[i];
     s->cdf[i] = sum;
   }
@@ -123,8 +136,8 @@ npde_status npde__sampler_draw(npde__sampler *s, npde_network *net, const npde_m
   s->w_max = 0.0;
   for (int64_t j = 0; j < total; ++j) {
     int64_t c = j;
-    if (alpha > 0.0 && npde_philox_uniform_at(seed, stream + 2, base, (uint64_t)(2 * j)) < alpha) {
-      const double u = npde_philox_uniform_at(seed, stream + 2, base, (uint64_t)(2 * j + 1)) * sum;
+    if (alpha > 0.0 && npde_philox_uniform_at(seed, stream + SAMPLER_STREAM_PICKS, base, (uint64_t)(2 * j)) < alpha) {
+      const double u = npde_philox_uniform_at(seed, stream + SAMPLER_STREAM_PICKS, base, (uint64_t)(2 * j + 1)) * sum;
       int64_t lo = 0, hi = m - 1; /* the first candidate whose running sum exceeds u */
       while (lo < hi) {
         const int64_t mid = lo + (hi - lo) / 2;

@@ -22,16 +22,19 @@ typedef struct npde__sampler {
   double w_min, w_max;
 } npde__sampler;
 
-/* The evolve stage's `sampling:` node: {type: uniform} or {type: adaptive, mix, candidates}. */
-npde_status npde__sampler_read(npde__sampler *s, const npde_config *node);
+/* A stage's `sampling:` node (what: its name in messages): {type: uniform} or {type: adaptive, mix, candidates}. */
+npde_status npde__sampler_read(npde__sampler *s, const npde_config *node, const char *what);
+
+/* A caller's own proposal: g >= 0 at the m candidates X (backend, m x d; xh the same on the host). */
+typedef npde_status (*npde__sampler_score)(void *ctx, const npde_mat *X, const double *xh, double *g);
 
 /* Draw number `draw` of a set of `total` points in [-1, 1]^d (stream/counter layout of the uniform draw, whose
  * points are the first `total` candidates), and this rank's rows [first, first + n): X (backend, n x d) and the
  * points' sqrt(p/q) (host, n; all 1 for the uniform sampler). The proposal density is proportional to
- * sum_k (u_k^2 + |grad u_k|^2) of the network at theta. */
-npde_status npde__sampler_draw(npde__sampler *s, npde_network *net, const npde_mat *theta, uint64_t seed,
-                               uint64_t stream, uint64_t draw, int64_t total, int64_t first, int64_t n, npde_mat *X,
-                               double *sqrt_w);
+ * score's g, or without one to sum_k (u_k^2 + |grad u_k|^2) of the network at theta. */
+npde_status npde__sampler_draw(npde__sampler *s, npde_network *net, const npde_mat *theta, npde__sampler_score score,
+                               void *score_ctx, uint64_t seed, uint64_t stream, uint64_t draw, int64_t total,
+                               int64_t first, int64_t n, npde_mat *X, double *sqrt_w);
 void npde__sampler_free(npde__sampler *s, npde_backend *be);
 
 #endif
