@@ -1,6 +1,7 @@
 /* precond nystrom: exact low rank, decaying spectra, preconditioner algebra,
  * mu modes, preconditioned CG (docs/methods/neural-ivp.md §4.1-4.3, V10-V13). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -519,33 +520,24 @@ Test(nystrom, test_nystrom_yaml_config) {
 }
 
 /* Plain CG vs Nystrom-PCG on lambda_i = 10^(-6 i / p) with mu relative. */
-Test(nystrom, test_nystrom_pcg_fewer_iterations) {
-  const int64_t p = 500;
-  double *lam = malloc((size_t)p * sizeof *lam);
-  for (int64_t i = 0; i < p; ++i) lam[i] = pow(10.0, -6.0 * (double)i / (double)p);
-  double *A = spectrum_matrix(42, p, lam), *b = malloc((size_t)p * sizeof *b), *x = calloc((size_t)p, sizeof *x);
-  th_rng rng = {43};
-  th_normal_fill(&rng, b, p);
-  th_op op;
-  th_op_init(&op, env.be, A, p, NPDE_F64);
-  npde_precond *pc = make_precond("{type: nystrom, rank: 250, mu: 1e-8}");
-  npde_precond_info info = new_info();
-  OK(npde_precond_setup(pc, &op.op, 5, 0, 0, &info));
-  const double shift = info.shift;
+/* Plain CG and PCG (cg, tol 1e-8) on (A + shift I) x = b from x = 0; the true relative residuals, and a check that
+ * the preconditioner saves at least 5x the iterations. */
+static void pcg_against_plain(const npde_linop *op, const double *A, int64_t p, double shift, npde_precond *pc,
+                              const double *b, const char *what) {
+  double *x = calloc((size_t)p, sizeof *x);
   npde_linsolver *ls = make_solver("{type: cg, tol: 1e-8, max_iters: 20000}");
   void *db = th_vec_new(env.be, b, p, NPDE_F64), *dx = th_vec_new(env.be, x, p, NPDE_F64);
   npde_mat vb = th_vec_view(db, p, NPDE_F64), vx = th_vec_view(dx, p, NPDE_F64);
   npde_solve_stats plain = {.struct_size = sizeof plain}, pre = {.struct_size = sizeof pre};
-  OK(npde_linsolver_solve(ls, &op.op, shift, NULL, &vb, &vx, &plain));
+  OK(npde_linsolver_solve(ls, op, shift, NULL, &vb, &vx, &plain));
   th_vec_get(env.be, dx, x, p, NPDE_F64);
-  double bn = th_norm(p, b), r_plain = th_residual(p, A, shift, x, b) / bn;
+  const double bn = th_norm(p, b), r_plain = th_residual(p, A, shift, x, b) / bn;
   OK(npde_backend_fill(env.be, &vx, 0.0));
-  OK(npde_linsolver_solve(ls, &op.op, shift, pc, &vb, &vx, &pre));
+  OK(npde_linsolver_solve(ls, op, shift, pc, &vb, &vx, &pre));
   th_vec_get(env.be, dx, x, p, NPDE_F64);
-  double r_pre = th_residual(p, A, shift, x, b) / bn;
-  cr_log_info("p %lld, rank %lld, mu_a %.3e: plain CG %lld iterations (true rel. residual %.2e), Nystrom-PCG %lld "
-              "(%.2e)", (long long)p, (long long)info.rank, shift, (long long)plain.iterations, r_plain,
-              (long long)pre.iterations, r_pre);
+  const double r_pre = th_residual(p, A, shift, x, b) / bn;
+  cr_log_info("%s: plain CG %lld iterations (true rel. residual %.2e), Nystrom-PCG %lld (%.2e)", what,
+              (long long)plain.iterations, r_plain, (long long)pre.iterations, r_pre);
   cr_assert_leq(r_plain, 1e-7);
   cr_assert_leq(r_pre, 1e-7);
   cr_assert_geq(plain.iterations, 5 * pre.iterations, "plain %lld vs preconditioned %lld iterations",
@@ -553,9 +545,27 @@ Test(nystrom, test_nystrom_pcg_fewer_iterations) {
   npde_backend_free(env.be, db);
   npde_backend_free(env.be, dx);
   npde_linsolver_destroy(&ls);
+  free(x);
+}
+
+Test(nystrom, test_nystrom_pcg_fewer_iterations) {
+  const int64_t p = 500;
+  double *lam = malloc((size_t)p * sizeof *lam);
+  for (int64_t i = 0; i < p; ++i) lam[i] = pow(10.0, -6.0 * (double)i / (double)p);
+  double *A = spectrum_matrix(42, p, lam), *b = malloc((size_t)p * sizeof *b);
+  th_rng rng = {43};
+  th_normal_fill(&rng, b, p);
+  th_op op;
+  th_op_init(&op, env.be, A, p, NPDE_F64);
+  npde_precond *pc = make_precond("{type: nystrom, rank: 250, mu: 1e-8}");
+  npde_precond_info info = new_info();
+  OK(npde_precond_setup(pc, &op.op, 5, 0, 0, &info));
+  char what[64];
+  snprintf(what, sizeof what, "p %lld, rank %lld, mu_a %.3e", (long long)p, (long long)info.rank, info.shift);
+  pcg_against_plain(&op.op, A, p, info.shift, pc, b, what);
   npde_precond_destroy(&pc);
   th_op_fini(&op);
-  free(lam), free(A), free(b), free(x);
+  free(lam), free(A), free(b);
 }
 
 /* A block-diagonal operator that says so (npde_linop.n_blocks): the whole
@@ -604,14 +614,22 @@ static void block_op_fini(block_op *b) {
   th_op_fini(&b->part[1]);
 }
 
+/* A block-diagonal operator and a nystrom preconditioner set up on it. */
+static npde_precond *block_setup(block_op *b, int64_t n1, int64_t n2, double decades, const char *yaml, uint64_t seed,
+                                 npde_precond_info *info, double **A1, double **A2, double **A) {
+  block_op_init(b, n1, n2, decades, A1, A2, A);
+  npde_precond *pc = make_precond(yaml);
+  *info = new_info();
+  OK(npde_precond_setup(pc, &b->whole.op, seed, 0, 0, info));
+  return pc;
+}
+
 Test(nystrom, test_nystrom_block_diagonal_exact_at_full_rank) {
   const int64_t n1 = 40, n2 = 60, n = n1 + n2;
   double *A1, *A2, *A;
   block_op b;
-  block_op_init(&b, n1, n2, 3.0, &A1, &A2, &A);
-  npde_precond *pc = make_precond("{type: nystrom, rank: 100, mu: 1e-6}");
-  npde_precond_info info = new_info();
-  OK(npde_precond_setup(pc, &b.whole.op, 9, 0, 0, &info));
+  npde_precond_info info;
+  npde_precond *pc = block_setup(&b, n1, n2, 3.0, "{type: nystrom, rank: 100, mu: 1e-6}", 9, &info, &A1, &A2, &A);
   /* each block sketched alone, with its own columns: n_k of them at rank n */
   cr_assert_eq(b.whole.matmats + b.whole.matvecs, 0, "the whole operator was applied");
   cr_assert_eq(b.block_calls, 2);
@@ -646,34 +664,15 @@ Test(nystrom, test_nystrom_block_diagonal_pcg_solves_the_system) {
   const int64_t n1 = 200, n2 = 300, n = n1 + n2;
   double *A1, *A2, *A;
   block_op b;
-  block_op_init(&b, n1, n2, 6.0, &A1, &A2, &A);
-  /* rank 250 split by size: 100 and 150 columns */
-  npde_precond *pc = make_precond("{type: nystrom, rank: 250, mu: 1e-8}");
-  npde_precond_info info = new_info();
-  OK(npde_precond_setup(pc, &b.whole.op, 5, 0, 0, &info));
+  npde_precond_info info; /* rank 250 split by size: 100 and 150 columns */
+  npde_precond *pc = block_setup(&b, n1, n2, 6.0, "{type: nystrom, rank: 250, mu: 1e-8}", 5, &info, &A1, &A2, &A);
   cr_assert_eq(b.block_cols, 250);
   cr_assert_eq(info.rank, 250);
-  double *rhs = malloc((size_t)n * sizeof *rhs), *x = calloc((size_t)n, sizeof *x);
+  double *rhs = malloc((size_t)n * sizeof *rhs);
   th_rng rng = {44};
   th_normal_fill(&rng, rhs, n);
-  npde_linsolver *ls = make_solver("{type: cg, tol: 1e-8, max_iters: 20000}");
-  void *db = th_vec_new(env.be, rhs, n, NPDE_F64), *dx = th_vec_new(env.be, x, n, NPDE_F64);
-  npde_mat vb = th_vec_view(db, n, NPDE_F64), vx = th_vec_view(dx, n, NPDE_F64);
-  npde_solve_stats plain = {.struct_size = sizeof plain}, pre = {.struct_size = sizeof pre};
-  OK(npde_linsolver_solve(ls, &b.whole.op, info.shift, NULL, &vb, &vx, &plain));
-  OK(npde_backend_fill(env.be, &vx, 0.0));
-  OK(npde_linsolver_solve(ls, &b.whole.op, info.shift, pc, &vb, &vx, &pre));
-  th_vec_get(env.be, dx, x, n, NPDE_F64);
-  const double r_pre = th_residual(n, A, info.shift, x, rhs) / th_norm(n, rhs);
-  cr_log_info("block diagonal, rank 100 + 150: plain CG %lld iterations, block Nystrom-PCG %lld (true rel. residual "
-              "%.2e)", (long long)plain.iterations, (long long)pre.iterations, r_pre);
-  cr_assert_leq(r_pre, 1e-7);
-  cr_assert_geq(plain.iterations, 5 * pre.iterations, "plain %lld vs preconditioned %lld iterations",
-                (long long)plain.iterations, (long long)pre.iterations);
-  npde_backend_free(env.be, db);
-  npde_backend_free(env.be, dx);
-  npde_linsolver_destroy(&ls);
+  pcg_against_plain(&b.whole.op, A, n, info.shift, pc, rhs, "block diagonal, rank 100 + 150");
   npde_precond_destroy(&pc);
   block_op_fini(&b);
-  free(A1), free(A2), free(A), free(rhs), free(x);
+  free(A1), free(A2), free(A), free(rhs);
 }
