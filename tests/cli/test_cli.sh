@@ -123,6 +123,10 @@ expect 2 "samples.n=1e12'>:1:1: evolve: the samples, their jets and linearisatio
 least" -- "$npde" check "$src/configs/demo.yaml" samples.n=1e12
 expect 2 "eval: the grid's points and fields need at least" -- "$npde" check "$src/configs/demo.yaml" \
   'stages.3.eval.grid=[100000,100000]'
+expect 2 "evolve.solve_precision: mixed needs an iterative linsolver with a tol (cg); linsolver 'dense' has none" -- \
+  "$npde" check "$src/configs/demo.yaml" 'linsolver={type: dense}' stages.evolve.solve_precision=mixed
+expect 2 "evolve.sampling: 'type' must be one of uniform|adaptive, found importance" -- "$npde" check \
+  "$src/configs/demo.yaml" 'stages.evolve.sampling={type: importance}'
 expect 2 "eval: axis 5 is not an input axis (0..1)" -- "$npde" check "$src/configs/demo.yaml" 'stages.3.eval.axes=[5]'
 expect 2 "train: the grid and the training points need at least" -- "$npde" check "$src/configs/nbm-sphere.yaml" \
   stages.0.train.n=2048

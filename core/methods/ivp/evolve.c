@@ -803,10 +803,7 @@ static npde_status setup_refine(evolve_ctx *c, const npde_config *params) {
   const npde_config *node = npde_config_get(c->rs->cfg, "linsolver");
   npde_config *full = NULL;
   NPDE_TRY(npde_params_validate(info->desc->params, "linsolver", node, NULL, &full));
-  npde_status st = npde_config_get(full, "tol") ? npde_config_get_real(full, "tol", &c->refine.tol)
-                   : npde_config_error(npde_config_get(params, "solve_precision"), "evolve.solve_precision: mixed "
-                                       "needs an iterative linsolver with a tol (cg); linsolver '%s' has none",
-                                       info->desc->name);
+  npde_status st = npde_config_get_real(full, "tol", &c->refine.tol); /* preflight saw that there is one */
   char text[32];
   snprintf(text, sizeof text, "%.17g", inner_tol);
   npde_config *tol = st == NPDE_OK ? npde__config_new_scalar(text, node->file, node->line, node->column) : NULL;
@@ -849,6 +846,16 @@ static void evolve_free(evolve_ctx *c) {
 
 static npde_status evolve_preflight(const npde_run_ctx *rs, const npde_config *params) {
   NPDE_TRY(npde__stage_needs(rs, params, "evolve", NPDE__NEEDS_NETWORK | NPDE__NEEDS_SOLVER | NPDE__NEEDS_INTEGRATOR));
+  const char *prec;
+  NPDE_TRY(npde_config_get_string(params, "solve_precision", &prec));
+  if (!strcmp(prec, "mixed")) { /* the refinement's inner solves need a tolerance of their own */
+    const npde_component_desc *ls = npde_object_component((const npde_object *)rs->linsolver)->desc;
+    const npde_param_spec *spec = ls->params;
+    while (spec && spec->name && strcmp(spec->name, "tol") != 0) ++spec;
+    if (!spec || !spec->name)
+      return npde_config_error(npde_config_get(params, "solve_precision"), "evolve.solve_precision: mixed needs an "
+                               "iterative linsolver with a tol (cg); linsolver '%s' has none", ls->name);
+  }
   const npde_config *samples = npde_config_get(rs->cfg, "samples"), *where = params;
   int64_t n = 10000, eval_points, residual_points, rank = 0;
   if (samples && npde_config_get(samples, "n")) {
