@@ -3,7 +3,9 @@
  * (M + mu_a I) theta_dot = F, M = J^T J / n, F = J^T f / n, f = L[N] at n
  * fresh uniform samples per step attempt (shared by the attempt's stages),
  * with the pipeline's linsolver (warm-started from the previous theta_dot),
- * precond and integrator.
+ * precond and integrator. Adaptive samples carry weights p/q (M = J^T W J / n, F = J^T W f / n; sampler.c); the
+ * preconditioner may be sketched from an f32 or block-diagonal view of M (sketch_op.c) and the solve run as f32
+ * iterations inside f64 refinement (refine.c), docs/methods/neural-ivp.md §1.4, §4.8.
  *
  * Per accepted step it writes a metrics.csv row: CG iterations, the PDE
  * residual of docs/methods/neural-ivp.md §3.4 on a fixed evaluation set (R_true and the reference
@@ -136,7 +138,7 @@ typedef struct evolve_ctx {
   npde_linearization *lin, *lin_resid;
   npde__dist_op m_all;          /* M summed over the ranks' samples */
   bool sketch_f32, sketch_per_output;
-  npde__sketch_op sketch;       /* sketch_precision f32: M in single precision, for the preconditioner */
+  npde__sketch_op sketch;       /* sketch_precision f32 or sketch_blocks per_output: the operator to sketch */
   npde__dist_op sketch_all;
   npde__refine refine;          /* solve_precision mixed (refine.inner set) */
   npde__sampler sampler;        /* sampling: adaptive draws at an attempt's first stage, from its theta */
