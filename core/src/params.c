@@ -116,12 +116,12 @@ npde_status npde_params_validate(const npde_param_spec *params, const char *what
   if (node->type != NPDE_CONFIG_MAP) return npde_config_error(node, "%s: expected a mapping of parameters", what);
   for (size_t k = 0; k < node->n; ++k) {
     const char *key = node->keys[k];
-    if (strcmp(key, "type") == 0) continue;
     bool extra = false;
     for (const char *const *e = extra_keys; e && *e && !extra; ++e) extra = strcmp(*e, key) == 0;
     if (extra) continue;
     const npde_param_spec *p = params;
     while (p && p->name && strcmp(p->name, key) != 0) ++p;
+    if ((!p || !p->name) && strcmp(key, "type") == 0) continue; /* names the component, unless the schema has it */
     if (!p || !p->name) {
       char valid[2048];
       list_valid(params, extra_keys, valid, sizeof valid);

@@ -51,10 +51,6 @@ npde_status npde__sampler_read(npde__sampler *s, const npde_config *node, const 
   npde_status st = npde_config_get_string(cfg, "type", &type);
   if (st == NPDE_OK) st = npde_config_get_real(cfg, "mix", &s->mix);
   if (st == NPDE_OK) st = npde_config_get_int(cfg, "candidates", &s->candidates);
-  /* npde_params_validate leaves a `type:` key to the caller (it names components elsewhere) */
-  if (st == NPDE_OK && strcmp(type, "uniform") != 0 && strcmp(type, "adaptive") != 0)
-    st = npde_config_error(npde_config_get(node, "type"), "%s: 'type' must be one of uniform|adaptive, found %s", what,
-                           type);
   if (st == NPDE_OK) s->adaptive = strcmp(type, "adaptive") == 0;
   npde_config_destroy(&cfg);
   return st;
