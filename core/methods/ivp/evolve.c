@@ -35,7 +35,6 @@
 #include "log_impl.h"
 #include "npde/npde_comm.h"
 #include "npde/npde_log.h"
-#include "npde/npde_philox.h"
 #include "npde/npde_solvers.h"
 #include "ivp_impl.h"
 #include "sampler.h"
@@ -144,8 +143,7 @@ typedef struct evolve_ctx {
   npde__sampler sampler;        /* sampling: adaptive draws at an attempt's first stage, from its theta */
   void *sqrt_w;                 /* backend: the samples' sqrt(p/q) (adaptive) */
   double *sqrt_wh;              /* host */
-  bool draw_pending;
-  int64_t pending_attempt;
+  bool draw_pending;            /* adaptive: the attempt (c->attempt) has not drawn its samples yet */
   npde__sketch_op solve32;      /* its f32 operator, when the sketch's is not one */
   npde__dist_op solve32_all;
   npde__comm_scratch reduce;    /* host staging of F */
@@ -217,9 +215,7 @@ static void jet_set_free(evolve_ctx *c, jet_set *s) {
  * (s->xh), once per new sample set, not per RHS evaluation. */
 static npde_status jet_set_draw(evolve_ctx *c, jet_set *s, uint64_t stream, uint64_t draw) {
   npde_mat X = npde_mat_view(s->x, NPDE_F64, s->n, c->d);
-  const uint64_t counter =
-      draw * npde_philox_blocks((uint64_t)(s->total * c->d)) + npde_philox_blocks((uint64_t)(s->first * c->d));
-  NPDE_TRY(npde_backend_rng_uniform(c->be, c->rs->seed, stream, counter, -1.0, 1.0, &X));
+  NPDE_TRY(npde__sample_uniform(c->be, c->rs->seed, stream, draw, s->total, s->first, &X));
   return npde_backend_download(c->be, s->xh, s->x, (size_t)(s->n * c->d) * sizeof(double));
 }
 
@@ -278,11 +274,8 @@ static npde_status evolve_begin_attempt(void *ctx, double t, double h, int64_t a
   c->t_prev = t;
   /* one fresh sample set per attempt, shared by all its stages (docs/methods/neural-ivp.md §1.3); an adaptive one
    * needs the attempt's theta, which its first stage brings */
-  if (c->sampler.adaptive) {
-    c->draw_pending = true;
-    c->pending_attempt = attempt;
-    return NPDE_OK;
-  }
+  c->draw_pending = c->sampler.adaptive;
+  if (c->draw_pending) return NPDE_OK;
   return jet_set_draw(c, &c->samples, NPDE__STREAM_EVOLVE, (uint64_t)attempt);
 }
 
@@ -333,7 +326,7 @@ static npde_status evolve_rhs(void *ctx, double t, const npde_mat *y, npde_mat *
   npde_mat theta = npde_mat_view(y->data, NPDE_F64, c->p, 1), X = npde_mat_view(c->samples.x, NPDE_F64, c->samples.n, c->d);
   npde_mat W = npde_mat_view(c->samples.f, NPDE_F64, c->samples.n, c->K);
   const double w0 = npde__now_seconds();
-  if (c->draw_pending) NPDE_TRY(draw_samples(c, &theta, (uint64_t)c->pending_attempt));
+  if (c->draw_pending) NPDE_TRY(draw_samples(c, &theta, (uint64_t)c->attempt));
   NPDE_TRY(jet_set_rhs(c, &c->samples, &theta, t));
   /* M and F at (theta, X) */
   NPDE_TRY(c->lin ? npde_linearization_update(c->lin, &theta, &X)

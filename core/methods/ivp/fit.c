@@ -13,7 +13,6 @@
 #include "comm_reduce.h"
 #include "npde/npde_comm.h"
 #include "npde/npde_log.h"
-#include "npde/npde_philox.h"
 #include "ivp_impl.h"
 #include "sampler.h"
 
@@ -167,8 +166,7 @@ static npde_status tune_head(fit_ctx *c, int64_t o, int64_t n_points, double lam
     npde_mat X = npde_mat_view(x, NPDE_F64, nc, c->d), U = npde_mat_view(u, NPDE_F64, nc, c->K);
     npde_mat Phi = npde_mat_view(phi, NPDE_F64, nc, k), A = npde_mat_view(a, NPDE_F64, nc, k1);
     npde_mat Bv = npde_mat_view(b, NPDE_F64, nc, 1);
-    st = npde_backend_rng_uniform(c->be, c->rs->seed, stream, (uint64_t)npde_philox_blocks((uint64_t)(r0 * c->d)),
-                                  -1.0, 1.0, &X);
+    st = npde__sample_uniform(c->be, c->rs->seed, stream, 0, first + mine, r0, &X);
     if (st == NPDE_OK) st = target_values(c, &X, &U);
     if (st == NPDE_OK) st = npde_network_features(c->net, &t, &X, o, &Phi);
     if (st == NPDE_OK) st = npde_network_envelope(c->net, &X, bh);
@@ -304,7 +302,6 @@ static npde_status fit_run(npde_run_ctx *rs, const npde_config *params) {
   npde_mat X = npde_mat_view(x, NPDE_F64, mine, c.d), U = npde_mat_view(u, NPDE_F64, mine, c.K),
            W = npde_mat_view(w, NPDE_F64, mine, c.K), G = npde_mat_view(g, NPDE_F64, c.p, 1);
   if (st == NPDE_OK) st = npde__adam_init(&adam, be, c.p);
-  uint64_t per_batch = npde_philox_blocks((uint64_t)(batch * c.d));
   double t0 = npde__now_seconds(), last_log = t0, loss = NAN;
   /* the loss of every epoch, for results.npz (fit_loss, or refit_loss of the last restart) */
   double *history = epochs > 0 ? malloc((size_t)epochs * sizeof *history) : NULL;
@@ -321,9 +318,7 @@ static npde_status fit_run(npde_run_ctx *rs, const npde_config *params) {
                               (uint64_t)(e - 1), batch, first, mine, &X, sqrt_wh);
       if (st == NPDE_OK) st = npde_backend_upload(be, sqrt_w, sqrt_wh, (size_t)mine * sizeof(double));
     } else {
-      st = npde_backend_rng_uniform(be, rs->seed, NPDE__STREAM_FIT + fit_index,
-                                    (uint64_t)(e - 1) * per_batch + npde_philox_blocks((uint64_t)(first * c.d)), -1.0,
-                                    1.0, &X);
+      st = npde__sample_uniform(be, rs->seed, NPDE__STREAM_FIT + fit_index, (uint64_t)(e - 1), batch, first, &X);
     }
     if (st == NPDE_OK) st = target_values(&c, &X, &U);
     if (st == NPDE_OK) st = lin ? npde_linearization_update(lin, &theta, &X)

@@ -66,7 +66,8 @@ static npde_status grow(npde__sampler *s, npde_backend *be, int64_t m, int64_t t
   s->cdf = malloc((size_t)m * sizeof(double));
   s->ratio = malloc((size_t)m * sizeof(double));
   s->pick = malloc((size_t)total * sizeof(int64_t));
-  if (!s->xh || !s->val || !s->grad || !s->cdf || !s->ratio || !s->pick)
+  s->rows = malloc((size_t)(total * d) * sizeof(double));
+  if (!s->xh || !s->val || !s->grad || !s->cdf || !s->ratio || !s->pick || !s->rows)
     return NPDE_ERROR(NPDE_ERR_NOMEM, "evolve: out of host memory for %lld sampling candidates", (long long)m);
   s->m = m;
   s->d = d;
@@ -74,9 +75,8 @@ static npde_status grow(npde__sampler *s, npde_backend *be, int64_t m, int64_t t
   return NPDE_OK;
 }
 
-/* The uniform draw: this rank's rows of draw `draw` of `total` points. */
-static npde_status draw_uniform(npde_backend *be, uint64_t seed, uint64_t stream, uint64_t draw, int64_t total,
-                                int64_t first, npde_mat *X) {
+npde_status npde__sample_uniform(npde_backend *be, uint64_t seed, uint64_t stream, uint64_t draw, int64_t total,
+                                 int64_t first, npde_mat *X) {
   const int64_t d = X->cols;
   const uint64_t counter =
       draw * npde_philox_blocks((uint64_t)(total * d)) + npde_philox_blocks((uint64_t)(first * d));
@@ -92,16 +92,16 @@ npde_status npde__sampler_draw(npde__sampler *s, npde_network *net, const npde_m
     for (int64_t i = 0; i < n; ++i) sqrt_w[i] = 1.0;
     s->ess = 1.0;
     s->w_min = s->w_max = 1.0;
-    return draw_uniform(be, seed, stream, draw, total, first, X);
+    return npde__sample_uniform(be, seed, stream, draw, total, first, X);
   }
   const int64_t C = s->candidates, m = C * total;
   NPDE_TRY(grow(s, be, m, total, d, K));
   /* candidates: the uniform draw's whole set, then (C - 1) total more from the next stream */
   npde_mat head = npde_mat_view(s->xc, NPDE_F64, total, d);
-  NPDE_TRY(draw_uniform(be, seed, stream, draw, total, 0, &head));
+  NPDE_TRY(npde__sample_uniform(be, seed, stream, draw, total, 0, &head));
   if (C > 1) {
     npde_mat rest = npde_mat_view((double *)s->xc + total * d, NPDE_F64, m - total, d);
-    NPDE_TRY(draw_uniform(be, seed, stream + SAMPLER_STREAM_CANDIDATES, draw, m - total, 0, &rest));
+    NPDE_TRY(npde__sample_uniform(be, seed, stream + SAMPLER_STREAM_CANDIDATES, draw, m - total, 0, &rest));
   }
   npde_mat Xc = npde_mat_view(s->xc, NPDE_F64, m, d);
   NPDE_TRY(npde_backend_download(be, s->xh, s->xc, (size_t)(m * d) * sizeof(double)));
@@ -151,16 +151,12 @@ npde_status npde__sampler_draw(npde__sampler *s, npde_network *net, const npde_m
   }
   s->ess = sw * sw / (sw2 * (double)total);
   /* this rank's rows, through the host copy of the candidates */
-  double *xr = malloc((size_t)(n * d) * sizeof(double));
-  if (!xr) return NPDE_ERROR(NPDE_ERR_NOMEM, "evolve: out of host memory for %lld samples", (long long)n);
   for (int64_t i = 0; i < n; ++i) {
     const int64_t c = s->pick[first + i];
-    memcpy(xr + i * d, s->xh + c * d, (size_t)d * sizeof(double));
+    memcpy(s->rows + i * d, s->xh + c * d, (size_t)d * sizeof(double));
     sqrt_w[i] = sqrt(1.0 / ((1.0 - alpha) + alpha * s->ratio[c]));
   }
-  npde_status st = npde_backend_upload(be, X->data, xr, (size_t)(n * d) * sizeof(double));
-  free(xr);
-  return st;
+  return npde_backend_upload(be, X->data, s->rows, (size_t)(n * d) * sizeof(double));
 }
 
 void npde__sampler_free(npde__sampler *s, npde_backend *be) {
@@ -171,6 +167,8 @@ void npde__sampler_free(npde__sampler *s, npde_backend *be) {
   free(s->cdf);
   free(s->ratio);
   free(s->pick);
+  free(s->rows);
+  s->rows = NULL;
   s->xc = NULL;
   s->xh = s->val = s->grad = s->cdf = s->ratio = NULL;
   s->pick = NULL;

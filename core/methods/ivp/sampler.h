@@ -17,6 +17,7 @@ typedef struct npde__sampler {
   void *xc;                                /* backend: m x d */
   double *xh, *val, *grad, *cdf, *ratio;   /* host: m x d, m x K, m x K x d, m, m */
   int64_t *pick;                           /* host: total */
+  double *rows;                            /* host: this rank's chosen points (at most total x d) */
   /* the last draw's summary */
   double ess;      /* effective sample size (sum w)^2 / sum w^2 over the whole set, as a share of total */
   double w_min, w_max;
@@ -24,6 +25,11 @@ typedef struct npde__sampler {
 
 /* A stage's `sampling:` node (what: its name in messages): {type: uniform} or {type: adaptive, mix, candidates}. */
 npde_status npde__sampler_read(npde__sampler *s, const npde_config *node, const char *what);
+
+/* The uniform draw: this rank's rows [first, first + X->rows) of draw number `draw` of `total` points in [-1, 1]^d
+ * (Philox stream `stream`, the draw's counters after those of draws 0 .. draw - 1), into X (backend). */
+npde_status npde__sample_uniform(npde_backend *be, uint64_t seed, uint64_t stream, uint64_t draw, int64_t total,
+                                 int64_t first, npde_mat *X);
 
 /* A caller's own proposal: g >= 0 at the m candidates X (backend, m x d; xh the same on the host). */
 typedef npde_status (*npde__sampler_score)(void *ctx, const npde_mat *X, const double *xh, double *g);
