@@ -43,16 +43,21 @@
 /* The Cholesky retries raise nu by 10 while it stays below this times ||Y||_F. */
 #define NYS_MAX_NU 1e-3
 
+/* Block k of the layout: indices [row, row + rows) with cols columns, stored from element off of omega and y, its
+ * Lambda from entry col. */
+typedef struct nys_block {
+  int64_t row, rows, cols, off, col;
+} nys_block;
+
 typedef struct nys_state {
   npde_backend *be;
   /* parameters */
   int64_t rank;
   double mu, eps;
   bool mu_relative, frangella;
-  /* the block layout of the last setup: nb blocks (1 for an operator without structure), block k on indices
-   * [row[k], row[k] + rows[k]) with cols[k] columns, stored from element off[k] of omega and y, its Lambda from
-   * entry col[k] */
-  int64_t nb, nb_cap, *row, *rows, *cols, *off, *col;
+  /* the block layout of the last setup: nb blocks (1 for an operator without structure) */
+  int64_t nb, nb_cap;
+  nys_block *blk;
   /* buffers, for the current layout */
   int64_t n, l, lmax, elems;
   void *omega; /* the blocks' n_k x l_k: Omega, then U */
@@ -103,11 +108,8 @@ static void free_buffers(nys_state *s) {
 static void nys_destroy(npde_precond *pc) {
   nys_state *s = npde_precond_state(pc);
   free_buffers(s);
-  int64_t **layout[] = {&s->row, &s->rows, &s->cols, &s->off, &s->col};
-  for (size_t i = 0; i < sizeof layout / sizeof layout[0]; ++i) {
-    free(*layout[i]);
-    *layout[i] = NULL;
-  }
+  free(s->blk);
+  s->blk = NULL;
 }
 
 /* The block layout of A for this setup: one block, or A's diagonal blocks with their share of the rank. */
@@ -115,16 +117,10 @@ static npde_status plan_blocks(nys_state *s, const npde_linop *A) {
   const bool blocks = A->n_blocks > 1 && A->block_start && A->block_matmat;
   const int64_t nb = blocks ? A->n_blocks : 1, n = A->n;
   if (nb > s->nb_cap) {
-    int64_t **layout[] = {&s->row, &s->rows, &s->cols, &s->off, &s->col};
-    for (size_t i = 0; i < sizeof layout / sizeof layout[0]; ++i) {
-      free(*layout[i]);
-      *layout[i] = malloc((size_t)nb * sizeof(int64_t));
-      if (!*layout[i]) {
-        s->nb_cap = 0;
-        return NPDE_ERROR(NPDE_ERR_NOMEM, "nystrom: out of memory for %lld blocks", (long long)nb);
-      }
-    }
-    s->nb_cap = nb;
+    free(s->blk);
+    s->blk = malloc((size_t)nb * sizeof *s->blk);
+    s->nb_cap = s->blk ? nb : 0;
+    if (!s->blk) return NPDE_ERROR(NPDE_ERR_NOMEM, "nystrom: out of memory for %lld blocks", (long long)nb);
   }
   int64_t l = 0, lmax = 0, elems = 0;
   for (int64_t k = 0; k < nb; ++k) {
@@ -134,11 +130,7 @@ static npde_status plan_blocks(nys_state *s, const npde_linop *A) {
                         (long long)k, (long long)r0, (long long)(r0 + nk), (long long)n);
     int64_t lk = blocks ? (int64_t)((double)s->rank * (double)nk / (double)n + 0.5) : s->rank;
     lk = lk < 1 ? 1 : lk > nk ? nk : lk;
-    s->row[k] = r0;
-    s->rows[k] = nk;
-    s->cols[k] = lk;
-    s->off[k] = elems;
-    s->col[k] = l;
+    s->blk[k] = (nys_block){.row = r0, .rows = nk, .cols = lk, .off = elems, .col = l};
     elems += nk * lk;
     l += lk;
     if (lk > lmax) lmax = lk;
@@ -170,7 +162,7 @@ static npde_status plan_blocks(nys_state *s, const npde_linop *A) {
 
 /* Block k's n_k x l_k part of a layout buffer. */
 static npde_mat block_view(const nys_state *s, void *buf, int64_t k) {
-  return npde_mat_view((double *)buf + s->off[k], NPDE_F64, s->rows[k], s->cols[k]);
+  return npde_mat_view((double *)buf + s->blk[k].off, NPDE_F64, s->blk[k].rows, s->blk[k].cols);
 }
 
 /* h_a = op(X)^T Y for n x l backend blocks (an l x l gemm, then a download). */
@@ -236,8 +228,8 @@ static npde_status finish(nys_state *s, npde_precond_info *info) {
   s->lambda_max = s->h_lambda[0];
   s->lambda_min = s->h_lambda[l - 1];
   for (int64_t k = 1; k < s->nb; ++k) { /* each block's Lambda is descending */
-    if (s->h_lambda[s->col[k]] > s->lambda_max) s->lambda_max = s->h_lambda[s->col[k]];
-    if (s->h_lambda[s->col[k] + s->cols[k] - 1] < s->lambda_min) s->lambda_min = s->h_lambda[s->col[k] + s->cols[k] - 1];
+    if (s->h_lambda[s->blk[k].col] > s->lambda_max) s->lambda_max = s->h_lambda[s->blk[k].col];
+    if (s->h_lambda[s->blk[k].col + s->blk[k].cols - 1] < s->lambda_min) s->lambda_min = s->h_lambda[s->blk[k].col + s->blk[k].cols - 1];
   }
   s->mu_a = s->mu_relative && s->lambda_max > 0.0 ? s->mu * s->lambda_max : s->mu;
   for (int64_t i = 0; i < l; ++i) {
@@ -264,8 +256,8 @@ static npde_status finish(nys_state *s, npde_precond_info *info) {
 static npde_status sketch_block(nys_state *s, const npde_linop *A, int64_t k, uint64_t seed, uint64_t stream,
                                 uint64_t counter) {
   npde_backend *be = s->be;
-  const int64_t n = s->rows[k], l = s->cols[k];
-  double *lambda = s->h_lambda + s->col[k];
+  const int64_t n = s->blk[k].rows, l = s->blk[k].cols;
+  double *lambda = s->h_lambda + s->blk[k].col;
   npde_mat Om = block_view(s, s->omega, k), Y = block_view(s, s->y, k);
 
   /* 1-2. Omega, orthonormalised */
@@ -364,7 +356,7 @@ static npde_status nys_setup(npde_precond *pc, const npde_linop *A, uint64_t see
   s->has_row_scale = npde_backend_supports(s->be, NPDE_OP_ROW_SCALE, NPDE_F64);
   s->nu = 0.0;
   for (int64_t k = 0; k < s->nb; ++k) /* block k's test matrix from its own counters */
-    NPDE_TRY(sketch_block(s, A, k, seed, stream, counter + npde_philox_blocks((uint64_t)s->off[k])));
+    NPDE_TRY(sketch_block(s, A, k, seed, stream, counter + npde_philox_blocks((uint64_t)s->blk[k].off)));
   return finish(s, info);
 }
 
@@ -389,8 +381,8 @@ static npde_status nys_apply(npde_precond *pc, const npde_mat *r, npde_mat *z) {
   const int64_t l = s->l;
   npde_mat t = npde_mat_view(s->tvec, NPDE_F64, l, 1), d = npde_mat_view(s->dvec, NPDE_F64, l, 1);
   for (int64_t k = 0; k < s->nb; ++k) { /* t = U^T r, block by block */
-    npde_mat U = block_view(s, s->omega, k), rk = npde_mat_sub(rc, s->row[k], 0, s->rows[k], 1);
-    npde_mat tk = npde_mat_sub(t, s->col[k], 0, s->cols[k], 1);
+    npde_mat U = block_view(s, s->omega, k), rk = npde_mat_sub(rc, s->blk[k].row, 0, s->blk[k].rows, 1);
+    npde_mat tk = npde_mat_sub(t, s->blk[k].col, 0, s->blk[k].cols, 1);
     NPDE_TRY(npde_backend_gemv(be, NPDE_TRANS, 1.0, &U, &rk, 0.0, &tk));
   }
   if (s->has_row_scale) {
@@ -402,8 +394,8 @@ static npde_status nys_apply(npde_precond *pc, const npde_mat *r, npde_mat *z) {
   }
   NPDE_TRY(npde_backend_copy(be, &rc, &zc));
   for (int64_t k = 0; k < s->nb; ++k) { /* z = r + U t */
-    npde_mat U = block_view(s, s->omega, k), zk = npde_mat_sub(zc, s->row[k], 0, s->rows[k], 1);
-    npde_mat tk = npde_mat_sub(t, s->col[k], 0, s->cols[k], 1);
+    npde_mat U = block_view(s, s->omega, k), zk = npde_mat_sub(zc, s->blk[k].row, 0, s->blk[k].rows, 1);
+    npde_mat tk = npde_mat_sub(t, s->blk[k].col, 0, s->blk[k].cols, 1);
     NPDE_TRY(npde_backend_gemv(be, NPDE_NO_TRANS, 1.0, &U, &tk, 1.0, &zk));
   }
   return NPDE_OK;
