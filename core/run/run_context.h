@@ -44,7 +44,8 @@ enum {
   NPDE__STREAM_SKETCH = 0x7f050000,  /* evolve: Nystrom test matrices */
   NPDE__STREAM_RESIDUAL = 0x7f060000, /* evolve: the fixed residual evaluation set */
   NPDE__STREAM_TRAIN = 0x7f070000,    /* train: random points (+0), epoch shuffles (+1), sketches (+2) */
-  NPDE__STREAM_EXACT = 0x7f080000     /* the exact-solution check's points */
+  NPDE__STREAM_EXACT = 0x7f080000,    /* the exact-solution check's points */
+  NPDE__STREAM_FIT_RHS = 0x7f090000   /* + fit index: zero_head rhs, the zero outputs' feature fit */
 };
 
 #define NPDE__MAX_METRICS 64

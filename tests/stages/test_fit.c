@@ -186,6 +186,53 @@ Test(fit, test_a_zero_target_keeps_a_non_zero_head) {
   cr_expect_eq(ridge, 0.0, "zero_head: ridge (the reference code's head tuning) left %g", ridge);
 }
 
+/* R_true of the first step (rk4, dt 1e-4) of a 2D wave at rest after a fit with zero_head: MODE; the phi_t
+ * output's error after the fit in *phi_t. */
+static double first_step_residual(const char *mode, double *phi_t) {
+  char yaml[1024];
+  snprintf(yaml, sizeof yaml,
+           "seed: 3\npde: {type: wave, dim: 2, c: 1, s: 0.1}\nnetwork: {envelope: dirichlet, layers: [{type: "
+           "sinusoidal, frequencies: 3}, {type: mlp, width: 16, depth: 2}]}\nsamples: {n: 1000}\nlinsolver: {type: "
+           "cg, tol: 1e-8, max_iters: 1000}\nprecond: {type: nystrom, rank: 30, mu: 1e-6, mu_mode: relative}\n"
+           "integrator: {type: rk4, dt: 1e-4}\nstages:\n  - fit: {epochs: 600, lr: 1e-2, batch: 500, head_points: "
+           "4000, zero_head: %s}\n  - evolve: {t_end: 1e-4}\n", mode);
+  npde_config *cfg;
+  cr_assert_eq(npde_config_load_string(yaml, "fit.yaml", &cfg), NPDE_OK, "%s", npde_last_error());
+  npde_pipeline *pl;
+  cr_assert_eq(npde_pipeline_create(reg, cfg, &pl), NPDE_OK, "%s", npde_last_error());
+  cr_assert_eq(npde_pipeline_run(pl), NPDE_OK, "%s", npde_last_error());
+  double r = NAN;
+  cr_assert_eq(npde_pipeline_metric(pl, "evolve.residual", &r), NPDE_OK, "%s", npde_last_error());
+  cr_assert_eq(npde_pipeline_metric(pl, "fit.rel_error_output1", phi_t), NPDE_OK, "%s", npde_last_error());
+  npde_pipeline_destroy(&pl);
+  npde_config_destroy(&cfg);
+  return r;
+}
+
+/* zero_head: rhs fits phi_t's branch to its first time derivative, lap phi, then zeroes its head: phi_t stays
+ * exactly zero, and the first step's tangent space holds lap phi (the head's directions are those features),
+ * where a branch fitted to zero leaves the projection missing nearly all of it. */
+Test(fit, test_zero_head_rhs_gives_the_first_step_its_right_hand_side) {
+  double phi_t_adam, phi_t_rhs;
+  const double r_adam = first_step_residual("adam", &phi_t_adam), r_rhs = first_step_residual("rhs", &phi_t_rhs);
+  cr_expect_eq(phi_t_rhs, 0.0, "zero_head: rhs left phi_t %g off its zero initial value", phi_t_rhs);
+  cr_expect_gt(r_adam, 0.8, "the case no longer shows the failure: R_true %g with a branch fitted to zero", r_adam);
+  cr_expect_lt(r_rhs, 0.25, "zero_head: rhs: R_true %g at the first step (adam: %g)", r_rhs, r_adam);
+}
+
+Test(fit, test_zero_head_rhs_without_head_tuning_is_refused) {
+  npde_config *cfg;
+  cr_assert_eq(npde_config_load_string(PIPELINE("  - fit: {epochs: 1, head_tuning: false, zero_head: rhs}\n"),
+                                       "fit.yaml", &cfg), NPDE_OK, "%s", npde_last_error());
+  npde_pipeline *pl = NULL;
+  npde_status st = npde_pipeline_create(reg, cfg, &pl);
+  if (st == NPDE_OK) st = npde_pipeline_check(pl);
+  cr_expect_neq(st, NPDE_OK, "zero_head: rhs with head_tuning: false was accepted");
+  cr_expect(strstr(npde_last_error(), "fit.yaml:") && strstr(npde_last_error(), "head_tuning"), "%s", npde_last_error());
+  npde_pipeline_destroy(&pl);
+  npde_config_destroy(&cfg);
+}
+
 /* Adaptive batches (docs/methods/neural-ivp.md §1.4): mix 0 is the uniform fit bit for bit (the weighted
  * loss with weights 1 changes no number); a mix > 0 fit repeats bit for bit and is a different fit. */
 Test(fit, test_fit_adaptive_batches_reproduce_and_mix_zero_is_uniform) {
