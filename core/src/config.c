@@ -459,13 +459,21 @@ npde_status npde__read_file(const char *path, char **text, size_t *len) {
   return NPDE_OK;
 }
 
-/* Deep merge: keys of `over` replace or extend those of `base`; maps merge
- * recursively, anything else is replaced. Consumes over. */
+/* Maps naming different `type`s are different components: one replaces the other, keys and all. */
+static bool same_component(const npde_config *a, const npde_config *b) {
+  ptrdiff_t i = map_index(a, "type"), j = map_index(b, "type");
+  return i < 0 || j < 0 || !a->items[i]->scalar || !b->items[j]->scalar ||
+         !strcmp(a->items[i]->scalar, b->items[j]->scalar);
+}
+
+/* Deep merge: keys of `over` replace or extend those of `base`; maps merge recursively unless they name
+ * different types (an rk4 integrator must not keep rk23's rtol), anything else is replaced. Consumes over. */
 static bool merge_into(npde_config *base, npde_config *over) {
   for (size_t i = 0; i < over->n; ++i) {
     ptrdiff_t j = map_index(base, over->keys[i]);
     npde_config *v = over->items[i];
-    if (j >= 0 && base->items[j]->type == NPDE_CONFIG_MAP && v->type == NPDE_CONFIG_MAP) {
+    if (j >= 0 && base->items[j]->type == NPDE_CONFIG_MAP && v->type == NPDE_CONFIG_MAP &&
+        same_component(base->items[j], v)) {
       if (!merge_into(base->items[j], v)) return false;
       over->items[i] = NULL;
       continue;
@@ -789,9 +797,8 @@ npde_status npde_config_as_int(const npde_config *node, int64_t *out) {
   long long v = strtoll(s, &end, 10);
   if (end == s || *end != '\0' || errno == ERANGE) {
     /* accept integral reals written as 1e4 */
-    double d;
     errno = 0;
-    d = strtod(s, &end);
+    double d = strtod(s, &end);
     if (end != s && *end == '\0' && errno != ERANGE && !strpbrk(s, "xX") && d == floor(d) &&
         fabs(d) < 9.007199254740992e15) {
       *out = (int64_t)d;
@@ -825,21 +832,16 @@ static npde_status get_checked(const npde_config *map, const char *key, const np
   return NPDE_OK;
 }
 
-npde_status npde_config_get_real(const npde_config *map, const char *key, double *out) {
-  const npde_config *v = NULL;
-  NPDE_TRY(get_checked(map, key, &v));
-  return npde_config_as_real(v, out);
-}
-npde_status npde_config_get_int(const npde_config *map, const char *key, int64_t *out) {
-  const npde_config *v = NULL;
-  NPDE_TRY(get_checked(map, key, &v));
-  return npde_config_as_int(v, out);
-}
-npde_status npde_config_get_bool(const npde_config *map, const char *key, bool *out) {
-  const npde_config *v = NULL;
-  NPDE_TRY(get_checked(map, key, &v));
-  return npde_config_as_bool(v, out);
-}
+#define TYPED_GETTER(getter, type, convert)                                  \
+  npde_status getter(const npde_config *map, const char *key, type *out) { \
+    const npde_config *v = NULL;                                           \
+    NPDE_TRY(get_checked(map, key, &v));                                   \
+    return convert(v, out);                                                \
+  }
+TYPED_GETTER(npde_config_get_real, double, npde_config_as_real)
+TYPED_GETTER(npde_config_get_int, int64_t, npde_config_as_int)
+TYPED_GETTER(npde_config_get_bool, bool, npde_config_as_bool)
+#undef TYPED_GETTER
 npde_status npde_config_get_string(const npde_config *map, const char *key, const char **out) {
   const npde_config *v = NULL;
   NPDE_TRY(get_checked(map, key, &v));

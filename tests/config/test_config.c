@@ -493,6 +493,17 @@ Test(config_include, base_file_is_deep_merged) {
   npde_config_destroy(&cfg);
 }
 
+Test(config_include, a_map_naming_another_type_replaces_the_included_one) {
+  /* component.yaml: integrator rk4 over the base's rk23 (whose rtol rk4 does not take); linsolver cg over cg */
+  npde_config *cfg = load_file(DATA("inc/component.yaml"));
+  assert_scalar(cfg, "integrator.type", "rk4");
+  assert_scalar(cfg, "integrator.dt", "2e-3");
+  cr_assert_null(npde_config_get(at(cfg, "integrator"), "rtol"), "rk23's rtol survived the change of type");
+  assert_scalar(cfg, "linsolver.tol", "1e-8"); /* the same type still merges */
+  assert_scalar(cfg, "linsolver.max_iters", "50");
+  npde_config_destroy(&cfg);
+}
+
 Test(config_include, list_of_files_and_nested_includes) {
   /* multi.yaml: include [base.yaml, sub/extra.yaml]; extra.yaml includes
    * leaf.yaml relative to itself (sub/leaf.yaml). Later files win. */
