@@ -26,17 +26,25 @@ TestSuite(fit, .init = setup, .fini = teardown, .timeout = 240);
   "  layers: [{type: sinusoidal, frequencies: 3}, {type: mlp, width: 32, depth: 2}]\n"              \
   "stages:\n" stage
 
-/* Run a pipeline; return the named figure. */
-static double run(const char *yaml, const char *metric) {
+/* Run a pipeline; store the n named figures in values. */
+static void run_metrics(const char *yaml, int n, const char *const *metrics, double *values) {
   npde_config *cfg;
   cr_assert_eq(npde_config_load_string(yaml, "fit.yaml", &cfg), NPDE_OK, "%s", npde_last_error());
   npde_pipeline *pl;
   cr_assert_eq(npde_pipeline_create(reg, cfg, &pl), NPDE_OK, "%s", npde_last_error());
   cr_assert_eq(npde_pipeline_run(pl), NPDE_OK, "%s", npde_last_error());
-  double v = NAN;
-  cr_assert_eq(npde_pipeline_metric(pl, metric, &v), NPDE_OK, "%s", npde_last_error());
+  for (int i = 0; i < n; ++i) {
+    values[i] = NAN;
+    cr_assert_eq(npde_pipeline_metric(pl, metrics[i], &values[i]), NPDE_OK, "%s", npde_last_error());
+  }
   npde_pipeline_destroy(&pl);
   npde_config_destroy(&cfg);
+}
+
+/* Run a pipeline; return the named figure. */
+static double run(const char *yaml, const char *metric) {
+  double v;
+  run_metrics(yaml, 1, &metric, &v);
   return v;
 }
 
@@ -196,17 +204,11 @@ static double first_step_residual(const char *mode, double *phi_t) {
            "cg, tol: 1e-8, max_iters: 1000}\nprecond: {type: nystrom, rank: 30, mu: 1e-6, mu_mode: relative}\n"
            "integrator: {type: rk4, dt: 1e-4}\nstages:\n  - fit: {epochs: 600, lr: 1e-2, batch: 500, head_points: "
            "4000, zero_head: %s}\n  - evolve: {t_end: 1e-4}\n", mode);
-  npde_config *cfg;
-  cr_assert_eq(npde_config_load_string(yaml, "fit.yaml", &cfg), NPDE_OK, "%s", npde_last_error());
-  npde_pipeline *pl;
-  cr_assert_eq(npde_pipeline_create(reg, cfg, &pl), NPDE_OK, "%s", npde_last_error());
-  cr_assert_eq(npde_pipeline_run(pl), NPDE_OK, "%s", npde_last_error());
-  double r = NAN;
-  cr_assert_eq(npde_pipeline_metric(pl, "evolve.residual", &r), NPDE_OK, "%s", npde_last_error());
-  cr_assert_eq(npde_pipeline_metric(pl, "fit.rel_error_output1", phi_t), NPDE_OK, "%s", npde_last_error());
-  npde_pipeline_destroy(&pl);
-  npde_config_destroy(&cfg);
-  return r;
+  const char *const metrics[] = {"evolve.residual", "fit.rel_error_output1"};
+  double values[2];
+  run_metrics(yaml, 2, metrics, values);
+  *phi_t = values[1];
+  return values[0];
 }
 
 /* zero_head: rhs fits phi_t's branch to its first time derivative, lap phi, then zeroes its head: phi_t stays

@@ -680,10 +680,12 @@ static npde_status evolve_after_step(void *ctx, const npde_step_state *s, npde_m
 
   double el = elapsed(c), frac = c->t_end > 0 ? s->t / c->t_end : 1.0, done = s->t - c->t_session;
   double left = done > 0 ? (now - c->t0) * (c->t_end - s->t) / done : 0.0;
-  char line[320];
-  snprintf(line, sizeof line, "evolve: t %.4g/%.4g (%3.0f%%)  step %lld  h %.2e  CG %lld it  R %.2e  "
-           "lambda_max %.2e  %.0f s, ~%.0f s left", s->t, c->t_end, 100 * frac, (long long)s->accepted, s->h,
-           (long long)c->att_cg, c->res_true, c->lambda_last, el, left);
+  char line[320], lambda[32] = "";
+  /* without a Nystrom preconditioner there is no lambda_max estimate to show */
+  if (isfinite(c->lambda_last)) snprintf(lambda, sizeof lambda, "  lambda_max %.2e", c->lambda_last);
+  snprintf(line, sizeof line, "evolve: t %.4g/%.4g (%3.0f%%)  step %lld  h %.2e  CG %lld it  R %.2e%s  "
+           "%.0f s, ~%.0f s left", s->t, c->t_end, 100 * frac, (long long)s->accepted, s->h,
+           (long long)c->att_cg, c->res_true, lambda, el, left);
   bool live = npde__log_live();
   if (live && now - c->last_live >= 0.2) {
     npde__log_progress("%s", line);
