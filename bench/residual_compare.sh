@@ -3,7 +3,7 @@
 # IVP with the paper's network against the EDNN configuration (docs/methods/neural-ivp.md §2.5, §5.5: raw
 # coordinates, tanh 4 x 30, no head tuning, the dense solver, no preconditioner), both run by npde from the same
 # config, seed, samples per step and integrator. For each config it runs both and prints the median and last
-# R_true of each and their ratio; the per-step rows go to OUT.csv (config,variant,parameters,step,t,h,R_true).
+# R_true of each; the per-step rows go to OUT.csv (config,variant,parameters,step,t,h,R_true).
 #   bench/residual_compare.sh [CONFIGS [OUT.csv [T [EPOCHS [key=value ...]]]]]
 # Defaults: "fokker-planck-paper vlasov-paper wave-maps-paper", bench/residual_compare.csv, T = 0.25, 5000 fit
 # epochs. Both variants evolve without restarts (the paper's ten would each refit from scratch). The Neural IVP
@@ -43,9 +43,13 @@ for cfg in $configs; do
     fi
     wall=$(( $(date +%s) - start ))
     p=$(sed -n 's/^network: \([0-9]*\) parameters.*/\1/p' "$tmp/$cfg-$variant.log")
-    awk -F, -v c="$cfg" -v v="$variant" -v p="$p" 'NR > 1 && $6 != "" {printf "%s,%s,%s,%s,%s,%s,%s\n", c, v, p, $1, $2, $3, $6}' \
-      "$tmp/$cfg-$variant/metrics.csv" >> "$out"
-    awk -F, -v c="$cfg" -v v="$variant" -v p="$p" -v w="$wall" 'NR > 1 {r[++n] = $6; last = $6}
+    # metrics.csv's columns by name: the step's R_true is residual_true (empty when it was not measured)
+    awk -F, -v c="$cfg" -v v="$variant" -v p="$p" -v w="$wall" -v rows="$out" '
+      NR == 1 {for (i = 1; i <= NF; ++i) col[$i] = i; next}
+      $col["residual_true"] != "" {
+        printf "%s,%s,%s,%s,%s,%s,%s\n", c, v, p, $col["step"], $col["t"], $col["h"], $col["residual_true"] >> rows
+        r[++n] = $col["residual_true"]; last = r[n]
+      }
       END {
         for (i = 1; i <= n; ++i) for (j = i + 1; j <= n; ++j) if (r[j] < r[i]) {x = r[i]; r[i] = r[j]; r[j] = x}
         med = n % 2 ? r[(n + 1) / 2] : (r[n / 2] + r[n / 2 + 1]) / 2

@@ -185,7 +185,7 @@ static npde_status relative_error(fit_ctx *c, int64_t n, double *err, double *pe
 /* Ridge regression of output o's head on B [1, Phi] (docs/methods/neural-ivp.md §6.2), on
  * n_points fixed points, accumulating the normal equations chunk by chunk. */
 static npde_status tune_head(fit_ctx *c, int64_t o, int64_t n_points, double lambda_in, uint64_t stream,
-                             const char *zero_head, bool *target_is_zero) {
+                             bool keep_zero_head, bool *target_is_zero) {
   const int64_t chunk = 4096;
   int64_t k = npde_network_feature_dim(c->net, o), k1 = k + 1;
   double lambda = lambda_in >= 0 ? lambda_in : 1e-5 * (double)n_points / (double)k1;
@@ -232,13 +232,9 @@ static npde_status tune_head(fit_ctx *c, int64_t o, int64_t n_points, double lam
   if (st == NPDE_OK) st = npde_comm_allreduce(gh, k1 * k1 + k1 + 1, NPDE_COMM_SUM);
   /* An output whose target is identically zero (phi_t of a wave at rest) would get a head of exactly zero, and
    * while it is zero that output's Jacobian spans only the head's directions: the first steps could move
-   * nothing else. Such a head keeps the small values Adam left (adam), or is left for fit_zero_outputs_to_rhs
-   * (rhs), which gives its branch the features of the first step's RHS and then zeroes it. */
-  const bool zero_target = st == NPDE_OK && strcmp(zero_head, "ridge") != 0 && gh[k1 * k1 + k1] == 0.0;
+   * nothing else. With keep_zero_head such a head is left as it is, for the caller (fit.zero_head). */
+  const bool zero_target = st == NPDE_OK && keep_zero_head && gh[k1 * k1 + k1] == 0.0;
   *target_is_zero = zero_target;
-  if (zero_target && !strcmp(zero_head, "adam"))
-    npde_log(NPDE_LOG_INFO, "fit: output %lld: the target is identically zero; its head keeps Adam's values (a zero "
-             "head would leave its Jacobian only the head's directions)", (long long)o);
   if (st == NPDE_OK && !zero_target) {
     for (int64_t i = 0; i < k1; ++i) gh[i * k1 + i] += lambda;
     lapack_int info = LAPACKE_dposv(LAPACK_ROW_MAJOR, 'L', (lapack_int)k1, 1, gh, (lapack_int)k1, gh + k1 * k1, 1);
@@ -497,8 +493,12 @@ static npde_status fit_run(npde_run_ctx *rs, const npde_config *params) {
   if (st == NPDE_OK) st = relative_error(&c, eval_points, &err_before, parts);
   if (st == NPDE_OK && head_tuning) {
     for (int64_t o = 0; st == NPDE_OK && o < c.K; ++o) {
-      st = tune_head(&c, o, head_points, head_lambda, NPDE__STREAM_HEAD + fit_index, zero_head, &zero[o]);
+      st = tune_head(&c, o, head_points, head_lambda, NPDE__STREAM_HEAD + fit_index, strcmp(zero_head, "ridge") != 0,
+                     &zero[o]);
       any_zero = any_zero || zero[o];
+      if (st == NPDE_OK && zero[o] && !strcmp(zero_head, "adam"))
+        npde_log(NPDE_LOG_INFO, "fit: output %lld: the target is identically zero; its head keeps Adam's values (a "
+                 "zero head would leave its Jacobian only the head's directions)", (long long)o);
     }
     if (st == NPDE_OK && any_zero && !strcmp(zero_head, "rhs")) {
       adam_plan rhs_plan = plan;
