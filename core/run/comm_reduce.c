@@ -85,6 +85,12 @@ static npde_status dist_block_matmat(void *ctx, int64_t k, const npde_mat *X, np
   return dist_reduce(d, Y);
 }
 
+static npde_status dist_form(void *ctx, npde_mat *M) {
+  npde__dist_op *d = ctx;
+  NPDE_TRY(d->inner.form(d->inner.ctx, M));
+  return dist_reduce(d, M);
+}
+
 npde_linop npde__dist_op_wrap(npde__dist_op *d, npde_linop inner, double scale, npde_backend *be) {
   d->inner = inner;
   d->scale = scale;
@@ -92,5 +98,6 @@ npde_linop npde__dist_op_wrap(npde__dist_op *d, npde_linop inner, double scale, 
   if (npde_comm_size() == 1) return inner; /* one rank: the operator itself, bit for bit */
   return (npde_linop){.n = inner.n, .dtype = inner.dtype, .matvec = dist_matvec, .matmat = dist_matmat, .ctx = d,
                       .n_blocks = inner.n_blocks, .block_start = inner.block_start,
-                      .block_matmat = inner.block_matmat ? dist_block_matmat : NULL};
+                      .block_matmat = inner.block_matmat ? dist_block_matmat : NULL,
+                      .form = inner.form ? dist_form : NULL};
 }

@@ -182,8 +182,7 @@ static npde_status syntax_error(parse_ctx *c) {
       if (c->text[i] == '\n') ++at.line, at.column = 0;
       else if (((unsigned char)c->text[i] & 0xC0) != 0x80) ++at.column;
     }
-    return parse_fail_at(c, at, "YAML syntax error: %s (byte %zu)", p->problem ? p->problem : "?",
-                         p->problem_offset);
+    return parse_fail_at(c, at, "YAML syntax error: %s (byte %zu)", p->problem ? p->problem : "?", p->problem_offset);
   }
   if (p->context)
     return parse_fail_at(c, p->problem_mark, "YAML syntax error: %s (%s at line %d, column %d)",

@@ -38,8 +38,7 @@ npde_status npde_trace_error(npde_status st, const char *func, const char *file,
   if (npde_log_get_level() >= NPDE_LOG_DEBUG) {
     size_t used = strlen(last_message);
     const char *base = strrchr(file, '/');
-    snprintf(last_message + used, sizeof last_message - used, "\n  <- %s (%s:%d)", func, base ? base + 1 : file,
-             line);
+    snprintf(last_message + used, sizeof last_message - used, "\n  <- %s (%s:%d)", func, base ? base + 1 : file, line);
   }
   return st;
 }

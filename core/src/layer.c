@@ -75,8 +75,7 @@ npde_status npde_layer_cache_size(npde_layer *l, int64_t n, int64_t *elems) {
   return OPS(l)->cache_size(l, n, elems);
 }
 
-npde_status npde_layer_work_size(npde_layer *l, int64_t n, int64_t m, npde_jet_order order, int64_t d,
-                                 int64_t *elems) {
+npde_status npde_layer_work_size(npde_layer *l, int64_t n, int64_t m, npde_jet_order order, int64_t d, int64_t *elems) {
   NPDE_TRY(check(l, "npde_layer_work_size"));
   *elems = 0;
   return OPS(l)->work_size(l, n, m, order, d, elems);

@@ -136,8 +136,7 @@ static npde_status points_to_host(npde_network *net, const npde_mat *Xc, double 
     for (int64_t i = 0; i < nc; ++i)
       NPDE_TRY(npde_backend_download(net->be, raw + (size_t)(i * d) * es,
                                      (char *)Xc->data + (size_t)(i * Xc->ld) * es, (size_t)d * es));
-  for (int64_t e = 0; e < nc * d; ++e)
-    x[e] = net->dtype == NPDE_F64 ? ((double *)raw)[e] : (double)((float *)raw)[e];
+  for (int64_t e = 0; e < nc * d; ++e) x[e] = net->dtype == NPDE_F64 ? ((double *)raw)[e] : (double)((float *)raw)[e];
   *out = x;
   return NPDE_OK;
 }
@@ -334,8 +333,7 @@ npde_status npde_network_branch(const npde_network *net, int64_t k, npde_network
   return npde_network_view(net, k, 1, net ? net->dtype : NPDE_F64, out);
 }
 
-npde_status npde_network_view(const npde_network *net, int64_t k, int64_t count, npde_dtype dtype,
-                               npde_network **out) {
+npde_status npde_network_view(const npde_network *net, int64_t k, int64_t count, npde_dtype dtype, npde_network **out) {
   if (!net || !out || k < 0 || count < 1 || k + count > net->K)
     return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_network_view: no outputs %lld to %lld", (long long)k,
                       (long long)(k + count - 1));
@@ -545,8 +543,7 @@ static void envelope_jet(const npde_network *net, const double *x, npde_jet_orde
   if (order < NPDE_JET_GRAD) return;
   for (int64_t j = 0; j < d; ++j) {
     double others = 1.0; /* prod_{l != j} f_l */
-    for (int64_t l = 0; l < d; ++l)
-      if (l != j) others *= f[l];
+    for (int64_t l = 0; l < d; ++l) others *= l != j ? f[l] : 1.0;
     dB[j] = df[j] * others;
     if (order >= NPDE_JET_LAPLACIAN) d2B[j * d + j] = d2f[j] * others;
   }
@@ -555,8 +552,7 @@ static void envelope_jet(const npde_network *net, const double *x, npde_jet_orde
       for (int64_t k = 0; k < d; ++k) {
         if (j == k) continue;
         double rest = 1.0;
-        for (int64_t l = 0; l < d; ++l)
-          if (l != j && l != k) rest *= f[l];
+        for (int64_t l = 0; l < d; ++l) rest *= l != j && l != k ? f[l] : 1.0;
         d2B[j * d + k] = df[j] * df[k] * rest;
       }
 }
@@ -700,7 +696,6 @@ static int64_t chunk_rows(const npde_linearization *lin, int64_t c) {
 
 static npde_status lin_forward(npde_linearization *lin) {
   npde_network *net = lin->net;
-  size_t es = npde_dtype_size(net->dtype);
   char *base = lin->store.ptr;
   lin->scaled = false;
   for (int64_t c = 0; c < lin->n_chunks; ++c) {
@@ -724,7 +719,6 @@ static npde_status lin_forward(npde_linearization *lin) {
       NPDE_TRY(branch_forward(net, o, &lin->theta, &Xc, A, caches, &phi));
     }
   }
-  (void)es;
   return NPDE_OK;
 }
 
@@ -929,8 +923,7 @@ npde_status npde_linearization_scale_rows(npde_linearization *lin, const npde_ma
                       "network's dtype", lin ? (long long)lin->n : 0LL);
   for (int64_t c = 0; c < lin->n_chunks; ++c) { /* B_c *= s_c: every product of the linearisation sees it */
     npde_mat B = view((char *)lin->store.ptr + lin->b_slot[c], lin->net->dtype, 1, chunk_rows(lin, c));
-    npde_mat S = view((char *)s->data + (size_t)(c * lin->net->chunk) * npde_dtype_size(s->dtype), s->dtype, 1,
-                      B.cols);
+    npde_mat S = view((char *)s->data + (size_t)(c * lin->net->chunk) * npde_dtype_size(s->dtype), s->dtype, 1, B.cols);
     NPDE_TRY(npde_backend_mul_blocks(lin->net->be, &S, &B, &B, 1));
   }
   lin->scaled = true;
@@ -943,8 +936,7 @@ npde_status npde_linearization_values(npde_linearization *lin, npde_mat *U) {
   if (U->rows != lin->n || U->cols != net->K || U->dtype != net->dtype)
     return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_linearization_values: U must be %lld x %lld", (long long)lin->n,
                       (long long)net->K);
-  int64_t nchunk = net->chunk < lin->n ? net->chunk : lin->n;
-  NPDE_TRY(prepare(net, nchunk, 1, NPDE_JET_VALUE));
+  NPDE_TRY(prepare(net, net->chunk < lin->n ? net->chunk : lin->n, 1, NPDE_JET_VALUE));
   char *base = lin->store.ptr;
   for (int64_t c = 0; c < lin->n_chunks; ++c) {
     int64_t nc = chunk_rows(lin, c);
@@ -968,13 +960,10 @@ npde_status npde_linearization_jvp(npde_linearization *lin, const npde_mat *v, n
     return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_linearization_jvp: v must have %lld entries, dU be %lld x %lld",
                       (long long)p, (long long)lin->n, (long long)net->K);
   size_t es = npde_dtype_size(net->dtype);
-  int64_t nchunk = net->chunk < lin->n ? net->chunk : lin->n;
-  NPDE_TRY(prepare(net, nchunk, 1, NPDE_JET_VALUE));
+  NPDE_TRY(prepare(net, net->chunk < lin->n ? net->chunk : lin->n, 1, NPDE_JET_VALUE));
   NPDE_TRY(reserve(net->be, &net->vt, (size_t)p * es));
   npde_mat Vt = view(net->vt.ptr, net->dtype, 1, p);
-  npde_mat vcol = *v;
-  if (v->rows == 1) vcol = view(v->data, v->dtype, p, 1);
-  if (v->rows == 1 && v->cols == 1) vcol = *v;
+  npde_mat vcol = v->rows == 1 && v->cols != 1 ? view(v->data, v->dtype, p, 1) : *v;
   NPDE_TRY(npde_backend_transpose(net->be, &vcol, &Vt));
   for (int64_t c = 0; c < lin->n_chunks; ++c) {
     int64_t nc = chunk_rows(lin, c);
@@ -988,8 +977,7 @@ npde_status npde_linearization_jvp(npde_linearization *lin, const npde_mat *v, n
   return NPDE_OK;
 }
 
-npde_status npde_linearization_vjp(npde_linearization *lin, const npde_mat *W, double alpha, double beta,
-                                   npde_mat *g) {
+npde_status npde_linearization_vjp(npde_linearization *lin, const npde_mat *W, double alpha, double beta, npde_mat *g) {
   if (!lin || !W || !g) return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_linearization_vjp: NULL argument");
   npde_network *net = lin->net;
   int64_t p = net->p;
@@ -997,8 +985,7 @@ npde_status npde_linearization_vjp(npde_linearization *lin, const npde_mat *W, d
     return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_linearization_vjp: W must be %lld x %lld, g have %lld entries",
                       (long long)lin->n, (long long)net->K, (long long)p);
   size_t es = npde_dtype_size(net->dtype);
-  int64_t nchunk = net->chunk < lin->n ? net->chunk : lin->n;
-  NPDE_TRY(prepare(net, nchunk, 1, NPDE_JET_VALUE));
+  NPDE_TRY(prepare(net, net->chunk < lin->n ? net->chunk : lin->n, 1, NPDE_JET_VALUE));
   NPDE_TRY(reserve(net->be, &net->gt, (size_t)p * es));
   npde_mat Gt = view(net->gt.ptr, net->dtype, 1, p);
   NPDE_TRY(npde_backend_fill(net->be, &Gt, 0.0));
@@ -1018,10 +1005,39 @@ npde_status npde_linearization_vjp(npde_linearization *lin, const npde_mat *W, d
   return npde_backend_axpy(net->be, alpha, &gsrc, &gcol);
 }
 
+/* M = J^T J / n from per-point gradients (m one-hot cotangents per vjp, which costs m x nc x the branch's work: the
+ * chunk size sets it, not p), M_o += G_o^T G_o / n per branch block: output o depends on branch o's alone. */
+npde_status npde_linearization_gram(npde_linearization *lin, npde_mat *M) {
+  if (!lin || !M || M->rows != lin->net->p || M->cols != lin->net->p || M->dtype != lin->net->dtype)
+    return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "npde_linearization_gram: M must be p x p in the network's dtype");
+  npde_network *net = lin->net;
+  const int64_t p = net->p, nchunk = net->chunk < lin->n ? net->chunk : lin->n, mb = block_size(lin, nchunk);
+  NPDE_TRY(prepare(net, nchunk, mb, NPDE_JET_VALUE));
+  NPDE_TRY(reserve(net->be, &net->gt, (size_t)(mb * p) * npde_dtype_size(net->dtype)));
+  NPDE_TRY(npde_backend_fill(net->be, M, 0.0));
+  for (int64_t c = 0; c < lin->n_chunks; ++c)
+    for (int64_t i0 = 0, nc = chunk_rows(lin, c); i0 < nc; i0 += mb)
+      for (int64_t o = 0, m = nc - i0 < mb ? nc - i0 : mb; o < net->K; ++o) {
+        const branch *b = &net->br[o];
+        npde_mat W = view(net->head.ptr, net->dtype, m, nc), Gt = view(net->gt.ptr, net->dtype, m, p);
+        npde_mat ones = npde_mat_sub(W, 0, i0, m, 1); /* with stride nc + 1: W[j][i0 + j] */
+        npde_mat Go = npde_mat_sub(Gt, 0, b->start, m, b->count);
+        npde_mat Mo = npde_mat_sub(*M, b->start, b->start, b->count, b->count);
+        ones.ld = nc + 1;
+        NPDE_TRY(npde_backend_fill(net->be, &W, 0.0));
+        NPDE_TRY(npde_backend_fill(net->be, &ones, 1.0)); /* cotangent j is point i0 + j alone */
+        NPDE_TRY(npde_backend_fill(net->be, &Go, 0.0));
+        NPDE_TRY(chunk_vjp(lin, c, o, &W, m, &Gt));
+        NPDE_TRY(npde_backend_gemm(net->be, NPDE_TRANS, NPDE_NO_TRANS, 1.0 / (double)lin->n, &Go, &Go, 1.0, &Mo));
+      }
+  return NPDE_OK;
+}
+
+static npde_status lin_form(void *ctx, npde_mat *M) { return npde_linearization_gram(ctx, M); }
 static npde_status lin_matvec(void *ctx, const npde_mat *x, npde_mat *y) { return npde_linearization_mv(ctx, x, y); }
 
 npde_linop npde_linearization_operator(npde_linearization *lin) {
   npde_linop op = {.n = lin ? lin->net->p : 0, .dtype = lin ? lin->net->dtype : NPDE_F64, .matvec = lin_matvec,
-                   .matmat = lin_matvec, .ctx = lin};
+                   .matmat = lin_matvec, .ctx = lin, .form = lin_form};
   return op;
 }

@@ -46,10 +46,8 @@ npde_status npde__check_little_endian(const char *what) {
   unsigned char first;
   memcpy(&first, &probe, 1);
   if (first == 1) return NPDE_OK;
-  return NPDE_ERROR(NPDE_ERR_NOT_IMPLEMENTED,
-                    "%s: big-endian hosts are not supported by npde's .npy/.npz/.vti I/O "
-                    "(files are little-endian and no byte swapping is implemented)",
-                    what);
+  return NPDE_ERROR(NPDE_ERR_NOT_IMPLEMENTED, "%s: big-endian hosts are not supported by npde's .npy/.npz/.vti I/O "
+                    "(files are little-endian and no byte swapping is implemented)", what);
 }
 
 /* A byte source for the decoder: a FILE, or the caller's reader (an .npz member). */
@@ -175,10 +173,8 @@ static npde_status parse_descr(const char *what, const char *descr, npde_npy_typ
         return NPDE_OK;
       }
   }
-  return NPDE_ERROR(NPDE_ERR_IO,
-                    "%s: unsupported dtype descr '%s' (npde reads '<f8', '<f4', '<i8' and '<u8'; "
-                    "convert with numpy, e.g. a.astype('<f8'))",
-                    what, descr);
+  return NPDE_ERROR(NPDE_ERR_IO, "%s: unsupported dtype descr '%s' (npde reads '<f8', '<f4', '<i8' and '<u8'; convert "
+                    "with numpy, e.g. a.astype('<f8'))", what, descr);
 }
 
 static npde_status parse_header(const char *what, const char *text, npde_npy_type *type, bool *fortran, int *ndim,
@@ -199,10 +195,8 @@ static npde_status parse_header(const char *what, const char *text, npde_npy_typ
     if (strcmp(key, "descr") == 0 && !have_descr) {
       char descr[64];
       if (*s.p != '\'' && *s.p != '"')
-        return NPDE_ERROR(NPDE_ERR_IO,
-                          "%s: unsupported dtype descr (a structured or non-string descr); npde reads '<f8', "
-                          "'<f4', '<i8' and '<u8'",
-                          what);
+        return NPDE_ERROR(NPDE_ERR_IO, "%s: unsupported dtype descr (a structured or non-string descr); npde reads "
+                          "'<f8', '<f4', '<i8' and '<u8'", what);
       NPDE_TRY(scan_string(&s, descr, sizeof descr, "the descr string"));
       NPDE_TRY(parse_descr(what, descr, type));
       have_descr = true;
@@ -312,9 +306,8 @@ static npde_status npy_decode(npy_src *s, npde_npy_array *out) {
     return NPDE_ERROR(NPDE_ERR_IO, "%s: %" PRId64 " elements do not fit in memory", s->what, count);
   size_t bytes = (size_t)count * esize;
   if (s->avail >= 0 && (uint64_t)bytes > (uint64_t)s->avail)
-    return NPDE_ERROR(NPDE_ERR_IO,
-                      "%s is truncated: the shape needs %zu data bytes, only %" PRId64 " are present", s->what, bytes,
-                      s->avail);
+    return NPDE_ERROR(NPDE_ERR_IO, "%s is truncated: the shape needs %zu data bytes, only %" PRId64 " are present",
+                      s->what, bytes, s->avail);
   unsigned char *data = malloc(bytes ? bytes : 1);
   if (!data) return NPDE_ERROR(NPDE_ERR_NOMEM, "%s: out of memory for %zu data bytes", s->what, bytes);
   st = src_read_exact(s, data, bytes, "the data");

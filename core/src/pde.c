@@ -289,8 +289,7 @@ npde_status npde_pde_create(const npde_registry *reg, const char *name, const np
        !OPS(p)->stencil || !OPS(p)->level_set))
     st = NPDE_ERROR(NPDE_ERR_INVALID_ARG,
                     "pde '%s' reports %lld sides: a discrete PDE needs 2 sides, dim <= 3, stencil_max >= 1 and the "
-                    "'stencil' and 'level_set' calls (ABI 1.1)",
-                    p->hdr.type_name, (long long)p->info.sides);
+                    "'stencil' and 'level_set' calls (ABI 1.1)", p->hdr.type_name, (long long)p->info.sides);
   if (st == NPDE_OK && (p->info.dim < 1 || p->info.outputs < 1 || (unsigned)p->info.order > NPDE_JET_HESSIAN))
     st = NPDE_ERROR(NPDE_ERR_INVALID_ARG, "pde '%s' reports dim %lld, outputs %lld, order %d", p->hdr.type_name,
                     (long long)p->info.dim, (long long)p->info.outputs, (int)p->info.order);

@@ -16,7 +16,6 @@ NPDE_API bool npde__pde_engine_key(const char *key, const npde_config *value);
 /* A copy of the map node without the engine's keys, for the plugin's schema (its `params`, when it declares
  * one, it keeps: params: serve the plugin's expressions too); NULL in *out when nothing is taken out (use node
  * as it is). */
-NPDE_API npde_status npde__pde_plugin_node(const npde_config *node, const npde_param_spec *schema,
-                                           npde_config **out);
+NPDE_API npde_status npde__pde_plugin_node(const npde_config *node, const npde_param_spec *schema, npde_config **out);
 
 #endif

@@ -125,20 +125,17 @@ static const char *plugin_display(const npde_plugin_desc *d) { return d && d->na
 static npde_status register_plugin(npde_registry *reg, const char *file, const npde_plugin_desc *d) {
   if (!d) return NPDE_ERROR(NPDE_ERR_PLUGIN, "plugin '%s': npde_plugin_entry returned NULL", file);
   if (d->abi_major != NPDE_ABI_MAJOR)
-    return NPDE_ERROR(NPDE_ERR_ABI,
-                      "plugin '%s' was built for npde ABI %u.%u, but this npde has ABI %d.%d (a different major "
-                      "version); rebuild the plugin against this npde's headers, or remove it from the plugin path",
-                      file, d->abi_major, d->abi_minor, NPDE_ABI_MAJOR, NPDE_ABI_MINOR);
+    return NPDE_ERROR(NPDE_ERR_ABI, "plugin '%s' was built for npde ABI %u.%u, but this npde has ABI %d.%d (a "
+                      "different major version); rebuild the plugin against this npde's headers, or remove it from the "
+                      "plugin path", file, d->abi_major, d->abi_minor, NPDE_ABI_MAJOR, NPDE_ABI_MINOR);
   if (d->abi_minor > NPDE_ABI_MINOR)
-    return NPDE_ERROR(NPDE_ERR_ABI,
-                      "plugin '%s' was built for npde ABI %u.%u, newer than this npde's ABI %d.%d; it may call "
-                      "functions this npde lacks: upgrade npde, or rebuild the plugin against these headers",
+    return NPDE_ERROR(NPDE_ERR_ABI, "plugin '%s' was built for npde ABI %u.%u, newer than this npde's ABI %d.%d; it "
+                      "may call functions this npde lacks: upgrade npde, or rebuild the plugin against these headers",
                       file, d->abi_major, d->abi_minor, NPDE_ABI_MAJOR, NPDE_ABI_MINOR);
   if (d->struct_size < PLUGIN_DESC_MIN_SIZE)
-    return NPDE_ERROR(NPDE_ERR_ABI,
-                      "plugin '%s': its descriptor is %u bytes, smaller than the %zu bytes of ABI %d.0; the plugin "
-                      "was not built with NPDE_PLUGIN_DEFINE from these headers; rebuild it",
-                      file, d->struct_size, (size_t)PLUGIN_DESC_MIN_SIZE, NPDE_ABI_MAJOR);
+    return NPDE_ERROR(NPDE_ERR_ABI, "plugin '%s': its descriptor is %u bytes, smaller than the %zu bytes of ABI %d.0; "
+                      "the plugin was not built with NPDE_PLUGIN_DEFINE from these headers; rebuild it", file,
+                      d->struct_size, (size_t)PLUGIN_DESC_MIN_SIZE, NPDE_ABI_MAJOR);
   const char *missing = !d->name ? "name" : !d->version ? "version" : !d->license ? "license"
                         : !d->description ? "description" : NULL;
   if (missing)
@@ -254,19 +251,17 @@ static npde_status load_file(npde_registry *reg, const char *path) {
   void *h = dlopen(real, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
   if (!h) {
     const char *why = dlerror();
-    return NPDE_ERROR(NPDE_ERR_PLUGIN,
-                      "plugin '%s' could not be loaded: %s; it must be a shared object (.so) built for this "
-                      "machine with its libraries installed; remove it from the plugin path or rebuild it",
+    return NPDE_ERROR(NPDE_ERR_PLUGIN, "plugin '%s' could not be loaded: %s; it must be a shared object (.so) built "
+                      "for this machine with its libraries installed; remove it from the plugin path or rebuild it",
                       real, why ? why : "unknown dlopen error");
   }
   dlerror();
   void *sym = dlsym(h, NPDE_PLUGIN_ENTRY_SYMBOL);
   if (!sym) {
     dlclose(h);
-    return NPDE_ERROR(NPDE_ERR_PLUGIN,
-                      "'%s' is a shared object but not an npde plugin: it exports no '%s' symbol; define one with "
-                      "NPDE_PLUGIN_DEFINE (npde/plugin/npde_plugin.h), or remove the file from the plugin path",
-                      real, NPDE_PLUGIN_ENTRY_SYMBOL);
+    return NPDE_ERROR(NPDE_ERR_PLUGIN, "'%s' is a shared object but not an npde plugin: it exports no '%s' symbol; "
+                      "define one with NPDE_PLUGIN_DEFINE (npde/plugin/npde_plugin.h), or remove the file from the "
+                      "plugin path", real, NPDE_PLUGIN_ENTRY_SYMBOL);
   }
   npde_plugin_entry_fn entry;
   memcpy(&entry, &sym, sizeof entry); /* object pointer to function pointer, as dlsym requires */

@@ -48,7 +48,7 @@ Test(abi, test_abi_layout_frozen_at_1_0) {
   /* solvers, preconditioners, integrators (ABI 1.0) */
   OFF(npde_host_api, linop_apply_block, 424);
   OFF(npde_host_api, precond_apply, 432);
-  SIZE(npde_linop, 64); /* 40 until ABI 1.4 appended the block structure below */
+  SIZE(npde_linop, 72); /* 40 until ABI 1.4 appended the block structure, 64 until ABI 1.5 appended form */
   OFF(npde_linop, n, 0);
   OFF(npde_linop, dtype, 8);
   OFF(npde_linop, matvec, 16);
@@ -57,6 +57,7 @@ Test(abi, test_abi_layout_frozen_at_1_0) {
   OFF(npde_linop, n_blocks, 40); /* ABI 1.4 */
   OFF(npde_linop, block_start, 48);
   OFF(npde_linop, block_matmat, 56);
+  OFF(npde_linop, form, 64); /* ABI 1.5 */
   SIZE(npde_ode, 48);
   OFF(npde_ode, rhs, 16);
   OFF(npde_ode, begin_attempt, 24);

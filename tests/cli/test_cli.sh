@@ -24,7 +24,7 @@ expect() { outcome has "$@"; }
 refuse() { outcome lacks "$@"; }
 
 demo=$src/configs/probe.yaml
-expect 0 "plugin ABI 1.4" -- "$npde" --version
+expect 0 "plugin ABI 1.5" -- "$npde" --version
 # -q quiets the terminal only: log.txt keeps every info line
 "$npde" -q run "$demo" stages.0.probe.points=4000 stages.0.probe.width=8 "output=$tmp/quiet" > "$tmp/quiet.out" 2>&1
 if [ -s "$tmp/quiet.out" ]; then

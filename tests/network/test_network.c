@@ -653,6 +653,45 @@ Test(network, test_network_scaled_rows_weight_every_product) {
   npde_network_destroy(&net);
 }
 
+/* The explicit M a direct solve forms: npde_linearization_gram against J^T diag(w) J / n from the dense Jacobian
+ * (two branches, an envelope, row scales, a chunk of 7 that does not divide n), and the operator's form is it. */
+Test(network, test_network_gram_equals_dense_weighted_jtj) {
+  npde_network *net = make_net(SMALL, 3);
+  int64_t n = 150, K = 2, p = npde_network_n_params(net);
+  dvec th = init_theta(net, 9), X = dv_new(n, 3), S = dv_new(n, 1), G = dv_new(p, p), F = dv_new(p, p);
+  fill_points(&X, 3, false);
+  for (int64_t i = 0; i < n; ++i) S.h[i] = 0.25 + 2.0 * urand();
+  dv_up(&S);
+  npde_mat t = dv_mat(&th), x = dv_mat(&X), sm = dv_mat(&S), gm = dv_mat(&G), fm = dv_mat(&F);
+  npde_linearization *lin;
+  cr_assert_eq(npde_linearization_create(net, &t, &x, &lin), NPDE_OK, "%s", npde_last_error());
+  double *J = dense_jacobian(lin, n, K, p);
+  cr_assert_eq(npde_linearization_scale_rows(lin, &sm), NPDE_OK, "%s", npde_last_error());
+  cr_assert_eq(npde_linearization_gram(lin, &gm), NPDE_OK, "%s", npde_last_error());
+  npde_linop op = npde_linearization_operator(lin);
+  cr_assert_not_null(op.form);
+  cr_assert_eq(op.form(op.ctx, &fm), NPDE_OK, "%s", npde_last_error());
+  dv_down(&G);
+  dv_down(&F);
+  double scale = 0, err = 0;
+  for (int64_t a = 0; a < p; ++a)
+    for (int64_t b = 0; b < p; ++b) {
+      double acc = 0;
+      for (int64_t r = 0; r < n * K; ++r) acc += J[r * p + a] * S.h[r / K] * S.h[r / K] * J[r * p + b];
+      acc /= (double)n;
+      scale = fmax(scale, fabs(acc));
+      err = fmax(err, fabs(G.h[a * p + b] - acc));
+    }
+  cr_expect(err <= 1e-12 * scale, "gram vs dense J^T W J / n: %g (scale %g)", err, scale);
+  cr_expect_eq(memcmp(G.h, F.h, (size_t)(p * p) * sizeof(double)), 0, "the operator's form is not the gram");
+  npde_mat wrong = npde_mat_view(G.d, NPDE_F64, p - 1, p);
+  cr_expect_eq(npde_linearization_gram(lin, &wrong), NPDE_ERR_INVALID_ARG);
+  free(J);
+  dv_free(&th); dv_free(&X); dv_free(&S); dv_free(&G); dv_free(&F);
+  npde_linearization_destroy(&lin);
+  npde_network_destroy(&net);
+}
+
 /* An f32 view of outputs is the same function in single precision, and a one-branch view in f32 gives its block of
  * M: both against the f64 network's products. */
 Test(network, test_network_f32_view_matches_the_f64_products) {

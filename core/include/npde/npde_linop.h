@@ -38,6 +38,10 @@ typedef struct npde_linop {
   int64_t n_blocks;
   const int64_t *block_start;
   npde_status (*block_matmat)(void *ctx, int64_t k, const npde_mat *X, npde_mat *Y);
+  /* Since ABI 1.5; NULL when A has no cheaper way. Writes A explicitly into M
+   * (n x n, row-major, the backend's memory, A's dtype) at far less than the
+   * n products a direct solver would otherwise apply. */
+  npde_status (*form)(void *ctx, npde_mat *M);
 } npde_linop;
 
 /** Y = A X through matmat, or column by column through matvec. Since: ABI 1.0 */

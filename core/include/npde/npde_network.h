@@ -129,6 +129,14 @@ NPDE_API NPDE_NODISCARD npde_status npde_linearization_mv(npde_linearization *li
  * weights w enter as s = sqrt(w): M = J^T W J / n. Since: ABI 1.4
  */
 NPDE_API NPDE_NODISCARD npde_status npde_linearization_scale_rows(npde_linearization *lin, const npde_mat *s);
+/**
+ * M (p x p, the network's dtype, backend memory) = J^T J / n explicitly, with
+ * the row scales: per-point gradients (m one-hot cotangents per vjp) and a
+ * rank-m update per branch block. About n x chunk x p of vjp work plus
+ * 2 n p_o^2 of gemm per branch o, against the p products M V would take:
+ * what a direct solve forms. Since: ABI 1.5
+ */
+NPDE_API NPDE_NODISCARD npde_status npde_linearization_gram(npde_linearization *lin, npde_mat *M);
 /** M = J^T J / n as an operator (valid while lin lives). */
 NPDE_API npde_linop npde_linearization_operator(npde_linearization *lin);
 

@@ -1,8 +1,11 @@
 /* dense: the EDNN-style baseline (docs/methods/neural-ivp.md §4.6): form the explicit
- * n x n matrix by applying A to blocks of identity columns, add the shift to
- * its diagonal, Cholesky-factorise and solve on the host (LAPACKE dpotrf +
- * dpotrs), and upload x. O(n^2) memory and n operator columns plus n^3/3
- * flops per solve: the cost the paper's matrix-free CG avoids.
+ * n x n matrix, add the shift to its diagonal, Cholesky-factorise and solve on
+ * the host (LAPACKE dpotrf + dpotrs), and upload x. The matrix comes from the
+ * operator's own `form` when it has one (a network's M = J^T J / n from
+ * per-point gradients and a gemm per output branch), else from applying A to
+ * blocks of identity columns (n operator columns). O(n^2) memory (twice that
+ * with `form`: a backend copy and the host's) plus n^3/3 flops per solve: the
+ * cost the paper's matrix-free CG avoids.
  *
  * Refuses (NPDE_ERR_INVALID_ARG, with the memory it would need) when n >
  * max_n or the matrix would exceed max_memory_mb. The warm start is ignored.
@@ -20,6 +23,7 @@
 typedef struct dense_state {
   npde_backend *be;
   int64_t max_n, max_memory_mb, chunk;
+  bool by_columns; /* assemble: columns, even when the operator can form itself */
 } dense_state;
 
 static npde_status dense_create(npde_linsolver *ls, const npde_config *cfg, npde_backend *be) {
@@ -29,6 +33,10 @@ static npde_status dense_create(npde_linsolver *ls, const npde_config *cfg, npde
   NPDE_TRY(npde_config_get_int(cfg, "max_n", &s->max_n));
   NPDE_TRY(npde_config_get_int(cfg, "max_memory_mb", &s->max_memory_mb));
   NPDE_TRY(npde_config_get_int(cfg, "chunk", &s->chunk));
+  static const char *const assemble[] = {"operator", "columns"};
+  int which = 0;
+  NPDE_TRY(npde_config_get_enum(cfg, "assemble", assemble, 2, &which));
+  s->by_columns = which == 1;
   return NPDE_OK;
 }
 
@@ -64,6 +72,26 @@ static npde_status apply_op(dense_state *s, const npde_linop *A, double shift, c
   return NPDE_OK;
 }
 
+/* The explicit matrix, c columns at a time: A [e_j0 ... e_j0+w-1]. */
+static npde_status form_by_columns(dense_state *s, dense_work *w, const npde_linop *A, int64_t n, int64_t c) {
+  npde_backend *be = s->be;
+  const size_t es = sizeof(double);
+  npde_mat E = npde_mat_view(w->e, NPDE_F64, n, c);
+  NPDE_TRY(npde_backend_fill(be, &E, 0.0));
+  for (int64_t j0 = 0; j0 < n; j0 += c) {
+    const int64_t wd = n - j0 < c ? n - j0 : c;
+    npde_mat Ew = npde_mat_view(w->e, NPDE_F64, n, wd), AEw = npde_mat_view(w->ae, NPDE_F64, n, wd);
+    /* the ones of Ew: elements (j0 + k, k), a strided vector of stride wd + 1 */
+    npde_mat diag = {.data = (double *)w->e + j0 * wd, .rows = wd, .cols = 1, .ld = wd + 1, .dtype = NPDE_F64};
+    NPDE_TRY(npde_backend_fill(be, &diag, 1.0));
+    NPDE_TRY(npde_linop_apply_block(A, &Ew, &AEw));
+    NPDE_TRY(npde_backend_fill(be, &diag, 0.0)); /* E is zero again for the next width */
+    NPDE_TRY(npde_backend_download(be, w->tmp, w->ae, (size_t)(n * wd) * es));
+    for (int64_t i = 0; i < n; ++i) memcpy(w->m + i * n + j0, w->tmp + i * wd, (size_t)wd * es);
+  }
+  return NPDE_OK;
+}
+
 static npde_status solve_with(dense_state *s, dense_work *w, const npde_linop *A, double shift, const npde_mat *b,
                               npde_mat *x, npde_solve_stats *st) {
   npde_backend *be = s->be;
@@ -77,19 +105,16 @@ static npde_status solve_with(dense_state *s, dense_work *w, const npde_linop *A
     return NPDE_ERROR(NPDE_ERR_NOMEM, "dense: cannot allocate the %lld x %lld host matrix", (long long)n,
                       (long long)n);
 
-  /* the explicit matrix, c columns at a time: A [e_j0 ... e_j0+w-1] */
-  npde_mat E = npde_mat_view(w->e, NPDE_F64, n, c);
-  NPDE_TRY(npde_backend_fill(be, &E, 0.0));
-  for (int64_t j0 = 0; j0 < n; j0 += c) {
-    const int64_t wd = n - j0 < c ? n - j0 : c;
-    npde_mat Ew = npde_mat_view(w->e, NPDE_F64, n, wd), AEw = npde_mat_view(w->ae, NPDE_F64, n, wd);
-    /* the ones of Ew: elements (j0 + k, k), a strided vector of stride wd + 1 */
-    npde_mat diag = {.data = (double *)w->e + j0 * wd, .rows = wd, .cols = 1, .ld = wd + 1, .dtype = NPDE_F64};
-    NPDE_TRY(npde_backend_fill(be, &diag, 1.0));
-    NPDE_TRY(npde_linop_apply_block(A, &Ew, &AEw));
-    NPDE_TRY(npde_backend_fill(be, &diag, 0.0)); /* E is zero again for the next width */
-    NPDE_TRY(npde_backend_download(be, w->tmp, w->ae, (size_t)(n * wd) * es));
-    for (int64_t i = 0; i < n; ++i) memcpy(w->m + i * n + j0, w->tmp + i * wd, (size_t)wd * es);
+  if (A->form && !s->by_columns) { /* the operator forms itself (a network's M from per-point gradients) */
+    void *dev = NULL;
+    npde_status st = npde_backend_alloc(be, (size_t)n * (size_t)n * es, &dev);
+    npde_mat Md = npde_mat_view(dev, NPDE_F64, n, n);
+    if (st == NPDE_OK) st = A->form(A->ctx, &Md);
+    if (st == NPDE_OK) st = npde_backend_download(be, w->m, dev, (size_t)n * (size_t)n * es);
+    if (dev) npde_backend_free(be, dev);
+    NPDE_TRY(st);
+  } else {
+    NPDE_TRY(form_by_columns(s, w, A, n, c));
   }
   for (int64_t i = 0; i < n; ++i) {
     if (!isfinite(w->m[i * n + i]))
@@ -140,11 +165,11 @@ static npde_status dense_solve(npde_linsolver *ls, const npde_linop *A, double s
   if (A->dtype != NPDE_F64)
     return NPDE_ERROR(NPDE_ERR_NOT_IMPLEMENTED, "dense: only f64 operators are supported (the host Cholesky runs "
                       "in double); got an f32 operator");
-  const double need = (double)n * (double)n * 8.0, limit = (double)s->max_memory_mb * 1024.0 * 1024.0;
+  const double need = (double)n * (double)n * 8.0 * (A->form && !s->by_columns ? 2.0 : 1.0), limit = (double)s->max_memory_mb * 1024.0 * 1024.0;
   if (n > s->max_n || need > limit) {
     char nb[64];
     format_bytes(need, nb, sizeof nb);
-    return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "dense: n = %lld needs an explicit %lld x %lld matrix of %s, over the "
+    return NPDE_ERROR(NPDE_ERR_INVALID_ARG, "dense: n = %lld needs explicit %lld x %lld matrices of %s, over the "
                       "limits max_n = %lld, max_memory_mb = %lld; use cg (with the nystrom preconditioner) instead",
                       (long long)n, (long long)n, (long long)n, nb, (long long)s->max_n, (long long)s->max_memory_mb);
   }
@@ -183,6 +208,9 @@ static const npde_param_spec dense_params[] = {
     {.name = "chunk", .type = NPDE_PARAM_INT, .default_value = "256",
      .doc = "identity columns per block product while forming the matrix", .min = 1,
      .flags = NPDE_PARAM_HAS_MIN},
+    {.name = "assemble", .type = NPDE_PARAM_ENUM, .default_value = "operator", .choices = "operator|columns",
+     .doc = "operator: the operator's own explicit form when it has one (a network's M from per-point gradients), "
+            "else columns; columns: n block products of identity columns"},
     {0},
 };
 

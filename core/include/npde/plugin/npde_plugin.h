@@ -30,7 +30,7 @@ extern "C" {
 #endif
 
 #define NPDE_ABI_MAJOR 1
-#define NPDE_ABI_MINOR 4
+#define NPDE_ABI_MINOR 5
 
 /** Name of the one symbol every plugin exports. */
 #define NPDE_PLUGIN_ENTRY_SYMBOL "npde_plugin_entry"
