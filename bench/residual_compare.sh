@@ -7,7 +7,10 @@
 #   bench/residual_compare.sh [CONFIGS [OUT.csv [T [EPOCHS [key=value ...]]]]]
 # Defaults: "fokker-planck-paper vlasov-paper wave-maps-paper", bench/residual_compare.csv, T = 0.25, 5000 fit
 # epochs. Both variants evolve without restarts (the paper's ten would each refit from scratch). The Neural IVP
-# variant uses the f32 sketch and the mixed solve (bench/README.md: the same R_true, in less time).
+# variant uses the f32 sketch and the mixed solve (bench/README.md: the same R_true, in less time) and fits an
+# output whose initial data are zero (wave maps' phi_t) to the first step's RHS (fit.zero_head: rhs, §6.2); the EDNN
+# variant's dense solver assembles M from per-point gradients over chunks of 128 points (docs/methods/neural-ivp.md
+# §4.6; the chunk changes no result beyond rounding).
 set -eu
 cd "$(dirname "$0")/.."
 npde=${NPDE:-build/bin/npde}
@@ -28,12 +31,12 @@ for cfg in $configs; do
     status=0
     if [ "$variant" = ednn ]; then
       NPDE_PROGRESS=0 "$npde" run "configs/$cfg.yaml" output="$tmp/$cfg-$variant" \
-        "network={envelope: dirichlet, layers: [{type: mlp, width: 30, depth: 4, activation: tanh}]}" \
+        "network={envelope: dirichlet, chunk: 128, layers: [{type: mlp, width: 30, depth: 4, activation: tanh}]}" \
         "linsolver={type: dense}" "precond=null" "stages=[{fit: {$fit, head_tuning: false}}, {evolve: {$evolve}}]" \
         "$@" > "$tmp/$cfg-$variant.log" 2>&1 || status=$?
     else
       NPDE_PROGRESS=0 "$npde" run "configs/$cfg.yaml" output="$tmp/$cfg-$variant" \
-        "stages=[{fit: {$fit}}, {evolve: {$evolve, sketch_precision: f32, solve_precision: mixed}}]" \
+        "stages=[{fit: {$fit, zero_head: rhs}}, {evolve: {$evolve, sketch_precision: f32, solve_precision: mixed}}]" \
         "$@" > "$tmp/$cfg-$variant.log" 2>&1 || status=$?
     fi
     if [ "$status" -ne 0 ]; then

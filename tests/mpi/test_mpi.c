@@ -1,6 +1,6 @@
 /* Data-parallel runs under mpirun (npde_comm.h): a run on 2 ranks gives the
  * parameters of the same run on 1 rank (the samples split, the sums joined
- * by MPI_Allreduce), for evolve and for train, with sample counts that split
+ * by MPI_Allreduce), for evolve (CG and the dense solver) and for train, with sample counts that split
  * evenly and ones that do not; a rank killed mid-run stops the run with a
  * message, and a resume from the checkpoint ends with the bits of an
  * uninterrupted run. Needs mpirun (Open MPI); ctest skips this test visibly
@@ -113,6 +113,9 @@ Test(mpi, test_evolve_on_2_ranks_matches_1_rank) {
   snprintf(cfg, sizeof cfg, "%s/evolve2.yaml", tmp);
   evolve_config(cfg, 2);
   expect_same_on_1_and_2_ranks(cfg, "evolve-even", "samples.n=1000", "theta_final");
+  /* the dense solver: each rank forms its samples' M (npde_linop.form), MPI_Allreduce adds the matrices */
+  expect_same_on_1_and_2_ranks(cfg, "evolve-dense", "samples.n=1000 'linsolver={type: dense}' precond=null",
+                               "theta_final");
   /* an odd n in 3 dimensions: the slices start on a Philox block, not at n / 2 */
   snprintf(cfg, sizeof cfg, "%s/evolve3.yaml", tmp);
   evolve_config(cfg, 3);
