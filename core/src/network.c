@@ -1016,20 +1016,21 @@ npde_status npde_linearization_gram(npde_linearization *lin, npde_mat *M) {
   NPDE_TRY(reserve(net->be, &net->gt, (size_t)(mb * p) * npde_dtype_size(net->dtype)));
   NPDE_TRY(npde_backend_fill(net->be, M, 0.0));
   for (int64_t c = 0; c < lin->n_chunks; ++c)
-    for (int64_t i0 = 0, nc = chunk_rows(lin, c); i0 < nc; i0 += mb)
-      for (int64_t o = 0, m = nc - i0 < mb ? nc - i0 : mb; o < net->K; ++o) {
-        const branch *b = &net->br[o];
-        npde_mat W = view(net->head.ptr, net->dtype, m, nc), Gt = view(net->gt.ptr, net->dtype, m, p);
-        npde_mat ones = npde_mat_sub(W, 0, i0, m, 1); /* with stride nc + 1: W[j][i0 + j] */
-        npde_mat Go = npde_mat_sub(Gt, 0, b->start, m, b->count);
-        npde_mat Mo = npde_mat_sub(*M, b->start, b->start, b->count, b->count);
-        ones.ld = nc + 1;
-        NPDE_TRY(npde_backend_fill(net->be, &W, 0.0));
-        NPDE_TRY(npde_backend_fill(net->be, &ones, 1.0)); /* cotangent j is point i0 + j alone */
+    for (int64_t i0 = 0, nc = chunk_rows(lin, c); i0 < nc; i0 += mb) {
+      const int64_t m = nc - i0 < mb ? nc - i0 : mb;
+      npde_mat W = view(net->head.ptr, net->dtype, m, nc), Gt = view(net->gt.ptr, net->dtype, m, p);
+      npde_mat ones = npde_mat_sub(W, 0, i0, m, 1); /* with stride nc + 1: W[j][i0 + j], point i0 + j alone */
+      ones.ld = nc + 1;
+      NPDE_TRY(npde_backend_fill(net->be, &W, 0.0)); /* a vjp scales W by the envelope: its zeros stay zero */
+      for (int64_t o = 0; o < net->K; ++o) {
+        const int64_t start = net->br[o].start, count = net->br[o].count; /* branch o's parameters */
+        npde_mat Go = npde_mat_sub(Gt, 0, start, m, count), Mo = npde_mat_sub(*M, start, start, count, count);
+        NPDE_TRY(npde_backend_fill(net->be, &ones, 1.0));
         NPDE_TRY(npde_backend_fill(net->be, &Go, 0.0));
         NPDE_TRY(chunk_vjp(lin, c, o, &W, m, &Gt));
         NPDE_TRY(npde_backend_gemm(net->be, NPDE_TRANS, NPDE_NO_TRANS, 1.0 / (double)lin->n, &Go, &Go, 1.0, &Mo));
       }
+    }
   return NPDE_OK;
 }
 

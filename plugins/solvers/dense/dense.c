@@ -4,8 +4,9 @@
  * operator's own `form` when it has one (a network's M = J^T J / n from
  * per-point gradients and a gemm per output branch), else from applying A to
  * blocks of identity columns (n operator columns). O(n^2) memory (twice that
- * with `form`: a backend copy and the host's) plus n^3/3 flops per solve: the
- * cost the paper's matrix-free CG avoids.
+ * with `form`: a backend copy and the host's), kept from one solve to the next
+ * of the same size, plus n^3/3 flops per solve: the cost the paper's
+ * matrix-free CG avoids.
  *
  * Refuses (NPDE_ERR_INVALID_ARG, with the memory it would need) when n >
  * max_n or the matrix would exceed max_memory_mb. The warm start is ignored.
@@ -20,10 +21,19 @@
 
 #include "npde/plugin/npde_ext.h"
 
+typedef struct dense_work {
+  void *e, *ae;  /* n x c backend blocks: identity columns and their images (c = 1 with form: b and x) */
+  void *dev;     /* n x n backend matrix that form writes (NULL on the column path) */
+  double *m;     /* n x n host matrix */
+  double *tmp;   /* n x c host block */
+  int64_t n, c;  /* the sizes held */
+} dense_work;
+
 typedef struct dense_state {
   npde_backend *be;
   int64_t max_n, max_memory_mb, chunk;
   bool by_columns; /* assemble: columns, even when the operator can form itself */
+  dense_work w;    /* kept across solves: an integrator's stages solve systems of one size */
 } dense_state;
 
 static npde_status dense_create(npde_linsolver *ls, const npde_config *cfg, npde_backend *be) {
@@ -40,8 +50,6 @@ static npde_status dense_create(npde_linsolver *ls, const npde_config *cfg, npde
   return NPDE_OK;
 }
 
-static void dense_destroy(npde_linsolver *ls) { (void)ls; }
-
 static npde_mat as_col(const npde_mat *v) {
   if (v->cols == 1) return *v;
   npde_mat c = *v;
@@ -51,19 +59,42 @@ static npde_mat as_col(const npde_mat *v) {
   return c;
 }
 
-typedef struct dense_work {
-  void *e, *ae;  /* n x c backend blocks: identity columns and their images */
-  double *m;     /* n x n host matrix */
-  double *tmp;   /* n x c host block */
-} dense_work;
-
 static void work_free(dense_state *s, dense_work *w) {
   if (w->e) npde_backend_free(s->be, w->e);
   if (w->ae) npde_backend_free(s->be, w->ae);
+  if (w->dev) npde_backend_free(s->be, w->dev);
   npde_free(w->m);
   npde_free(w->tmp);
   memset(w, 0, sizeof *w);
 }
+
+/* Buffers for an n x n system, c columns per block product, and the backend matrix when the operator forms itself;
+ * the ones held are reused when the sizes match. */
+static npde_status work_reserve(dense_state *s, int64_t n, int64_t c, bool with_dev) {
+  dense_work *w = &s->w;
+  if (w->m && w->n == n && w->c == c && (w->dev != NULL) == with_dev) return NPDE_OK;
+  work_free(s, w);
+  const size_t es = sizeof(double);
+  NPDE_TRY(npde_backend_alloc(s->be, (size_t)n * (size_t)c * es, &w->e));
+  NPDE_TRY(npde_backend_alloc(s->be, (size_t)n * (size_t)c * es, &w->ae));
+  if (with_dev) NPDE_TRY(npde_backend_alloc(s->be, (size_t)n * (size_t)n * es, &w->dev));
+  w->m = npde_alloc((size_t)n * (size_t)n * es);
+  w->tmp = npde_alloc((size_t)n * (size_t)c * es);
+  if (!w->m || !w->tmp) {
+    work_free(s, w);
+    return NPDE_ERROR(NPDE_ERR_NOMEM, "dense: cannot allocate the %lld x %lld host matrix", (long long)n, (long long)n);
+  }
+  w->n = n;
+  w->c = c;
+  return NPDE_OK;
+}
+
+static void dense_destroy(npde_linsolver *ls) {
+  dense_state *s = npde_linsolver_state(ls);
+  work_free(s, &s->w);
+}
+
+static bool uses_form(const dense_state *s, const npde_linop *A) { return A->form && !s->by_columns; }
 
 /* y = (A + shift I) x */
 static npde_status apply_op(dense_state *s, const npde_linop *A, double shift, const npde_mat *x, npde_mat *y) {
@@ -92,27 +123,18 @@ static npde_status form_by_columns(dense_state *s, dense_work *w, const npde_lin
   return NPDE_OK;
 }
 
-static npde_status solve_with(dense_state *s, dense_work *w, const npde_linop *A, double shift, const npde_mat *b,
-                              npde_mat *x, npde_solve_stats *st) {
+static npde_status solve_with(dense_state *s, const npde_linop *A, double shift, const npde_mat *b, npde_mat *x,
+                              npde_solve_stats *st) {
   npde_backend *be = s->be;
-  const int64_t n = A->n, c = s->chunk < n ? s->chunk : n;
+  dense_work *w = &s->w;
+  const bool form = uses_form(s, A);
+  const int64_t n = A->n, c = form ? 1 : s->chunk < n ? s->chunk : n;
   const size_t es = sizeof(double);
-  NPDE_TRY(npde_backend_alloc(be, (size_t)n * (size_t)c * es, &w->e));
-  NPDE_TRY(npde_backend_alloc(be, (size_t)n * (size_t)c * es, &w->ae));
-  w->m = npde_alloc((size_t)n * (size_t)n * es);
-  w->tmp = npde_alloc((size_t)n * (size_t)c * es);
-  if (!w->m || !w->tmp)
-    return NPDE_ERROR(NPDE_ERR_NOMEM, "dense: cannot allocate the %lld x %lld host matrix", (long long)n,
-                      (long long)n);
-
-  if (A->form && !s->by_columns) { /* the operator forms itself (a network's M from per-point gradients) */
-    void *dev = NULL;
-    npde_status st = npde_backend_alloc(be, (size_t)n * (size_t)n * es, &dev);
-    npde_mat Md = npde_mat_view(dev, NPDE_F64, n, n);
-    if (st == NPDE_OK) st = A->form(A->ctx, &Md);
-    if (st == NPDE_OK) st = npde_backend_download(be, w->m, dev, (size_t)n * (size_t)n * es);
-    if (dev) npde_backend_free(be, dev);
-    NPDE_TRY(st);
+  NPDE_TRY(work_reserve(s, n, c, form));
+  if (form) { /* the operator forms itself (a network's M from per-point gradients) */
+    npde_mat Md = npde_mat_view(w->dev, NPDE_F64, n, n);
+    NPDE_TRY(A->form(A->ctx, &Md));
+    NPDE_TRY(npde_backend_download(be, w->m, w->dev, (size_t)n * (size_t)n * es));
   } else {
     NPDE_TRY(form_by_columns(s, w, A, n, c));
   }
@@ -165,7 +187,8 @@ static npde_status dense_solve(npde_linsolver *ls, const npde_linop *A, double s
   if (A->dtype != NPDE_F64)
     return NPDE_ERROR(NPDE_ERR_NOT_IMPLEMENTED, "dense: only f64 operators are supported (the host Cholesky runs "
                       "in double); got an f32 operator");
-  const double need = (double)n * (double)n * 8.0 * (A->form && !s->by_columns ? 2.0 : 1.0), limit = (double)s->max_memory_mb * 1024.0 * 1024.0;
+  const double need = (double)n * (double)n * 8.0 * (uses_form(s, A) ? 2.0 : 1.0);
+  const double limit = (double)s->max_memory_mb * 1024.0 * 1024.0;
   if (n > s->max_n || need > limit) {
     char nb[64];
     format_bytes(need, nb, sizeof nb);
@@ -184,9 +207,7 @@ static npde_status dense_solve(npde_linsolver *ls, const npde_linop *A, double s
     NPDE_TRY(npde_backend_fill(s->be, &x, 0.0));
     return NPDE_OK;
   }
-  dense_work w = {0};
-  npde_status res = solve_with(s, &w, A, shift, &b, &x, st);
-  work_free(s, &w);
+  npde_status res = solve_with(s, A, shift, &b, &x, st);
   if (res < 0) return npde_trace_error(res, __func__, __FILE__, __LINE__);
   return res;
 }
