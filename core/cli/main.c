@@ -286,29 +286,6 @@ static int cmd_plugins(int argc, char **argv) {
   return code;
 }
 
-/* Ranks that mpirun starts on one machine share its cores: unless the user chose thread counts, each rank
- * gets cores / ranks-on-this-machine threads (OpenBLAS and OpenMP read these when they load). */
-static bool share_cores_between_ranks(void) {
-  const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
-  if (!local || getenv("OMP_NUM_THREADS") || getenv("OPENBLAS_NUM_THREADS")) return false;
-  long cores = sysconf(_SC_NPROCESSORS_ONLN), ranks = atol(local), per = ranks > 0 ? cores / ranks : cores;
-  char v[32];
-  snprintf(v, sizeof v, "%ld", per > 1 ? per : 1);
-  setenv("OMP_NUM_THREADS", v, 1);
-  setenv("OPENBLAS_NUM_THREADS", v, 1);
-  return true;
-}
-
-/* The OpenMP runtime and OpenBLAS read their thread counts when they load, before main (libnpde depends on
- * them): when the counts of mpirun's ranks were just set, run this program again, once. Nothing else needs
- * the environment: OpenBLAS's OpenMP build shares the kernels' thread pool (the cpu backend warns when the
- * pthreads build is loaded instead). */
-static void share_cores_for_ranks(char **argv) {
-  if (getenv("NPDE_NO_REEXEC") || !share_cores_between_ranks()) return;
-  setenv("NPDE_NO_REEXEC", "1", 1);
-  execv("/proc/self/exe", argv); /* returns only on failure: then go on as we are */
-}
-
 /* After a failure on one rank of several: stop them all (the others may wait in a reduction). A rank other
  * than 0 gives rank 0 a moment first: when the failure is everyone's (a diverging run), rank 0 is writing
  * the last good checkpoint and stops the run itself. */
@@ -357,7 +334,7 @@ static void explain_fatal_signals(void) {
 }
 
 int main(int argc, char **argv) {
-  share_cores_for_ranks(argv);
+  cli_prepare_environment(argv);
   explain_fatal_signals();
   if (npde_comm_init(&argc, &argv) != NPDE_OK) return cli_fail(NPDE_ERR_IO, EXIT_RUN_FAILURE);
   return finish(run_command(argc, argv));
@@ -381,6 +358,7 @@ static int run_command(int argc, char **argv) {
   }
   npde_log_set_level(verbosity > NPDE_LOG_DEBUG ? NPDE_LOG_DEBUG : (npde_log_level)verbosity);
   if (npde_comm_rank() != 0 && verbosity < NPDE_LOG_DEBUG) npde_log_set_level(NPDE_LOG_WARN); /* rank 0 reports */
+  cli_report_environment();
   if (i >= argc) { fputs(usage, stderr); return EXIT_USAGE; }
   const char *cmd = argv[i++];
   if (npde_comm_size() > 1 && strcmp(cmd, "run") != 0 && strcmp(cmd, "resume") != 0) {

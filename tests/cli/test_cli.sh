@@ -25,6 +25,18 @@ refuse() { outcome lacks "$@"; }
 
 demo=$src/configs/probe.yaml
 expect 0 "plugin ABI 1.5" -- "$npde" --version
+# OpenBLAS's kernel: a user's OPENBLAS_CORETYPE is kept; without one, a CPU with AVX2 never runs a generic SSE
+# kernel (OpenBLAS falls back to Prescott on CPU models it does not know, as virtual machines report them)
+probe_run() { "$@" run "$demo" stages.0.probe.points=400 stages.0.probe.width=4 --no-output; }
+expect 0 "kernel Prescott;" -- probe_run env OPENBLAS_CORETYPE=Prescott "$npde"
+refuse 0 "npde set OPENBLAS_CORETYPE" -- probe_run env OPENBLAS_CORETYPE=Prescott "$npde"
+if grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo; then
+  for generic in Prescott Core2 Penryn Dunnington Nehalem Atom; do
+    refuse 0 "kernel $generic;" -- probe_run env -u OPENBLAS_CORETYPE -u NPDE_NO_REEXEC "$npde"
+  done
+else
+  echo "skip: this CPU lacks AVX2 and FMA: OpenBLAS's generic kernel is the right one"
+fi
 # -q quiets the terminal only: log.txt keeps every info line
 "$npde" -q run "$demo" stages.0.probe.points=4000 stages.0.probe.width=8 "output=$tmp/quiet" > "$tmp/quiet.out" 2>&1
 if [ -s "$tmp/quiet.out" ]; then

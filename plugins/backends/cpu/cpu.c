@@ -1,4 +1,5 @@
 /* The CPU backend component: state, memory, and its ops table. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,15 @@
 #include <omp.h>
 
 #include "cpu_impl.h"
+
+/* OpenBLAS's SSE-era kernels, its fallback for CPU models it does not know */
+static bool generic_kernel_on_a_vector_cpu(const char *kernel) {
+  static const char *const generic[] = {"Prescott", "Core2", "Penryn", "Dunnington", "Nehalem", "Atom"};
+  bool is_generic = false;
+  for (size_t i = 0; i < sizeof generic / sizeof generic[0]; ++i) is_generic |= kernel && !strcmp(kernel, generic[i]);
+  __builtin_cpu_init();
+  return is_generic && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
 
 static npde_status cpu_create(npde_backend *be, const npde_config *cfg, npde_backend *unused) {
   (void)unused;
@@ -31,6 +41,13 @@ static npde_status cpu_create(npde_backend *be, const npde_config *cfg, npde_bac
     npde_log(NPDE_LOG_WARN, "backend cpu: OpenBLAS is its pthreads build, whose threads the kernels' idle OpenMP "
              "threads starve (M v runs 5-10x slower): select its OpenMP build (Debian: libopenblas0-openmp; "
              "scripts/install-deps selects it), or set OMP_WAIT_POLICY=PASSIVE before the program starts");
+  }
+  if (!getenv("OPENBLAS_CORETYPE") && generic_kernel_on_a_vector_cpu(openblas_get_corename()) && !warned) {
+    warned = true;
+    npde_log(NPDE_LOG_WARN, "backend cpu: OpenBLAS runs its generic %s kernel on a CPU with AVX2 (it did not know "
+             "the CPU's model, as on some virtual machines): gemm runs 2-3x slower. Set OPENBLAS_CORETYPE (SkylakeX "
+             "with AVX-512, else Haswell) before the program starts; the npde command does this itself",
+             openblas_get_corename());
   }
   return NPDE_OK;
 }
