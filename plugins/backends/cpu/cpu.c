@@ -9,13 +9,14 @@
 
 #include "cpu_impl.h"
 
-/* OpenBLAS's SSE-era kernels, its fallback for CPU models it does not know */
+/* OpenBLAS's SSE-era kernels, its fallback for CPU models it does not know, on a CPU that has AVX2 */
 static bool generic_kernel_on_a_vector_cpu(const char *kernel) {
   static const char *const generic[] = {"Prescott", "Core2", "Penryn", "Dunnington", "Nehalem", "Atom"};
-  bool is_generic = false;
-  for (size_t i = 0; i < sizeof generic / sizeof generic[0]; ++i) is_generic |= kernel && !strcmp(kernel, generic[i]);
   __builtin_cpu_init();
-  return is_generic && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  if (!kernel || !__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return false;
+  for (size_t i = 0; i < sizeof generic / sizeof generic[0]; ++i)
+    if (!strcmp(kernel, generic[i])) return true;
+  return false;
 }
 
 static npde_status cpu_create(npde_backend *be, const npde_config *cfg, npde_backend *unused) {
@@ -35,17 +36,17 @@ static npde_status cpu_create(npde_backend *be, const npde_config *cfg, npde_bac
   snprintf(s->description, sizeof s->description, "cpu: %s; kernel %s; %d BLAS threads, %d kernel threads%s",
            openblas_get_config(), openblas_get_corename(), openblas_get_num_threads(), omp_get_max_threads(),
            one_pool ? " (one OpenMP pool)" : "");
-  static bool warned;
-  if (!one_pool && openblas_get_parallel() == 1 && !getenv("OMP_WAIT_POLICY") && !warned) {
-    warned = true;
+  static bool warned_pool, warned_kernel; /* each once per process, independently */
+  if (!one_pool && openblas_get_parallel() == 1 && !getenv("OMP_WAIT_POLICY") && !warned_pool) {
+    warned_pool = true;
     npde_log(NPDE_LOG_WARN, "backend cpu: OpenBLAS is its pthreads build, whose threads the kernels' idle OpenMP "
              "threads starve (M v runs 5-10x slower): select its OpenMP build (Debian: libopenblas0-openmp; "
              "scripts/install-deps selects it), or set OMP_WAIT_POLICY=PASSIVE before the program starts");
   }
-  if (!getenv("OPENBLAS_CORETYPE") && generic_kernel_on_a_vector_cpu(openblas_get_corename()) && !warned) {
-    warned = true;
+  if (!getenv("OPENBLAS_CORETYPE") && generic_kernel_on_a_vector_cpu(openblas_get_corename()) && !warned_kernel) {
+    warned_kernel = true;
     npde_log(NPDE_LOG_WARN, "backend cpu: OpenBLAS runs its generic %s kernel on a CPU with AVX2 (it did not know "
-             "the CPU's model, as on some virtual machines): gemm runs 2-3x slower. Set OPENBLAS_CORETYPE (SkylakeX "
+             "the CPU's model, as on some virtual machines): gemm runs at under half its rate. Set OPENBLAS_CORETYPE (SkylakeX "
              "with AVX-512, else Haswell) before the program starts; the npde command does this itself",
              openblas_get_corename());
   }
