@@ -46,8 +46,9 @@ static npde_status cpu_create(npde_backend *be, const npde_config *cfg, npde_bac
   if (!getenv("OPENBLAS_CORETYPE") && generic_kernel_on_a_vector_cpu(openblas_get_corename()) && !warned_kernel) {
     warned_kernel = true;
     npde_log(NPDE_LOG_WARN, "backend cpu: OpenBLAS runs its generic %s kernel on a CPU with AVX2 (it did not know "
-             "the CPU's model, as on some virtual machines): gemm runs at under half its rate. Set OPENBLAS_CORETYPE (SkylakeX "
-             "with AVX-512, else Haswell) before the program starts; the npde command does this itself",
+             "the CPU's model, as on some virtual machines): gemm runs at under half its rate. Set "
+             "OPENBLAS_CORETYPE (SkylakeX with AVX-512, else Haswell) before the program starts; the npde command "
+             "does this itself",
              openblas_get_corename());
   }
   return NPDE_OK;
